@@ -1,0 +1,202 @@
+// The fast path: one call translates a whole batch of packets read from the TUN queue.
+// Per packet: validate, look the flow up by its LAN-side or WAN-side key, rewrite, and leave a
+// verdict in the descriptor. Anything without an established entry goes to the slow path.
+import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
+import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
+import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
+import {
+  D_OFFSET, D_LENGTH, D_VERDICT, D_REASON, D_SIZE, V_FORWARD, V_DROP, V_SLOW,
+  R_NONE, R_TRUNCATED, R_BAD_L4_HEADER, R_BAD_ICMP, R_BAD_VNET_HDR, R_FRAGMENT, R_UNSUPPORTED, R_NO_MAPPING,
+  VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
+  VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
+  PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
+  E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_TCP_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
+  T_NOW, T_MSS_CLAMP, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
+  S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
+} from "./layout";
+
+// Verdict and reason packed in one value: verdict | reason << 8 | (entry + 1) << 16 is not
+// needed; descriptors carry them separately.
+let verdictReason: u32 = 0;
+
+@inline function drop(reason: u32): u32 { verdictReason = reason; return V_DROP; }
+@inline function slow(reason: u32): u32 { verdictReason = reason; return V_SLOW; }
+@inline function forward(entry: i32): u32 { verdictReason = <u32>(entry + 1); return V_FORWARD; }
+
+// Offload metadata must describe this packet, or the kernel would finish the wrong checksum.
+function vnetOk(vnet: usize, ihl: i32, proto: i32): bool {
+  const gso = <u32>load<u8>(vnet + VN_GSO_TYPE) & ~VNET_GSO_ECN;
+  if (gso != VNET_GSO_NONE) {
+    if (gso == VNET_GSO_TCPV4) { if (proto != PROTO_TCP) return false; }
+    else if (gso == VNET_GSO_UDP_L4) { if (proto != PROTO_UDP) return false; }
+    else return false;
+  }
+  if ((<u32>load<u8>(vnet + VN_FLAGS) & VNET_F_NEEDS_CSUM) != 0) {
+    if (proto != PROTO_TCP && proto != PROTO_UDP) return false;
+    if (<i32>load<u16>(vnet + VN_CSUM_START) != ihl) return false;
+    if (<i32>load<u16>(vnet + VN_CSUM_OFFSET) != checksumOffset(proto)) return false;
+  }
+  return true;
+}
+
+// TCP facts that choose the timeout (RFC 5382); stored only when they change.
+function trackTcp(e: usize, flags: u32, outbound: bool): void {
+  const old = <u32>load<u8>(e + E_TCP_STATE);
+  let st = old;
+  if ((flags & TCP_RST) != 0) st |= TS_RST;
+  if ((flags & TCP_SYN) != 0) st |= outbound ? TS_SYN_OUT : TS_SYN_IN;
+  if ((flags & TCP_FIN) != 0) st |= outbound ? TS_FIN_OUT : TS_FIN_IN;
+  if ((flags & (TCP_SYN | TCP_ACK)) == TCP_ACK && (st & (TS_SYN_OUT | TS_SYN_IN)) == (TS_SYN_OUT | TS_SYN_IN)) st |= TS_ESTABLISHED;
+  if (st != old) store<u8>(e + E_TCP_STATE, <u8>st);
+}
+
+@inline function touch(e: usize): void {
+  const now = load<u32>(tableBase() + T_NOW);
+  if (load<u32>(e + E_LAST_SEEN) != now) store<u32>(e + E_LAST_SEEN, now);
+}
+
+// Translates one packet in place. `vnet` is the virtio_net_hdr, `n` the bytes read.
+export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
+  if (n < VNET_HDR_LEN) return drop(R_TRUNCATED);
+  const ip = vnet + VNET_HDR_LEN;
+  const len = n - VNET_HDR_LEN;
+  const bad = validate(ip, len, true);
+  if (bad != R_NONE) return drop(bad);
+  const ihl = headerLength(ip);
+  const proto = protocol(ip);
+  if (isFragment(ip)) return slow(R_FRAGMENT);
+  const l4 = ip + <usize>ihl;
+  const l4len = totalLength(ip) - ihl;
+  if (proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMP) return slow(R_UNSUPPORTED);
+  if (!l4HeaderOk(l4, l4len, proto)) return drop(R_BAD_L4_HEADER);
+  if (!vnetOk(vnet, ihl, proto)) return drop(R_BAD_VNET_HDR);
+  const partial = (<u32>load<u8>(vnet + VN_FLAGS) & VNET_F_NEEDS_CSUM) != 0;
+
+  let sport: u32 = 0, dport: u32 = 0;
+  if (proto == PROTO_ICMP) {
+    const k = kind(icmpType(l4));
+    if (k == KIND_ERROR) return icmpError(ip, l4, l4len, stats);
+    if (k == KIND_REQUEST) sport = queryId(l4);
+    else if (k == KIND_REPLY) dport = queryId(l4);
+    else return slow(R_UNSUPPORTED);
+  } else {
+    sport = <u32>bswap<u16>(load<u16>(l4 + TCP_SRC_PORT));
+    dport = <u32>bswap<u16>(load<u16>(l4 + TCP_DST_PORT));
+  }
+  const src = srcAddr(ip), dst = dstAddr(ip);
+  const bytes = <f64>(totalLength(ip));
+
+  let idx = lookupLan(<u32>proto, src, sport, dst, dport);
+  if (idx >= 0) {
+    const e = entryAddress(<u32>idx);
+    rewriteEnd(ip, l4, l4len, proto, END_SRC, load<u32>(e + E_WAN_ADDR), <u32>load<u16>(e + E_WAN_PORT), partial);
+    finishTcp(e, l4, proto, true, partial);
+    adjustTtl(ip, 1);
+    touch(e);
+    store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
+    count(stats, S_PKTS_OUT, S_BYTES_OUT, bytes);
+    return forward(idx);
+  }
+  idx = lookupWan(<u32>proto, src, sport, dst, dport);
+  if (idx >= 0) {
+    const e = entryAddress(<u32>idx);
+    rewriteEnd(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial);
+    finishTcp(e, l4, proto, false, partial);
+    adjustTtl(ip, 1);
+    touch(e);
+    store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
+    count(stats, S_PKTS_IN, S_BYTES_IN, bytes);
+    return forward(idx);
+  }
+  return slow(R_NO_MAPPING);
+}
+
+@inline function finishTcp(e: usize, l4: usize, proto: i32, outbound: bool, partial: bool): void {
+  if (proto != PROTO_TCP) return;
+  const flags = <u32>load<u8>(l4 + TCP_FLAGS);
+  trackTcp(e, flags, outbound);
+  if ((flags & TCP_SYN) != 0) {
+    const mss = load<u32>(tableBase() + T_MSS_CLAMP);
+    if (mss != 0) clampMss(l4, mss, partial);
+  }
+}
+
+@inline function count(stats: usize, pkts: i32, bytesSlot: i32, bytes: f64): void {
+  const p = stats + (<usize>pkts << 3);
+  store<f64>(p, load<f64>(p) + 1);
+  const b = stats + (<usize>bytesSlot << 3);
+  store<f64>(b, load<f64>(b) + bytes);
+}
+
+// An ICMP error about a translated flow: translate the embedded packet back, then the outer header.
+function icmpError(ip: usize, l4: usize, l4len: i32, stats: usize): u32 {
+  if (!checksumOk(l4, l4len)) return drop(R_BAD_ICMP);
+  const emb = l4 + 8;
+  const embIhl = embeddedHeaderLength(emb, l4len - 8);
+  if (embIhl == 0) return drop(R_BAD_ICMP);
+  if ((fragField(emb) & FRAG_OFFSET_MASK) != 0) return slow(R_FRAGMENT); // no ports in it
+  const eproto = protocol(emb);
+  const el4 = emb + <usize>embIhl;
+  const el4Avail = l4len - 8 - embIhl;
+  let esport: u32 = 0, edport: u32 = 0;
+  if (eproto == PROTO_ICMP) {
+    const k = kind(icmpType(el4));
+    if (k == KIND_REQUEST) esport = queryId(el4);
+    else if (k == KIND_REPLY) edport = queryId(el4);
+    else return slow(R_UNSUPPORTED); // an error about an error is never sent (RFC 1812)
+  } else if (eproto == PROTO_TCP || eproto == PROTO_UDP) {
+    esport = <u32>bswap<u16>(load<u16>(el4 + TCP_SRC_PORT));
+    edport = <u32>bswap<u16>(load<u16>(el4 + TCP_DST_PORT));
+  } else return slow(R_UNSUPPORTED);
+  const esrc = srcAddr(emb), edst = dstAddr(emb);
+  const bytes = <f64>(totalLength(ip));
+
+  // Coming in: the embedded packet is one we sent out, from our public end.
+  let idx = lookupWan(<u32>eproto, edst, edport, esrc, esport);
+  if (idx >= 0) {
+    const e = entryAddress(<u32>idx);
+    const lanAddr = load<u32>(e + E_LAN_ADDR);
+    rewriteEnd(emb, el4, el4Avail, eproto, END_SRC, lanAddr, <u32>load<u16>(e + E_LAN_PORT), false);
+    rewriteAddr(ip, END_DST, lanAddr);
+    recomputeChecksum(l4, l4len);
+    adjustTtl(ip, 1);
+    count(stats, S_PKTS_IN, S_BYTES_IN, bytes);
+    return forward(idx);
+  }
+  // Going out: the embedded packet is one we delivered to the LAN host.
+  idx = lookupLan(<u32>eproto, edst, edport, esrc, esport);
+  if (idx >= 0) {
+    const e = entryAddress(<u32>idx);
+    const wanAddr = load<u32>(e + E_WAN_ADDR);
+    rewriteEnd(emb, el4, el4Avail, eproto, END_DST, wanAddr, <u32>load<u16>(e + E_WAN_PORT), false);
+    rewriteAddr(ip, END_SRC, wanAddr);
+    recomputeChecksum(l4, l4len);
+    adjustTtl(ip, 1);
+    count(stats, S_PKTS_OUT, S_BYTES_OUT, bytes);
+    return forward(idx);
+  }
+  return slow(R_NO_MAPPING);
+}
+
+// Processes `count` descriptors at `desc`; returns how many went to the slow path.
+export function processBatch(desc: usize, n: i32, stats: usize): i32 {
+  let slowCount = 0;
+  for (let k = 0; k < n; k++) {
+    const d = desc + <usize>k * D_SIZE;
+    const v = processPacket(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH), stats);
+    store<u32>(d + D_VERDICT, v);
+    store<u32>(d + D_REASON, verdictReason);
+    if (v == V_SLOW) slowCount++;
+    else if (v == V_DROP) {
+      const p = stats + (<usize>(S_DROPS + <i32>verdictReason) << 3);
+      store<f64>(p, load<f64>(p) + 1);
+    }
+  }
+  const s = stats + (<usize>S_SLOW << 3);
+  store<f64>(s, load<f64>(s) + <f64>slowCount);
+  const b = stats + (<usize>S_BATCHES << 3);
+  store<f64>(b, load<f64>(b) + 1);
+  return slowCount;
+}

@@ -1,0 +1,7 @@
+// The WASM packet core: what the host calls. The host owns the memory map (layout.ts); the core
+// allocates nothing.
+export { sum, replace16, replace32, sumReplace32 } from "./checksum";
+export { validate } from "./ipv4";
+export { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+export { setTable, hash5, lookupLan, lookupWan } from "./table";
+export { processPacket, processBatch } from "./batch";

@@ -1,0 +1,166 @@
+// The shared-memory map, verdicts and drop reasons.
+//
+// This one file is compiled by AssemblyScript into the WASM core AND imported by the TypeScript
+// host and the TypeScript core twin, so both sides agree on every offset by construction.
+// Keep it to plain `export const NAME = <small integer>;` lines: valid in both languages.
+
+// ---- Memory map (byte addresses in the shared WebAssembly.Memory) -------------------------------
+// [0, MEM_RESERVED)        the WASM module's own static data and stack (stub runtime, no heap use)
+// [WORKERS_BASE, ...)      one block per worker: stats, batch descriptors, packet slab
+// [table base, ...)        the connection table (header, entries, indexes, port table); see below
+export const MEM_RESERVED = 65536;
+export const WASM_PAGE = 65536;
+export const MEMORY_MAX_PAGES = 8192; // 512 MiB: must equal asconfig's maximumMemory
+
+// ---- Batch descriptors ---------------------------------------------------------------------------
+// One descriptor per packet, 16 bytes: where the packet is and what to do with it.
+export const D_OFFSET = 0; // u32 address of the virtio_net_hdr that precedes the IPv4 packet
+export const D_LENGTH = 4; // u32 bytes read from TUN (virtio_net_hdr included)
+export const D_VERDICT = 8; // u32 one of V_* (written by the core)
+export const D_REASON = 12; // u32 drop reason (R_*) or, for V_FORWARD, the entry index + 1
+export const D_SIZE = 16;
+
+export const V_FORWARD = 0; // translated in place: write it back
+export const V_DROP = 1; // malformed or refused: count D_REASON and drop
+export const V_SLOW = 2; // no fast-path answer: the TypeScript slow path decides
+
+// ---- Drop reasons (also the index of the counter in a worker's stats) -----------------------------
+export const R_NONE = 0;
+export const R_TRUNCATED = 1; // fewer bytes than an IPv4 header, or than a virtio_net_hdr
+export const R_BAD_VERSION = 2;
+export const R_BAD_IHL = 3;
+export const R_BAD_TOTAL_LENGTH = 4;
+export const R_BAD_IP_CHECKSUM = 5;
+export const R_BAD_FRAGMENT = 6; // reserved flag, or offset + length past 65535
+export const R_TTL_EXPIRED = 7;
+export const R_BAD_L4_HEADER = 8; // TCP/UDP/ICMP header truncated or inconsistent
+export const R_BAD_ICMP = 9; // ICMP error whose checksum or embedded packet is wrong
+export const R_BAD_VNET_HDR = 10; // offload metadata that does not fit the packet
+export const R_NO_MAPPING = 11; // inbound packet that matches no connection
+export const R_POLICY = 12; // refused by the forward policy
+export const R_TABLE_FULL = 13;
+export const R_FRAGMENT = 14; // fragments are not translated by the fast path
+export const R_UNSUPPORTED = 15; // protocol or ICMP type that is not masqueraded
+export const R_COUNT = 16;
+
+export const REASON_NAMES_COUNT = 16;
+
+// ---- Worker block ---------------------------------------------------------------------------------
+// WORKERS_BASE + id * WORKER_SIZE. Stats are f64 counters (exact to 2^53, plain stores from both cores).
+export const WORKERS_BASE = 65536;
+export const W_STATS = 0; // f64[32]
+export const W_DESC = 256; // descriptors, BATCH_MAX * D_SIZE
+export const W_SLAB = 2048; // BATCH_MAX slots of SLOT_SIZE bytes
+export const BATCH_MAX = 64;
+export const SLOT_SIZE = 65664; // 10-byte virtio_net_hdr + a 64 KiB GSO super-packet, 64-byte aligned
+export const WORKER_SIZE = 4206592; // W_SLAB + BATCH_MAX * SLOT_SIZE, rounded up to 4 KiB
+
+export const S_PKTS_OUT = 0; // stats slots (f64 index); drops are at S_DROPS + reason
+export const S_PKTS_IN = 1;
+export const S_BYTES_OUT = 2;
+export const S_BYTES_IN = 3;
+export const S_SLOW = 4;
+export const S_BATCHES = 5;
+export const S_PASSED = 6; // packets handed back untranslated (the gateway's own traffic)
+export const S_DROPS = 16;
+
+// ---- Connection table header (at the table base) --------------------------------------------------
+export const T_MAX_CONNS = 0; // u32 number of entries
+export const T_INDEX_MASK = 4; // u32 index slots - 1 (slots are a power of two >= 2 * MAX_CONNS)
+export const T_ENTRIES = 8; // u32 address of entry 0
+export const T_LAN_INDEX = 12; // u32 address of the LAN-side key index (u32 slots)
+export const T_WAN_INDEX = 16; // u32 address of the WAN-side key index
+export const T_MAP_INDEX = 20; // u32 address of the mapping index (lan addr:port -> public port)
+export const T_PORTS = 24; // u32 address of the port table
+export const T_NOW = 28; // u32 seconds since the table was made; the host ticks it
+export const T_LOCK = 32; // i32 writers' lock (0 free, 1 held)
+export const T_FREE_HEAD = 36; // u32 first free entry + 1 (0: none); FIFO, so a freed entry rests
+export const T_FREE_TAIL = 40; // u32 last free entry + 1
+export const T_LIVE = 44; // u32 live entries
+export const T_SEED = 48; // u32 hash seed, random per start
+export const T_MSS_CLAMP = 52; // u32 clamp TCP MSS on SYN to this (0: off)
+export const T_STOP = 56; // i32 workers stop when this is non-zero
+export const T_FULL_DROPS = 60; // u32 new flows refused because the table was full
+export const T_TIMEOUT_UDP = 64; // u32 seconds
+export const T_TIMEOUT_TCP_EST = 68;
+export const T_TIMEOUT_TCP_TRANS = 72;
+export const T_TIMEOUT_ICMP = 76;
+export const T_PORT_MIN = 80; // u32 NAT port range for ports >= 1024
+export const T_PORT_MAX = 84;
+export const T_HEADER_SIZE = 128;
+
+// ---- Connection entry (48 bytes) -------------------------------------------------------------------
+// Addresses and ports are stored as numbers (10.0.0.1 = 0x0a000001), not in wire order.
+export const E_LAN_ADDR = 0; // u32 the LAN host
+export const E_REMOTE_ADDR = 4; // u32 the far end
+export const E_WAN_ADDR = 8; // u32 the public (masquerade) address
+export const E_LAN_PORT = 12; // u16 (ICMP: query id)
+export const E_REMOTE_PORT = 14; // u16 (ICMP: 0)
+export const E_WAN_PORT = 16; // u16 public port (ICMP: public query id)
+export const E_PROTO = 18; // u8 6, 17 or 1
+export const E_TCP_STATE = 19; // u8 TS_* bits
+export const E_LAST_SEEN = 20; // u32 T_NOW of the last packet; when free: when it was freed
+export const E_STATUS = 24; // u32 ES_FREE / ES_LIVE
+export const E_NEXT_FREE = 28; // u32 when free: next free entry + 1
+export const E_BYTES_OUT = 32; // f64
+export const E_BYTES_IN = 40; // f64
+export const E_SIZE = 48;
+
+export const ES_FREE = 0;
+export const ES_LIVE = 1;
+
+// TCP state: a small set of facts, enough to choose the RFC 5382 timeout.
+export const TS_SYN_OUT = 1; // SYN seen from the LAN side
+export const TS_SYN_IN = 2; // SYN seen from the WAN side
+export const TS_ESTABLISHED = 4; // both sides have talked (ACK after SYNs, or picked up mid-stream)
+export const TS_FIN_OUT = 8;
+export const TS_FIN_IN = 16;
+export const TS_RST = 32;
+
+// Index slots hold entry + 1; 0 is empty; IDX_TOMBSTONE (all ones as i32) marks a deleted slot.
+export const IDX_EMPTY = 0;
+export const IDX_TOMBSTONE = -1;
+
+// Hash domains keep the three indexes' keys apart.
+export const H_LAN = 0;
+export const H_WAN = 256;
+export const H_MAP = 512;
+
+// ---- Port table: 3 protocols x 65536 ports x 12 bytes ----------------------------------------------
+export const P_LAN_ADDR = 0; // u32 owner of the mapping
+export const P_LAN_PORT = 4; // u16
+export const P_REFS = 6; // u16 flows using this mapping (0: unmapped)
+export const P_FREED_AT = 8; // u32 T_NOW when the last flow ended (the port rests before reuse)
+export const P_SIZE = 12;
+export const PORT_REST_SECONDS = 120;
+
+// ---- virtio_net_hdr (precedes every packet on an IFF_VNET_HDR TUN) ---------------------------------
+export const VNET_HDR_LEN = 10;
+export const VN_FLAGS = 0; // u8
+export const VN_GSO_TYPE = 1; // u8
+export const VN_HDR_LEN = 2; // u16 (little-endian, as the kernel writes it on LE hosts)
+export const VN_GSO_SIZE = 4; // u16
+export const VN_CSUM_START = 6; // u16
+export const VN_CSUM_OFFSET = 8; // u16
+export const VNET_F_NEEDS_CSUM = 1;
+export const VNET_GSO_NONE = 0;
+export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_UDP_L4 = 5;
+export const VNET_GSO_ECN = 128;
+
+// ---- Wire constants ----------------------------------------------------------------------------------
+export const PROTO_ICMP = 1;
+export const PROTO_TCP = 6;
+export const PROTO_UDP = 17;
+
+export const ICMP_ECHO_REPLY = 0;
+export const ICMP_DEST_UNREACH = 3;
+export const ICMP_ECHO_REQUEST = 8;
+export const ICMP_TIME_EXCEEDED = 11;
+export const ICMP_PARAM_PROBLEM = 12;
+export const ICMP_TIMESTAMP = 13;
+export const ICMP_TIMESTAMP_REPLY = 14;
+
+// Which end of the packet a rewrite changes.
+export const END_SRC = 0;
+export const END_DST = 1;

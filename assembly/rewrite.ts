@@ -1,0 +1,101 @@
+// Header rewrites with incremental checksum updates: address and port (or ICMP query id) of one
+// end, TTL, TCP MSS.
+import { replace16, replace32, sumReplace32 } from "./checksum";
+import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
+import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
+import { PROTO_ICMP, PROTO_UDP, END_SRC } from "./layout";
+
+// Rewrites the address and port of one end of the packet at `ip`, whose L4 header is at `l4` with
+// `l4Avail` bytes present (an ICMP error's embedded packet may be cut short: fields past the end
+// are left alone). `partial`: the L4 checksum field holds the pseudo-header sum of a NEEDS_CSUM
+// packet, so only the address (part of the pseudo-header) moves it, and it is never complemented.
+export function rewriteEnd(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: i32,
+                           addr: u32, port: u32, partial: bool): void {
+  const oldAddr = load<u32>(ip + (end == END_SRC ? IP_SRC : IP_DST));
+  const newAddr = bswap<u32>(addr);
+  rewriteAddr(ip, end, addr);
+
+  const portAt = l4 + portOffset(proto, end);
+  let oldPort: u32 = 0;
+  const newPort = <u32>bswap<u16>(<u16>port);
+  const hasPort = <i32>(portAt - l4) + 2 <= l4Avail;
+  if (hasPort) {
+    oldPort = <u32>load<u16>(portAt);
+    store<u16>(portAt, <u16>newPort);
+  }
+  const csOff = checksumOffset(proto);
+  if (csOff < 0 || csOff + 2 > l4Avail) return;
+  const csAt = l4 + <usize>csOff;
+  let cs = <u32>load<u16>(csAt);
+  if (proto == PROTO_ICMP) {
+    // No pseudo-header: only the id is covered.
+    if (hasPort) store<u16>(csAt, <u16>replace16(cs, oldPort, newPort));
+    return;
+  }
+  if (partial) {
+    store<u16>(csAt, <u16>sumReplace32(cs, oldAddr, newAddr));
+    return;
+  }
+  if (proto == PROTO_UDP && cs == 0) return; // no checksum was sent: none is made up
+  cs = replace32(cs, oldAddr, newAddr);
+  if (hasPort) cs = replace16(cs, oldPort, newPort);
+  if (proto == PROTO_UDP && cs == 0) cs = 0xffff; // RFC 768: a computed zero is sent as all ones
+  store<u16>(csAt, <u16>cs);
+}
+
+// Rewrites one address of the IP header alone (an ICMP error's outer header: the ICMP checksum
+// has no pseudo-header, so only the IP header checksum moves).
+export function rewriteAddr(ip: usize, end: i32, addr: u32): void {
+  const at = ip + (end == END_SRC ? IP_SRC : IP_DST);
+  const old = load<u32>(at);
+  const now = bswap<u32>(addr);
+  store<u32>(at, now);
+  store<u16>(ip + IP_CHECKSUM, <u16>replace32(<u32>load<u16>(ip + IP_CHECKSUM), old, now));
+}
+
+// Adds `delta` to the TTL (clamped to 1..255), keeping the header checksum right.
+export function adjustTtl(ip: usize, delta: i32): void {
+  const old = <u32>load<u16>(ip + IP_TTL);
+  let ttl = <i32>(old & 0xff) + delta;
+  if (ttl > 255) ttl = 255;
+  if (ttl < 1) ttl = 1;
+  const now = (old & 0xff00) | <u32>ttl;
+  if (now == old) return;
+  store<u16>(ip + IP_TTL, <u16>now);
+  store<u16>(ip + IP_CHECKSUM, <u16>replace16(<u32>load<u16>(ip + IP_CHECKSUM), old, now));
+}
+
+// Lowers the MSS option of a TCP SYN to `mss` if it is larger. The option may sit at an odd
+// offset, so the checksum is updated over the aligned words that cover it.
+// Returns true if the packet changed.
+export function clampMss(l4: usize, mss: u32, partial: bool): bool {
+  const optEnd = l4 + <usize>((<i32>load<u8>(l4 + TCP_DATA_OFFSET) >> 4) << 2);
+  let p = l4 + 20;
+  while (p < optEnd) {
+    const kind = load<u8>(p);
+    if (kind == 0) break; // end of options
+    if (kind == 1) { p++; continue; } // no-op
+    if (p + 1 >= optEnd) break;
+    const olen = <usize>load<u8>(p + 1);
+    if (olen < 2 || p + olen > optEnd) break;
+    if (kind == 2 && olen == 4) {
+      const cur = <u32>bswap<u16>(load<u16>(p + 2));
+      if (cur <= mss) return false;
+      const at = p + 2;
+      const first = at - ((at - l4) & 1); // aligned word that holds the first MSS byte
+      const words = first == at ? 1 : 2;
+      const old0 = <u32>load<u16>(first);
+      const old1 = words == 2 ? <u32>load<u16>(first + 2) : 0;
+      store<u16>(at, bswap<u16>(<u16>mss));
+      if (!partial) {
+        let cs = <u32>load<u16>(l4 + TCP_CHECKSUM);
+        cs = replace16(cs, old0, <u32>load<u16>(first));
+        if (words == 2) cs = replace16(cs, old1, <u32>load<u16>(first + 2));
+        store<u16>(l4 + TCP_CHECKSUM, <u16>cs);
+      }
+      return true;
+    }
+    p += olen;
+  }
+  return false;
+}

@@ -1,0 +1,181 @@
+// The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
+import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
+import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
+import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
+import { mem, le16, le32, be16 } from "./memory";
+import * as L from "../../assembly/layout";
+
+let verdictReason = 0;
+const drop = (reason: number): number => { verdictReason = reason; return L.V_DROP; };
+const slow = (reason: number): number => { verdictReason = reason; return L.V_SLOW; };
+const forward = (entry: number): number => { verdictReason = entry + 1; return L.V_FORWARD; };
+
+function vnetOk(vnet: number, ihl: number, proto: number): boolean {
+  const u8 = mem.u8;
+  const gso = u8[vnet + L.VN_GSO_TYPE] & ~L.VNET_GSO_ECN;
+  if (gso !== L.VNET_GSO_NONE) {
+    if (gso === L.VNET_GSO_TCPV4) { if (proto !== L.PROTO_TCP) return false; }
+    else if (gso === L.VNET_GSO_UDP_L4) { if (proto !== L.PROTO_UDP) return false; }
+    else return false;
+  }
+  if ((u8[vnet + L.VN_FLAGS] & L.VNET_F_NEEDS_CSUM) !== 0) {
+    if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return false;
+    if (le16(vnet + L.VN_CSUM_START) !== ihl) return false;
+    if (le16(vnet + L.VN_CSUM_OFFSET) !== checksumOffset(proto)) return false;
+  }
+  return true;
+}
+
+function trackTcp(e: number, flags: number, outbound: boolean): void {
+  const u8 = mem.u8;
+  const old = u8[e + L.E_TCP_STATE];
+  let st = old;
+  if (flags & TCP_RST) st |= L.TS_RST;
+  if (flags & TCP_SYN) st |= outbound ? L.TS_SYN_OUT : L.TS_SYN_IN;
+  if (flags & TCP_FIN) st |= outbound ? L.TS_FIN_OUT : L.TS_FIN_IN;
+  if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK && (st & (L.TS_SYN_OUT | L.TS_SYN_IN)) === (L.TS_SYN_OUT | L.TS_SYN_IN)) st |= L.TS_ESTABLISHED;
+  if (st !== old) u8[e + L.E_TCP_STATE] = st;
+}
+
+function touch(e: number): void {
+  const now = le32(tableBase() + L.T_NOW);
+  if (le32(e + L.E_LAST_SEEN) !== now) mem.dv.setUint32(e + L.E_LAST_SEEN, now, true);
+}
+
+function finishTcp(e: number, l4: number, proto: number, outbound: boolean, partial: boolean): void {
+  if (proto !== L.PROTO_TCP) return;
+  const flags = mem.u8[l4 + TCP_FLAGS];
+  trackTcp(e, flags, outbound);
+  if (flags & TCP_SYN) {
+    const mss = le32(tableBase() + L.T_MSS_CLAMP);
+    if (mss !== 0) clampMss(l4, mss, partial);
+  }
+}
+
+function add(p: number, v: number): void { mem.dv.setFloat64(p, mem.dv.getFloat64(p, true) + v, true); }
+
+function count(stats: number, pkts: number, bytesSlot: number, bytes: number): void {
+  add(stats + pkts * 8, 1);
+  add(stats + bytesSlot * 8, bytes);
+}
+
+export function processPacket(vnet: number, n: number, stats: number): number {
+  if (n < L.VNET_HDR_LEN) return drop(L.R_TRUNCATED);
+  const ip = vnet + L.VNET_HDR_LEN;
+  const len = n - L.VNET_HDR_LEN;
+  const bad = validate(ip, len, true);
+  if (bad !== L.R_NONE) return drop(bad);
+  const ihl = headerLength(ip);
+  const proto = protocol(ip);
+  if (isFragment(ip)) return slow(L.R_FRAGMENT);
+  const l4 = ip + ihl;
+  const l4len = totalLength(ip) - ihl;
+  if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP && proto !== L.PROTO_ICMP) return slow(L.R_UNSUPPORTED);
+  if (!l4HeaderOk(l4, l4len, proto)) return drop(L.R_BAD_L4_HEADER);
+  if (!vnetOk(vnet, ihl, proto)) return drop(L.R_BAD_VNET_HDR);
+  const partial = (mem.u8[vnet + L.VN_FLAGS] & L.VNET_F_NEEDS_CSUM) !== 0;
+
+  let sport = 0, dport = 0;
+  if (proto === L.PROTO_ICMP) {
+    const k = kind(icmpType(l4));
+    if (k === KIND_ERROR) return icmpError(ip, l4, l4len, stats);
+    if (k === KIND_REQUEST) sport = queryId(l4);
+    else if (k === KIND_REPLY) dport = queryId(l4);
+    else return slow(L.R_UNSUPPORTED);
+  } else {
+    sport = be16(l4 + TCP_SRC_PORT);
+    dport = be16(l4 + TCP_DST_PORT);
+  }
+  const src = srcAddr(ip), dst = dstAddr(ip);
+  const bytes = totalLength(ip);
+  const dv = mem.dv;
+
+  let idx = lookupLan(proto, src, sport, dst, dport);
+  if (idx >= 0) {
+    const e = entryAddress(idx);
+    rewriteEnd(ip, l4, l4len, proto, L.END_SRC, le32(e + L.E_WAN_ADDR), le16(e + L.E_WAN_PORT), partial);
+    finishTcp(e, l4, proto, true, partial);
+    adjustTtl(ip, 1);
+    touch(e);
+    dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
+    count(stats, L.S_PKTS_OUT, L.S_BYTES_OUT, bytes);
+    return forward(idx);
+  }
+  idx = lookupWan(proto, src, sport, dst, dport);
+  if (idx >= 0) {
+    const e = entryAddress(idx);
+    rewriteEnd(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
+    finishTcp(e, l4, proto, false, partial);
+    adjustTtl(ip, 1);
+    touch(e);
+    dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
+    count(stats, L.S_PKTS_IN, L.S_BYTES_IN, bytes);
+    return forward(idx);
+  }
+  return slow(L.R_NO_MAPPING);
+}
+
+function icmpError(ip: number, l4: number, l4len: number, stats: number): number {
+  if (!checksumOk(l4, l4len)) return drop(L.R_BAD_ICMP);
+  const emb = l4 + 8;
+  const embIhl = embeddedHeaderLength(emb, l4len - 8);
+  if (embIhl === 0) return drop(L.R_BAD_ICMP);
+  if ((fragField(emb) & FRAG_OFFSET_MASK) !== 0) return slow(L.R_FRAGMENT);
+  const eproto = protocol(emb);
+  const el4 = emb + embIhl;
+  const el4Avail = l4len - 8 - embIhl;
+  let esport = 0, edport = 0;
+  if (eproto === L.PROTO_ICMP) {
+    const k = kind(icmpType(el4));
+    if (k === KIND_REQUEST) esport = queryId(el4);
+    else if (k === KIND_REPLY) edport = queryId(el4);
+    else return slow(L.R_UNSUPPORTED);
+  } else if (eproto === L.PROTO_TCP || eproto === L.PROTO_UDP) {
+    esport = be16(el4 + TCP_SRC_PORT);
+    edport = be16(el4 + TCP_DST_PORT);
+  } else return slow(L.R_UNSUPPORTED);
+  const esrc = srcAddr(emb), edst = dstAddr(emb);
+  const bytes = totalLength(ip);
+
+  let idx = lookupWan(eproto, edst, edport, esrc, esport);
+  if (idx >= 0) {
+    const e = entryAddress(idx);
+    const lanAddr = le32(e + L.E_LAN_ADDR);
+    rewriteEnd(emb, el4, el4Avail, eproto, L.END_SRC, lanAddr, le16(e + L.E_LAN_PORT), false);
+    rewriteAddr(ip, L.END_DST, lanAddr);
+    recomputeChecksum(l4, l4len);
+    adjustTtl(ip, 1);
+    count(stats, L.S_PKTS_IN, L.S_BYTES_IN, bytes);
+    return forward(idx);
+  }
+  idx = lookupLan(eproto, edst, edport, esrc, esport);
+  if (idx >= 0) {
+    const e = entryAddress(idx);
+    const wanAddr = le32(e + L.E_WAN_ADDR);
+    rewriteEnd(emb, el4, el4Avail, eproto, L.END_DST, wanAddr, le16(e + L.E_WAN_PORT), false);
+    rewriteAddr(ip, L.END_SRC, wanAddr);
+    recomputeChecksum(l4, l4len);
+    adjustTtl(ip, 1);
+    count(stats, L.S_PKTS_OUT, L.S_BYTES_OUT, bytes);
+    return forward(idx);
+  }
+  return slow(L.R_NO_MAPPING);
+}
+
+export function processBatch(desc: number, n: number, stats: number): number {
+  const dv = mem.dv;
+  let slowCount = 0;
+  for (let k = 0; k < n; k++) {
+    const d = desc + k * L.D_SIZE;
+    const v = processPacket(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true), stats);
+    dv.setUint32(d + L.D_VERDICT, v, true);
+    dv.setUint32(d + L.D_REASON, verdictReason, true);
+    if (v === L.V_SLOW) slowCount++;
+    else if (v === L.V_DROP) add(stats + (L.S_DROPS + verdictReason) * 8, 1);
+  }
+  add(stats + L.S_SLOW * 8, slowCount);
+  add(stats + L.S_BATCHES * 8, 1);
+  return slowCount;
+}

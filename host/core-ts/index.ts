@@ -1,0 +1,7 @@
+// The plain-TypeScript packet core: same functions as the WASM core, over the same memory.
+export { sum, replace16, replace32, sumReplace32 } from "./checksum";
+export { validate } from "./ipv4";
+export { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+export { setTable, hash5, lookupLan, lookupWan } from "./table";
+export { processPacket, processBatch } from "./batch";
+export { bindMemory } from "./memory";

@@ -1,0 +1,92 @@
+// Header rewrites with incremental checksum updates: the TypeScript twin of assembly/rewrite.ts.
+import { replace16, replace32, sumReplace32 } from "./checksum";
+import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
+import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
+import { mem, le16, le32, setLe16, setLe32, bswap16, bswap32 } from "./memory";
+import * as L from "../../assembly/layout";
+
+export function rewriteAddr(ip: number, end: number, addr: number): void {
+  const at = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
+  const old = le32(at);
+  const now = bswap32(addr);
+  setLe32(at, now);
+  setLe16(ip + IP_CHECKSUM, replace32(le16(ip + IP_CHECKSUM), old, now));
+}
+
+export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number,
+                           addr: number, port: number, partial: boolean): void {
+  const oldAddr = le32(ip + (end === L.END_SRC ? IP_SRC : IP_DST));
+  const newAddr = bswap32(addr);
+  rewriteAddr(ip, end, addr);
+
+  const portAt = l4 + portOffset(proto, end);
+  let oldPort = 0;
+  const newPort = bswap16(port & 0xffff);
+  const hasPort = portAt - l4 + 2 <= l4Avail;
+  if (hasPort) {
+    oldPort = le16(portAt);
+    setLe16(portAt, newPort);
+  }
+  const csOff = checksumOffset(proto);
+  if (csOff < 0 || csOff + 2 > l4Avail) return;
+  const csAt = l4 + csOff;
+  let cs = le16(csAt);
+  if (proto === L.PROTO_ICMP) {
+    if (hasPort) setLe16(csAt, replace16(cs, oldPort, newPort));
+    return;
+  }
+  if (partial) {
+    setLe16(csAt, sumReplace32(cs, oldAddr, newAddr));
+    return;
+  }
+  if (proto === L.PROTO_UDP && cs === 0) return;
+  cs = replace32(cs, oldAddr, newAddr);
+  if (hasPort) cs = replace16(cs, oldPort, newPort);
+  if (proto === L.PROTO_UDP && cs === 0) cs = 0xffff;
+  setLe16(csAt, cs);
+}
+
+export function adjustTtl(ip: number, delta: number): void {
+  const old = le16(ip + IP_TTL);
+  let ttl = (old & 0xff) + delta;
+  if (ttl > 255) ttl = 255;
+  if (ttl < 1) ttl = 1;
+  const now = (old & 0xff00) | ttl;
+  if (now === old) return;
+  setLe16(ip + IP_TTL, now);
+  setLe16(ip + IP_CHECKSUM, replace16(le16(ip + IP_CHECKSUM), old, now));
+}
+
+export function clampMss(l4: number, mss: number, partial: boolean): boolean {
+  const u8 = mem.u8;
+  const optEnd = l4 + ((u8[l4 + TCP_DATA_OFFSET] >> 4) << 2);
+  let p = l4 + 20;
+  while (p < optEnd) {
+    const kind = u8[p];
+    if (kind === 0) break;
+    if (kind === 1) { p++; continue; }
+    if (p + 1 >= optEnd) break;
+    const olen = u8[p + 1];
+    if (olen < 2 || p + olen > optEnd) break;
+    if (kind === 2 && olen === 4) {
+      const cur = (u8[p + 2] << 8) | u8[p + 3];
+      if (cur <= mss) return false;
+      const at = p + 2;
+      const first = at - ((at - l4) & 1);
+      const words = first === at ? 1 : 2;
+      const old0 = le16(first);
+      const old1 = words === 2 ? le16(first + 2) : 0;
+      u8[at] = (mss >>> 8) & 0xff;
+      u8[at + 1] = mss & 0xff;
+      if (!partial) {
+        let cs = le16(l4 + TCP_CHECKSUM);
+        cs = replace16(cs, old0, le16(first));
+        if (words === 2) cs = replace16(cs, old1, le16(first + 2));
+        setLe16(l4 + TCP_CHECKSUM, cs);
+      }
+      return true;
+    }
+    p += olen;
+  }
+  return false;
+}

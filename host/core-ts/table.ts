@@ -1,0 +1,53 @@
+// Lock-free lookups in the shared connection table: the TypeScript twin of assembly/table.ts.
+import { mem, le32 } from "./memory";
+import * as L from "../../assembly/layout";
+
+let table = 0;
+let index32 = new Int32Array(0);
+
+export function setTable(base: number): void {
+  table = base;
+  index32 = new Int32Array(mem.u8.buffer);
+}
+export const tableBase = (): number => table;
+
+export function hash5(domain: number, proto: number, a1: number, p1: number, a2: number, p2: number, seed: number): number {
+  let h = ((domain + proto) ^ seed) >>> 0;
+  h = Math.imul(h ^ a1, 0x85ebca6b) >>> 0; h = (h ^ (h >>> 13)) >>> 0;
+  h = Math.imul(h ^ a2, 0xc2b2ae35) >>> 0; h = (h ^ (h >>> 16)) >>> 0;
+  h = Math.imul(h ^ ((p1 << 16) | p2), 0x85ebca6b) >>> 0; h = (h ^ (h >>> 13)) >>> 0;
+  h = Math.imul(h, 0xc2b2ae35) >>> 0; h = (h ^ (h >>> 16)) >>> 0;
+  return h;
+}
+
+export const entryAddress = (i: number): number => le32(table + L.T_ENTRIES) + i * L.E_SIZE;
+
+function probe(domain: number, indexField: number, proto: number, a1: number, p1: number, a2: number, p2: number,
+               aAt1: number, pAt1: number, aAt2: number, pAt2: number): number {
+  const dv = mem.dv, u8 = mem.u8;
+  const mask = le32(table + L.T_INDEX_MASK);
+  const slot0 = le32(table + indexField) >>> 2;
+  let i = hash5(domain, proto, a1, p1, a2, p2, le32(table + L.T_SEED)) & mask;
+  for (let n = 0; n <= mask; n++) {
+    const slot = Atomics.load(index32, slot0 + i);
+    if (slot === L.IDX_EMPTY) return -1;
+    if (slot !== L.IDX_TOMBSTONE) {
+      const e = entryAddress(slot - 1);
+      if (dv.getUint32(e + aAt1, true) === a1 && dv.getUint32(e + aAt2, true) === a2
+        && dv.getUint16(e + pAt1, true) === p1 && dv.getUint16(e + pAt2, true) === p2
+        && u8[e + L.E_PROTO] === proto) return slot - 1;
+    }
+    i = (i + 1) & mask;
+  }
+  return -1;
+}
+
+export function lookupLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
+  return probe(L.H_LAN, L.T_LAN_INDEX, proto, lanAddr, lanPort, remoteAddr, remotePort,
+    L.E_LAN_ADDR, L.E_LAN_PORT, L.E_REMOTE_ADDR, L.E_REMOTE_PORT);
+}
+
+export function lookupWan(proto: number, remoteAddr: number, remotePort: number, wanAddr: number, wanPort: number): number {
+  return probe(L.H_WAN, L.T_WAN_INDEX, proto, remoteAddr, remotePort, wanAddr, wanPort,
+    L.E_REMOTE_ADDR, L.E_REMOTE_PORT, L.E_WAN_ADDR, L.E_WAN_PORT);
+}

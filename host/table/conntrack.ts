@@ -1,0 +1,343 @@
+// The connection table's writer side: insert, remove, port allocation and expiry, over the shared
+// memory whose layout is in assembly/layout.ts. Every thread (each worker's slow path, the host's
+// sweep and listings) makes its own ConnTable view over the same bytes. Writers take T_LOCK;
+// the fast path (WASM or TS core) only reads, lock-free.
+import * as L from "../../assembly/layout";
+import { MemoryMap } from "./memory-map";
+import { hash5 } from "../core-ts/table";
+
+export interface Flow {
+  index: number;
+  proto: number;
+  lanAddr: number; lanPort: number;
+  remoteAddr: number; remotePort: number;
+  wanAddr: number; wanPort: number;
+  tcpState: number;
+  lastSeen: number;
+  bytesOut: number; bytesIn: number;
+}
+
+export interface Timeouts { udp: number; tcpEstablished: number; tcpTransitory: number; icmp: number }
+
+// RFC 4787 REQ-5 (UDP >= 2 min, 5 recommended), RFC 5382 REQ-5 (2 h 4 min, 4 min), RFC 5508 REQ-1 (60 s).
+export const DEFAULT_TIMEOUTS: Timeouts = { udp: 300, tcpEstablished: 7440, tcpTransitory: 240, icmp: 60 };
+
+// Ports for mappings of LAN ports below 1024 (they stay below 1024).
+export const LOW_PORT_MIN = 600;
+export const LOW_PORT_MAX = 1023;
+
+const PORT_PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UDP]: 1, [L.PROTO_ICMP]: 2 };
+
+export class ConnTable {
+  readonly dv: DataView;
+  readonly i32: Int32Array;
+  readonly t: number;
+
+  constructor(readonly memory: WebAssembly.Memory, readonly map: MemoryMap) {
+    this.dv = new DataView(memory.buffer);
+    this.i32 = new Int32Array(memory.buffer);
+    this.t = map.tableBase;
+  }
+
+  private u32(off: number): number { return this.dv.getUint32(this.t + off, true); }
+  private setU32(off: number, v: number): void { this.dv.setUint32(this.t + off, v, true); }
+
+  // Fills the header and chains every entry into the free list. Only the host calls this, once.
+  init(opts: { seed: number; portMin: number; portMax: number; timeouts: Timeouts; mssClamp: number }): void {
+    const m = this.map;
+    new Uint8Array(this.memory.buffer, this.t, m.end - this.t).fill(0);
+    this.setU32(L.T_MAX_CONNS, m.maxConns);
+    this.setU32(L.T_INDEX_MASK, m.indexSlots - 1);
+    this.setU32(L.T_ENTRIES, m.entries);
+    this.setU32(L.T_LAN_INDEX, m.lanIndex);
+    this.setU32(L.T_WAN_INDEX, m.wanIndex);
+    this.setU32(L.T_MAP_INDEX, m.mapIndex);
+    this.setU32(L.T_PORTS, m.ports);
+    this.setU32(L.T_SEED, opts.seed >>> 0);
+    this.setU32(L.T_PORT_MIN, opts.portMin);
+    this.setU32(L.T_PORT_MAX, opts.portMax);
+    this.setU32(L.T_MSS_CLAMP, opts.mssClamp);
+    this.setTimeouts(opts.timeouts);
+    for (let i = 0; i < m.maxConns; i++) {
+      const e = this.entry(i);
+      this.dv.setUint32(e + L.E_NEXT_FREE, i + 1 < m.maxConns ? i + 2 : 0, true);
+    }
+    this.setU32(L.T_FREE_HEAD, 1);
+    this.setU32(L.T_FREE_TAIL, m.maxConns);
+  }
+
+  setTimeouts(t: Timeouts): void {
+    this.setU32(L.T_TIMEOUT_UDP, t.udp);
+    this.setU32(L.T_TIMEOUT_TCP_EST, t.tcpEstablished);
+    this.setU32(L.T_TIMEOUT_TCP_TRANS, t.tcpTransitory);
+    this.setU32(L.T_TIMEOUT_ICMP, t.icmp);
+  }
+
+  get now(): number { return Atomics.load(this.i32, (this.t + L.T_NOW) >> 2) >>> 0; }
+  set now(v: number) { Atomics.store(this.i32, (this.t + L.T_NOW) >> 2, v); }
+  get live(): number { return this.u32(L.T_LIVE); }
+  get fullDrops(): number { return this.u32(L.T_FULL_DROPS); }
+  get portMin(): number { return this.u32(L.T_PORT_MIN); }
+  get portMax(): number { return this.u32(L.T_PORT_MAX); }
+
+  entry(i: number): number { return this.map.entries + i * L.E_SIZE; }
+
+  // ---- the writers' lock ---------------------------------------------------------------------
+  lock(): void {
+    const at = (this.t + L.T_LOCK) >> 2;
+    for (let spins = 0; Atomics.compareExchange(this.i32, at, 0, 1) !== 0; spins++) {
+      if (spins > 100) Atomics.wait(this.i32, at, 1, 1);
+    }
+  }
+  unlock(): void {
+    const at = (this.t + L.T_LOCK) >> 2;
+    Atomics.store(this.i32, at, 0);
+    Atomics.notify(this.i32, at, 1);
+  }
+  private locked<T>(fn: () => T): T {
+    this.lock();
+    try { return fn(); } finally { this.unlock(); }
+  }
+
+  // ---- open-addressed indexes (u32 slots: entry + 1) -----------------------------------------
+  private seed(): number { return this.u32(L.T_SEED); }
+  private mask(): number { return this.map.indexSlots - 1; }
+
+  private indexInsert(base: number, h: number, value: number): void {
+    const mask = this.mask();
+    let i = h & mask;
+    for (;;) {
+      const at = (base >> 2) + i;
+      const slot = Atomics.load(this.i32, at);
+      if (slot === L.IDX_EMPTY || slot === L.IDX_TOMBSTONE) { Atomics.store(this.i32, at, value); return; }
+      i = (i + 1) & mask;
+    }
+  }
+
+  private indexRemove(base: number, h: number, value: number): void {
+    const mask = this.mask();
+    let i = h & mask;
+    for (let n = 0; n <= mask; n++) {
+      const at = (base >> 2) + i;
+      const slot = Atomics.load(this.i32, at);
+      if (slot === L.IDX_EMPTY) return;
+      if (slot === value) {
+        Atomics.store(this.i32, at, L.IDX_TOMBSTONE);
+        // A tombstone followed by an empty slot ends no probe chain: clear it, and those before it.
+        if (Atomics.load(this.i32, (base >> 2) + ((i + 1) & mask)) === L.IDX_EMPTY) {
+          let j = i;
+          while (Atomics.load(this.i32, (base >> 2) + j) === L.IDX_TOMBSTONE) {
+            Atomics.store(this.i32, (base >> 2) + j, L.IDX_EMPTY);
+            j = (j - 1) & mask;
+          }
+        }
+        return;
+      }
+      i = (i + 1) & mask;
+    }
+  }
+
+  // ---- the port table ------------------------------------------------------------------------
+  private portAt(proto: number, port: number): number {
+    return this.map.ports + (PORT_PROTO_INDEX[proto] * 65536 + port) * L.P_SIZE;
+  }
+
+  // The public port already mapped to lanAddr:lanPort (endpoint-independent mapping), or -1.
+  mappedPort(proto: number, lanAddr: number, lanPort: number): number {
+    const mask = this.mask();
+    let i = hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()) & mask;
+    for (let n = 0; n <= mask; n++) {
+      const slot = Atomics.load(this.i32, (this.map.mapIndex >> 2) + i);
+      if (slot === L.IDX_EMPTY) return -1;
+      if (slot !== L.IDX_TOMBSTONE) {
+        const port = (slot - 1) & 0xffff;
+        const p = this.portAt(proto, port);
+        if ((slot - 1) >>> 16 === PORT_PROTO_INDEX[proto]
+          && this.dv.getUint16(p + L.P_REFS, true) > 0
+          && this.dv.getUint32(p + L.P_LAN_ADDR, true) === lanAddr
+          && this.dv.getUint16(p + L.P_LAN_PORT, true) === lanPort) return port;
+      }
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  private portFree(proto: number, port: number, now: number): boolean {
+    const p = this.portAt(proto, port);
+    if (this.dv.getUint16(p + L.P_REFS, true) !== 0) return false;
+    const freed = this.dv.getUint32(p + L.P_FREED_AT, true);
+    return freed === 0 || now - freed >= L.PORT_REST_SECONDS;
+  }
+
+  // A random free port of the right range (RFC 6056 algorithm 1: random start, then linear).
+  private choosePort(proto: number, lanPort: number, now: number): number {
+    let min: number, max: number;
+    if (proto === L.PROTO_ICMP) { min = 1; max = 65535; }
+    else if (lanPort < 1024) { min = LOW_PORT_MIN; max = LOW_PORT_MAX; }
+    else { min = this.portMin; max = this.portMax; }
+    const n = max - min + 1;
+    const start = Math.floor(Math.random() * n);
+    for (let k = 0; k < n; k++) {
+      const port = min + ((start + k) % n);
+      if (this.portFree(proto, port, now)) return port;
+    }
+    return -1;
+  }
+
+  // ---- flows -----------------------------------------------------------------------------------
+  // Creates the flow lanAddr:lanPort -> remoteAddr:remotePort masqueraded as wanAddr, reusing the
+  // LAN endpoint's existing public port. Returns the entry index, or -1 when the table or the port
+  // range is full (and counts it). `wantPort`: the public port to use if it is free (a restored
+  // snapshot, port preservation); otherwise a random one.
+  createFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
+             wanAddr: number, tcpState: number, wantPort = -1): number {
+    return this.locked(() => {
+      const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
+      if (existing >= 0) return existing;
+      const now = this.now;
+      const head = this.u32(L.T_FREE_HEAD);
+      if (head === 0 || !this.rested(head - 1, now)) return this.full();
+      let port = this.mappedPort(proto, lanAddr, lanPort);
+      if (port < 0) {
+        port = wantPort >= 0 && this.portFree(proto, wantPort, now) ? wantPort : this.choosePort(proto, lanPort, now);
+        if (port < 0) return this.full();
+        const p = this.portAt(proto, port);
+        this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);
+        this.dv.setUint16(p + L.P_LAN_PORT, lanPort, true);
+        this.dv.setUint16(p + L.P_REFS, 0, true);
+        this.indexInsert(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()),
+          PORT_PROTO_INDEX[proto] * 65536 + port + 1);
+      }
+      const p = this.portAt(proto, port);
+      this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
+
+      const i = head - 1;
+      const e = this.entry(i);
+      const next = this.dv.getUint32(e + L.E_NEXT_FREE, true);
+      this.setU32(L.T_FREE_HEAD, next);
+      if (next === 0) this.setU32(L.T_FREE_TAIL, 0);
+      const dv = this.dv;
+      dv.setUint32(e + L.E_LAN_ADDR, lanAddr, true);
+      dv.setUint32(e + L.E_REMOTE_ADDR, remoteAddr, true);
+      dv.setUint32(e + L.E_WAN_ADDR, wanAddr, true);
+      dv.setUint16(e + L.E_LAN_PORT, lanPort, true);
+      dv.setUint16(e + L.E_REMOTE_PORT, remotePort, true);
+      dv.setUint16(e + L.E_WAN_PORT, port, true);
+      dv.setUint8(e + L.E_PROTO, proto);
+      dv.setUint8(e + L.E_TCP_STATE, tcpState);
+      dv.setUint32(e + L.E_LAST_SEEN, now, true);
+      dv.setUint32(e + L.E_NEXT_FREE, 0, true);
+      dv.setFloat64(e + L.E_BYTES_OUT, 0, true);
+      dv.setFloat64(e + L.E_BYTES_IN, 0, true);
+      Atomics.store(this.i32, (e + L.E_STATUS) >> 2, L.ES_LIVE);
+      // Publishing the index slots last makes the complete entry visible to lock-free readers.
+      this.indexInsert(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()), i + 1);
+      this.indexInsert(this.map.wanIndex, hash5(L.H_WAN, proto, remoteAddr, remotePort, wanAddr, port, this.seed()), i + 1);
+      this.setU32(L.T_LIVE, this.live + 1);
+      return i;
+    });
+  }
+
+  private rested(i: number, now: number): boolean {
+    // A freed entry rests 2 s so that a reader that found it just before it was freed is done.
+    const e = this.entry(i);
+    const freedAt = this.dv.getUint32(e + L.E_LAST_SEEN, true);
+    return freedAt === 0 || now - freedAt >= 2;
+  }
+
+  private full(): number {
+    this.setU32(L.T_FULL_DROPS, this.fullDrops + 1);
+    return -1;
+  }
+
+  private findLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
+    const mask = this.mask();
+    let i = hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()) & mask;
+    for (let n = 0; n <= mask; n++) {
+      const slot = Atomics.load(this.i32, (this.map.lanIndex >> 2) + i);
+      if (slot === L.IDX_EMPTY) return -1;
+      if (slot !== L.IDX_TOMBSTONE) {
+        const f = this.flow(slot - 1);
+        if (f.proto === proto && f.lanAddr === lanAddr && f.lanPort === lanPort
+          && f.remoteAddr === remoteAddr && f.remotePort === remotePort) return slot - 1;
+      }
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  removeFlow(i: number): void {
+    this.locked(() => this.removeLocked(i));
+  }
+
+  private removeLocked(i: number): void {
+    const e = this.entry(i);
+    if (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) !== L.ES_LIVE) return;
+    const f = this.flow(i);
+    const seed = this.seed();
+    this.indexRemove(this.map.lanIndex, hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed), i + 1);
+    this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
+    const now = this.now;
+    const p = this.portAt(f.proto, f.wanPort);
+    const refs = this.dv.getUint16(p + L.P_REFS, true) - 1;
+    this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
+    if (refs <= 0) {
+      this.indexRemove(this.map.mapIndex, hash5(L.H_MAP, f.proto, f.lanAddr, f.lanPort, 0, 0, seed),
+        PORT_PROTO_INDEX[f.proto] * 65536 + f.wanPort + 1);
+      this.dv.setUint32(p + L.P_FREED_AT, Math.max(1, now), true);
+    }
+    Atomics.store(this.i32, (e + L.E_STATUS) >> 2, L.ES_FREE);
+    this.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, now), true);
+    this.dv.setUint32(e + L.E_NEXT_FREE, 0, true);
+    const tail = this.u32(L.T_FREE_TAIL);
+    if (tail === 0) this.setU32(L.T_FREE_HEAD, i + 1);
+    else this.dv.setUint32(this.entry(tail - 1) + L.E_NEXT_FREE, i + 1, true);
+    this.setU32(L.T_FREE_TAIL, i + 1);
+    this.setU32(L.T_LIVE, this.live - 1);
+  }
+
+  isLive(i: number): boolean { return Atomics.load(this.i32, (this.entry(i) + L.E_STATUS) >> 2) === L.ES_LIVE; }
+
+  flow(i: number): Flow {
+    const e = this.entry(i), dv = this.dv;
+    return {
+      index: i,
+      proto: dv.getUint8(e + L.E_PROTO),
+      lanAddr: dv.getUint32(e + L.E_LAN_ADDR, true), lanPort: dv.getUint16(e + L.E_LAN_PORT, true),
+      remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true), remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
+      wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true), wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
+      tcpState: dv.getUint8(e + L.E_TCP_STATE),
+      lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
+      bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
+    };
+  }
+
+  // Seconds a flow may stay idle, from its protocol and TCP state.
+  timeoutOf(proto: number, tcpState: number): number {
+    if (proto === L.PROTO_UDP) return this.u32(L.T_TIMEOUT_UDP);
+    if (proto === L.PROTO_ICMP) return this.u32(L.T_TIMEOUT_ICMP);
+    const established = (tcpState & L.TS_ESTABLISHED) !== 0
+      && (tcpState & (L.TS_FIN_OUT | L.TS_FIN_IN | L.TS_RST)) === 0;
+    return this.u32(established ? L.T_TIMEOUT_TCP_EST : L.T_TIMEOUT_TCP_TRANS);
+  }
+
+  // Removes every flow idle past its timeout; returns how many.
+  sweep(): number {
+    const now = this.now;
+    let removed = 0;
+    for (let i = 0; i < this.map.maxConns; i++) {
+      if (!this.isLive(i)) continue;
+      const e = this.entry(i);
+      const idle = now - this.dv.getUint32(e + L.E_LAST_SEEN, true);
+      if (idle > this.timeoutOf(this.dv.getUint8(e + L.E_PROTO), this.dv.getUint8(e + L.E_TCP_STATE))) {
+        this.removeFlow(i);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  *flows(): Generator<Flow> {
+    for (let i = 0; i < this.map.maxConns; i++) if (this.isLive(i)) yield this.flow(i);
+  }
+}

@@ -1,0 +1,41 @@
+// Where everything sits in the shared memory, computed once at start from --workers and
+// --max-conns. Every thread derives the same map from the same two numbers.
+import * as L from "../../assembly/layout";
+
+export interface MemoryMap {
+  workers: number;
+  maxConns: number;
+  indexSlots: number; // power of two >= 2 * maxConns
+  tableBase: number;
+  entries: number;
+  lanIndex: number;
+  wanIndex: number;
+  mapIndex: number;
+  ports: number;
+  end: number;
+  pages: number;
+}
+
+const align = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+export function memoryMap(workers: number, maxConns: number): MemoryMap {
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`workers must be 1..64, got ${workers}`);
+  if (!Number.isInteger(maxConns) || maxConns < 16 || maxConns > 4_000_000) throw new Error(`max-conns must be 16..4000000, got ${maxConns}`);
+  let indexSlots = 1;
+  while (indexSlots < 2 * maxConns) indexSlots *= 2;
+  const tableBase = L.WORKERS_BASE + workers * L.WORKER_SIZE;
+  const entries = tableBase + L.T_HEADER_SIZE;
+  const lanIndex = align(entries + maxConns * L.E_SIZE, 64);
+  const wanIndex = lanIndex + indexSlots * 4;
+  const mapIndex = wanIndex + indexSlots * 4;
+  const ports = mapIndex + indexSlots * 4;
+  const end = ports + 3 * 65536 * L.P_SIZE;
+  const pages = Math.ceil(end / L.WASM_PAGE);
+  if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, ports, end, pages };
+}
+
+export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;
+export const statsAddress = (id: number): number => workerBase(id) + L.W_STATS;
+export const descAddress = (id: number): number => workerBase(id) + L.W_DESC;
+export const slotAddress = (id: number, k: number): number => workerBase(id) + L.W_SLAB + k * L.SLOT_SIZE;

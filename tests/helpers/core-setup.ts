@@ -1,0 +1,41 @@
+// A shared memory with a small connection table and both cores over it, for core-level tests.
+import { createCore, createMemory, Core, CoreKind } from "../../host/core/core";
+import { memoryMap, MemoryMap, slotAddress, statsAddress, descAddress } from "../../host/table/memory-map";
+import { ConnTable, DEFAULT_TIMEOUTS } from "../../host/table/conntrack";
+import { parseAddr } from "../../host/net/addr";
+import * as L from "../../assembly/layout";
+
+export interface CoreSetup {
+  memory: WebAssembly.Memory;
+  map: MemoryMap;
+  table: ConnTable;
+  cores: Record<CoreKind, Core>;
+  u8: Uint8Array;
+  slot: number; // address of worker 0's first packet slot
+  stats: number;
+  desc: number;
+}
+
+export function coreSetup(maxConns = 1024): CoreSetup {
+  const map = memoryMap(1, maxConns);
+  const memory = createMemory(map.pages);
+  const table = new ConnTable(memory, map);
+  table.init({ seed: 12345, portMin: 61000, portMax: 65000, timeouts: DEFAULT_TIMEOUTS, mssClamp: 0 });
+  const cores = { wasm: createCore("wasm", memory), ts: createCore("ts", memory) };
+  cores.wasm.setTable(map.tableBase);
+  cores.ts.setTable(map.tableBase);
+  return { memory, map, table, cores, u8: new Uint8Array(memory.buffer), slot: slotAddress(0, 0), stats: statsAddress(0), desc: descAddress(0) };
+}
+
+export interface FlowSpec { proto: number; lan: string; lanPort: number; remote: string; remotePort: number; wan: string; wanPort: number }
+
+export function addFlows(s: CoreSetup, flows: FlowSpec[]): void {
+  for (const f of flows) {
+    const i = s.table.createFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), L.TS_ESTABLISHED, f.wanPort);
+    if (i < 0 || s.table.flow(i).wanPort !== f.wanPort) throw new Error(`could not place flow ${JSON.stringify(f)}`);
+  }
+}
+
+export function setMssClamp(s: CoreSetup, mss: number): void {
+  new DataView(s.memory.buffer).setUint32(s.map.tableBase + L.T_MSS_CLAMP, mss, true);
+}
