@@ -1,8 +1,8 @@
 // The TypeScript core's view of the shared memory: the same bytes the WASM core sees.
 // Loads named `le*` read in memory order (little-endian, like WASM `load`); `be*` read wire order.
 export const mem = {
-  u8: new Uint8Array(0),
-  dv: new DataView(new ArrayBuffer(0)),
+  u8: new Uint8Array(0) as Uint8Array<ArrayBufferLike>,
+  dv: new DataView(new ArrayBuffer(0)) as DataView<ArrayBufferLike>,
 };
 
 export function bindMemory(buffer: ArrayBufferLike): void {

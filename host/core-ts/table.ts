@@ -3,7 +3,7 @@ import { mem, le32 } from "./memory";
 import * as L from "../../assembly/layout";
 
 let table = 0;
-let index32 = new Int32Array(0);
+let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
 
 export function setTable(base: number): void {
   table = base;
