@@ -48,8 +48,8 @@ export const REASON_NAMES_COUNT = 16;
 // ---- Worker block ---------------------------------------------------------------------------------
 // WORKERS_BASE + id * WORKER_SIZE. Stats are f64 counters (exact to 2^53, plain stores from both cores).
 export const WORKERS_BASE = 65536;
-export const W_STATS = 0; // f64[32]
-export const W_DESC = 256; // descriptors, BATCH_MAX * D_SIZE
+export const W_STATS = 0; // f64[64]
+export const W_DESC = 512; // descriptors, BATCH_MAX * D_SIZE
 export const W_SLAB = 2048; // BATCH_MAX slots of SLOT_SIZE bytes
 export const BATCH_MAX = 64;
 export const SLOT_SIZE = 65664; // 10-byte virtio_net_hdr + a 64 KiB GSO super-packet, 64-byte aligned

@@ -170,11 +170,13 @@ export class ConnTable {
   }
 
   // A random free port of the right range (RFC 6056 algorithm 1: random start, then linear).
-  private choosePort(proto: number, lanPort: number, now: number): number {
+  // `want` (port preservation, a restored snapshot) is taken if it is in the range and free.
+  private choosePort(proto: number, lanPort: number, now: number, want: number): number {
     let min: number, max: number;
     if (proto === L.PROTO_ICMP) { min = 1; max = 65535; }
     else if (lanPort < 1024) { min = LOW_PORT_MIN; max = LOW_PORT_MAX; }
     else { min = this.portMin; max = this.portMax; }
+    if (want >= min && want <= max && this.portFree(proto, want, now)) return want;
     const n = max - min + 1;
     const start = Math.floor(Math.random() * n);
     for (let k = 0; k < n; k++) {
@@ -199,7 +201,7 @@ export class ConnTable {
       if (head === 0 || !this.rested(head - 1, now)) return this.full();
       let port = this.mappedPort(proto, lanAddr, lanPort);
       if (port < 0) {
-        port = wantPort >= 0 && this.portFree(proto, wantPort, now) ? wantPort : this.choosePort(proto, lanPort, now);
+        port = this.choosePort(proto, lanPort, now, wantPort);
         if (port < 0) return this.full();
         const p = this.portAt(proto, port);
         this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);

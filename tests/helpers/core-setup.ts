@@ -20,7 +20,7 @@ export function coreSetup(maxConns = 1024): CoreSetup {
   const map = memoryMap(1, maxConns);
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
-  table.init({ seed: 12345, portMin: 61000, portMax: 65000, timeouts: DEFAULT_TIMEOUTS, mssClamp: 0 });
+  table.init({ seed: 12345, portMin: 1024, portMax: 65535, timeouts: DEFAULT_TIMEOUTS, mssClamp: 0 });
   const cores = { wasm: createCore("wasm", memory), ts: createCore("ts", memory) };
   cores.wasm.setTable(map.tableBase);
   cores.ts.setTable(map.tableBase);

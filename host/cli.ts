@@ -1,0 +1,121 @@
+// The command line: `ipmasq run|check|status|conns`.
+import { parseArgs } from "node:util";
+import { cpus } from "node:os";
+import { runGateway, defaultStateDir, RunOptions } from "./gateway";
+import { loadConfig } from "./config/config-file";
+import { ConfigError } from "./policy/ipchains";
+import { request } from "./control/client";
+import { controlSocketPath } from "./control/server";
+import { formatFlows, FlowJson } from "./table/listing";
+
+const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
+
+usage:
+  ipmasq run [options]        run the gateway in the foreground (this network namespace)
+  ipmasq check FILE           validate a rule file; nothing is applied
+  ipmasq status [--json]      summary of the running gateway
+  ipmasq conns [--json]       the masqueraded connections
+
+run options:
+  --config FILE     rule file: ipchains lines as in rc.ipmasq (default /etc/ipmasq.conf)
+  --core wasm|ts    packet core: WebAssembly (default) or plain TypeScript
+  --workers N       worker threads, one TUN queue each (default: one per CPU)
+  --max-conns N     connection table size (default 65536)
+  --wan IF          WAN interface (default: the default route's)
+  --lan IF          LAN interface (default: the one holding the MASQ -s network)
+  --tun NAME        TUN device name (default masq0)
+  --table N         routing table for the TUN (default 4242)
+  --ports MIN-MAX   NAT port range for ports >= 1024 (default 61000-65000)
+  --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
+  --state-dir DIR   journal and control socket (default /run/ipmasq)
+`;
+
+const OPTIONS = {
+  config: { type: "string", default: "/etc/ipmasq.conf" },
+  core: { type: "string", default: "wasm" },
+  workers: { type: "string" },
+  "max-conns": { type: "string", default: "65536" },
+  wan: { type: "string" },
+  lan: { type: "string" },
+  tun: { type: "string", default: "masq0" },
+  table: { type: "string", default: "4242" },
+  ports: { type: "string", default: "61000-65000" },
+  "mss-clamp": { type: "string", default: "0" },
+  "state-dir": { type: "string" },
+  json: { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+class UsageError extends Error {}
+
+function int(name: string, v: string, min: number, max: number): number {
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
+  return Number(v);
+}
+
+export async function main(argv: string[], workerFile: string): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
+  } catch (e) {
+    process.stderr.write(`ipmasq: ${(e as Error).message}\n\n${HELP}`);
+    return 2;
+  }
+  const { values: v, positionals } = parsed;
+  const cmd = positionals[0];
+  if (v.help || !cmd || cmd === "help") { process.stdout.write(HELP); return cmd || v.help ? 0 : 2; }
+  const stateDir = v["state-dir"] ?? defaultStateDir();
+  try {
+    switch (cmd) {
+      case "run": {
+        if (v.core !== "wasm" && v.core !== "ts") throw new UsageError(`--core must be wasm or ts, got "${v.core}"`);
+        const ports = /^(\d+)-(\d+)$/.exec(v.ports ?? "");
+        if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${v.ports}"`);
+        const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
+        const o: RunOptions = {
+          config: v.config!, core: v.core, workers: int("workers", v.workers ?? String(Math.min(cpus().length, 8)), 1, 64),
+          maxConns: int("max-conns", v["max-conns"]!, 16, 4_000_000), wan: v.wan, lan: v.lan, tun: v.tun!,
+          table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
+          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile,
+        };
+        return await runGateway(o);
+      }
+      case "check": {
+        const file = positionals[1] ?? v.config!;
+        const c = loadConfig(file);
+        process.stdout.write(`${file}: ok (${c.policy.rules.length} rule${c.policy.rules.length === 1 ? "" : "s"}, forward policy ${c.policy.forward})\n`);
+        return 0;
+      }
+      case "status": {
+        const s = await request(controlSocketPath(stateDir, v.tun!), { cmd: "status" });
+        process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
+        return 0;
+      }
+      case "conns": {
+        const rows = (await request(controlSocketPath(stateDir, v.tun!), { cmd: "conns" })) as FlowJson[];
+        process.stdout.write(v.json ? JSON.stringify(rows, null, 1) + "\n" : formatFlows(rows) + "\n");
+        return 0;
+      }
+      default:
+        throw new UsageError(`unknown command "${cmd}"`);
+    }
+  } catch (e) {
+    if (e instanceof UsageError) { process.stderr.write(`ipmasq: ${e.message}\n\n${HELP}`); return 2; }
+    if (e instanceof ConfigError) { process.stderr.write(`${e.message}\nipmasq: nothing was applied\n`); return 1; }
+    process.stderr.write(`ipmasq: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function formatStatus(s: Record<string, never>): string {
+  const w = s.workers as Array<Record<string, number>>;
+  const sum = (k: string): number => w.reduce((n, x) => n + x[k], 0);
+  const drops = Object.entries(s.drops as Record<string, number>).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  return [
+    `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${(s.offloads as string[]).join(",")})`,
+    `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
+    `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
+    `drops: ${drops}`,
+    ...w.map((x) => `  worker ${x.id}: out ${x.packetsOut} in ${x.packetsIn} batches ${x.batches}`),
+  ].join("\n") + "\n";
+}

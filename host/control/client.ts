@@ -1,0 +1,26 @@
+// Talks to a running gateway's control socket.
+import { createConnection } from "node:net";
+
+export function request(path: string, req: object, timeoutMs = 5000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = "";
+    const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer from ${path}`)); }, timeoutMs);
+    sock.on("connect", () => sock.write(JSON.stringify(req) + "\n"));
+    sock.on("data", (d) => {
+      buf += d;
+      const nl = buf.indexOf("\n");
+      if (nl < 0) return;
+      clearTimeout(timer);
+      sock.end();
+      const res = JSON.parse(buf.slice(0, nl)) as { ok?: unknown; error?: string };
+      if (res.error) reject(new Error(res.error)); else resolve(res.ok);
+    });
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(new Error(e.code === "ENOENT" || e.code === "ECONNREFUSED"
+        ? `no gateway is running in this network namespace (no control socket ${path})`
+        : e.code === "EACCES" ? `permission denied on ${path}: the control socket is root only` : e.message));
+    });
+  });
+}

@@ -1,0 +1,85 @@
+// The control socket: a UNIX socket (mode 0600, so root only) speaking one JSON request per line.
+// `ipmasq status` and `ipmasq conns` talk to the running gateway through it.
+import { createServer, Server, Socket } from "node:net";
+import { chmodSync, existsSync, mkdirSync, unlinkSync, readlinkSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { ConnTable } from "../table/conntrack";
+import { MemoryMap, statsAddress } from "../table/memory-map";
+import { flowJson } from "../table/listing";
+import { Tun } from "../tun/tun";
+import { REASON_NAMES } from "./reasons";
+import * as L from "../../assembly/layout";
+import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES } from "../worker/loop";
+
+export function controlSocketPath(stateDir: string, tun: string): string {
+  let ns = "unknown";
+  try { ns = readlinkSync("/proc/self/ns/net").replace(/\D/g, ""); } catch { /* no procfs */ }
+  return join(stateDir, `control-net${ns}-${tun}.sock`);
+}
+
+export interface GatewayView {
+  table: ConnTable;
+  memory: WebAssembly.Memory;
+  map: MemoryMap;
+  started: number;
+  options: { core: string; workers: number; maxConns: number };
+  tun: Tun;
+}
+
+export function statusOf(g: GatewayView): Record<string, unknown> {
+  const workers = [];
+  const drops: Record<string, number> = {};
+  for (let id = 0; id < g.map.workers; id++) {
+    const s = new Float64Array(g.memory.buffer, statsAddress(id), STATS_SLOTS);
+    workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
+      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[S_WRITE_ERRORS], icmpSent: s[S_REPLIES] });
+    for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
+  }
+  return {
+    uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, tun: g.tun.name, offloads: g.tun.offloads,
+    connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops, workers, drops,
+  };
+}
+
+export class ControlServer {
+  private server?: Server;
+  constructor(private readonly path: string, private readonly g: GatewayView) {}
+
+  async listen(): Promise<void> {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    if (existsSync(this.path)) unlinkSync(this.path); // left by a killed run (the TUN name was free)
+    this.server = createServer((sock) => this.serve(sock));
+    await new Promise<void>((resolve, reject) => { this.server!.once("error", reject); this.server!.listen(this.path, resolve); });
+    chmodSync(this.path, 0o600);
+  }
+
+  private serve(sock: Socket): void {
+    let buf = "";
+    sock.on("data", (d) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        sock.write(JSON.stringify(this.answer(line)) + "\n");
+      }
+    });
+    sock.on("error", () => sock.destroy());
+  }
+
+  private answer(line: string): unknown {
+    let req: { cmd?: string };
+    try { req = JSON.parse(line); } catch { return { error: "request is not JSON" }; }
+    switch (req.cmd) {
+      case "status": return { ok: statusOf(this.g) };
+      case "conns": return { ok: [...this.g.table.flows()].map((f) => flowJson(this.g.table, f)) };
+      default: return { error: `unknown command ${JSON.stringify(req.cmd)}` };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (!this.server) return;
+    await new Promise<void>((resolve) => this.server!.close(() => resolve()));
+    try { unlinkSync(this.path); } catch { /* gone */ }
+  }
+}

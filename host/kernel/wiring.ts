@@ -1,0 +1,121 @@
+// The kernel wiring of DESIGN.md ("tun-route"): everything the kernel would forward is policy-
+// routed into the TUN device, and replies to the public address in the NAT port ranges too.
+// Each change is journaled to a state file before it is made, so that exit, a signal, or the
+// next start after a crash undoes exactly what was done.
+import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlinkSync } from "node:fs";
+import { join } from "node:path";
+import { ip, readSysctl, writeSysctl } from "./ip";
+import { listInterfaces } from "./interfaces";
+
+export interface WiringPlan {
+  tun: string;
+  table: number;
+  wan: string;
+  mtu: number;
+  portMin: number; portMax: number; // NAT range for ports >= 1024
+  lowMin: number; lowMax: number; // NAT range for ports < 1024
+}
+
+interface Journal {
+  netns: string;
+  tun: string;
+  table: number;
+  sysctls: Array<[string, string]>; // key, value before
+  rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
+  localMoved: boolean;
+}
+
+export const PREF_WAN_FIRST = 10;
+export const PREF_LOCAL = 100;
+export const PREF_ALL = 200;
+
+// The state file is per network namespace and TUN name: a gateway in one namespace never undoes
+// another's wiring.
+function netnsId(): string {
+  try { return readlinkSync("/proc/self/ns/net").replace(/\D/g, ""); } catch { return "unknown"; }
+}
+
+export function stateFile(dir: string, tun: string): string {
+  return join(dir, `wiring-net${netnsId()}-${tun}.json`);
+}
+
+export class Wiring {
+  private journal: Journal;
+
+  constructor(private readonly file: string, plan: Pick<WiringPlan, "tun" | "table">) {
+    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], localMoved: false };
+  }
+
+  private save(): void {
+    mkdirSync(join(this.file, ".."), { recursive: true, mode: 0o700 });
+    writeFileSync(this.file, JSON.stringify(this.journal, null, 1) + "\n", { mode: 0o600 });
+  }
+
+  private sysctl(key: string, value: string): void {
+    const before = readSysctl(key);
+    if (before === value) return;
+    this.journal.sysctls.push([key, before]);
+    this.save();
+    writeSysctl(key, value);
+  }
+
+  private rule(args: string[]): void {
+    this.journal.rules.push(args);
+    this.save();
+    ip("rule", "add", ...args);
+  }
+
+  apply(p: WiringPlan): void {
+    this.save();
+    const tunKey = `net.ipv4.conf.${p.tun}`;
+    this.sysctl("net.ipv4.ip_forward", "1");
+    this.sysctl("net.ipv4.conf.all.rp_filter", "0");
+    this.sysctl(`${tunKey}.rp_filter`, "0");
+    // translated packets come back from the TUN with the gateway's own address as source
+    this.sysctl(`${tunKey}.accept_local`, "1");
+    // the TUN carries IPv4 only: no IPv6 router solicitations or MLD into the data path
+    this.sysctl(`net.ipv6.conf.${p.tun}.disable_ipv6`, "1");
+    const [lo, hi] = readSysctl("net.ipv4.ip_local_port_range").split(" ").map(Number);
+    if (lo <= p.portMax && hi >= p.portMin) {
+      // keep the gateway's own sockets out of the NAT range
+      const newHi = p.portMin - 1, newLo = Math.min(lo, newHi - 1000);
+      this.sysctl("net.ipv4.ip_local_port_range", `${newLo} ${newHi}`);
+    }
+    ip("link", "set", p.tun, "mtu", String(p.mtu), "up");
+    ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));
+    const T = String(p.table);
+    const ranges = [`${p.portMin}-${p.portMax}`, `${p.lowMin}-${p.lowMax}`];
+    let pref = PREF_WAN_FIRST;
+    for (const range of ranges) {
+      for (const proto of ["tcp", "udp"]) this.rule(["pref", String(pref++), "iif", p.wan, "ipproto", proto, "dport", range, "lookup", T]);
+    }
+    this.rule(["pref", String(pref++), "iif", p.wan, "ipproto", "icmp", "lookup", T]);
+    // The local table moves behind those rules; the new place is added before the old is removed.
+    this.rule(["pref", String(PREF_LOCAL), "lookup", "local"]);
+    this.journal.localMoved = true;
+    this.save();
+    ip("rule", "del", "pref", "0", "lookup", "local");
+    for (const i of listInterfaces()) {
+      if (i.name === "lo" || i.name === p.tun) continue;
+      this.rule(["pref", String(PREF_ALL), "iif", i.name, "lookup", T]);
+    }
+  }
+
+  // Undoes what the journal says, in reverse, tolerating what is already gone.
+  static undo(file: string): boolean {
+    if (!existsSync(file)) return false;
+    const j = JSON.parse(readFileSync(file, "utf8")) as Journal;
+    if (j.localMoved) {
+      try { ip("rule", "add", "pref", "0", "lookup", "local"); } catch { /* already there */ }
+    }
+    for (const args of [...j.rules].reverse()) {
+      try { ip("rule", "del", ...args); } catch { /* already gone */ }
+    }
+    try { ip("route", "flush", "table", String(j.table)); } catch { /* table already empty */ }
+    for (const [key, before] of [...j.sysctls].reverse()) {
+      try { writeSysctl(key, before); } catch { /* the TUN's own keys vanish with it */ }
+    }
+    unlinkSync(file);
+    return true;
+  }
+}

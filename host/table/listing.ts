@@ -1,0 +1,40 @@
+// The connection table as people read it (`ipmasq conns`, the demo) and as JSON.
+import { Flow, ConnTable } from "./conntrack";
+import { formatAddr } from "../net/addr";
+import * as L from "../../assembly/layout";
+
+const PROTO_NAMES: Record<number, string> = { 6: "TCP", 17: "UDP", 1: "ICMP" };
+
+export function tcpStateName(st: number): string {
+  if (st & L.TS_RST) return "CLOSE";
+  if ((st & L.TS_FIN_OUT) && (st & L.TS_FIN_IN)) return "TIME_WAIT";
+  if (st & (L.TS_FIN_OUT | L.TS_FIN_IN)) return "FIN_WAIT";
+  if (st & L.TS_ESTABLISHED) return "ESTABLISHED";
+  if ((st & L.TS_SYN_OUT) && (st & L.TS_SYN_IN)) return "SYN_RECV";
+  return "SYN_SENT";
+}
+
+export interface FlowJson {
+  proto: string; state: string; lan: string; remote: string; public: string; expiresIn: number; bytesOut: number; bytesIn: number;
+}
+
+export function flowJson(t: ConnTable, f: Flow): FlowJson {
+  const ep = (a: number, p: number): string => (f.proto === L.PROTO_ICMP ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
+  return {
+    proto: PROTO_NAMES[f.proto] ?? String(f.proto),
+    state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
+    lan: ep(f.lanAddr, f.lanPort),
+    remote: f.proto === L.PROTO_ICMP ? formatAddr(f.remoteAddr) : ep(f.remoteAddr, f.remotePort),
+    public: ep(f.wanAddr, f.wanPort),
+    expiresIn: Math.max(0, t.timeoutOf(f.proto, f.tcpState) - (t.now - f.lastSeen)),
+    bytesOut: f.bytesOut, bytesIn: f.bytesIn,
+  };
+}
+
+export function formatFlows(rows: FlowJson[]): string {
+  const head = ["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"];
+  const cells = rows.map((r) => [r.proto, r.state, r.lan, r.remote, r.public, `${r.expiresIn}s`, String(r.bytesOut), String(r.bytesIn)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
+  return [line(head), ...cells.map(line)].join("\n");
+}

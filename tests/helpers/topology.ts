@@ -1,0 +1,93 @@
+// The three-namespace test topology of DESIGN.md, made and removed by the tests themselves:
+//   lan (192.168.0.2, default via .1) -- gw (eth1 192.168.0.1 | eth0 10.0.0.1, default via 10.0.0.2) -- wan (10.0.0.2)
+// Names carry a per-run suffix so that leftovers of a killed run never collide.
+import { execFileSync, spawn, ChildProcess } from "node:child_process";
+import { writeFileSync, mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Topology {
+  lan: string; gw: string; wan: string;
+  dir: string; // scratch folder for configs and files
+  exec(ns: string, cmd: string[], opts?: { timeout?: number; input?: string }): string;
+  spawn(ns: string, cmd: string[]): ChildProcess;
+  destroy(): void;
+}
+
+const sh = (args: string[], timeout = 60_000, input?: string): string =>
+  execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+
+export function makeTopology(tag = "t", extra?: { wanMtu?: number }): Topology {
+  const id = `${tag}${process.pid % 100000}`;
+  const lan = `ipm-${id}-lan`, gw = `ipm-${id}-gw`, wan = `ipm-${id}-wan`;
+  const children: ChildProcess[] = [];
+  const destroy = (): void => {
+    for (const c of children) { try { c.kill("SIGKILL"); } catch { /* gone */ } }
+    for (const ns of [lan, gw, wan]) {
+      // kill whatever still runs inside, then remove the namespace
+      try { sh(["ip", "netns", "pids", ns]).split(/\s+/).filter(Boolean).forEach((p) => { try { process.kill(Number(p), "SIGKILL"); } catch { /* gone */ } }); } catch { /* no ns */ }
+      try { sh(["ip", "netns", "del", ns]); } catch { /* no ns */ }
+    }
+  };
+  destroy();
+  const run = (...a: string[]): string => sh(a);
+  try {
+    for (const ns of [lan, gw, wan]) { run("ip", "netns", "add", ns); run("ip", "-n", ns, "link", "set", "lo", "up"); }
+    run("ip", "link", "add", "lan0", "netns", lan, "type", "veth", "peer", "name", "eth1", "netns", gw);
+    run("ip", "link", "add", "wan0", "netns", wan, "type", "veth", "peer", "name", "eth0", "netns", gw);
+    run("ip", "-n", lan, "addr", "add", "192.168.0.2/24", "dev", "lan0");
+    run("ip", "-n", gw, "addr", "add", "192.168.0.1/24", "dev", "eth1");
+    run("ip", "-n", gw, "addr", "add", "10.0.0.1/24", "dev", "eth0");
+    run("ip", "-n", wan, "addr", "add", "10.0.0.2/24", "dev", "wan0");
+    if (extra?.wanMtu) { run("ip", "-n", gw, "link", "set", "eth0", "mtu", String(extra.wanMtu)); run("ip", "-n", wan, "link", "set", "wan0", "mtu", String(extra.wanMtu)); }
+    for (const [ns, dev] of [[lan, "lan0"], [gw, "eth1"], [gw, "eth0"], [wan, "wan0"]]) run("ip", "-n", ns, "link", "set", dev, "up");
+    run("ip", "-n", lan, "route", "add", "default", "via", "192.168.0.1");
+    run("ip", "-n", gw, "route", "add", "default", "via", "10.0.0.2");
+  } catch (e) {
+    destroy();
+    throw e;
+  }
+  const dir = mkdtempSync(join(tmpdir(), "ipmasq-test-"));
+  return {
+    lan, gw, wan, dir,
+    exec: (ns, cmd, opts) => sh(["ip", "netns", "exec", ns, ...cmd], opts?.timeout ?? 60_000, opts?.input),
+    spawn: (ns, cmd) => {
+      const c = spawn("ip", ["netns", "exec", ns, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
+      children.push(c);
+      return c;
+    },
+    destroy,
+  };
+}
+
+export const SEED_CONFIG = "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n";
+
+export function writeConfig(t: Topology, text = SEED_CONFIG): string {
+  const f = join(t.dir, "ipmasq.conf");
+  writeFileSync(f, text);
+  return f;
+}
+
+// Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
+export async function startGateway(t: Topology, args: string[], stateDir: string): Promise<{ proc: ChildProcess; log: () => string }> {
+  const bundle = join(__dirname, "..", "..", "dist", "ipmasq.js");
+  const proc = t.spawn(t.gw, [process.execPath, bundle, "run", "--state-dir", stateDir, ...args]);
+  let out = "";
+  proc.stdout!.on("data", (d) => { out += d; });
+  proc.stderr!.on("data", (d) => { out += d; });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 20_000);
+    const check = (): void => { if (out.includes("ready\n")) { clearTimeout(timer); resolve(); } };
+    proc.stdout!.on("data", check);
+    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`gateway exited (${code}):\n${out}`)); });
+  });
+  return { proc, log: () => out };
+}
+
+export function waitExit(proc: ChildProcess, ms = 15_000): Promise<number | null> {
+  if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error("gateway did not exit")), ms);
+    proc.on("exit", (code) => { clearTimeout(timer); resolve(code); });
+  });
+}
