@@ -4,7 +4,7 @@
 // next start after a crash undoes exactly what was done.
 import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ip, readSysctl, writeSysctl } from "./ip";
+import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { listInterfaces } from "./interfaces";
 
 export interface WiringPlan {
@@ -51,7 +51,8 @@ export class Wiring {
     writeFileSync(this.file, JSON.stringify(this.journal, null, 1) + "\n", { mode: 0o600 });
   }
 
-  private sysctl(key: string, value: string): void {
+  private sysctl(key: string, value: string, optional = false): void {
+    if (optional && !existsSync(sysctlPath(key))) return;
     const before = readSysctl(key);
     if (before === value) return;
     this.journal.sysctls.push([key, before]);
@@ -74,7 +75,7 @@ export class Wiring {
     // translated packets come back from the TUN with the gateway's own address as source
     this.sysctl(`${tunKey}.accept_local`, "1");
     // the TUN carries IPv4 only: no IPv6 router solicitations or MLD into the data path
-    this.sysctl(`net.ipv6.conf.${p.tun}.disable_ipv6`, "1");
+    this.sysctl(`net.ipv6.conf.${p.tun}.disable_ipv6`, "1", true);
     const [lo, hi] = readSysctl("net.ipv4.ip_local_port_range").split(" ").map(Number);
     if (lo <= p.portMax && hi >= p.portMin) {
       // keep the gateway's own sockets out of the NAT range

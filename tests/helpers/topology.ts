@@ -32,7 +32,12 @@ export function makeTopology(tag = "t", extra?: { wanMtu?: number }): Topology {
   destroy();
   const run = (...a: string[]): string => sh(a);
   try {
-    for (const ns of [lan, gw, wan]) { run("ip", "netns", "add", ns); run("ip", "-n", ns, "link", "set", "lo", "up"); }
+    for (const ns of [lan, gw, wan]) {
+      run("ip", "netns", "add", ns);
+      run("ip", "-n", ns, "link", "set", "lo", "up");
+      // IPv4 only: IPv6 link-local addresses appearing late would make kernel-state snapshots race
+      for (const k of ["all", "default"]) run("ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv6.conf.${k}.disable_ipv6=1`);
+    }
     run("ip", "link", "add", "lan0", "netns", lan, "type", "veth", "peer", "name", "eth1", "netns", gw);
     run("ip", "link", "add", "wan0", "netns", wan, "type", "veth", "peer", "name", "eth0", "netns", gw);
     run("ip", "-n", lan, "addr", "add", "192.168.0.2/24", "dev", "lan0");

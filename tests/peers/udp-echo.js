@@ -1,0 +1,14 @@
+// UDP peer. Server: node udp-echo.js server PORT — answers each datagram with "seen A:P <payload>".
+// Client: node udp-echo.js client HOST PORT MESSAGE [LOCALPORT] — prints the answer, or fails after 3 s.
+const dgram = require("node:dgram");
+const [mode, a, b, c, d] = process.argv.slice(2);
+if (mode === "server") {
+  const s = dgram.createSocket("udp4");
+  s.on("message", (msg, r) => s.send(`seen ${r.address}:${r.port} ${msg}`, r.port, r.address));
+  s.bind(Number(a), () => process.stdout.write(`listening ${a}\n`));
+} else {
+  const s = dgram.createSocket("udp4");
+  const timer = setTimeout(() => { process.stderr.write("no answer\n"); process.exit(1); }, 3000);
+  s.on("message", (msg) => { clearTimeout(timer); process.stdout.write(`${msg}\n`); s.close(); });
+  s.bind(d ? Number(d) : 0, () => s.send(c, Number(b), a));
+}
