@@ -53,21 +53,30 @@ export function sum(ptr: usize, len: i32, initial: u32): u32 {
   return fold(acc);
 }
 
-// RFC 1624 eqn. 3: the checksum field `check` after a 16-bit word changed from `old` to `now`.
+// The sum of an IPv4 header (`len` a multiple of 4, 20..60 bytes): 32-bit loads, no SIMD set-up.
 @inline
-export function replace16(check: u32, old: u32, now: u32): u32 {
-  return ~fold(<u64>(~check & 0xffff) + <u64>(~old & 0xffff) + <u64>now) & 0xffff;
+export function headerSum(ptr: usize, len: i32): u32 {
+  let acc: u64 = <u64>load<u32>(ptr) + <u64>load<u32>(ptr, 4) + <u64>load<u32>(ptr, 8)
+    + <u64>load<u32>(ptr, 12) + <u64>load<u32>(ptr, 16);
+  for (let p = ptr + 20, end = ptr + <usize>len; p < end; p += 4) acc += <u64>load<u32>(p);
+  return fold(acc);
 }
 
-@inline
-export function replace32(check: u32, old: u32, now: u32): u32 {
-  return replace16(replace16(check, old & 0xffff, now & 0xffff), old >> 16, now >> 16);
+// Incremental update (RFC 1624 eqn. 3), split so that several changed words cost one fold:
+// a delta sums ~old + new for each changed 16-bit word; applying it folds once.
+@inline export function delta16(old: u32, now: u32): u32 { return (~old & 0xffff) + now; }
+@inline export function delta32(old: u32, now: u32): u32 {
+  return (~old & 0xffff) + ((~old) >>> 16) + (now & 0xffff) + (now >>> 16);
 }
+// Folds a sum below 2^24 to 16 bits.
+@inline function fold24(s: u32): u32 { s = (s & 0xffff) + (s >>> 16); return (s & 0xffff) + (s >>> 16); }
 
+// The checksum field `check` after the words summed in `delta` changed.
+@inline export function applyDelta(check: u32, delta: u32): u32 { return ~fold24((~check & 0xffff) + delta) & 0xffff; }
 // The same for a field that holds an uncomplemented partial sum (virtio NEEDS_CSUM: the
 // pseudo-header sum the kernel will finish), which must be adjusted, never complemented.
-@inline
-export function sumReplace32(partial: u32, old: u32, now: u32): u32 {
-  return fold(<u64>partial + <u64>(~old & 0xffff) + <u64>(now & 0xffff)
-    + <u64>((~old >> 16) & 0xffff) + <u64>(now >> 16));
-}
+@inline export function applyDeltaToSum(partial: u32, delta: u32): u32 { return fold24(partial + delta); }
+
+export function replace16(check: u32, old: u32, now: u32): u32 { return applyDelta(check, delta16(old, now)); }
+export function replace32(check: u32, old: u32, now: u32): u32 { return applyDelta(check, delta32(old, now)); }
+export function sumReplace32(partial: u32, old: u32, now: u32): u32 { return applyDeltaToSum(partial, delta32(old, now)); }

@@ -1,5 +1,5 @@
 // IPv4 header (RFC 791): field offsets and validation.
-import { sum } from "./checksum";
+import { headerSum } from "./checksum";
 import {
   R_NONE, R_TRUNCATED, R_BAD_VERSION, R_BAD_IHL, R_BAD_TOTAL_LENGTH, R_BAD_IP_CHECKSUM,
   R_BAD_FRAGMENT, R_TTL_EXPIRED,
@@ -38,7 +38,7 @@ export function validate(ip: usize, len: i32, checkTtl: bool): u32 {
   if (ihl < 20 || ihl > len) return R_BAD_IHL;
   const total = totalLength(ip);
   if (total < ihl || total > len) return R_BAD_TOTAL_LENGTH;
-  if (sum(ip, ihl, 0) != 0xffff) return R_BAD_IP_CHECKSUM;
+  if (headerSum(ip, ihl) != 0xffff) return R_BAD_IP_CHECKSUM;
   const frag = fragField(ip);
   if ((frag & FRAG_RESERVED) != 0) return R_BAD_FRAGMENT;
   if (((<i32>(frag & FRAG_OFFSET_MASK)) << 3) + total - ihl > 65535) return R_BAD_FRAGMENT;

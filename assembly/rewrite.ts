@@ -1,6 +1,6 @@
 // Header rewrites with incremental checksum updates: address and port (or ICMP query id) of one
 // end, TTL, TCP MSS.
-import { replace16, replace32, sumReplace32 } from "./checksum";
+import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
 import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
 import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
 import { PROTO_ICMP, PROTO_UDP, END_SRC } from "./layout";
@@ -11,36 +11,38 @@ import { PROTO_ICMP, PROTO_UDP, END_SRC } from "./layout";
 // packet, so only the address (part of the pseudo-header) moves it, and it is never complemented.
 export function rewriteEnd(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: i32,
                            addr: u32, port: u32, partial: bool): void {
-  const oldAddr = load<u32>(ip + (end == END_SRC ? IP_SRC : IP_DST));
+  const addrAt = ip + (end == END_SRC ? IP_SRC : IP_DST);
+  const oldAddr = load<u32>(addrAt);
   const newAddr = bswap<u32>(addr);
-  rewriteAddr(ip, end, addr);
+  store<u32>(addrAt, newAddr);
+  const addrDelta = delta32(oldAddr, newAddr);
+  store<u16>(ip + IP_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IP_CHECKSUM), addrDelta));
 
   const portAt = l4 + portOffset(proto, end);
-  let oldPort: u32 = 0;
   const newPort = <u32>bswap<u16>(<u16>port);
+  let portDelta: u32 = 0;
   const hasPort = <i32>(portAt - l4) + 2 <= l4Avail;
   if (hasPort) {
-    oldPort = <u32>load<u16>(portAt);
+    portDelta = delta16(<u32>load<u16>(portAt), newPort);
     store<u16>(portAt, <u16>newPort);
   }
   const csOff = checksumOffset(proto);
   if (csOff < 0 || csOff + 2 > l4Avail) return;
   const csAt = l4 + <usize>csOff;
-  let cs = <u32>load<u16>(csAt);
+  const cs = <u32>load<u16>(csAt);
   if (proto == PROTO_ICMP) {
     // No pseudo-header: only the id is covered.
-    if (hasPort) store<u16>(csAt, <u16>replace16(cs, oldPort, newPort));
+    if (hasPort) store<u16>(csAt, <u16>applyDelta(cs, portDelta));
     return;
   }
   if (partial) {
-    store<u16>(csAt, <u16>sumReplace32(cs, oldAddr, newAddr));
+    store<u16>(csAt, <u16>applyDeltaToSum(cs, addrDelta));
     return;
   }
   if (proto == PROTO_UDP && cs == 0) return; // no checksum was sent: none is made up
-  cs = replace32(cs, oldAddr, newAddr);
-  if (hasPort) cs = replace16(cs, oldPort, newPort);
-  if (proto == PROTO_UDP && cs == 0) cs = 0xffff; // RFC 768: a computed zero is sent as all ones
-  store<u16>(csAt, <u16>cs);
+  let now = applyDelta(cs, addrDelta + portDelta);
+  if (proto == PROTO_UDP && now == 0) now = 0xffff; // RFC 768: a computed zero is sent as all ones
+  store<u16>(csAt, <u16>now);
 }
 
 // Rewrites one address of the IP header alone (an ICMP error's outer header: the ICMP checksum

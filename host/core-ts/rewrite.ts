@@ -1,5 +1,5 @@
 // Header rewrites with incremental checksum updates: the TypeScript twin of assembly/rewrite.ts.
-import { replace16, replace32, sumReplace32 } from "./checksum";
+import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
 import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
 import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
 import { mem, le16, le32, setLe16, setLe32, bswap16, bswap32 } from "./memory";
@@ -15,35 +15,37 @@ export function rewriteAddr(ip: number, end: number, addr: number): void {
 
 export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number,
                            addr: number, port: number, partial: boolean): void {
-  const oldAddr = le32(ip + (end === L.END_SRC ? IP_SRC : IP_DST));
+  const addrAt = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
+  const oldAddr = le32(addrAt);
   const newAddr = bswap32(addr);
-  rewriteAddr(ip, end, addr);
+  setLe32(addrAt, newAddr);
+  const addrDelta = delta32(oldAddr, newAddr);
+  setLe16(ip + IP_CHECKSUM, applyDelta(le16(ip + IP_CHECKSUM), addrDelta));
 
   const portAt = l4 + portOffset(proto, end);
-  let oldPort = 0;
   const newPort = bswap16(port & 0xffff);
+  let portDelta = 0;
   const hasPort = portAt - l4 + 2 <= l4Avail;
   if (hasPort) {
-    oldPort = le16(portAt);
+    portDelta = delta16(le16(portAt), newPort);
     setLe16(portAt, newPort);
   }
   const csOff = checksumOffset(proto);
   if (csOff < 0 || csOff + 2 > l4Avail) return;
   const csAt = l4 + csOff;
-  let cs = le16(csAt);
+  const cs = le16(csAt);
   if (proto === L.PROTO_ICMP) {
-    if (hasPort) setLe16(csAt, replace16(cs, oldPort, newPort));
+    if (hasPort) setLe16(csAt, applyDelta(cs, portDelta));
     return;
   }
   if (partial) {
-    setLe16(csAt, sumReplace32(cs, oldAddr, newAddr));
+    setLe16(csAt, applyDeltaToSum(cs, addrDelta));
     return;
   }
   if (proto === L.PROTO_UDP && cs === 0) return;
-  cs = replace32(cs, oldAddr, newAddr);
-  if (hasPort) cs = replace16(cs, oldPort, newPort);
-  if (proto === L.PROTO_UDP && cs === 0) cs = 0xffff;
-  setLe16(csAt, cs);
+  let now = applyDelta(cs, addrDelta + portDelta);
+  if (proto === L.PROTO_UDP && now === 0) now = 0xffff;
+  setLe16(csAt, now);
 }
 
 export function adjustTtl(ip: number, delta: number): void {
