@@ -21,8 +21,10 @@ export function parsePrefix(s: string): Prefix {
   const addr = parseAddr(a);
   let bits = 32;
   if (m !== undefined) {
-    if (/^\d{1,2}$/.test(m) && Number(m) <= 32) bits = Number(m);
-    else {
+    if (/^\d+$/.test(m)) {
+      bits = Number(m);
+      if (bits > 32) throw new Error(`prefix length /${m} is more than 32`);
+    } else {
       const mask = parseAddr(m);
       bits = 32 - Math.log2((~mask >>> 0) + 1);
       if (!Number.isInteger(bits) || maskOf(bits) !== mask) throw new Error(`not a netmask: ${m}`);
