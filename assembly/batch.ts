@@ -57,8 +57,15 @@ function trackTcp(e: usize, flags: u32, outbound: bool): void {
   if (load<u32>(e + E_LAST_SEEN) != now) store<u32>(e + E_LAST_SEEN, now);
 }
 
-// Translates one packet in place. `vnet` is the virtio_net_hdr, `n` the bytes read.
+// Translates one packet in place (the slow path's entry). `vnet` is the virtio_net_hdr, `n` the
+// bytes read.
 export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
+  const v = translate(vnet, n);
+  flushCounts(stats);
+  return v;
+}
+
+function translate(vnet: usize, n: i32): u32 {
   if (n < VNET_HDR_LEN) return drop(R_TRUNCATED);
   const ip = vnet + VNET_HDR_LEN;
   const len = n - VNET_HDR_LEN;
@@ -77,7 +84,7 @@ export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
   let sport: u32 = 0, dport: u32 = 0;
   if (proto == PROTO_ICMP) {
     const k = kind(icmpType(l4));
-    if (k == KIND_ERROR) return icmpError(ip, l4, l4len, stats);
+    if (k == KIND_ERROR) return icmpError(ip, l4, l4len);
     if (k == KIND_REQUEST) sport = queryId(l4);
     else if (k == KIND_REPLY) dport = queryId(l4);
     else return slow(R_UNSUPPORTED);
@@ -96,7 +103,7 @@ export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
     adjustTtl(ip, 1);
     touch(e);
     store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
-    count(stats, S_PKTS_OUT, S_BYTES_OUT, bytes);
+    count(true, bytes);
     return forward(idx);
   }
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
@@ -107,7 +114,7 @@ export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
     adjustTtl(ip, 1);
     touch(e);
     store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
-    count(stats, S_PKTS_IN, S_BYTES_IN, bytes);
+    count(false, bytes);
     return forward(idx);
   }
   return slow(R_NO_MAPPING);
@@ -123,15 +130,26 @@ export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
   }
 }
 
-@inline function count(stats: usize, pkts: i32, bytesSlot: i32, bytes: f64): void {
-  const p = stats + (<usize>pkts << 3);
-  store<f64>(p, load<f64>(p) + 1);
-  const b = stats + (<usize>bytesSlot << 3);
-  store<f64>(b, load<f64>(b) + bytes);
+// Traffic counters are summed per batch in locals and added to the worker's stats once.
+let pktsOut: f64 = 0, pktsIn: f64 = 0, bytesOut: f64 = 0, bytesIn: f64 = 0;
+
+@inline function count(outbound: bool, bytes: f64): void {
+  if (outbound) { pktsOut += 1; bytesOut += bytes; } else { pktsIn += 1; bytesIn += bytes; }
+}
+
+@inline function addStat(stats: usize, slot: i32, v: f64): void {
+  const p = stats + (<usize>slot << 3);
+  store<f64>(p, load<f64>(p) + v);
+}
+
+function flushCounts(stats: usize): void {
+  addStat(stats, S_PKTS_OUT, pktsOut); addStat(stats, S_PKTS_IN, pktsIn);
+  addStat(stats, S_BYTES_OUT, bytesOut); addStat(stats, S_BYTES_IN, bytesIn);
+  pktsOut = 0; pktsIn = 0; bytesOut = 0; bytesIn = 0;
 }
 
 // An ICMP error about a translated flow: translate the embedded packet back, then the outer header.
-function icmpError(ip: usize, l4: usize, l4len: i32, stats: usize): u32 {
+function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
   if (!checksumOk(l4, l4len)) return drop(R_BAD_ICMP);
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
@@ -162,7 +180,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32, stats: usize): u32 {
     rewriteAddr(ip, END_DST, lanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(stats, S_PKTS_IN, S_BYTES_IN, bytes);
+    count(false, bytes);
     return forward(idx);
   }
   // Going out: the embedded packet is one we delivered to the LAN host.
@@ -174,7 +192,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32, stats: usize): u32 {
     rewriteAddr(ip, END_SRC, wanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(stats, S_PKTS_OUT, S_BYTES_OUT, bytes);
+    count(true, bytes);
     return forward(idx);
   }
   return slow(R_NO_MAPPING);
@@ -185,18 +203,14 @@ export function processBatch(desc: usize, n: i32, stats: usize): i32 {
   let slowCount = 0;
   for (let k = 0; k < n; k++) {
     const d = desc + <usize>k * D_SIZE;
-    const v = processPacket(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH), stats);
+    const v = translate(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH));
     store<u32>(d + D_VERDICT, v);
     store<u32>(d + D_REASON, verdictReason);
     if (v == V_SLOW) slowCount++;
-    else if (v == V_DROP) {
-      const p = stats + (<usize>(S_DROPS + <i32>verdictReason) << 3);
-      store<f64>(p, load<f64>(p) + 1);
-    }
+    else if (v == V_DROP) addStat(stats, S_DROPS + <i32>verdictReason, 1);
   }
-  const s = stats + (<usize>S_SLOW << 3);
-  store<f64>(s, load<f64>(s) + <f64>slowCount);
-  const b = stats + (<usize>S_BATCHES << 3);
-  store<f64>(b, load<f64>(b) + 1);
+  flushCounts(stats);
+  addStat(stats, S_SLOW, <f64>slowCount);
+  addStat(stats, S_BATCHES, 1);
   return slowCount;
 }

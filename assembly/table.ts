@@ -8,8 +8,17 @@ import {
 } from "./layout";
 
 let table: usize = 0;
+// The header's layout fields never change after the host made the table: read them once.
+let entries: usize = 0, lanIndex: usize = 0, wanIndex: usize = 0, mask: u32 = 0, seed: u32 = 0;
 
-export function setTable(base: usize): void { table = base; }
+export function setTable(base: usize): void {
+  table = base;
+  entries = <usize>load<u32>(base + T_ENTRIES);
+  lanIndex = <usize>load<u32>(base + T_LAN_INDEX);
+  wanIndex = <usize>load<u32>(base + T_WAN_INDEX);
+  mask = load<u32>(base + T_INDEX_MASK);
+  seed = load<u32>(base + T_SEED);
+}
 export function tableBase(): usize { return table; }
 
 // Mixes a 5-tuple into 32 bits (murmur3 finaliser steps); the seed is random per table.
@@ -22,13 +31,12 @@ export function hash5(domain: u32, proto: u32, a1: u32, p1: u32, a2: u32, p2: u3
   return h;
 }
 
-@inline function entryAt(i: u32): usize { return <usize>load<u32>(table + T_ENTRIES) + <usize>i * E_SIZE; }
+@inline function entryAt(i: u32): usize { return entries + <usize>i * E_SIZE; }
 
 // The entry whose LAN side is lanAddr:lanPort talking to remoteAddr:remotePort, or -1.
 export function lookupLan(proto: u32, lanAddr: u32, lanPort: u32, remoteAddr: u32, remotePort: u32): i32 {
-  const mask = load<u32>(table + T_INDEX_MASK);
-  const index = <usize>load<u32>(table + T_LAN_INDEX);
-  let i = hash5(H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, load<u32>(table + T_SEED)) & mask;
+  const index = lanIndex;
+  let i = hash5(H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed) & mask;
   for (let n: u32 = 0; n <= mask; n++) {
     const slot = atomic.load<i32>(index + (<usize>i << 2));
     if (slot == IDX_EMPTY) return -1;
@@ -45,9 +53,8 @@ export function lookupLan(proto: u32, lanAddr: u32, lanPort: u32, remoteAddr: u3
 
 // The entry whose WAN side is remoteAddr:remotePort talking to wanAddr:wanPort, or -1.
 export function lookupWan(proto: u32, remoteAddr: u32, remotePort: u32, wanAddr: u32, wanPort: u32): i32 {
-  const mask = load<u32>(table + T_INDEX_MASK);
-  const index = <usize>load<u32>(table + T_WAN_INDEX);
-  let i = hash5(H_WAN, proto, remoteAddr, remotePort, wanAddr, wanPort, load<u32>(table + T_SEED)) & mask;
+  const index = wanIndex;
+  let i = hash5(H_WAN, proto, remoteAddr, remotePort, wanAddr, wanPort, seed) & mask;
   for (let n: u32 = 0; n <= mask; n++) {
     const slot = atomic.load<i32>(index + (<usize>i << 2));
     if (slot == IDX_EMPTY) return -1;

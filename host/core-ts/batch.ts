@@ -56,12 +56,25 @@ function finishTcp(e: number, l4: number, proto: number, outbound: boolean, part
 
 function add(p: number, v: number): void { mem.dv.setFloat64(p, mem.dv.getFloat64(p, true) + v, true); }
 
-function count(stats: number, pkts: number, bytesSlot: number, bytes: number): void {
-  add(stats + pkts * 8, 1);
-  add(stats + bytesSlot * 8, bytes);
+let pktsOut = 0, pktsIn = 0, bytesOut = 0, bytesIn = 0;
+
+function count(outbound: boolean, bytes: number): void {
+  if (outbound) { pktsOut += 1; bytesOut += bytes; } else { pktsIn += 1; bytesIn += bytes; }
+}
+
+function flushCounts(stats: number): void {
+  add(stats + L.S_PKTS_OUT * 8, pktsOut); add(stats + L.S_PKTS_IN * 8, pktsIn);
+  add(stats + L.S_BYTES_OUT * 8, bytesOut); add(stats + L.S_BYTES_IN * 8, bytesIn);
+  pktsOut = 0; pktsIn = 0; bytesOut = 0; bytesIn = 0;
 }
 
 export function processPacket(vnet: number, n: number, stats: number): number {
+  const v = translate(vnet, n);
+  flushCounts(stats);
+  return v;
+}
+
+function translate(vnet: number, n: number): number {
   if (n < L.VNET_HDR_LEN) return drop(L.R_TRUNCATED);
   const ip = vnet + L.VNET_HDR_LEN;
   const len = n - L.VNET_HDR_LEN;
@@ -80,7 +93,7 @@ export function processPacket(vnet: number, n: number, stats: number): number {
   let sport = 0, dport = 0;
   if (proto === L.PROTO_ICMP) {
     const k = kind(icmpType(l4));
-    if (k === KIND_ERROR) return icmpError(ip, l4, l4len, stats);
+    if (k === KIND_ERROR) return icmpError(ip, l4, l4len);
     if (k === KIND_REQUEST) sport = queryId(l4);
     else if (k === KIND_REPLY) dport = queryId(l4);
     else return slow(L.R_UNSUPPORTED);
@@ -100,7 +113,7 @@ export function processPacket(vnet: number, n: number, stats: number): number {
     adjustTtl(ip, 1);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
-    count(stats, L.S_PKTS_OUT, L.S_BYTES_OUT, bytes);
+    count(true, bytes);
     return forward(idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);
@@ -111,13 +124,13 @@ export function processPacket(vnet: number, n: number, stats: number): number {
     adjustTtl(ip, 1);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
-    count(stats, L.S_PKTS_IN, L.S_BYTES_IN, bytes);
+    count(false, bytes);
     return forward(idx);
   }
   return slow(L.R_NO_MAPPING);
 }
 
-function icmpError(ip: number, l4: number, l4len: number, stats: number): number {
+function icmpError(ip: number, l4: number, l4len: number): number {
   if (!checksumOk(l4, l4len)) return drop(L.R_BAD_ICMP);
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
@@ -147,7 +160,7 @@ function icmpError(ip: number, l4: number, l4len: number, stats: number): number
     rewriteAddr(ip, L.END_DST, lanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(stats, L.S_PKTS_IN, L.S_BYTES_IN, bytes);
+    count(false, bytes);
     return forward(idx);
   }
   idx = lookupLan(eproto, edst, edport, esrc, esport);
@@ -158,7 +171,7 @@ function icmpError(ip: number, l4: number, l4len: number, stats: number): number
     rewriteAddr(ip, L.END_SRC, wanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(stats, L.S_PKTS_OUT, L.S_BYTES_OUT, bytes);
+    count(true, bytes);
     return forward(idx);
   }
   return slow(L.R_NO_MAPPING);
@@ -169,12 +182,13 @@ export function processBatch(desc: number, n: number, stats: number): number {
   let slowCount = 0;
   for (let k = 0; k < n; k++) {
     const d = desc + k * L.D_SIZE;
-    const v = processPacket(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true), stats);
+    const v = translate(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true));
     dv.setUint32(d + L.D_VERDICT, v, true);
     dv.setUint32(d + L.D_REASON, verdictReason, true);
     if (v === L.V_SLOW) slowCount++;
     else if (v === L.V_DROP) add(stats + (L.S_DROPS + verdictReason) * 8, 1);
   }
+  flushCounts(stats);
   add(stats + L.S_SLOW * 8, slowCount);
   add(stats + L.S_BATCHES * 8, 1);
   return slowCount;

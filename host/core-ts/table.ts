@@ -4,10 +4,17 @@ import * as L from "../../assembly/layout";
 
 let table = 0;
 let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
+// The header's layout fields never change after the host made the table: read them once.
+let entries = 0, lanSlot0 = 0, wanSlot0 = 0, mask = 0, seed = 0;
 
 export function setTable(base: number): void {
   table = base;
   index32 = new Int32Array(mem.u8.buffer);
+  entries = le32(base + L.T_ENTRIES);
+  lanSlot0 = le32(base + L.T_LAN_INDEX) >>> 2;
+  wanSlot0 = le32(base + L.T_WAN_INDEX) >>> 2;
+  mask = le32(base + L.T_INDEX_MASK);
+  seed = le32(base + L.T_SEED);
 }
 export const tableBase = (): number => table;
 
@@ -20,14 +27,12 @@ export function hash5(domain: number, proto: number, a1: number, p1: number, a2:
   return h;
 }
 
-export const entryAddress = (i: number): number => le32(table + L.T_ENTRIES) + i * L.E_SIZE;
+export const entryAddress = (i: number): number => entries + i * L.E_SIZE;
 
-function probe(domain: number, indexField: number, proto: number, a1: number, p1: number, a2: number, p2: number,
+function probe(domain: number, slot0: number, proto: number, a1: number, p1: number, a2: number, p2: number,
                aAt1: number, pAt1: number, aAt2: number, pAt2: number): number {
   const dv = mem.dv, u8 = mem.u8;
-  const mask = le32(table + L.T_INDEX_MASK);
-  const slot0 = le32(table + indexField) >>> 2;
-  let i = hash5(domain, proto, a1, p1, a2, p2, le32(table + L.T_SEED)) & mask;
+  let i = hash5(domain, proto, a1, p1, a2, p2, seed) & mask;
   for (let n = 0; n <= mask; n++) {
     const slot = Atomics.load(index32, slot0 + i);
     if (slot === L.IDX_EMPTY) return -1;
@@ -43,11 +48,11 @@ function probe(domain: number, indexField: number, proto: number, a1: number, p1
 }
 
 export function lookupLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
-  return probe(L.H_LAN, L.T_LAN_INDEX, proto, lanAddr, lanPort, remoteAddr, remotePort,
+  return probe(L.H_LAN, lanSlot0, proto, lanAddr, lanPort, remoteAddr, remotePort,
     L.E_LAN_ADDR, L.E_LAN_PORT, L.E_REMOTE_ADDR, L.E_REMOTE_PORT);
 }
 
 export function lookupWan(proto: number, remoteAddr: number, remotePort: number, wanAddr: number, wanPort: number): number {
-  return probe(L.H_WAN, L.T_WAN_INDEX, proto, remoteAddr, remotePort, wanAddr, wanPort,
+  return probe(L.H_WAN, wanSlot0, proto, remoteAddr, remotePort, wanAddr, wanPort,
     L.E_REMOTE_ADDR, L.E_REMOTE_PORT, L.E_WAN_ADDR, L.E_WAN_PORT);
 }
