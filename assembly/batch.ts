@@ -98,12 +98,15 @@ function translate(vnet: usize, n: i32): u32 {
   let idx = lookupLan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
-    rewriteEnd(ip, l4, l4len, proto, END_SRC, load<u32>(e + E_WAN_ADDR), <u32>load<u16>(e + E_WAN_PORT), partial);
+    const wanAddr = load<u32>(e + E_WAN_ADDR), wanPort = <u32>load<u16>(e + E_WAN_PORT);
+    rewriteEnd(ip, l4, l4len, proto, END_SRC, wanAddr, wanPort, partial);
     finishTcp(e, l4, proto, true, partial);
     adjustTtl(ip, 1);
     touch(e);
     store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
     count(true, bytes);
+    // Hairpin (RFC 4787 REQ-9): addressed to a public address of ours, so it comes back in.
+    if (dst == wanAddr && proto != PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
     return forward(idx);
   }
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
@@ -118,6 +121,17 @@ function translate(vnet: usize, n: i32): u32 {
     return forward(idx);
   }
   return slow(R_NO_MAPPING);
+}
+
+// The second half of a hairpinned packet: now from our public end, it is translated inbound.
+function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: u32, dst: u32, dport: u32, partial: bool, bytes: f64): void {
+  const idx = lookupWan(<u32>proto, src, sport, dst, dport);
+  if (idx < 0) return;
+  const e = entryAddress(<u32>idx);
+  rewriteEnd(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial);
+  finishTcp(e, l4, proto, false, partial);
+  touch(e);
+  store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
 }
 
 @inline function finishTcp(e: usize, l4: usize, proto: i32, outbound: bool, partial: bool): void {

@@ -107,7 +107,8 @@ export const E_BYTES_IN = 40; // f64
 export const E_SIZE = 48;
 
 export const ES_FREE = 0;
-export const ES_LIVE = 1;
+export const ES_LIVE = 1; // masqueraded: the public port comes from the port table
+export const ES_LIVE_FIXED = 2; // port forward or redirect: fixed ports, no port-table mapping
 
 // TCP state: a small set of facts, enough to choose the RFC 5382 timeout.
 export const TS_SYN_OUT = 1; // SYN seen from the LAN side

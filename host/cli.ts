@@ -6,7 +6,6 @@ import { loadConfig } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
 import { request } from "./control/client";
 import { controlSocketPath } from "./control/server";
-import { formatFlows, FlowJson } from "./table/listing";
 
 const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
 
@@ -15,6 +14,10 @@ usage:
   ipmasq check FILE           validate a rule file; nothing is applied
   ipmasq status [--json]      summary of the running gateway
   ipmasq conns [--json]       the masqueraded connections
+  ipmasq ipchains ARGS        change or list the running rules, as ipchains did:
+                              -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S tcp tcpfin udp
+  ipmasq portfw ARGS          ipmasqadm portfw: -a -P tcp|udp -L addr port -R addr port [-p pref], -d, -f, -l
+  ipmasq save                 write the running rules back to the config file
 
 run options:
   --config FILE     rule file: ipchains lines as in rc.ipmasq (default /etc/ipmasq.conf)
@@ -53,7 +56,29 @@ function int(name: string, v: string, min: number, max: number): number {
   return Number(v);
 }
 
+// `ipmasq ipchains ...` / `ipmasq portfw ...`: the arguments are ipchains' own; only --json,
+// --state-dir and --tun are ipmasq's.
+async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number> {
+  let json = false, stateDir = defaultStateDir(), tun = "masq0";
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--json") json = true;
+    else if (argv[i] === "--state-dir") stateDir = argv[++i];
+    else if (argv[i] === "--tun") tun = argv[++i];
+    else args.push(argv[i]);
+  }
+  try {
+    const res = (await request(controlSocketPath(stateDir, tun), { cmd: kind, args })) as { text: string; json: unknown };
+    process.stdout.write(json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+    return 0;
+  } catch (e) {
+    process.stderr.write(`ipmasq ${kind}: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
 export async function main(argv: string[], workerFile: string): Promise<number> {
+  if (argv[0] === "ipchains" || argv[0] === "portfw") return live(argv[0], argv.slice(1));
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
@@ -83,7 +108,9 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
       case "check": {
         const file = positionals[1] ?? v.config!;
         const c = loadConfig(file);
-        process.stdout.write(`${file}: ok (${c.policy.rules.length} rule${c.policy.rules.length === 1 ? "" : "s"}, forward policy ${c.policy.forward})\n`);
+        for (const w of c.warnings) process.stderr.write(`warning: ${w}\n`);
+        const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
+        process.stdout.write(`${file}: ok (${rules} rule${rules === 1 ? "" : "s"}, ${c.policy.portfw.length} port forward${c.policy.portfw.length === 1 ? "" : "s"}, forward policy ${c.policy.chains.forward.policy})\n`);
         return 0;
       }
       case "status": {
@@ -91,9 +118,9 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
         return 0;
       }
-      case "conns": {
-        const rows = (await request(controlSocketPath(stateDir, v.tun!), { cmd: "conns" })) as FlowJson[];
-        process.stdout.write(v.json ? JSON.stringify(rows, null, 1) + "\n" : formatFlows(rows) + "\n");
+      case "conns": case "save": {
+        const res = (await request(controlSocketPath(stateDir, v.tun!), { cmd })) as { text: string; json: unknown };
+        process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
         return 0;
       }
       default:

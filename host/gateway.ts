@@ -1,19 +1,26 @@
 // `ipmasq run`: brings the gateway up in the current network namespace, runs it in the
-// foreground, and on exit or signal puts the kernel back exactly as it was.
-import { readFileSync, existsSync } from "node:fs";
+// foreground, takes live changes through the control socket, and on exit or signal puts the
+// kernel back exactly as it was.
+import { readFileSync, existsSync, writeFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
-import { loadConfig } from "./config/config-file";
-import { masqSources } from "./policy/rules";
-import { findSides } from "./kernel/interfaces";
-import { Wiring, stateFile } from "./kernel/wiring";
+import { loadConfig, applyLine } from "./config/config-file";
+import { Policy, masqSources } from "./policy/rules";
+import { SharedPolicy } from "./policy/shared-policy";
+import { formatRules, rulesJson, formatPortfw, portfwJson } from "./policy/listing";
+import { policyLines } from "./policy/save";
+import { ConfigError } from "./policy/ipchains";
+import { findSides, listInterfaces } from "./kernel/interfaces";
+import { Wiring, stateFile, PREF_PORTFW, PREF_REDIRECT } from "./kernel/wiring";
 import { openTun, closeTun, Tun } from "./tun/tun";
 import { createMemory, CoreKind } from "./core/core";
 import { memoryMap } from "./table/memory-map";
-import { ConnTable, DEFAULT_TIMEOUTS } from "./table/conntrack";
+import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
+import { flowJson, formatFlows, formatMasqList } from "./table/listing";
 import { WorkerTask } from "./worker/loop";
-import { ControlServer, controlSocketPath } from "./control/server";
+import { Sides } from "./worker/slow-path";
+import { ControlServer, controlSocketPath, statusOf, Answer } from "./control/server";
 import { formatAddr, formatPrefix } from "./net/addr";
 import * as L from "../assembly/layout";
 
@@ -34,6 +41,7 @@ export interface RunOptions {
 }
 
 const log = (msg: string): void => { process.stderr.write(`ipmasq: ${msg}\n`); };
+const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
 
 // CAP_NET_ADMIN is bit 12 of the effective capability set.
 function hasNetAdmin(): boolean {
@@ -43,19 +51,58 @@ function hasNetAdmin(): boolean {
   } catch { return process.getuid?.() === 0; }
 }
 
+// The kernel rules a policy needs besides the fixed wiring: port-forwarded ports are steered into
+// the TUN from every interface (hairpin included); a redirect target's replies too.
+function policyRules(p: Policy, o: RunOptions): string[][] {
+  const T = String(o.table);
+  const ifaces = listInterfaces().map((i) => i.name).filter((n) => n !== "lo" && n !== o.tun);
+  const rules: string[][] = [];
+  for (const f of p.portfw) {
+    for (const i of ifaces) rules.push(["pref", String(PREF_PORTFW), "iif", i, "ipproto", PROTO_NAMES[f.proto], "dport", String(f.publicPort), "lookup", T]);
+  }
+  for (const c of Object.values(p.chains)) {
+    for (const r of c.rules) {
+      if (r.target !== "REDIRECT") continue;
+      const port = r.redirectPort || (r.dst && r.dst.portMin === r.dst.portMax ? r.dst.portMin : 0);
+      if (!port) continue;
+      for (const proto of r.proto === 0 ? ["tcp", "udp"] : [PROTO_NAMES[r.proto]].filter(Boolean)) {
+        rules.push(["pref", String(PREF_REDIRECT), "iif", "lo", "ipproto", proto, "sport", String(port), "lookup", T]);
+      }
+    }
+  }
+  const seen = new Set<string>();
+  return rules.filter((r) => { const k = r.join(" "); if (seen.has(k)) return false; seen.add(k); return true; });
+}
+
+function timeoutsOf(p: Policy): Timeouts {
+  const m = p.masqTimeouts;
+  return {
+    udp: m?.udp || DEFAULT_TIMEOUTS.udp, tcpEstablished: m?.tcp || DEFAULT_TIMEOUTS.tcpEstablished,
+    tcpTransitory: m?.tcpFin || DEFAULT_TIMEOUTS.tcpTransitory, icmp: DEFAULT_TIMEOUTS.icmp,
+  };
+}
+
 export async function runGateway(o: RunOptions): Promise<number> {
   if (!hasNetAdmin()) throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
   const config = loadConfig(o.config);
+  for (const w of config.warnings) log(w);
+  let policy = config.policy;
   const journal = stateFile(o.stateDir, o.tun);
   if (Wiring.undo(journal)) log(`restored the kernel settings an earlier run left behind (${journal})`);
-  const sides = findSides(masqSources(config.policy), o.wan, o.lan);
+  const found = findSides(masqSources(policy), o.wan, o.lan);
+  const lanIfaceAddr = found.lan.addrs[0];
+  const sides: Sides = {
+    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name,
+    lanPrefix: { addr: (lanIfaceAddr.addr & (lanIfaceAddr.bits === 0 ? 0 : (0xffffffff << (32 - lanIfaceAddr.bits)))) >>> 0, bits: lanIfaceAddr.bits },
+  };
   const map = memoryMap(o.workers, o.maxConns);
   const tun: Tun = openTun(o.tun, o.workers);
   const wiring = new Wiring(journal, { tun: o.tun, table: o.table });
   const undo = (): void => { closeTun(tun); Wiring.undo(journal); };
   try {
-    wiring.apply({ tun: o.tun, table: o.table, wan: sides.wan.name, mtu: Math.min(sides.wan.mtu, sides.lan.mtu),
+    wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, mtu: Math.min(found.wan.mtu, found.lan.mtu),
       portMin: o.portMin, portMax: o.portMax, lowMin: 600, lowMax: 1023 });
+    wiring.syncExtraRules(policyRules(policy, o));
   } catch (e) {
     undo();
     throw e;
@@ -63,7 +110,9 @@ export async function runGateway(o: RunOptions): Promise<number> {
 
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
-  table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: DEFAULT_TIMEOUTS, mssClamp: o.mssClamp });
+  table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: timeoutsOf(policy), mssClamp: o.mssClamp });
+  const shared = new SharedPolicy(memory, map.policy);
+  shared.publish(policy);
   const started = Date.now();
   table.now = 1;
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
@@ -74,15 +123,62 @@ export async function runGateway(o: RunOptions): Promise<number> {
     idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
   });
   const tasks = tun.fds.map((fd, id) => {
-    const task: WorkerTask = { memory, core: o.core, id, fd, workers: o.workers, maxConns: o.maxConns,
-      publicAddr: sides.publicAddr, lanAddr: sides.lanAddr, wanIface: sides.wan.name, policy: config.policy };
+    const task: WorkerTask = { memory, core: o.core, id, fd, workers: o.workers, maxConns: o.maxConns, sides };
     return pool.run(task);
   });
 
-  const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), { table, memory, map, started, options: o, tun });
+  // A live command runs on a copy of the policy; only a command that succeeds is applied.
+  const change = (kind: "ipchains" | "portfw", args: string[]): Answer => {
+    const next: Policy = JSON.parse(JSON.stringify(policy));
+    const line = `${kind === "ipchains" ? "ipchains" : "ipmasqadm portfw"} ${args.map((a) => (/\s/.test(a) ? `"${a}"` : a)).join(" ")}`;
+    let res;
+    try {
+      res = applyLine(next, "command", 1, line);
+    } catch (e) {
+      if (e instanceof ConfigError) return { error: `${e.reason} (at "${line.slice(e.column - 1)}")` };
+      throw e;
+    }
+    if (res.zero) shared.zero();
+    if (res.list) {
+      const numeric = args.includes("-n"), verbose = args.includes("-v");
+      if (res.list.masq) {
+        const rows = [...table.flows()].map((f) => flowJson(table, f));
+        return { ok: { text: formatMasqList(rows), json: rows } };
+      }
+      if (res.list.chain === "portfw") return { ok: { text: formatPortfw(policy), json: portfwJson(policy) } };
+      return { ok: { text: formatRules(policy, shared, { chain: res.list.chain, numeric, verbose }), json: rulesJson(policy, shared, res.list.chain) } };
+    }
+    wiring.syncExtraRules(policyRules(next, o));
+    policy = next;
+    table.setTimeouts(timeoutsOf(policy));
+    shared.publish(policy);
+    return { ok: { text: res.warnings.map((w) => `warning: ${w}\n`).join(""), json: { applied: line, warnings: res.warnings } } };
+  };
+
+  const save = (): Answer => {
+    const text = policyLines(policy).join("\n") + "\n";
+    const tmp = `${o.config}.${process.pid}.tmp`;
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, o.config);
+    return { ok: { text: `saved ${policy ? Object.values(policy.chains).reduce((n, c) => n + c.rules.length, 0) : 0} rules and ${policy.portfw.length} port forwards to ${o.config}\n`, json: { file: o.config } } };
+  };
+
+  const view = { table, memory, map, started, options: o, tun };
+  const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), (req) => {
+    switch (req.cmd) {
+      case "status": return { ok: statusOf(view) };
+      case "conns": {
+        const rows = [...table.flows()].map((f) => flowJson(table, f));
+        return { ok: { text: formatFlows(rows) + "\n", json: rows } };
+      }
+      case "ipchains": case "portfw": return change(req.cmd, (req.args as string[]) ?? []);
+      case "save": return save();
+      default: return { error: `unknown command ${JSON.stringify(req.cmd)}` };
+    }
+  });
   await control.listen();
 
-  log(`masquerading ${masqSources(config.policy).map(formatPrefix).join(", ")} from ${sides.lan.name} as ${formatAddr(sides.publicAddr)} on ${sides.wan.name}; ` +
+  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${found.lan.name} as ${formatAddr(found.publicAddr)} on ${found.wan.name}; ` +
     `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${tun.name} (offloads ${tun.offloads.join(",")}), table of ${o.maxConns} connections`);
   process.stdout.write("ready\n");
 

@@ -5,7 +5,6 @@ import { chmodSync, existsSync, mkdirSync, unlinkSync, readlinkSync } from "node
 import { join, dirname } from "node:path";
 import { ConnTable } from "../table/conntrack";
 import { MemoryMap, statsAddress } from "../table/memory-map";
-import { flowJson } from "../table/listing";
 import { Tun } from "../tun/tun";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
@@ -41,9 +40,12 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   };
 }
 
+export interface Answer { ok?: unknown; error?: string }
+export type Handler = (req: { cmd?: string; args?: unknown }) => Answer;
+
 export class ControlServer {
   private server?: Server;
-  constructor(private readonly path: string, private readonly g: GatewayView) {}
+  constructor(private readonly path: string, private readonly handle: Handler) {}
 
   async listen(): Promise<void> {
     mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
@@ -61,20 +63,16 @@ export class ControlServer {
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        sock.write(JSON.stringify(this.answer(line)) + "\n");
+        let answer: Answer;
+        try {
+          answer = this.handle(JSON.parse(line));
+        } catch (e) {
+          answer = { error: e instanceof SyntaxError ? "request is not JSON" : (e as Error).message };
+        }
+        sock.write(JSON.stringify(answer) + "\n");
       }
     });
     sock.on("error", () => sock.destroy());
-  }
-
-  private answer(line: string): unknown {
-    let req: { cmd?: string };
-    try { req = JSON.parse(line); } catch { return { error: "request is not JSON" }; }
-    switch (req.cmd) {
-      case "status": return { ok: statusOf(this.g) };
-      case "conns": return { ok: [...this.g.table.flows()].map((f) => flowJson(this.g.table, f)) };
-      default: return { error: `unknown command ${JSON.stringify(req.cmd)}` };
-    }
   }
 
   async close(): Promise<void> {

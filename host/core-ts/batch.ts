@@ -44,6 +44,16 @@ function touch(e: number): void {
   if (le32(e + L.E_LAST_SEEN) !== now) mem.dv.setUint32(e + L.E_LAST_SEEN, now, true);
 }
 
+function hairpin(ip: number, l4: number, l4len: number, proto: number, src: number, sport: number, dst: number, dport: number, partial: boolean, bytes: number): void {
+  const idx = lookupWan(proto, src, sport, dst, dport);
+  if (idx < 0) return;
+  const e = entryAddress(idx);
+  rewriteEnd(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
+  finishTcp(e, l4, proto, false, partial);
+  touch(e);
+  mem.dv.setFloat64(e + L.E_BYTES_IN, mem.dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
+}
+
 function finishTcp(e: number, l4: number, proto: number, outbound: boolean, partial: boolean): void {
   if (proto !== L.PROTO_TCP) return;
   const flags = mem.u8[l4 + TCP_FLAGS];
@@ -108,12 +118,14 @@ function translate(vnet: number, n: number): number {
   let idx = lookupLan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    rewriteEnd(ip, l4, l4len, proto, L.END_SRC, le32(e + L.E_WAN_ADDR), le16(e + L.E_WAN_PORT), partial);
+    const wanAddr = le32(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
+    rewriteEnd(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial);
     finishTcp(e, l4, proto, true, partial);
     adjustTtl(ip, 1);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
     count(true, bytes);
+    if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
     return forward(idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);

@@ -22,10 +22,13 @@ interface Journal {
   table: number;
   sysctls: Array<[string, string]>; // key, value before
   rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
+  extra: string[][]; // rules that follow the policy (port forwards, redirects), changed live
   localMoved: boolean;
 }
 
 export const PREF_WAN_FIRST = 10;
+export const PREF_PORTFW = 15;
+export const PREF_REDIRECT = 16;
 export const PREF_LOCAL = 100;
 export const PREF_ALL = 200;
 
@@ -43,7 +46,7 @@ export class Wiring {
   private journal: Journal;
 
   constructor(private readonly file: string, plan: Pick<WiringPlan, "tun" | "table">) {
-    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], localMoved: false };
+    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], extra: [], localMoved: false };
   }
 
   private save(): void {
@@ -102,6 +105,24 @@ export class Wiring {
     }
   }
 
+  // Makes the policy-dependent rules exactly `desired`: removes the others, adds the missing.
+  syncExtraRules(desired: string[][]): void {
+    const key = (r: string[]): string => r.join(" ");
+    const want = new Set(desired.map(key));
+    for (const r of this.journal.extra.filter((x) => !want.has(key(x)))) {
+      try { ip("rule", "del", ...r); } catch { /* already gone */ }
+    }
+    const have = new Set(this.journal.extra.filter((x) => want.has(key(x))).map(key));
+    this.journal.extra = this.journal.extra.filter((x) => want.has(key(x)));
+    for (const r of desired) {
+      if (have.has(key(r))) continue;
+      this.journal.extra.push(r);
+      this.save();
+      ip("rule", "add", ...r);
+    }
+    this.save();
+  }
+
   // Undoes what the journal says, in reverse, tolerating what is already gone.
   static undo(file: string): boolean {
     if (!existsSync(file)) return false;
@@ -109,7 +130,7 @@ export class Wiring {
     if (j.localMoved) {
       try { ip("rule", "add", "pref", "0", "lookup", "local"); } catch { /* already there */ }
     }
-    for (const args of [...j.rules].reverse()) {
+    for (const args of [...(j.extra ?? []), ...[...j.rules].reverse()]) {
       try { ip("rule", "del", ...args); } catch { /* already gone */ }
     }
     try { ip("route", "flush", "table", String(j.table)); } catch { /* table already empty */ }

@@ -1,56 +1,130 @@
-// The forward policy in the form the slow path evaluates: compiled once, no strings per packet.
-// Semantics follow ipchains: rules in order, first match decides, else the chain policy.
+// The policy in the form the slow path evaluates: chains of rules, ipchains semantics (first
+// match decides; a user chain is entered and left by RETURN or by running off its end; a built-in
+// chain's end applies its policy), plus the port forwards of ipmasqadm.
+// Evaluation is per new flow, never per packet: established flows ride the connection table.
 import { Prefix, inPrefix } from "../net/addr";
 
-export type Target = "ACCEPT" | "DENY" | "REJECT" | "MASQ";
-export const POLICY_TARGETS: Target[] = ["ACCEPT", "DENY", "REJECT"];
+export type Verdict = "ACCEPT" | "DENY" | "REJECT" | "MASQ" | "REDIRECT";
+export const BUILTIN_CHAINS = ["input", "forward", "output"] as const;
+export const POLICY_TARGETS = ["ACCEPT", "DENY", "REJECT"] as const;
+export const SPECIAL_TARGETS = ["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT", "RETURN"] as const;
 
 export interface AddrMatch { prefix: Prefix; negate: boolean; portMin: number; portMax: number; portNegate: boolean }
 
 export interface Rule {
-  chain: string;
   proto: number; // 0: all
+  protoNegate: boolean;
   src?: AddrMatch;
   dst?: AddrMatch;
   iface?: { name: string; wildcard: boolean; negate: boolean };
   syn?: boolean; // -y (true) / ! -y (false)
-  target: Target;
-  where: string; // file:line, for listings and errors
+  fragment?: boolean; // -f (true) / ! -f (false)
+  log: boolean;
+  target: string; // a special target, a user chain, or "" (count only)
+  redirectPort: number; // REDIRECT [port]; 0: keep the destination port
+  counter: number; // slot of this rule's packet/byte counters
+  text: string; // the rule as written, for listings and save
 }
 
-export interface Policy { forward: Target; rules: Rule[] }
+export interface Chain { name: string; policy?: Verdict; rules: Rule[]; policyCounter: number }
 
-export interface FlowKey { proto: number; src: number; sport: number; dst: number; dport: number; syn: boolean; iface: string }
+export interface PortForward { proto: number; publicAddr: number; publicPort: number; addr: number; port: number; pref: number }
 
-function addrMatches(m: AddrMatch | undefined, addr: number, port: number, proto: number): boolean {
+export interface Timeouts { tcp: number; tcpFin: number; udp: number }
+
+export interface Policy {
+  chains: Record<string, Chain>;
+  portfw: PortForward[];
+  masqTimeouts?: Timeouts; // -M -S, seconds (0: unchanged)
+}
+
+export function emptyPolicy(): Policy {
+  const chains: Record<string, Chain> = {};
+  let n = 0;
+  for (const name of BUILTIN_CHAINS) chains[name] = { name, policy: "ACCEPT", rules: [], policyCounter: n++ };
+  return { chains, portfw: [] };
+}
+
+export interface PacketKey {
+  proto: number; src: number; sport: number; dst: number; dport: number;
+  syn: boolean; fragment: boolean; icmpType: number; iface: string;
+}
+
+function addrMatches(m: AddrMatch | undefined, addr: number, port: number, k: PacketKey): boolean {
   if (!m) return true;
   if (inPrefix(addr, m.prefix) === m.negate) return false;
   if (m.portMin === 0 && m.portMax === 65535) return true;
-  if (proto !== 6 && proto !== 17 && proto !== 1) return false;
-  const inRange = port >= m.portMin && port <= m.portMax;
-  return inRange !== m.portNegate;
+  if (k.fragment) return false; // no ports in a later fragment
+  // ipchains: for ICMP the "port" of -s is the ICMP type (the -d code is not matched here)
+  const value = k.proto === 1 ? k.icmpType : port;
+  if (k.proto !== 6 && k.proto !== 17 && k.proto !== 1) return false;
+  return (value >= m.portMin && value <= m.portMax) !== m.portNegate;
 }
 
-function ifaceMatches(r: Rule, iface: string): boolean {
-  if (!r.iface) return true;
-  const hit = r.iface.wildcard ? iface.startsWith(r.iface.name) : iface === r.iface.name;
-  return hit !== r.iface.negate;
-}
-
-export function evaluate(p: Policy, k: FlowKey): Target {
-  for (const r of p.rules) {
-    if (r.chain !== "forward") continue;
-    if (r.proto !== 0 && r.proto !== k.proto) continue;
-    if (!addrMatches(r.src, k.src, k.sport, k.proto)) continue;
-    if (!addrMatches(r.dst, k.dst, k.dport, k.proto)) continue;
-    if (!ifaceMatches(r, k.iface)) continue;
-    if (r.syn !== undefined && (k.proto !== 6 || r.syn !== k.syn)) continue;
-    return r.target;
+export function ruleMatches(r: Rule, k: PacketKey): boolean {
+  if (r.proto !== 0 && (r.proto === k.proto) === r.protoNegate) return false;
+  if (!addrMatches(r.src, k.src, k.sport, k)) return false;
+  if (r.dst && k.proto === 1) {
+    if (inPrefix(k.dst, r.dst.prefix) === r.dst.negate) return false;
+  } else if (!addrMatches(r.dst, k.dst, k.dport, k)) return false;
+  if (r.iface) {
+    const hit = r.iface.wildcard ? k.iface.startsWith(r.iface.name) : k.iface === r.iface.name;
+    if (hit === r.iface.negate) return false;
   }
-  return p.forward;
+  if (r.syn !== undefined && (k.proto !== 6 || r.syn !== k.syn)) return false;
+  if (r.fragment !== undefined && r.fragment !== k.fragment) return false;
+  return true;
+}
+
+export interface Decision { verdict: Verdict; redirectPort: number; counter: number }
+
+// Walks a built-in chain the way ipchains does. `count` is told which counter decided.
+export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: PacketKey): Decision {
+  const stack: Array<{ chain: Chain; next: number }> = [{ chain: p.chains[chain], next: 0 }];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1];
+    const rules = frame.chain.rules;
+    let jumped = false;
+    while (frame.next < rules.length) {
+      const r = rules[frame.next++];
+      if (!ruleMatches(r, k)) continue;
+      if (r.target === "") continue; // counting rule
+      if (r.target === "RETURN") { frame.next = rules.length; break; }
+      const user = p.chains[r.target];
+      if (user && !user.policy) {
+        if (stack.length > 32) break; // loops are refused when made; this is a last guard
+        stack.push({ chain: user, next: 0 });
+        jumped = true;
+        break;
+      }
+      return { verdict: r.target as Verdict, redirectPort: r.redirectPort, counter: r.counter };
+    }
+    if (jumped) continue;
+    stack.pop();
+    if (stack.length === 0) {
+      const c = p.chains[chain];
+      return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter };
+    }
+  }
+  const c = p.chains[chain];
+  return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter };
 }
 
 // The networks that some forward rule masquerades: how the LAN interface is found.
 export function masqSources(p: Policy): Prefix[] {
-  return p.rules.filter((r) => r.chain === "forward" && r.target === "MASQ" && r.src && !r.src.negate).map((r) => r.src!.prefix);
+  const out: Prefix[] = [];
+  for (const c of Object.values(p.chains)) {
+    for (const r of c.rules) if (r.target === "MASQ" && r.src && !r.src.negate) out.push(r.src.prefix);
+  }
+  return out;
+}
+
+export function findPortForward(p: Policy, proto: number, addr: number, port: number): PortForward | undefined {
+  let best: PortForward | undefined;
+  for (const f of p.portfw) {
+    if (f.proto === proto && f.publicPort === port && (f.publicAddr === addr || f.publicAddr === 0)) {
+      if (!best || f.pref < best.pref) best = f;
+    }
+  }
+  return best;
 }

@@ -13,6 +13,7 @@ export interface Flow {
   remoteAddr: number; remotePort: number;
   wanAddr: number; wanPort: number;
   tcpState: number;
+  fixed: boolean; // a port forward or a redirect
   lastSeen: number;
   bytesOut: number; bytesIn: number;
 }
@@ -213,31 +214,51 @@ export class ConnTable {
       const p = this.portAt(proto, port);
       this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
 
-      const i = head - 1;
-      const e = this.entry(i);
-      const next = this.dv.getUint32(e + L.E_NEXT_FREE, true);
-      this.setU32(L.T_FREE_HEAD, next);
-      if (next === 0) this.setU32(L.T_FREE_TAIL, 0);
-      const dv = this.dv;
-      dv.setUint32(e + L.E_LAN_ADDR, lanAddr, true);
-      dv.setUint32(e + L.E_REMOTE_ADDR, remoteAddr, true);
-      dv.setUint32(e + L.E_WAN_ADDR, wanAddr, true);
-      dv.setUint16(e + L.E_LAN_PORT, lanPort, true);
-      dv.setUint16(e + L.E_REMOTE_PORT, remotePort, true);
-      dv.setUint16(e + L.E_WAN_PORT, port, true);
-      dv.setUint8(e + L.E_PROTO, proto);
-      dv.setUint8(e + L.E_TCP_STATE, tcpState);
-      dv.setUint32(e + L.E_LAST_SEEN, now, true);
-      dv.setUint32(e + L.E_NEXT_FREE, 0, true);
-      dv.setFloat64(e + L.E_BYTES_OUT, 0, true);
-      dv.setFloat64(e + L.E_BYTES_IN, 0, true);
-      Atomics.store(this.i32, (e + L.E_STATUS) >> 2, L.ES_LIVE);
-      // Publishing the index slots last makes the complete entry visible to lock-free readers.
-      this.indexInsert(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()), i + 1);
-      this.indexInsert(this.map.wanIndex, hash5(L.H_WAN, proto, remoteAddr, remotePort, wanAddr, port, this.seed()), i + 1);
-      this.setU32(L.T_LIVE, this.live + 1);
-      return i;
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState, L.ES_LIVE);
     });
+  }
+
+  // A flow with fixed ports on both sides (a port forward, a redirect): no port allocation.
+  createFixedFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
+                  wanAddr: number, wanPort: number, tcpState: number): number {
+    return this.locked(() => {
+      const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
+      if (existing >= 0) return existing;
+      const head = this.u32(L.T_FREE_HEAD);
+      if (head === 0 || !this.rested(head - 1, this.now)) return this.full();
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState, L.ES_LIVE_FIXED);
+    });
+  }
+
+  // Takes the head of the free list, fills it, and publishes it in both indexes. Lock held.
+  private publish(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
+                  wanAddr: number, port: number, tcpState: number, status: number): number {
+    const head = this.u32(L.T_FREE_HEAD);
+    const i = head - 1;
+    const e = this.entry(i);
+    const next = this.dv.getUint32(e + L.E_NEXT_FREE, true);
+    this.setU32(L.T_FREE_HEAD, next);
+    if (next === 0) this.setU32(L.T_FREE_TAIL, 0);
+    const dv = this.dv;
+    dv.setUint32(e + L.E_LAN_ADDR, lanAddr, true);
+    dv.setUint32(e + L.E_REMOTE_ADDR, remoteAddr, true);
+    dv.setUint32(e + L.E_WAN_ADDR, wanAddr, true);
+    dv.setUint16(e + L.E_LAN_PORT, lanPort, true);
+    dv.setUint16(e + L.E_REMOTE_PORT, remotePort, true);
+    dv.setUint16(e + L.E_WAN_PORT, port, true);
+    dv.setUint8(e + L.E_PROTO, proto);
+    dv.setUint8(e + L.E_TCP_STATE, tcpState);
+    dv.setUint32(e + L.E_LAST_SEEN, this.now, true);
+    dv.setUint32(e + L.E_NEXT_FREE, 0, true);
+    dv.setFloat64(e + L.E_BYTES_OUT, 0, true);
+    dv.setFloat64(e + L.E_BYTES_IN, 0, true);
+    Atomics.store(this.i32, (e + L.E_STATUS) >> 2, status);
+    // Publishing the index slots last makes the complete entry visible to lock-free readers.
+    const seed = this.seed();
+    this.indexInsert(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed), i + 1);
+    this.indexInsert(this.map.wanIndex, hash5(L.H_WAN, proto, remoteAddr, remotePort, wanAddr, port, seed), i + 1);
+    this.setU32(L.T_LIVE, this.live + 1);
+    return i;
   }
 
   private rested(i: number, now: number): boolean {
@@ -274,15 +295,15 @@ export class ConnTable {
 
   private removeLocked(i: number): void {
     const e = this.entry(i);
-    if (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) !== L.ES_LIVE) return;
+    if (!this.isLive(i)) return;
     const f = this.flow(i);
     const seed = this.seed();
     this.indexRemove(this.map.lanIndex, hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed), i + 1);
     this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
     const now = this.now;
     const p = this.portAt(f.proto, f.wanPort);
-    const refs = this.dv.getUint16(p + L.P_REFS, true) - 1;
-    this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
+    const refs = f.fixed ? 1 : this.dv.getUint16(p + L.P_REFS, true) - 1;
+    if (!f.fixed) this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
     if (refs <= 0) {
       this.indexRemove(this.map.mapIndex, hash5(L.H_MAP, f.proto, f.lanAddr, f.lanPort, 0, 0, seed),
         PORT_PROTO_INDEX[f.proto] * 65536 + f.wanPort + 1);
@@ -298,7 +319,7 @@ export class ConnTable {
     this.setU32(L.T_LIVE, this.live - 1);
   }
 
-  isLive(i: number): boolean { return Atomics.load(this.i32, (this.entry(i) + L.E_STATUS) >> 2) === L.ES_LIVE; }
+  isLive(i: number): boolean { return Atomics.load(this.i32, (this.entry(i) + L.E_STATUS) >> 2) !== L.ES_FREE; }
 
   flow(i: number): Flow {
     const e = this.entry(i), dv = this.dv;
@@ -309,6 +330,7 @@ export class ConnTable {
       remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true), remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
       wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true), wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
       tcpState: dv.getUint8(e + L.E_TCP_STATE),
+      fixed: Atomics.load(this.i32, (e + L.E_STATUS) >> 2) === L.ES_LIVE_FIXED,
       lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
       bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
     };

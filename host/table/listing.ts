@@ -38,3 +38,12 @@ export function formatFlows(rows: FlowJson[]): string {
   const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
   return [line(head), ...cells.map(line)].join("\n");
 }
+
+// `ipchains -M -L`: the masquerading entries the way ipchains printed them.
+export function formatMasqList(rows: FlowJson[]): string {
+  const mmss = (sec: number): string => `${String(Math.floor(sec / 60)).padStart(2, "0")}:${String(sec % 60).padStart(2, "0")}.00`;
+  const host = (ep: string): string => ep.split(/[:#]/)[0];
+  const port = (ep: string): string => ep.split(/[:#]/)[1] ?? "0";
+  return ["IP masquerading entries", "prot expire   source               destination          ports",
+    ...rows.map((r) => `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`)].join("\n") + "\n";
+}

@@ -1,6 +1,7 @@
 // Where everything sits in the shared memory, computed once at start from --workers and
 // --max-conns. Every thread derives the same map from the same two numbers.
 import * as L from "../../assembly/layout";
+import { POLICY_AREA_SIZE } from "../policy/shared-policy";
 
 export interface MemoryMap {
   workers: number;
@@ -12,6 +13,7 @@ export interface MemoryMap {
   wanIndex: number;
   mapIndex: number;
   ports: number;
+  policy: number; // the shared policy area (host/policy/shared-policy.ts)
   end: number;
   pages: number;
 }
@@ -29,10 +31,11 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const wanIndex = lanIndex + indexSlots * 4;
   const mapIndex = wanIndex + indexSlots * 4;
   const ports = mapIndex + indexSlots * 4;
-  const end = ports + 3 * 65536 * L.P_SIZE;
+  const policy = ports + 3 * 65536 * L.P_SIZE;
+  const end = policy + POLICY_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
   if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, ports, end, pages };
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, ports, policy, end, pages };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

@@ -6,8 +6,8 @@ import * as L from "../../assembly/layout";
 import { createCore, CoreKind } from "../core/core";
 import { ConnTable } from "../table/conntrack";
 import { memoryMap, slotAddress, statsAddress, descAddress } from "../table/memory-map";
-import { SlowPath, SlowPathConfig, A_FORWARD, A_PASS, A_REPLY } from "./slow-path";
-import { Policy } from "../policy/rules";
+import { SlowPath, Sides, A_FORWARD, A_PASS, A_REPLY } from "./slow-path";
+import { SharedPolicy } from "../policy/shared-policy";
 import * as libc from "../tun/libc";
 
 export interface WorkerTask {
@@ -17,10 +17,7 @@ export interface WorkerTask {
   fd: number;
   workers: number;
   maxConns: number;
-  publicAddr: number;
-  lanAddr: number;
-  wanIface: string;
-  policy: Policy;
+  sides: Sides;
 }
 
 // Stats slots the worker keeps beside the core's (same f64 block, past the drop reasons).
@@ -36,8 +33,8 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   const table = new ConnTable(memory, map);
   const stats = statsAddress(id);
   const desc = descAddress(id);
-  const cfg: SlowPathConfig = { publicAddr: task.publicAddr, lanAddr: task.lanAddr, wanIface: task.wanIface, policy: task.policy };
-  const slow = new SlowPath(core, table, memory, cfg, stats);
+  const shared = new SharedPolicy(memory, map.policy);
+  const slow = new SlowPath(core, table, memory, task.sides, shared.poll()!, shared, stats);
   const dv = new DataView(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
   const f64 = new Float64Array(memory.buffer, stats, STATS_SLOTS);
@@ -58,6 +55,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
 
   while (Atomics.load(i32, stopAt) === 0) {
     if (libc.poll(pfd, 1, 200) <= 0) continue;
+    slow.policy = shared.poll() ?? slow.policy; // a live change (ipmasq ipchains ...)
     for (;;) {
       let n = 0;
       while (n < L.BATCH_MAX) {

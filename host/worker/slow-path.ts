@@ -1,11 +1,13 @@
 // The slow path, in TypeScript inside each worker: packets the fast path had no answer for.
-// New flows are checked against the policy, get a public port and an entry in the shared table,
-// and are then translated by the core like any other packet. Everything here is per flow, not
-// per packet.
+// A new flow walks the ipchains chains as the 2.2 kernel did (input, then forward, then output),
+// and a MASQ, port forward or REDIRECT decision makes an entry in the shared table; the packet is
+// then translated by the core like any other. Everything here is per flow, not per packet.
 import * as L from "../../assembly/layout";
 import { Core } from "../core/core";
 import { ConnTable } from "../table/conntrack";
-import { Policy, evaluate } from "../policy/rules";
+import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
+import { SharedPolicy } from "../policy/shared-policy";
+import { Prefix, inPrefix } from "../net/addr";
 import { buildUnreachable, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
 
 export const A_FORWARD = 0; // translated: write it
@@ -13,7 +15,7 @@ export const A_DROP = 1;
 export const A_PASS = 2; // not ours to translate: hand back to the kernel unchanged (TTL restored)
 export const A_REPLY = 3; // the slot now holds an ICMP error to send instead
 
-export interface SlowPathConfig { publicAddr: number; lanAddr: number; wanIface: string; policy: Policy }
+export interface Sides { publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string }
 
 const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
@@ -25,52 +27,108 @@ export class SlowPath {
   replyLength = 0; // length of the last A_REPLY
 
   constructor(private readonly core: Core, private readonly table: ConnTable, memory: WebAssembly.Memory,
-              public config: SlowPathConfig, private readonly stats: number) {
+              private readonly sides: Sides, public policy: Policy, private readonly shared: SharedPolicy,
+              private readonly stats: number) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
   }
 
   private drop(reason: number): number { this.reason = reason; return A_DROP; }
 
+  private decide(chain: "input" | "forward" | "output", k: PacketKey, bytes: number): Decision {
+    const d = evaluate(this.policy, chain, k);
+    this.shared.count(d.counter, bytes);
+    return d;
+  }
+
   handle(vnet: number, n: number, fastReason: number): number {
-    const u8 = this.u8, dv = this.dv;
+    const u8 = this.u8, dv = this.dv, s = this.sides;
     const ip = vnet + L.VNET_HDR_LEN;
     const ihl = (u8[ip] & 15) * 4;
+    const bytes = dv.getUint16(ip + 2);
     const proto = u8[ip + 9];
     const src = dv.getUint32(ip + 12), dst = dv.getUint32(ip + 16);
     const l4 = ip + ihl;
-    const cfg = this.config;
 
     if (fastReason === L.R_FRAGMENT) return this.drop(L.R_FRAGMENT);
-    if (dst === cfg.publicAddr) {
+    // Sent by the gateway itself (a redirect target's replies are routed through us): not a flow.
+    if (src === s.publicAddr || src === s.lanAddr) return this.pass(ip);
+
+    const k: PacketKey = { proto, src, sport: 0, dst, dport: 0, syn: false, fragment: false, icmpType: -1, iface: "" };
+    let rst = false;
+    if (proto === L.PROTO_TCP || proto === L.PROTO_UDP) {
+      k.sport = dv.getUint16(l4); k.dport = dv.getUint16(l4 + 2);
+      if (proto === L.PROTO_TCP) { const f = u8[l4 + 13]; k.syn = (f & 0x12) === 0x02; rst = (f & 0x04) !== 0; }
+    } else if (proto === L.PROTO_ICMP) {
+      k.icmpType = u8[l4];
+      if (ICMP_QUERY_TYPES.has(k.icmpType)) k.sport = dv.getUint16(l4 + 4);
+    }
+    const fromLan = inPrefix(src, s.lanPrefix);
+    k.iface = fromLan ? s.lanIface : s.wanIface;
+
+    const input = this.decide("input", k, bytes);
+    if (input.verdict === "DENY") return this.drop(L.R_POLICY);
+    if (input.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
+    if (input.verdict === "REDIRECT") {
+      // transparent proxy: to a port of the gateway on the side the packet came from
+      if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return this.drop(L.R_UNSUPPORTED);
+      const local = fromLan ? s.lanAddr : s.publicAddr;
+      return this.fixedFlow(vnet, n, proto, local, input.redirectPort || k.dport, src, k.sport, dst, k.dport, k.syn);
+    }
+
+    if (dst === s.publicAddr) {
+      const pf = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? findPortForward(this.policy, proto, dst, k.dport) : undefined;
+      if (pf && !rst) {
+        if (fromLan) {
+          // hairpin: masquerade the LAN client first, so the server answers through us and sees
+          // the public address (RFC 4787 REQ-9a); the fast path then chains the two entries
+          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, this.tcpState(k.syn), k.sport);
+          if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+          const wanPort = this.table.flow(m).wanPort;
+          return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, s.publicAddr, wanPort, dst, k.dport, k.syn);
+        }
+        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn);
+      }
       // Addressed to the gateway and no flow of ours: ICMP for the gateway's own use (its pings,
       // errors about its own traffic) goes back to the kernel; the NAT ports are closed.
       return proto === L.PROTO_ICMP ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
     }
-    let sport = 0, dport = 0, syn = false, rst = false;
-    if (proto === L.PROTO_TCP || proto === L.PROTO_UDP) {
-      sport = dv.getUint16(l4); dport = dv.getUint16(l4 + 2);
-      if (proto === L.PROTO_TCP) { const f = u8[l4 + 13]; syn = (f & 0x12) === 0x02; rst = (f & 0x04) !== 0; }
-    } else if (proto === L.PROTO_ICMP) {
-      const type = u8[l4];
-      if (ICMP_ERROR_TYPES.has(type)) return this.drop(L.R_NO_MAPPING); // about no flow we know
-      if (ICMP_QUERY_TYPES.has(type)) sport = dv.getUint16(l4 + 4);
-    }
-    const target = evaluate(cfg.policy, { proto, src, sport, dst, dport, syn, iface: cfg.wanIface });
-    if (target === "DENY") return this.drop(L.R_POLICY);
-    if (target === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
-    if (target === "ACCEPT") return this.pass(ip);
-    // MASQ
-    const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP
-      || (proto === L.PROTO_ICMP && ICMP_QUERY_TYPES.has(u8[l4]));
+    if (proto === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(k.icmpType)) return this.drop(L.R_NO_MAPPING); // about no flow we know
+
+    k.iface = inPrefix(dst, s.lanPrefix) ? s.lanIface : s.wanIface;
+    const fwd = this.decide("forward", k, bytes);
+    if (fwd.verdict === "DENY") return this.drop(L.R_POLICY);
+    if (fwd.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
+    const out = this.decide("output", k, bytes);
+    if (out.verdict === "DENY") return this.drop(L.R_POLICY);
+    if (out.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
+    if (fwd.verdict !== "MASQ") return this.pass(ip); // ACCEPT: routed as it is
+
+    const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && ICMP_QUERY_TYPES.has(k.icmpType));
     if (!translatable) return this.drop(L.R_UNSUPPORTED);
     if (rst) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
-    const state = proto !== L.PROTO_TCP ? 0 : syn ? L.TS_SYN_OUT
-      : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED; // picked up mid-stream (e.g. after a restart)
-    const entry = this.table.createFlow(proto, src, sport, dst, dport, cfg.publicAddr, state, sport);
+    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport);
     if (entry < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
-    const v = this.core.processPacket(vnet, n, this.stats);
-    return v === L.V_FORWARD ? A_FORWARD : this.drop(L.R_NO_MAPPING);
+    return this.translate(vnet, n);
+  }
+
+  // SYN: a new connection; anything else: picked up mid-stream (e.g. after a restart).
+  private tcpState(syn: boolean): number {
+    return syn ? L.TS_SYN_OUT : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
+  }
+
+  // A flow whose inside end is lanAddr:lanPort and whose client is remote, reached at wan.
+  private fixedFlow(vnet: number, n: number, proto: number, lanAddr: number, lanPort: number,
+                    remote: number, remotePort: number, wan: number, wanPort: number, syn: boolean): number {
+    const state = proto !== L.PROTO_TCP ? 0 : syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
+    if (this.table.createFixedFlow(proto, lanAddr, lanPort, remote, remotePort, wan, wanPort, state) < 0) {
+      return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+    }
+    return this.translate(vnet, n);
+  }
+
+  private translate(vnet: number, n: number): number {
+    return this.core.processPacket(vnet, n, this.stats) === L.V_FORWARD ? A_FORWARD : this.drop(L.R_NO_MAPPING);
   }
 
   private pass(ip: number): number {
@@ -79,7 +137,7 @@ export class SlowPath {
   }
 
   private reply(vnet: number, n: number, code: number, reason: number): number {
-    const len = buildUnreachable(this.u8, this.core, vnet, n, this.config.lanAddr, code);
+    const len = buildUnreachable(this.u8, this.core, vnet, n, this.sides.lanAddr, code);
     this.reason = reason;
     if (len === 0) return A_DROP;
     this.replyLength = len;

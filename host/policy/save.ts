@@ -1,0 +1,17 @@
+// Writes a policy back as the command lines that make it (`ipmasq save`).
+import { Policy } from "./rules";
+import { formatAddr } from "../net/addr";
+
+const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
+
+export function policyLines(p: Policy): string[] {
+  const lines = ["# written by ipmasq save"];
+  for (const c of Object.values(p.chains)) if (!c.policy) lines.push(`ipchains -N ${c.name}`);
+  for (const c of Object.values(p.chains)) if (c.policy) lines.push(`ipchains -P ${c.name} ${c.policy}`);
+  for (const c of Object.values(p.chains)) for (const r of c.rules) lines.push(`ipchains -A ${c.name} ${r.text}`);
+  if (p.masqTimeouts) lines.push(`ipchains -M -S ${p.masqTimeouts.tcp} ${p.masqTimeouts.tcpFin} ${p.masqTimeouts.udp}`);
+  for (const f of p.portfw) {
+    lines.push(`ipmasqadm portfw -a -P ${PROTO_NAMES[f.proto]} -L ${formatAddr(f.publicAddr)} ${f.publicPort} -R ${formatAddr(f.addr)} ${f.port} -p ${f.pref}`);
+  }
+  return lines;
+}
