@@ -100,7 +100,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
   const wiring = new Wiring(journal, { tun: o.tun, table: o.table });
   const undo = (): void => { closeTun(tun); Wiring.undo(journal); };
   try {
-    wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, mtu: Math.min(found.wan.mtu, found.lan.mtu),
+    wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, publicAddr: formatAddr(found.publicAddr), mtu: Math.min(found.wan.mtu, found.lan.mtu),
       portMin: o.portMin, portMax: o.portMax, lowMin: 600, lowMax: 1023 });
     wiring.syncExtraRules(policyRules(policy, o));
   } catch (e) {

@@ -11,6 +11,7 @@ export interface WiringPlan {
   tun: string;
   table: number;
   wan: string;
+  publicAddr: string;
   mtu: number;
   portMin: number; portMax: number; // NAT range for ports >= 1024
   lowMin: number; lowMax: number; // NAT range for ports < 1024
@@ -89,9 +90,15 @@ export class Wiring {
     ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));
     const T = String(p.table);
     const ranges = [`${p.portMin}-${p.portMax}`, `${p.lowMin}-${p.lowMax}`];
+    const others = listInterfaces().map((i) => i.name).filter((n) => n !== "lo" && n !== p.tun && n !== p.wan);
     let pref = PREF_WAN_FIRST;
     for (const range of ranges) {
-      for (const proto of ["tcp", "udp"]) this.rule(["pref", String(pref++), "iif", p.wan, "ipproto", proto, "dport", range, "lookup", T]);
+      for (const proto of ["tcp", "udp"]) {
+        this.rule(["pref", String(pref), "iif", p.wan, "ipproto", proto, "dport", range, "lookup", T]);
+        // from the LAN side only hairpinned flows' replies use the public address and NAT ports
+        for (const i of others) this.rule(["pref", String(pref), "iif", i, "to", p.publicAddr, "ipproto", proto, "dport", range, "lookup", T]);
+        pref++;
+      }
     }
     this.rule(["pref", String(pref++), "iif", p.wan, "ipproto", "icmp", "lookup", T]);
     // The local table moves behind those rules; the new place is added before the old is removed.
