@@ -5,6 +5,9 @@ import { runGateway, defaultStateDir, RunOptions } from "./gateway";
 import { loadConfig } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
 import { request } from "./control/client";
+import { parseListen } from "./control/metrics";
+import { install, uninstall } from "./install";
+import { existsSync } from "node:fs";
 import { controlSocketPath } from "./control/server";
 
 const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
@@ -18,6 +21,9 @@ usage:
                               -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S tcp tcpfin udp
   ipmasq portfw ARGS          ipmasqadm portfw: -a -P tcp|udp -L addr port -R addr port [-p pref], -d, -f, -l
   ipmasq save                 write the running rules back to the config file
+  ipmasq restart              graceful restart: a new process takes over every connection (also SIGHUP)
+  ipmasq install [--init systemd|sysv] [--root DIR]   start the gateway at boot
+  ipmasq uninstall [--root DIR]
 
 run options:
   --config FILE     rule file: ipchains lines as in rc.ipmasq (default /etc/ipmasq.conf)
@@ -31,6 +37,7 @@ run options:
   --ports MIN-MAX   NAT port range for ports >= 1024 (default 61000-65000)
   --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
   --state-dir DIR   journal and control socket (default /run/ipmasq)
+  --metrics [ADDR:]PORT  Prometheus text at http://ADDR:PORT/metrics (off by default; ADDR 127.0.0.1)
 `;
 
 const OPTIONS = {
@@ -46,6 +53,10 @@ const OPTIONS = {
   "mss-clamp": { type: "string", default: "0" },
   "state-dir": { type: "string" },
   json: { type: "boolean", default: false },
+  metrics: { type: "string" },
+  handover: { type: "string" },
+  init: { type: "string" },
+  root: { type: "string", default: "/" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -101,8 +112,9 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
           config: v.config!, core: v.core, workers: int("workers", v.workers ?? String(Math.min(cpus().length, 8)), 1, 64),
           maxConns: int("max-conns", v["max-conns"]!, 16, 4_000_000), wan: v.wan, lan: v.lan, tun: v.tun!,
           table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
-          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile,
+          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics,
         };
+        if (o.metrics) parseListen(o.metrics);
         return await runGateway(o);
       }
       case "check": {
@@ -118,7 +130,16 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
         return 0;
       }
-      case "conns": case "save": {
+      case "install": {
+        const init = v.init ?? (existsSync("/run/systemd/system") ? "systemd" : "sysv");
+        if (init !== "systemd" && init !== "sysv") throw new UsageError(`--init must be systemd or sysv, got "${init}"`);
+        process.stdout.write(install({ root: v.root!, init, config: v.config!, bundle: workerFile }));
+        return 0;
+      }
+      case "uninstall":
+        process.stdout.write(uninstall(v.root!));
+        return 0;
+      case "conns": case "save": case "restart": {
         const res = (await request(controlSocketPath(stateDir, v.tun!), { cmd })) as { text: string; json: unknown };
         process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
         return 0;

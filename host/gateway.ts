@@ -1,7 +1,8 @@
 // `ipmasq run`: brings the gateway up in the current network namespace, runs it in the
 // foreground, takes live changes through the control socket, and on exit or signal puts the
 // kernel back exactly as it was.
-import { readFileSync, existsSync, writeFileSync, renameSync } from "node:fs";
+import { readFileSync, existsSync, writeFileSync, renameSync, unlinkSync } from "node:fs";
+import { spawn, execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
@@ -13,7 +14,10 @@ import { policyLines } from "./policy/save";
 import { ConfigError } from "./policy/ipchains";
 import { findSides, listInterfaces } from "./kernel/interfaces";
 import { Wiring, stateFile, PREF_PORTFW, PREF_REDIRECT } from "./kernel/wiring";
-import { openTun, closeTun, Tun } from "./tun/tun";
+import { openTun, closeTun, setPersist, Tun } from "./tun/tun";
+import { ip } from "./kernel/ip";
+import { takeSnapshot, restoreSnapshot, FlowRecord } from "./table/snapshot";
+import { startMetrics } from "./control/metrics";
 import { createMemory, CoreKind } from "./core/core";
 import { memoryMap } from "./table/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
@@ -38,7 +42,12 @@ export interface RunOptions {
   portMax: number;
   mssClamp: number;
   workerFile: string; // the module that exports runWorker (the bundle itself when bundled)
+  argv: string[]; // the command line, to start the next process on a graceful restart
+  handover?: string; // snapshot left by the process that handed over to this one
+  metrics?: string; // host:port of the Prometheus endpoint (off when absent)
 }
+
+interface Handover { policy: Policy; flows: FlowRecord[] }
 
 const log = (msg: string): void => { process.stderr.write(`ipmasq: ${msg}\n`); };
 const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
@@ -82,13 +91,29 @@ function timeoutsOf(p: Policy): Timeouts {
   };
 }
 
+// Under systemd (Type=notify): ready, and after a graceful restart, "I am the main process now".
+function notifySystemd(): void {
+  if (!process.env.NOTIFY_SOCKET) return;
+  try {
+    execFileSync("systemd-notify", [`--pid=${process.pid}`, "READY=1", `MAINPID=${process.pid}`]);
+  } catch (e) {
+    log(`systemd-notify failed: ${(e as Error).message}`);
+  }
+}
+
 export async function runGateway(o: RunOptions): Promise<number> {
   if (!hasNetAdmin()) throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
-  const config = loadConfig(o.config);
-  for (const w of config.warnings) log(w);
-  let policy = config.policy;
   const journal = stateFile(o.stateDir, o.tun);
-  if (Wiring.undo(journal)) log(`restored the kernel settings an earlier run left behind (${journal})`);
+  const handed: Handover | undefined = o.handover ? JSON.parse(readFileSync(o.handover, "utf8")) : undefined;
+  let policy: Policy;
+  if (handed) {
+    policy = handed.policy; // the live policy, with unsaved changes
+  } else {
+    const config = loadConfig(o.config);
+    for (const w of config.warnings) log(w);
+    policy = config.policy;
+    if (Wiring.undo(journal)) log(`restored the kernel settings an earlier run left behind (${journal})`);
+  }
   const found = findSides(masqSources(policy), o.wan, o.lan);
   const lanIfaceAddr = found.lan.addrs[0];
   const sides: Sides = {
@@ -96,11 +121,11 @@ export async function runGateway(o: RunOptions): Promise<number> {
     lanPrefix: { addr: (lanIfaceAddr.addr & (lanIfaceAddr.bits === 0 ? 0 : (0xffffffff << (32 - lanIfaceAddr.bits)))) >>> 0, bits: lanIfaceAddr.bits },
   };
   const map = memoryMap(o.workers, o.maxConns);
-  const tun: Tun = openTun(o.tun, o.workers);
-  const wiring = new Wiring(journal, { tun: o.tun, table: o.table });
+  const tun: Tun = openTun(o.tun, o.workers, handed !== undefined);
+  const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
   const undo = (): void => { closeTun(tun); Wiring.undo(journal); };
   try {
-    wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, publicAddr: formatAddr(found.publicAddr), mtu: Math.min(found.wan.mtu, found.lan.mtu),
+    if (!handed) wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, publicAddr: formatAddr(found.publicAddr), mtu: Math.min(found.wan.mtu, found.lan.mtu),
       portMin: o.portMin, portMax: o.portMax, lowMin: 600, lowMax: 1023 });
     wiring.syncExtraRules(policyRules(policy, o));
   } catch (e) {
@@ -113,6 +138,11 @@ export async function runGateway(o: RunOptions): Promise<number> {
   table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: timeoutsOf(policy), mssClamp: o.mssClamp });
   const shared = new SharedPolicy(memory, map.policy);
   shared.publish(policy);
+  if (handed) {
+    const lost = restoreSnapshot(table, handed.flows);
+    log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
+    unlinkSync(o.handover!);
+  }
   const started = Date.now();
   table.now = 1;
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
@@ -173,6 +203,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
       }
       case "ipchains": case "portfw": return change(req.cmd, (req.args as string[]) ?? []);
       case "save": return save();
+      case "restart": setImmediate(() => void handover()); return { ok: { text: "restarting: the connection table is handed to a new process\n", json: { restarting: true } } };
       default: return { error: `unknown command ${JSON.stringify(req.cmd)}` };
     }
   });
@@ -181,26 +212,67 @@ export async function runGateway(o: RunOptions): Promise<number> {
   log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${found.lan.name} as ${formatAddr(found.publicAddr)} on ${found.wan.name}; ` +
     `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${tun.name} (offloads ${tun.offloads.join(",")}), table of ${o.maxConns} connections`);
   process.stdout.write("ready\n");
+  notifySystemd();
+
+  const metrics = o.metrics ? await startMetrics(o.metrics, view) : undefined;
+  process.send?.("ready"); // to the process that handed over, if any
 
   let stopping: Promise<void> | undefined;
+  const stopWorkers = async (): Promise<void> => {
+    Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
+    clearInterval(clock);
+    clearInterval(sweeper);
+    await Promise.allSettled(tasks);
+    await pool.destroy();
+    await control.close();
+    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+  };
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log(`stopping (${why})`);
-      Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
-      clearInterval(clock);
-      clearInterval(sweeper);
-      await Promise.allSettled(tasks);
-      await pool.destroy();
-      await control.close();
+      await stopWorkers();
       undo();
       log("kernel settings restored");
     })();
     return stopping;
   };
+
+  // Graceful restart: the TUN device is made persistent (it and its routes outlive our fds), the
+  // workers stop, the table and the live policy are written out, and a new process takes over
+  // the device, the wiring journal and every connection with its public port.
+  let handingOver = false;
+  const handover = async (): Promise<void> => {
+    if (handingOver || stopping) return;
+    handingOver = true;
+    log("graceful restart: handing the connection table to a new process");
+    setPersist(tun.fds[0], true);
+    await stopWorkers();
+    const file = join(o.stateDir, `handover-${process.pid}.json`);
+    writeFileSync(file, JSON.stringify({ policy, flows: takeSnapshot(table) } satisfies Handover), { mode: 0o600 });
+    closeTun(tun);
+    const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+    const ok = await new Promise<boolean>((resolve) => {
+      child.once("message", (m) => resolve(m === "ready"));
+      child.once("exit", () => resolve(false));
+    });
+    if (ok) {
+      child.disconnect();
+      child.unref();
+      log(`handed over to process ${child.pid}`);
+      process.exit(0);
+    }
+    log("the new process failed to start: removing the gateway");
+    try { ip("link", "del", o.tun); } catch { /* already gone */ }
+    Wiring.undo(journal);
+    process.exit(1);
+  };
+
   return new Promise<number>((resolve) => {
-    const finish = (why: string, code: number): void => { void stop(why).then(() => resolve(code)); };
+    const finish = (why: string, code: number): void => { if (!handingOver) void stop(why).then(() => resolve(code)); };
     process.on("SIGINT", () => finish("SIGINT", 0));
     process.on("SIGTERM", () => finish("SIGTERM", 0));
+    process.on("SIGHUP", () => void handover());
     Promise.race(tasks).then(
       () => finish("a worker ended", 1),
       (e) => { log(`worker failed: ${(e as Error).stack ?? e}`); finish("worker failure", 1); });

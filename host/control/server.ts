@@ -35,7 +35,7 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
   return {
-    uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, tun: g.tun.name, offloads: g.tun.offloads,
+    pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, tun: g.tun.name, offloads: g.tun.offloads,
     connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops, workers, drops,
   };
 }

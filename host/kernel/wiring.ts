@@ -50,6 +50,14 @@ export class Wiring {
     this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], extra: [], localMoved: false };
   }
 
+  // Continues the journal of the gateway that handed over to this process (graceful restart).
+  static adopt(file: string): Wiring {
+    const j = JSON.parse(readFileSync(file, "utf8")) as Journal;
+    const w = new Wiring(file, { tun: j.tun, table: j.table });
+    w.journal = { ...j, extra: j.extra ?? [] };
+    return w;
+  }
+
   private save(): void {
     mkdirSync(join(this.file, ".."), { recursive: true, mode: 0o700 });
     writeFileSync(this.file, JSON.stringify(this.journal, null, 1) + "\n", { mode: 0o600 });

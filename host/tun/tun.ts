@@ -6,6 +6,7 @@ import * as libc from "./libc";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETOFFLOAD = 0x400454d0;
+const TUNSETPERSIST = 0x400454cb;
 const IFF_TUN = 0x0001;
 const IFF_NO_PI = 0x1000;
 const IFF_MULTI_QUEUE = 0x0100;
@@ -21,10 +22,12 @@ export interface Tun { name: string; fds: number[]; offloads: string[] }
 
 export class TunError extends Error {}
 
-export function openTun(name: string, queues: number): Tun {
+// `adopt`: the device was left persistent by the gateway that handed over to us (graceful
+// restart); attach to it instead of refusing its name, and make it transient again.
+export function openTun(name: string, queues: number, adopt = false): Tun {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new TunError(`bad interface name "${name}" (1-15 letters, digits, _ . -)`);
   if (!existsSync("/dev/net/tun")) throw new TunError("/dev/net/tun does not exist: the kernel's tun driver is missing (modprobe tun, or mknod /dev/net/tun c 10 200)");
-  if (existsSync(`/sys/class/net/${name}`)) throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
+  if (!adopt && existsSync(`/sys/class/net/${name}`)) throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
   const fds: number[] = [];
   try {
     for (let q = 0; q < queues; q++) {
@@ -45,6 +48,7 @@ export function openTun(name: string, queues: number): Tun {
       }
     }
     const offloads = setOffloads(fds);
+    if (adopt) setPersist(fds[0], false);
     return { name, fds, offloads };
   } catch (err) {
     for (const fd of fds) libc.close(fd);
@@ -63,6 +67,11 @@ function setOffloads(fds: number[]): string[] {
     }
   }
   return ["csum", "tso4", "tso6", "tso_ecn", ...(flags & TUN_F_USO4 ? ["uso4", "uso6"] : [])];
+}
+
+// A persistent device outlives its fds (and keeps its routes): used to hand it to a new process.
+export function setPersist(fd: number, on: boolean): void {
+  if (libc.ioctlInt(fd, TUNSETPERSIST, on ? 1 : 0) < 0) throw new TunError(`TUNSETPERSIST: ${libc.errnoName(libc.errno())}`);
 }
 
 export function closeTun(t: Tun): void {

@@ -1,0 +1,115 @@
+// `ipmasq install`: the gateway starts at boot. A systemd unit where systemd runs, else an rc
+// script in the seed's place, /etc/rc.d/rc.ipmasq. `--root DIR` writes under DIR (packaging, tests).
+import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { join, dirname } from "node:path";
+import { execFileSync } from "node:child_process";
+
+const LIB = "usr/local/lib/ipmasq/ipmasq.js";
+const BIN = "usr/local/sbin/ipmasq";
+const UNIT = "etc/systemd/system/ipmasq.service";
+const RC = "etc/rc.d/rc.ipmasq";
+
+export function systemdUnit(node: string, config: string): string {
+  return `[Unit]
+Description=ipmasq IP masquerade gateway
+Documentation=man:ipchains(8)
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+# The gateway says READY=1 when it forwards; after a graceful restart (reload) the new process
+# names itself MAINPID, so notifications may come from any process of the service.
+Type=notify
+NotifyAccess=all
+ExecStart=${node} /${LIB} run --config ${config}
+ExecReload=/bin/kill -HUP $MAINPID
+KillMode=process
+Restart=on-failure
+
+[Install]
+WantedBy=multi-user.target
+`;
+}
+
+export function rcScript(config: string): string {
+  return `#!/bin/sh
+# rc.ipmasq - start the ipmasq gateway at boot (written by ipmasq install).
+# Call it from /etc/rc.d/rc.local as the seed did:
+#   if [ -x /etc/rc.d/rc.ipmasq ]; then /etc/rc.d/rc.ipmasq start; fi
+IPMASQ=\${IPMASQ:-/${BIN}}
+CONFIG=\${CONFIG:-${config}}
+LOG=\${LOG:-/var/log/ipmasq.log}
+IPMASQ_OPTS=\${IPMASQ_OPTS:-}
+
+running_pid() {
+  "$IPMASQ" status --json $IPMASQ_OPTS 2>/dev/null | sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p'
+}
+
+case "\${1:-start}" in
+  start)
+    if [ -n "$(running_pid)" ]; then echo "ipmasq is already running"; exit 0; fi
+    "$IPMASQ" check "$CONFIG" $IPMASQ_OPTS || exit 1
+    nohup "$IPMASQ" run --config "$CONFIG" $IPMASQ_OPTS >>"$LOG" 2>&1 </dev/null &
+    for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+      [ -n "$(running_pid)" ] && { echo "ipmasq started"; exit 0; }
+      sleep 0.5
+    done
+    echo "ipmasq did not start, see $LOG"; exit 1 ;;
+  stop)
+    pid=$(running_pid)
+    [ -z "$pid" ] && { echo "ipmasq is not running"; exit 0; }
+    kill -TERM "$pid"
+    while kill -0 "$pid" 2>/dev/null; do sleep 0.2; done
+    echo "ipmasq stopped" ;;
+  restart|reload)
+    pid=$(running_pid)
+    [ -z "$pid" ] && { echo "ipmasq is not running"; exit 1; }
+    kill -HUP "$pid" && echo "ipmasq: graceful restart" ;;
+  status)
+    exec "$IPMASQ" status $IPMASQ_OPTS ;;
+  *)
+    echo "usage: $0 start|stop|restart|status"; exit 2 ;;
+esac
+`;
+}
+
+export function install(o: { root: string; init: "systemd" | "sysv"; config: string; bundle: string }): string {
+  const at = (p: string): string => join(o.root, p);
+  const out: string[] = [];
+  mkdirSync(dirname(at(LIB)), { recursive: true });
+  copyFileSync(o.bundle, at(LIB));
+  chmodSync(at(LIB), 0o755);
+  mkdirSync(dirname(at(BIN)), { recursive: true });
+  rmSync(at(BIN), { force: true });
+  symlinkSync(`/${LIB}`.replace(/^\/usr\/local/, ".."), at(BIN));
+  out.push(`installed /${LIB} and /${BIN}`);
+  if (o.init === "systemd") {
+    mkdirSync(dirname(at(UNIT)), { recursive: true });
+    writeFileSync(at(UNIT), systemdUnit(process.execPath, o.config));
+    out.push(`wrote /${UNIT}`);
+    if (o.root === "/" && existsSync("/run/systemd/system")) {
+      execFileSync("systemctl", ["daemon-reload"]);
+      execFileSync("systemctl", ["enable", "ipmasq.service"]);
+      out.push("enabled ipmasq.service (systemctl start ipmasq to start it now)");
+    }
+  } else {
+    mkdirSync(dirname(at(RC)), { recursive: true });
+    writeFileSync(at(RC), rcScript(o.config), { mode: 0o755 });
+    out.push(`wrote /${RC}; add to /etc/rc.d/rc.local:  if [ -x /${RC} ]; then /${RC} start; fi`);
+  }
+  if (!existsSync(join(o.root, o.config))) out.push(`note: ${o.config} does not exist yet: put your ipchains lines there`);
+  return out.join("\n") + "\n";
+}
+
+export function uninstall(root: string): string {
+  const removed: string[] = [];
+  if (root === "/" && existsSync(join(root, UNIT)) && existsSync("/run/systemd/system")) {
+    try { execFileSync("systemctl", ["disable", "ipmasq.service"]); } catch { /* not enabled */ }
+  }
+  for (const p of [UNIT, RC, BIN, LIB]) {
+    if (existsSync(join(root, p)) || p === BIN) {
+      try { rmSync(join(root, p)); removed.push(`/${p}`); } catch { /* not there */ }
+    }
+  }
+  return removed.length ? `removed ${removed.join(", ")}\n` : "nothing to remove\n";
+}

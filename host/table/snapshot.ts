@@ -1,0 +1,39 @@
+// The connection table as data, for a graceful restart: the old process writes it, the new one
+// puts every flow back with the same public port, so established connections never notice.
+import { ConnTable } from "./conntrack";
+import * as L from "../../assembly/layout";
+
+export interface FlowRecord {
+  proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number;
+  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; idle: number; bytesOut: number; bytesIn: number;
+}
+
+export function takeSnapshot(t: ConnTable): FlowRecord[] {
+  const now = t.now;
+  return [...t.flows()].map((f) => ({
+    proto: f.proto, lanAddr: f.lanAddr, lanPort: f.lanPort, remoteAddr: f.remoteAddr, remotePort: f.remotePort,
+    wanAddr: f.wanAddr, wanPort: f.wanPort, tcpState: f.tcpState, fixed: f.fixed, idle: Math.max(0, now - f.lastSeen),
+    bytesOut: f.bytesOut, bytesIn: f.bytesIn,
+  }));
+}
+
+// Returns how many flows could not be restored with their public port.
+export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
+  let lost = 0;
+  for (const f of flows) {
+    const i = f.fixed
+      ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState)
+      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, f.wanPort);
+    if (i < 0 || t.flow(i).wanPort !== f.wanPort) {
+      if (i >= 0) t.removeFlow(i);
+      lost++;
+      continue;
+    }
+    const e = t.entry(i);
+    t.dv.setUint8(e + L.E_TCP_STATE, f.tcpState);
+    t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
+    t.dv.setFloat64(e + L.E_BYTES_OUT, f.bytesOut, true);
+    t.dv.setFloat64(e + L.E_BYTES_IN, f.bytesIn, true);
+  }
+  return lost;
+}

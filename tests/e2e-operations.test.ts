@@ -1,0 +1,88 @@
+// Operations end to end: graceful restart under a running download, the Prometheus endpoint,
+// status, and boot persistence (install writes a unit or an rc script; the rc script really
+// starts and stops the gateway).
+import t from "tap";
+import { join } from "node:path";
+import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "./helpers/topology";
+import { kernelState } from "./helpers/kernel-state";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { sha256Of } = require("./peers/data.js");
+
+const PEERS = join(__dirname, "peers");
+const NODE = process.execPath;
+const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
+
+function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
+    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
+  });
+}
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+t.test("operations", async (t) => {
+  const topo = makeTopology("ops");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, "--state-dir", state]);
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const before = kernelState(topo, topo.gw);
+  const config = writeConfig(topo);
+
+  await t.test("graceful restart: a 20 s download keeps going across a restart and arrives byte-exact", async (t) => {
+    const g = await startGateway(topo, ["--config", config, "--metrics", "9100"], state);
+    const pid1 = JSON.parse(ipmasq("status", "--json")).pid;
+    const n = 40 * 1024 * 1024;
+    const file = join(topo.dir, "long");
+    const curl = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "1600K", "-o", file, `http://10.0.0.2:8080/bytes?n=${n}&seed=21`]);
+    const started = Date.now();
+    const done = new Promise<number | null>((resolve) => curl.on("exit", resolve));
+    await sleep(8000);
+    const flowBefore = JSON.parse(ipmasq("conns", "--json")).find((r: { remote: string }) => r.remote === "10.0.0.2:8080");
+    t.ok(flowBefore, "the download is in the table");
+    t.match(ipmasq("restart"), /restarting/, "ipmasq restart");
+    await waitExit(g.proc, 20_000);
+    let pid2 = pid1;
+    for (let i = 0; i < 50 && pid2 === pid1; i++) { await sleep(200); try { pid2 = JSON.parse(ipmasq("status", "--json")).pid; } catch { /* not up yet */ } }
+    t.not(pid2, pid1, `a new process (${pid2}) took over from ${pid1}`);
+    t.match(g.log(), /took over \d+ connections/, "it says how many connections it took over");
+    const flowAfter = JSON.parse(ipmasq("conns", "--json")).find((r: { remote: string }) => r.remote === "10.0.0.2:8080");
+    t.equal(flowAfter?.public, flowBefore.public, "the flow kept its public port");
+    t.equal(await done, 0, "curl completed");
+    t.ok(Date.now() - started >= 19_000, `the download took ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    t.equal(topo.exec(topo.lan, ["sha256sum", file]).split(" ")[0], sha256Of(n, 21), "40 MB byte-exact across the restart");
+
+    const metrics = topo.exec(topo.gw, ["curl", "-sS", "http://127.0.0.1:9100/metrics"]);
+    t.match(metrics, /^ipmasq_packets_total\{direction="in"\} [1-9]/m, "metrics: packets by direction");
+    t.match(metrics, /^ipmasq_connections\{proto="tcp",state="[A-Z_]+"\} \d+/m, "metrics: connections by protocol and state");
+    t.match(metrics, /^ipmasq_table_capacity 65536$/m, "metrics: table fill");
+    t.match(metrics, /^ipmasq_worker_batches_total\{worker="0"\} \d+/m, "metrics: per-worker load");
+    t.throws(() => topo.exec(topo.gw, ["curl", "-sS", "--max-time", "2", "http://10.0.0.1:9100/metrics"]), "metrics are not served on other addresses");
+
+    topo.exec(topo.gw, ["kill", "-TERM", String(pid2)]);
+    for (let i = 0; i < 50 && kernelState(topo, topo.gw) !== before; i++) await sleep(200);
+    t.equal(kernelState(topo, topo.gw), before, "after the new process stops, the kernel is as before");
+  });
+
+  await t.test("install: a systemd unit, or an rc script that starts and stops the gateway", async (t) => {
+    const root = join(topo.dir, "root");
+    t.match(ipmasq("install", "--init", "systemd", "--root", root, "--config", "/etc/ipmasq.conf"), /wrote \/etc\/systemd\/system\/ipmasq.service/);
+    const unit = readFileSync(join(root, "etc/systemd/system/ipmasq.service"), "utf8");
+    t.match(unit, new RegExp(`ExecStart=${NODE} /usr/local/lib/ipmasq/ipmasq.js run --config /etc/ipmasq.conf`));
+    t.match(unit, /ExecReload=\/bin\/kill -HUP \$MAINPID/);
+    t.match(unit, /WantedBy=multi-user.target/);
+    t.equal(readlinkSync(join(root, "usr/local/sbin/ipmasq")), "../lib/ipmasq/ipmasq.js");
+    t.match(ipmasq("install", "--init", "sysv", "--root", root), /wrote \/etc\/rc.d\/rc.ipmasq/);
+    const rc = join(root, "etc/rc.d/rc.ipmasq");
+    const env = ["env", `IPMASQ=${join(root, "usr/local/sbin/ipmasq")}`, `CONFIG=${config}`, `LOG=${join(topo.dir, "rc.log")}`, `IPMASQ_OPTS=--state-dir ${state}`];
+    t.match(topo.exec(topo.gw, [...env, "sh", rc, "start"]), /ipmasq started/, "rc.ipmasq start");
+    t.match(topo.exec(topo.lan, ["curl", "-sS", "--max-time", "5", "http://10.0.0.2:8080/"]), /10\.0\.0\.1/, "the gateway it started masquerades");
+    t.match(topo.exec(topo.gw, [...env, "sh", rc, "status"]), /connections \d+ of 65536/, "rc.ipmasq status");
+    t.match(topo.exec(topo.gw, [...env, "sh", rc, "stop"]), /ipmasq stopped/, "rc.ipmasq stop");
+    t.equal(kernelState(topo, topo.gw), before, "and the kernel is as before");
+    t.match(ipmasq("uninstall", "--root", root), /removed/);
+    t.notOk(existsSync(join(root, "etc/systemd/system/ipmasq.service")) || existsSync(rc) || existsSync(join(root, "usr/local/lib/ipmasq/ipmasq.js")), "uninstall removes what install wrote");
+  });
+});
