@@ -84,7 +84,6 @@ function parseRuleSpec(c: Cursor, p: Policy, chain: string): Rule {
   const start = c.peek();
   const rule: Rule = { proto: 0, protoNegate: false, log: false, target: "", redirectPort: 0, counter: -1, text: "" };
   let negate = false;
-  let srcToks: number | undefined, dstToks: number | undefined;
   while (c.peek()) {
     const t = c.next()!;
     if (t.text === "!") { negate = true; continue; }
@@ -97,8 +96,8 @@ function parseRuleSpec(c: Cursor, p: Policy, chain: string): Rule {
         rule.proto = proto; rule.protoNegate = negate;
         break;
       }
-      case "-s": case "--source": srcToks = c.i; rule.src = parseAddrMatch(c, negate, false); break;
-      case "-d": case "--destination": dstToks = c.i; rule.dst = parseAddrMatch(c, negate, false); break;
+      case "-s": case "--source": rule.src = parseAddrMatch(c, negate, true); break;
+      case "-d": case "--destination": rule.dst = parseAddrMatch(c, negate, false); break;
       case "--icmp-type": {
         const a = c.need("ICMP type");
         const type = ICMP_TYPES[a.text] ?? (/^\d+$/.test(a.text) ? Number(a.text) : undefined);
@@ -145,17 +144,10 @@ function parseRuleSpec(c: Cursor, p: Policy, chain: string): Rule {
     negate = false;
   }
   if (negate) c.fail(undefined, "\"!\" must come before an option");
-  // ICMP type names in -s port position need the protocol known: reparse -s/-d ports for icmp
-  if (rule.proto === 1 && !rule.protoNegate) {
-    for (const [key, at] of [["src", srcToks], ["dst", dstToks]] as const) {
-      if (at === undefined) continue;
-      const sub = new Cursor(c.toks, c.file, c.line, c.eol);
-      sub.i = at;
-      rule[key] = parseAddrMatch(sub, rule[key]!.negate, true);
-    }
-  }
   if ((rule.syn !== undefined) && rule.proto !== 6) c.fail(start, "-y needs -p tcp");
-  if (rule.src && (rule.src.portMin !== 0 || rule.src.portMax !== 65535) && ![1, 6, 17].includes(rule.proto)) c.fail(start, "ports need -p tcp, udp or icmp");
+  for (const m of [rule.src, rule.dst]) {
+    if (m && (m.portMin !== 0 || m.portMax !== 65535) && ![1, 6, 17].includes(rule.proto)) c.fail(start, "ports and ICMP types need -p tcp, udp or icmp");
+  }
   rule.text = start ? c.toks.slice(c.toks.indexOf(start)).map((x) => x.text).join(" ") : "";
   return rule;
 }

@@ -76,7 +76,7 @@ export function ruleMatches(r: Rule, k: PacketKey): boolean {
   return true;
 }
 
-export interface Decision { verdict: Verdict; redirectPort: number; counter: number }
+export interface Decision { verdict: Verdict; redirectPort: number; counter: number; log: boolean; rule: string }
 
 // Walks a built-in chain the way ipchains does. `count` is told which counter decided.
 export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: PacketKey): Decision {
@@ -97,17 +97,17 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
         jumped = true;
         break;
       }
-      return { verdict: r.target as Verdict, redirectPort: r.redirectPort, counter: r.counter };
+      return { verdict: r.target as Verdict, redirectPort: r.redirectPort, counter: r.counter, log: r.log, rule: `${frame.chain.name} ${r.text}` };
     }
     if (jumped) continue;
     stack.pop();
     if (stack.length === 0) {
       const c = p.chains[chain];
-      return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter };
+      return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter, log: false, rule: `${chain} policy` };
     }
   }
   const c = p.chains[chain];
-  return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter };
+  return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter, log: false, rule: `${chain} policy` };
 }
 
 // The networks that some forward rule masquerades: how the LAN interface is found.

@@ -7,7 +7,7 @@ import { Core } from "../core/core";
 import { ConnTable } from "../table/conntrack";
 import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
-import { Prefix, inPrefix } from "../net/addr";
+import { Prefix, inPrefix, formatAddr } from "../net/addr";
 import { buildUnreachable, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
 
 export const A_FORWARD = 0; // translated: write it
@@ -38,6 +38,10 @@ export class SlowPath {
   private decide(chain: "input" | "forward" | "output", k: PacketKey, bytes: number): Decision {
     const d = evaluate(this.policy, chain, k);
     this.shared.count(d.counter, bytes);
+    if (d.log) {
+      // ipchains -l: one line per packet that a logging rule decided (first packets of flows)
+      process.stderr.write(`ipmasq: log ${d.verdict} by "${d.rule}": proto ${k.proto} ${formatAddr(k.src)}:${k.sport} -> ${formatAddr(k.dst)}:${k.dport} via ${k.iface}\n`);
+    }
     return d;
   }
 

@@ -1,0 +1,94 @@
+// The ipchains rule language: parsing, every command, evaluation order (first match, user chains,
+// RETURN, policies), and precise errors.
+import t from "tap";
+import { parseConfig, applyLine } from "../host/config/config-file";
+import { evaluate, PacketKey, emptyPolicy, Policy } from "../host/policy/rules";
+import { ConfigError } from "../host/policy/ipchains";
+import { policyLines } from "../host/policy/save";
+import { parseAddr } from "../host/net/addr";
+
+type KeySpec = Partial<Omit<PacketKey, "src" | "dst">> & { src: string; dst: string };
+const key = (o: KeySpec): PacketKey => ({
+  proto: 6, sport: 40000, dport: 80, syn: true, fragment: false, icmpType: -1, iface: "eth0", ...o,
+  src: parseAddr(o.src), dst: parseAddr(o.dst),
+});
+const run = (p: Policy, line: string): void => { applyLine(p, "live", 1, line); };
+const errorOf = (text: string): string => { try { parseConfig("f.conf", text); return ""; } catch (e) { return (e as ConfigError).message; } };
+
+t.test("the seed's two lines", async (t) => {
+  const { policy } = parseConfig("rc.ipmasq", "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n");
+  t.equal(evaluate(policy, "forward", key({ src: "192.168.0.2", dst: "10.0.0.2" })).verdict, "MASQ");
+  t.equal(evaluate(policy, "forward", key({ src: "10.0.0.9", dst: "192.168.0.2" })).verdict, "DENY");
+  t.equal(evaluate(policy, "input", key({ src: "10.0.0.9", dst: "192.168.0.2" })).verdict, "ACCEPT");
+});
+
+t.test("matching: ports, protocols, negation, interfaces, -y, -f, ICMP types", async (t) => {
+  const p = emptyPolicy();
+  run(p, "ipchains -A forward -p tcp -s 0/0 -d 0/0 ! 1024:65535 ! -y -j REJECT");
+  run(p, "ipchains -A forward -p icmp -s 0/0 echo-request -j DENY");
+  run(p, "ipchains -A forward -i ppp+ -j ACCEPT");
+  run(p, "ipchains -A forward -p ! udp -f -j DENY");
+  run(p, "ipchains -P forward MASQ".replace("MASQ", "REJECT"));
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: false })).verdict, "REJECT", "low port, not SYN");
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: true, iface: "ppp0" })).verdict, "ACCEPT", "SYN falls through to -i ppp+");
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 8 })).verdict, "DENY", "echo-request by name");
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 0 })).verdict, "REJECT", "echo-reply falls to the policy");
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 17, fragment: true })).verdict, "REJECT", "! udp excludes udp fragments");
+  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 47, fragment: true })).verdict, "DENY", "-f matches a fragment");
+});
+
+t.test("user chains, RETURN, insert, replace, delete, flush, delete-chain", async (t) => {
+  const p = emptyPolicy();
+  run(p, "ipchains -N lan");
+  run(p, "ipchains -A lan -p udp -j RETURN");
+  run(p, "ipchains -A lan -j MASQ");
+  run(p, "ipchains -A forward -s 192.168.0.0/24 -j lan");
+  run(p, "ipchains -A forward -j DENY");
+  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8" })).verdict, "MASQ", "tcp through the user chain");
+  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8", proto: 17 })).verdict, "DENY", "udp RETURNs and meets the next rule");
+  run(p, "ipchains -I forward 1 -d 8.8.4.4 -j REJECT");
+  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.4.4" })).verdict, "REJECT", "-I puts the rule first");
+  run(p, "ipchains -R forward 1 -d 8.8.4.4 -j ACCEPT");
+  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.4.4" })).verdict, "ACCEPT", "-R replaces it");
+  run(p, "ipchains -D forward -d 8.8.4.4 -j ACCEPT");
+  t.equal(p.chains.forward.rules.length, 2, "-D by specification");
+  t.throws(() => run(p, "ipchains -X lan"), /not empty/, "-X refuses a chain with rules");
+  run(p, "ipchains -D forward 1");
+  run(p, "ipchains -F lan");
+  run(p, "ipchains -X lan");
+  t.notOk("lan" in p.chains, "-F then -X removes the chain");
+  run(p, "ipchains -N x1");
+  run(p, "ipchains -A x1 -j ACCEPT");
+  run(p, "ipchains -N x2");
+  run(p, "ipchains -A x2 -j x1");
+  t.throws(() => run(p, "ipchains -A x1 -j x2"), /loop/, "a jump that makes a loop is refused");
+});
+
+t.test("timeouts, portfw, save round trip", async (t) => {
+  const text = [
+    "#!/bin/sh", 'echo "1" > /proc/sys/net/ipv4/ip_forward', "/sbin/modprobe ip_masq_ftp",
+    "ipchains -M -S 7200 10 160", "ipchains -P forward DENY", "ipchains -N web",
+    "ipchains -A web -p tcp -d 0/0 443 -j RETURN", "ipchains -A forward -s 192.168.0.0/24 -j MASQ",
+    "ipmasqadm portfw -a -P tcp -L 10.0.0.1 8080 -R 192.168.0.2 80 -p 5",
+  ].join("\n");
+  const c = parseConfig("rc", text);
+  t.same(c.policy.masqTimeouts, { tcp: 7440, tcpFin: 240, udp: 160 }, "timeouts below the RFC minimums are raised");
+  t.equal(c.warnings.length, 2, "with a warning each");
+  t.same(c.policy.portfw[0], { pref: 5, proto: 6, publicAddr: parseAddr("10.0.0.1"), publicPort: 8080, addr: parseAddr("192.168.0.2"), port: 80 });
+  const again = parseConfig("saved", policyLines(c.policy).join("\n"));
+  t.same(policyLines(again.policy), policyLines(c.policy), "save writes what loads back the same");
+});
+
+t.test("errors name file, line, column and reason; nothing is half-applied", async (t) => {
+  t.equal(errorOf("ipchains -P forward DENY\nipchains -A forwrd -j MASQ\n"), 'f.conf:2:13: no chain named "forwrd" (built-in: input, forward, output; make others with -N)');
+  t.equal(errorOf("ipchains -A forward -s 300.1.1.1 -j MASQ"), "f.conf:1:24: not an IPv4 address: 300.1.1.1");
+  t.equal(errorOf("ipchains -A forward -p tcp -d 0/0 99999 -j ACCEPT"), "f.conf:1:35: bad port range 99999");
+  t.equal(errorOf("ipchains -A forward -p gre -j ACCEPT"), 'f.conf:1:24: unknown protocol "gre" (tcp, udp, icmp, all or a number)');
+  t.equal(errorOf("ipchains -A input -j MASQ"), "f.conf:1:22: MASQ is only valid in the forward chain (or a chain it jumps to)");
+  t.equal(errorOf("ipchains -P forward MASQ"), "f.conf:1:21: a policy is ACCEPT, DENY or REJECT");
+  t.equal(errorOf("ipchains -A forward -y -j ACCEPT"), "f.conf:1:21: -y needs -p tcp");
+  t.equal(errorOf("ipchains -A forward --frob -j ACCEPT"), 'f.conf:1:21: unknown option "--frob"');
+  t.equal(errorOf("route add default gw 10.0.0.2"), 'f.conf:1:1: not an ipchains or ipmasqadm command: "route add default gw 10.0.0.2"');
+  t.equal(errorOf("ipmasqadm portfw -a -P icmp -L 10.0.0.1 1 -R 192.168.0.2 1"), "f.conf:1:24: portfw protocol is tcp or udp");
+  t.equal(errorOf("ipchains -A forward -j"), "f.conf:1:23: target expected");
+});
