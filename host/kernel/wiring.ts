@@ -108,7 +108,10 @@ export class Wiring {
         pref++;
       }
     }
-    this.rule(["pref", String(pref++), "iif", p.wan, "ipproto", "icmp", "lookup", T]);
+    this.rule(["pref", String(pref), "iif", p.wan, "ipproto", "icmp", "lookup", T]);
+    // UDP fragments carry no ports, so no dport rule matches them: all UDP to the public
+    // address comes through ipmasq, which reassembles, and hands the gateway's own back
+    this.rule(["pref", String(pref++), "iif", p.wan, "to", p.publicAddr, "ipproto", "udp", "lookup", T]);
     // The local table moves behind those rules; the new place is added before the old is removed.
     this.rule(["pref", String(PREF_LOCAL), "lookup", "local"]);
     this.journal.localMoved = true;

@@ -6,7 +6,7 @@ import * as L from "../../assembly/layout";
 import { createCore, CoreKind } from "../core/core";
 import { ConnTable } from "../table/conntrack";
 import { memoryMap, slotAddress, statsAddress, descAddress } from "../table/memory-map";
-import { SlowPath, Sides, A_FORWARD, A_PASS, A_REPLY } from "./slow-path";
+import { SlowPath, Sides, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
 import { SharedPolicy } from "../policy/shared-policy";
 import * as libc from "../tun/libc";
 
@@ -73,12 +73,13 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         if (verdict === L.V_FORWARD) { send(k, len); continue; }
         if (verdict === L.V_DROP) continue; // counted by the core
         const action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true));
+        if (action === A_HELD) continue;
         if (action === A_FORWARD || action === A_PASS) {
           if (action === A_PASS) f64[L.S_PASSED]++;
-          send(k, len);
+          send(k, slow.length);
         } else {
           f64[L.S_DROPS + slow.reason]++;
-          if (action === A_REPLY) { f64[S_REPLIES]++; send(k, slow.replyLength); }
+          if (action === A_REPLY) { f64[S_REPLIES]++; send(k, slow.length); }
         }
       }
       if (n < L.BATCH_MAX) break;

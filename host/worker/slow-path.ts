@@ -4,16 +4,18 @@
 // then translated by the core like any other. Everything here is per flow, not per packet.
 import * as L from "../../assembly/layout";
 import { Core } from "../core/core";
-import { ConnTable } from "../table/conntrack";
+import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "../table/conntrack";
 import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
 import { Prefix, inPrefix, formatAddr } from "../net/addr";
+import { Reassembler } from "./reassembly";
 import { buildUnreachable, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
 
 export const A_FORWARD = 0; // translated: write it
 export const A_DROP = 1;
 export const A_PASS = 2; // not ours to translate: hand back to the kernel unchanged (TTL restored)
 export const A_REPLY = 3; // the slot now holds an ICMP error to send instead
+export const A_HELD = 4; // a fragment kept for reassembly: nothing to write yet
 
 export interface Sides { publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string }
 
@@ -24,7 +26,8 @@ export class SlowPath {
   private readonly u8: Uint8Array;
   private readonly dv: DataView;
   reason = 0; // drop reason of the last A_DROP
-  replyLength = 0; // length of the last A_REPLY
+  length = 0; // bytes to write for A_FORWARD, A_PASS and A_REPLY (a reassembled datagram is longer)
+  private readonly frags = new Reassembler();
 
   constructor(private readonly core: Core, private readonly table: ConnTable, memory: WebAssembly.Memory,
               private readonly sides: Sides, public policy: Policy, private readonly shared: SharedPolicy,
@@ -46,6 +49,8 @@ export class SlowPath {
   }
 
   handle(vnet: number, n: number, fastReason: number): number {
+    this.length = n;
+    if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
     const u8 = this.u8, dv = this.dv, s = this.sides;
     const ip = vnet + L.VNET_HDR_LEN;
     const ihl = (u8[ip] & 15) * 4;
@@ -54,7 +59,6 @@ export class SlowPath {
     const src = dv.getUint32(ip + 12), dst = dv.getUint32(ip + 16);
     const l4 = ip + ihl;
 
-    if (fastReason === L.R_FRAGMENT) return this.drop(L.R_FRAGMENT);
     // Sent by the gateway itself (a redirect target's replies are routed through us): not a flow.
     if (src === s.publicAddr || src === s.lanAddr) return this.pass(ip);
 
@@ -94,8 +98,10 @@ export class SlowPath {
         return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn);
       }
       // Addressed to the gateway and no flow of ours: ICMP for the gateway's own use (its pings,
-      // errors about its own traffic) goes back to the kernel; the NAT ports are closed.
-      return proto === L.PROTO_ICMP ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
+      // errors about its own traffic) and UDP outside the NAT ports (its own services; here
+      // only because of reassembly) go back to the kernel; the NAT ports are closed.
+      const natPort = (k.dport >= this.table.portMin && k.dport <= this.table.portMax) || (k.dport >= LOW_PORT_MIN && k.dport <= LOW_PORT_MAX);
+      return proto === L.PROTO_ICMP || (proto === L.PROTO_UDP && !natPort) ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
     }
     if (proto === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(k.icmpType)) return this.drop(L.R_NO_MAPPING); // about no flow we know
 
@@ -114,6 +120,21 @@ export class SlowPath {
     const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport);
     if (entry < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
+  }
+
+  // Reassembles; a complete datagram replaces the fragment in the slot and goes on as one packet.
+  private fragment(vnet: number, n: number): number {
+    const ip = vnet + L.VNET_HDR_LEN;
+    const r = this.frags.add(this.u8.subarray(ip, vnet + n), this.table.now);
+    if (r.kind === "held") return A_HELD;
+    if (r.kind === "refused") return this.drop(r.why === "limit" ? L.R_FRAGMENT : L.R_BAD_FRAGMENT);
+    this.u8.fill(0, vnet, ip);
+    this.u8.set(r.datagram, ip);
+    const len = L.VNET_HDR_LEN + r.datagram.length;
+    const v = this.core.processPacket(vnet, len, this.stats);
+    if (v === L.V_FORWARD) { this.length = len; return A_FORWARD; }
+    if (v === L.V_DROP) return this.drop(L.R_BAD_FRAGMENT);
+    return this.handle(vnet, len, L.R_NO_MAPPING);
   }
 
   // SYN: a new connection; anything else: picked up mid-stream (e.g. after a restart).
@@ -144,7 +165,7 @@ export class SlowPath {
     const len = buildUnreachable(this.u8, this.core, vnet, n, this.sides.lanAddr, code);
     this.reason = reason;
     if (len === 0) return A_DROP;
-    this.replyLength = len;
+    this.length = len;
     return A_REPLY;
   }
 }

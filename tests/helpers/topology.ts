@@ -8,6 +8,7 @@ import { join } from "node:path";
 
 export interface Topology {
   lan: string; gw: string; wan: string;
+  far: string; // with { far: true }: a host behind the wan router (10.1.0.2), for traceroute and PMTU
   dir: string; // scratch folder for configs and files
   exec(ns: string, cmd: string[], opts?: { timeout?: number; input?: string }): string;
   spawn(ns: string, cmd: string[]): ChildProcess;
@@ -17,13 +18,13 @@ export interface Topology {
 const sh = (args: string[], timeout = 60_000, input?: string): string =>
   execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 
-export function makeTopology(tag = "t", extra?: { wanMtu?: number }): Topology {
+export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number }): Topology {
   const id = `${tag}${process.pid % 100000}`;
-  const lan = `ipm-${id}-lan`, gw = `ipm-${id}-gw`, wan = `ipm-${id}-wan`;
+  const lan = `ipm-${id}-lan`, gw = `ipm-${id}-gw`, wan = `ipm-${id}-wan`, far = `ipm-${id}-far`;
   const children: ChildProcess[] = [];
   const destroy = (): void => {
     for (const c of children) { try { c.kill("SIGKILL"); } catch { /* gone */ } }
-    for (const ns of [lan, gw, wan]) {
+    for (const ns of [lan, gw, wan, far]) {
       // kill whatever still runs inside, then remove the namespace
       try { sh(["ip", "netns", "pids", ns]).split(/\s+/).filter(Boolean).forEach((p) => { try { process.kill(Number(p), "SIGKILL"); } catch { /* gone */ } }); } catch { /* no ns */ }
       try { sh(["ip", "netns", "del", ns]); } catch { /* no ns */ }
@@ -44,7 +45,20 @@ export function makeTopology(tag = "t", extra?: { wanMtu?: number }): Topology {
     run("ip", "-n", gw, "addr", "add", "192.168.0.1/24", "dev", "eth1");
     run("ip", "-n", gw, "addr", "add", "10.0.0.1/24", "dev", "eth0");
     run("ip", "-n", wan, "addr", "add", "10.0.0.2/24", "dev", "wan0");
-    if (extra?.wanMtu) { run("ip", "-n", gw, "link", "set", "eth0", "mtu", String(extra.wanMtu)); run("ip", "-n", wan, "link", "set", "wan0", "mtu", String(extra.wanMtu)); }
+    if (extra?.far) {
+      // wan becomes a router to a farther network: 10.0.0.2 | 10.1.0.1 -- far 10.1.0.2
+      run("ip", "netns", "add", far);
+      run("ip", "-n", far, "link", "set", "lo", "up");
+      run("ip", "netns", "exec", far, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+      run("ip", "link", "add", "far0", "netns", far, "type", "veth", "peer", "name", "wan1", "netns", wan);
+      run("ip", "-n", wan, "addr", "add", "10.1.0.1/24", "dev", "wan1");
+      run("ip", "-n", far, "addr", "add", "10.1.0.2/24", "dev", "far0");
+      if (extra.farMtu) for (const [ns, dev] of [[wan, "wan1"], [far, "far0"]]) run("ip", "-n", ns, "link", "set", dev, "mtu", String(extra.farMtu));
+      run("ip", "-n", wan, "link", "set", "wan1", "up");
+      run("ip", "-n", far, "link", "set", "far0", "up");
+      run("ip", "-n", far, "route", "add", "default", "via", "10.1.0.1");
+      run("ip", "netns", "exec", wan, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+    }
     for (const [ns, dev] of [[lan, "lan0"], [gw, "eth1"], [gw, "eth0"], [wan, "wan0"]]) run("ip", "-n", ns, "link", "set", dev, "up");
     run("ip", "-n", lan, "route", "add", "default", "via", "192.168.0.1");
     run("ip", "-n", gw, "route", "add", "default", "via", "10.0.0.2");
@@ -54,7 +68,7 @@ export function makeTopology(tag = "t", extra?: { wanMtu?: number }): Topology {
   }
   const dir = mkdtempSync(join(tmpdir(), "ipmasq-test-"));
   return {
-    lan, gw, wan, dir,
+    lan, gw, wan, far, dir,
     exec: (ns, cmd, opts) => sh(["ip", "netns", "exec", ns, ...cmd], opts?.timeout ?? 60_000, opts?.input),
     spawn: (ns, cmd) => {
       const c = spawn("ip", ["netns", "exec", ns, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });

@@ -1,5 +1,6 @@
 // UDP peer. Server: node udp-echo.js server PORT — answers each datagram with "seen A:P <payload>".
 // Client: node udp-echo.js client HOST PORT MESSAGE [LOCALPORT] — prints the answer, or fails after 3 s.
+// A MESSAGE of the form "bytes:N" sends N bytes and prints the answer's length and sha256.
 const dgram = require("node:dgram");
 const [mode, a, b, c, d] = process.argv.slice(2);
 if (mode === "server") {
@@ -9,6 +10,16 @@ if (mode === "server") {
 } else {
   const s = dgram.createSocket("udp4");
   const timer = setTimeout(() => { process.stderr.write("no answer\n"); process.exit(1); }, 3000);
-  s.on("message", (msg) => { clearTimeout(timer); process.stdout.write(`${msg}\n`); s.close(); });
-  s.bind(d ? Number(d) : 0, () => s.send(c, Number(b), a));
+  const big = /^bytes:(\d+)$/.exec(c);
+  const payload = big ? Buffer.alloc(Number(big[1]), 0x42) : c;
+  s.on("message", (msg) => {
+    clearTimeout(timer);
+    if (big) {
+      const body = msg.subarray(msg.indexOf(0x42));
+      const h = require("node:crypto").createHash("sha256").update(body).digest("hex");
+      process.stdout.write(`${msg.toString().split(" ").slice(0, 2).join(" ")} ${body.length} bytes sha256 ${h}\n`);
+    } else process.stdout.write(`${msg}\n`);
+    s.close();
+  });
+  s.bind(d ? Number(d) : 0, () => s.send(payload, Number(b), a));
 }

@@ -1,0 +1,51 @@
+// Protocol behaviour end to end, through a router namespace beyond the WAN (10.1.0.0/24, MTU 1400):
+// traceroute in UDP, ICMP and TCP modes sees every hop; path-MTU discovery works through the
+// gateway; 8000-byte UDP datagrams (fragmented) cross both ways; no ICMP ends a mapping.
+import t from "tap";
+import { join } from "node:path";
+import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "./helpers/topology";
+
+const PEERS = join(__dirname, "peers");
+const NODE = process.execPath;
+const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
+
+function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
+    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
+  });
+}
+const hops = (out: string): string[] => out.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
+
+t.test("protocols", async (t) => {
+  const topo = makeTopology("pro", { far: true, farMtu: 1400 });
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.far, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  await waitListening(topo.spawn(topo.far, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
+  const g = await startGateway(topo, ["--config", writeConfig(topo)], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+
+  for (const [mode, args] of [["UDP", []], ["ICMP", ["-I"]], ["TCP", ["-T", "-p", "8080"]]] as const) {
+    const out = topo.exec(topo.lan, ["traceroute", "-n", "-q", "1", "-w", "2", "-m", "5", ...args, "10.1.0.2"], { timeout: 60_000 });
+    t.same(hops(out), ["192.168.0.1", "10.0.0.2", "10.1.0.2"], `traceroute (${mode}) shows the gateway, the router and the host`);
+  }
+
+  const ping = (() => { try { return topo.exec(topo.lan, ["ping", "-M", "do", "-s", "1472", "-c", "2", "-i", "0.3", "10.1.0.2"]); } catch (e) { return String((e as { stdout: string }).stdout); } })();
+  t.match(ping, /mtu = 1400/, "a DF packet too big for the far link: the router's 'fragmentation needed' reaches the LAN host");
+  const up = JSON.parse(topo.exec(topo.lan, ["sh", "-c", "head -c 3000000 /dev/zero | curl -sS --max-time 20 --data-binary @- http://10.1.0.2:8080/upload"]));
+  t.same([up.bytes, up.from], [3000000, "10.0.0.1"], "a 3 MB upload finds the path MTU through the gateway");
+  t.match(topo.exec(topo.lan, ["ip", "route", "get", "10.1.0.2"]), /mtu 1400/, "the LAN host learned the path MTU");
+
+  const big = topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.1.0.2", "5353", "bytes:8000"]);
+  t.match(big, /^seen 10\.0\.0\.1:\d+ 8000 bytes sha256 /, "8000-byte UDP datagrams cross both ways (fragmented, reassembled, translated)");
+  t.match(big, /sha256 52cfd0f284a6f745ffc05576fd2179e6d91db19d58f91729d737e43ae547dba0/, "byte-exact");
+
+  // an ICMP error about a flow does not end it
+  t.throws(() => topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.1.0.2", "9", "anyone?", "45001"]), "a closed port answers port unreachable");
+  const conns = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "conns", "--json", "--state-dir", state]));
+  t.ok(conns.some((c: { lan: string; remote: string }) => c.lan === "192.168.0.2:45001" && c.remote === "10.1.0.2:9"), "the mapping survives the ICMP error");
+  const st = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state]));
+  t.ok(st.workers.reduce((n: number, w: { packetsIn: number }) => n + w.packetsIn, 0) > 0);
+});
