@@ -126,6 +126,7 @@ export const IDX_TOMBSTONE = -1;
 export const H_LAN = 0;
 export const H_WAN = 256;
 export const H_MAP = 512;
+export const H_REMOTE = 768; // (lan addr:port, remote addr): address-dependent filtering
 
 // ---- Port table: 3 protocols x 65536 ports x 12 bytes ----------------------------------------------
 export const P_LAN_ADDR = 0; // u32 owner of the mapping

@@ -23,7 +23,7 @@ import { memoryMap } from "./table/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
 import { flowJson, formatFlows, formatMasqList } from "./table/listing";
 import { WorkerTask } from "./worker/loop";
-import { Sides } from "./worker/slow-path";
+import { Sides, Filtering } from "./worker/slow-path";
 import { ControlServer, controlSocketPath, statusOf, Answer } from "./control/server";
 import { formatAddr, formatPrefix } from "./net/addr";
 import * as L from "../assembly/layout";
@@ -45,6 +45,7 @@ export interface RunOptions {
   argv: string[]; // the command line, to start the next process on a graceful restart
   handover?: string; // snapshot left by the process that handed over to this one
   metrics?: string; // host:port of the Prometheus endpoint (off when absent)
+  filtering: Filtering;
 }
 
 interface Handover { policy: Policy; flows: FlowRecord[] }
@@ -117,7 +118,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
   const found = findSides(masqSources(policy), o.wan, o.lan);
   const lanIfaceAddr = found.lan.addrs[0];
   const sides: Sides = {
-    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name,
+    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name, filtering: o.filtering,
     lanPrefix: { addr: (lanIfaceAddr.addr & (lanIfaceAddr.bits === 0 ? 0 : (0xffffffff << (32 - lanIfaceAddr.bits)))) >>> 0, bits: lanIfaceAddr.bits },
   };
   const map = memoryMap(o.workers, o.maxConns);

@@ -37,7 +37,7 @@ t.test("data plane end to end", async (t) => {
   topo.spawn(topo.wan, ["iperf3", "-s", "-p", "5201"]);
   // LAN listeners that nothing from outside may reach
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "5555"]));
-  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "62000"]));
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "50000"]));
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "tcp-many.js"), "server", "8081"]));
   // the WAN host routes the private network at the gateway, as an attacker next door would
   topo.exec(topo.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
@@ -78,7 +78,7 @@ t.test("data plane end to end", async (t) => {
           t.ok(fails(() => topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", "192.168.0.2", "5555", "knock"])), "UDP to 192.168.0.2 is not delivered");
           t.ok(fails(() => topo.exec(topo.wan, ["ping", "-c", "1", "-W", "1", "192.168.0.2"])), "ping to 192.168.0.2 is not delivered");
           t.ok(fails(() => topo.exec(topo.wan, ["curl", "-sS", "--max-time", "2", "http://192.168.0.2:8081/"])), "TCP to 192.168.0.2 is not delivered");
-          t.ok(fails(() => topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.1", "62000", "knock"])), "UDP to an unmapped NAT port is not delivered");
+          t.ok(fails(() => topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.1", "50000", "knock"])), "UDP to an unmapped NAT port is not delivered");
           const st = JSON.parse(topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--json", "--state-dir", state]));
           t.ok(st.drops.policy >= 2 && st.drops.no_mapping >= 1, `unsolicited packets counted as drops (${JSON.stringify(st.drops)})`);
           t.ok(st.connections >= 1000, `connection table holds the flows (${st.connections})`);

@@ -49,3 +49,28 @@ t.test("protocols", async (t) => {
   const st = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state]));
   t.ok(st.workers.reduce((n: number, w: { packetsIn: number }) => n + w.packetsIn, 0) > 0);
 });
+
+t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port preservation", async (t) => {
+  const topo = makeTopology("nat");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  topo.exec(topo.wan, ["ip", "addr", "add", "10.0.0.3/24", "dev", "wan0"]);
+  topo.spawn(topo.wan, ["turnserver", "-n", "--stun-only", "--no-auth", "--no-cli", "--listening-ip=10.0.0.2", "--listening-ip=10.0.0.3", "--log-file=stdout"]);
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const filtering of ["address-dependent", "endpoint-independent"]) {
+    const g = await startGateway(topo, ["--config", writeConfig(topo), "--filtering", filtering], state);
+    try {
+      const out = topo.exec(topo.lan, ["turnutils_natdiscovery", "-m", "-f", "-H", "10.0.0.2"], { timeout: 60_000 });
+      t.match(out, /NAT with Endpoint Independent Mapping!/, `${filtering}: natdiscovery finds endpoint-independent mapping`);
+      t.match(out, filtering === "address-dependent" ? /NAT with Address Dependent Filtering!/ : /NAT with Endpoint Independent Filtering!/, `${filtering}: natdiscovery finds the configured filtering`);
+      t.match(out, /successful hairpinning/, `${filtering}: natdiscovery finds hairpinning`);
+      t.match(topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "hi", "45002"]), /^seen 10\.0\.0\.1:45002 hi/, "a free source port is preserved");
+      const code = (() => { try { topo.exec(topo.wan, ["curl", "-sS", "--max-time", "2", "http://10.0.0.1:40000/"]); return 0; } catch (e) { return (e as { status: number }).status; } })();
+      t.equal(code, 28, "an unsolicited inbound SYN to a NAT port gets no reply at all (curl times out, no RST)");
+    } finally {
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
+    }
+  }
+});

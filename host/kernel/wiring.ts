@@ -90,9 +90,9 @@ export class Wiring {
     this.sysctl(`net.ipv6.conf.${p.tun}.disable_ipv6`, "1", true);
     const [lo, hi] = readSysctl("net.ipv4.ip_local_port_range").split(" ").map(Number);
     if (lo <= p.portMax && hi >= p.portMin) {
-      // keep the gateway's own sockets out of the NAT range
-      const newHi = p.portMin - 1, newLo = Math.min(lo, newHi - 1000);
-      this.sysctl("net.ipv4.ip_local_port_range", `${newLo} ${newHi}`);
+      // keep the gateway's own sockets out of the NAT range: above it if there is room, else below
+      const range = 65535 - p.portMax >= 1000 ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
+      this.sysctl("net.ipv4.ip_local_port_range", range);
     }
     ip("link", "set", p.tun, "mtu", String(p.mtu), "up");
     ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));

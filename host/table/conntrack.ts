@@ -163,6 +163,30 @@ export class ConnTable {
     return -1;
   }
 
+  // The LAN end that owns public `port` (a live mapping), or undefined.
+  mappingOwner(proto: number, port: number): { addr: number; port: number } | undefined {
+    if (!(proto in PORT_PROTO_INDEX)) return undefined;
+    const p = this.portAt(proto, port);
+    if (this.dv.getUint16(p + L.P_REFS, true) === 0) return undefined;
+    return { addr: this.dv.getUint32(p + L.P_LAN_ADDR, true), port: this.dv.getUint16(p + L.P_LAN_PORT, true) };
+  }
+
+  // Has lanAddr:lanPort a flow to remoteAddr (any port)? Address-dependent filtering asks this.
+  hasFlowTo(proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {
+    const mask = this.mask();
+    let i = hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, this.seed()) & mask;
+    for (let n = 0; n <= mask; n++) {
+      const slot = Atomics.load(this.i32, (this.map.remoteIndex >> 2) + i);
+      if (slot === L.IDX_EMPTY) return false;
+      if (slot !== L.IDX_TOMBSTONE) {
+        const f = this.flow(slot - 1);
+        if (f.proto === proto && f.lanAddr === lanAddr && f.lanPort === lanPort && f.remoteAddr === remoteAddr) return true;
+      }
+      i = (i + 1) & mask;
+    }
+    return false;
+  }
+
   private portFree(proto: number, port: number, now: number): boolean {
     const p = this.portAt(proto, port);
     if (this.dv.getUint16(p + L.P_REFS, true) !== 0) return false;
@@ -257,6 +281,7 @@ export class ConnTable {
     const seed = this.seed();
     this.indexInsert(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed), i + 1);
     this.indexInsert(this.map.wanIndex, hash5(L.H_WAN, proto, remoteAddr, remotePort, wanAddr, port, seed), i + 1);
+    this.indexInsert(this.map.remoteIndex, hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, seed), i + 1);
     this.setU32(L.T_LIVE, this.live + 1);
     return i;
   }
@@ -300,6 +325,7 @@ export class ConnTable {
     const seed = this.seed();
     this.indexRemove(this.map.lanIndex, hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed), i + 1);
     this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
+    this.indexRemove(this.map.remoteIndex, hash5(L.H_REMOTE, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, 0, seed), i + 1);
     const now = this.now;
     const p = this.portAt(f.proto, f.wanPort);
     const refs = f.fixed ? 1 : this.dv.getUint16(p + L.P_REFS, true) - 1;

@@ -12,6 +12,7 @@ export interface MemoryMap {
   lanIndex: number;
   wanIndex: number;
   mapIndex: number;
+  remoteIndex: number; // (lan end, remote address) -> entry: address-dependent filtering
   ports: number;
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   end: number;
@@ -30,12 +31,13 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const lanIndex = align(entries + maxConns * L.E_SIZE, 64);
   const wanIndex = lanIndex + indexSlots * 4;
   const mapIndex = wanIndex + indexSlots * 4;
-  const ports = mapIndex + indexSlots * 4;
+  const remoteIndex = mapIndex + indexSlots * 4;
+  const ports = remoteIndex + indexSlots * 4;
   const policy = ports + 3 * 65536 * L.P_SIZE;
   const end = policy + POLICY_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
   if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, ports, policy, end, pages };
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, end, pages };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

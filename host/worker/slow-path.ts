@@ -17,7 +17,11 @@ export const A_PASS = 2; // not ours to translate: hand back to the kernel uncha
 export const A_REPLY = 3; // the slot now holds an ICMP error to send instead
 export const A_HELD = 4; // a fragment kept for reassembly: nothing to write yet
 
-export interface Sides { publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string }
+// Filtering of inbound packets to a mapped public port (RFC 4787 REQ-8): endpoint-independent
+// lets anyone in, address-dependent only hosts the LAN end has sent to.
+export type Filtering = "endpoint-independent" | "address-dependent";
+
+export interface Sides { publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string; filtering: Filtering }
 
 const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
@@ -97,6 +101,8 @@ export class SlowPath {
         }
         return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn);
       }
+      const owner = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? this.table.mappingOwner(proto, k.dport) : undefined;
+      if (owner && !rst) return this.toMapping(vnet, n, proto, owner, k, fromLan);
       // Addressed to the gateway and no flow of ours: ICMP for the gateway's own use (its pings,
       // errors about its own traffic) and UDP outside the NAT ports (its own services; here
       // only because of reassembly) go back to the kernel; the NAT ports are closed.
@@ -135,6 +141,27 @@ export class SlowPath {
     if (v === L.V_FORWARD) { this.length = len; return A_FORWARD; }
     if (v === L.V_DROP) return this.drop(L.R_BAD_FRAGMENT);
     return this.handle(vnet, len, L.R_NO_MAPPING);
+  }
+
+  // A packet to a public port that a LAN end holds (endpoint-independent mapping): let in as the
+  // filtering allows; from the LAN it is hairpinned, with our public address as its source.
+  private toMapping(vnet: number, n: number, proto: number, owner: { addr: number; port: number }, k: PacketKey, fromLan: boolean): number {
+    const s = this.sides;
+    let remote = k.src, remotePort = k.sport;
+    if (fromLan) {
+      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, s.publicAddr, this.tcpState(k.syn), k.sport);
+      if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+      remote = s.publicAddr;
+      remotePort = this.table.flow(m).wanPort;
+    }
+    // Hairpinned packets come from our own public address: no outside host to filter.
+    if (!fromLan && s.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
+    const state = proto !== L.PROTO_TCP ? 0 : k.syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
+    const f = fromLan
+      ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, k.dport, state)
+      : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, state, k.dport);
+    if (f < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+    return this.translate(vnet, n);
   }
 
   // SYN: a new connection; anything else: picked up mid-stream (e.g. after a restart).
