@@ -13,7 +13,7 @@ import {
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
   E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_TCP_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
-  T_NOW, T_MSS_CLAMP, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
+  T_NOW, T_MSS_CLAMP, E_STATUS, ES_ALG, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
   S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
 
@@ -107,7 +107,7 @@ function translate(vnet: usize, n: i32): u32 {
     count(true, bytes);
     // Hairpin (RFC 4787 REQ-9): addressed to a public address of ours, so it comes back in.
     if (dst == wanAddr && proto != PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
-    return forward(idx);
+    return helped(e, idx);
   }
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {
@@ -118,10 +118,19 @@ function translate(vnet: usize, n: i32): u32 {
     touch(e);
     store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
     count(false, bytes);
-    return forward(idx);
+    return helped(e, idx);
   }
   return slow(R_NO_MAPPING);
 }
+
+// A translated packet of a flow with an application helper goes on to the slow path.
+@inline function helped(e: usize, idx: i32): u32 {
+  if ((load<u32>(e + E_STATUS) & ES_ALG) != 0) return slow(R_ALG);
+  return forward(idx);
+}
+
+// The reason (or entry + 1) of the last verdict, for single-packet callers.
+export function lastReason(): u32 { return verdictReason; }
 
 // The second half of a hairpinned packet: now from our public end, it is translated inbound.
 function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: u32, dst: u32, dport: u32, partial: bool, bytes: f64): void {

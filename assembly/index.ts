@@ -4,4 +4,4 @@ export { sum, replace16, replace32, sumReplace32 } from "./checksum";
 export { validate } from "./ipv4";
 export { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 export { setTable, hash5, lookupLan, lookupWan } from "./table";
-export { processPacket, processBatch } from "./batch";
+export { processPacket, processBatch, lastReason } from "./batch";

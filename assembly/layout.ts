@@ -41,9 +41,8 @@ export const R_POLICY = 12; // refused by the forward policy
 export const R_TABLE_FULL = 13;
 export const R_FRAGMENT = 14; // fragments are not translated by the fast path
 export const R_UNSUPPORTED = 15; // protocol or ICMP type that is not masqueraded
-export const R_COUNT = 16;
-
-export const REASON_NAMES_COUNT = 16;
+export const R_ALG = 16; // not a drop: translated, and an application helper (FTP) wants to see it
+export const R_COUNT = 17;
 
 // ---- Worker block ---------------------------------------------------------------------------------
 // WORKERS_BASE + id * WORKER_SIZE. Stats are f64 counters (exact to 2^53, plain stores from both cores).
@@ -109,6 +108,8 @@ export const E_SIZE = 48;
 export const ES_FREE = 0;
 export const ES_LIVE = 1; // masqueraded: the public port comes from the port table
 export const ES_LIVE_FIXED = 2; // port forward or redirect: fixed ports, no port-table mapping
+export const ES_KIND_MASK = 3;
+export const ES_ALG = 4; // flag: every packet also goes to an application helper (FTP control)
 
 // TCP state: a small set of facts, enough to choose the RFC 5382 timeout.
 export const TS_SYN_OUT = 1; // SYN seen from the LAN side

@@ -16,6 +16,7 @@ import { findSides, listInterfaces } from "./kernel/interfaces";
 import { Wiring, stateFile, PREF_PORTFW, PREF_REDIRECT } from "./kernel/wiring";
 import { openTun, closeTun, setPersist, Tun } from "./tun/tun";
 import { ip } from "./kernel/ip";
+import { AlgState } from "./table/alg-state";
 import { takeSnapshot, restoreSnapshot, FlowRecord } from "./table/snapshot";
 import { startMetrics } from "./control/metrics";
 import { createMemory, CoreKind } from "./core/core";
@@ -46,6 +47,7 @@ export interface RunOptions {
   handover?: string; // snapshot left by the process that handed over to this one
   metrics?: string; // host:port of the Prometheus endpoint (off when absent)
   filtering: Filtering;
+  ftpHelper: boolean;
 }
 
 interface Handover { policy: Policy; flows: FlowRecord[] }
@@ -118,7 +120,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
   const found = findSides(masqSources(policy), o.wan, o.lan);
   const lanIfaceAddr = found.lan.addrs[0];
   const sides: Sides = {
-    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name, filtering: o.filtering,
+    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name, filtering: o.filtering, ftpHelper: o.ftpHelper,
     lanPrefix: { addr: (lanIfaceAddr.addr & (lanIfaceAddr.bits === 0 ? 0 : (0xffffffff << (32 - lanIfaceAddr.bits)))) >>> 0, bits: lanIfaceAddr.bits },
   };
   const map = memoryMap(o.workers, o.maxConns);
@@ -147,7 +149,8 @@ export async function runGateway(o: RunOptions): Promise<number> {
   const started = Date.now();
   table.now = 1;
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
-  const sweeper = setInterval(() => table.sweep(), 5000);
+  const algState = new AlgState(table, map.alg);
+  const sweeper = setInterval(() => { table.sweep(); algState.expire(); }, 5000);
 
   const pool = new Piscina({
     filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,

@@ -126,7 +126,7 @@ function translate(vnet: number, n: number): number {
     dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
     count(true, bytes);
     if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
-    return forward(idx);
+    return helped(e, idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);
   if (idx >= 0) {
@@ -137,10 +137,17 @@ function translate(vnet: number, n: number): number {
     touch(e);
     dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
     count(false, bytes);
-    return forward(idx);
+    return helped(e, idx);
   }
   return slow(L.R_NO_MAPPING);
 }
+
+function helped(e: number, idx: number): number {
+  if (le32(e + L.E_STATUS) & L.ES_ALG) return slow(L.R_ALG);
+  return forward(idx);
+}
+
+export const lastReason = (): number => verdictReason;
 
 function icmpError(ip: number, l4: number, l4len: number): number {
   if (!checksumOk(l4, l4len)) return drop(L.R_BAD_ICMP);

@@ -23,6 +23,7 @@ export interface Core {
   lookupWan(proto: number, remoteAddr: number, remotePort: number, wanAddr: number, wanPort: number): number;
   processPacket(vnet: number, n: number, stats: number): number;
   processBatch(desc: number, n: number, stats: number): number;
+  lastReason(): number;
 }
 
 export function createMemory(pages: number): WebAssembly.Memory {

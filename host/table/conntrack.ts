@@ -14,6 +14,7 @@ export interface Flow {
   wanAddr: number; wanPort: number;
   tcpState: number;
   fixed: boolean; // a port forward or a redirect
+  alg: boolean; // an application helper sees its packets (FTP control)
   lastSeen: number;
   bytesOut: number; bytesIn: number;
 }
@@ -95,7 +96,7 @@ export class ConnTable {
     Atomics.store(this.i32, at, 0);
     Atomics.notify(this.i32, at, 1);
   }
-  private locked<T>(fn: () => T): T {
+  locked<T>(fn: () => T): T {
     this.lock();
     try { return fn(); } finally { this.unlock(); }
   }
@@ -217,7 +218,7 @@ export class ConnTable {
   // range is full (and counts it). `wantPort`: the public port to use if it is free (a restored
   // snapshot, port preservation); otherwise a random one.
   createFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-             wanAddr: number, tcpState: number, wantPort = -1): number {
+             wanAddr: number, tcpState: number, wantPort = -1, alg = false): number {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
@@ -238,19 +239,19 @@ export class ConnTable {
       const p = this.portAt(proto, port);
       this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
 
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState, L.ES_LIVE);
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState, L.ES_LIVE | (alg ? L.ES_ALG : 0));
     });
   }
 
   // A flow with fixed ports on both sides (a port forward, a redirect): no port allocation.
   createFixedFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-                  wanAddr: number, wanPort: number, tcpState: number): number {
+                  wanAddr: number, wanPort: number, tcpState: number, alg = false): number {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
       const head = this.u32(L.T_FREE_HEAD);
       if (head === 0 || !this.rested(head - 1, this.now)) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState, L.ES_LIVE_FIXED);
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState, L.ES_LIVE_FIXED | (alg ? L.ES_ALG : 0));
     });
   }
 
@@ -327,14 +328,7 @@ export class ConnTable {
     this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
     this.indexRemove(this.map.remoteIndex, hash5(L.H_REMOTE, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, 0, seed), i + 1);
     const now = this.now;
-    const p = this.portAt(f.proto, f.wanPort);
-    const refs = f.fixed ? 1 : this.dv.getUint16(p + L.P_REFS, true) - 1;
-    if (!f.fixed) this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
-    if (refs <= 0) {
-      this.indexRemove(this.map.mapIndex, hash5(L.H_MAP, f.proto, f.lanAddr, f.lanPort, 0, 0, seed),
-        PORT_PROTO_INDEX[f.proto] * 65536 + f.wanPort + 1);
-      this.dv.setUint32(p + L.P_FREED_AT, Math.max(1, now), true);
-    }
+    if (!f.fixed) this.releasePortLocked(f.proto, f.wanPort);
     Atomics.store(this.i32, (e + L.E_STATUS) >> 2, L.ES_FREE);
     this.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, now), true);
     this.dv.setUint32(e + L.E_NEXT_FREE, 0, true);
@@ -344,6 +338,37 @@ export class ConnTable {
     this.setU32(L.T_FREE_TAIL, i + 1);
     this.setU32(L.T_LIVE, this.live - 1);
   }
+
+  // One user of a mapping less; the last one frees it, and the port rests before reuse.
+  private releasePortLocked(proto: number, port: number): void {
+    const p = this.portAt(proto, port);
+    const refs = this.dv.getUint16(p + L.P_REFS, true) - 1;
+    this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
+    if (refs > 0) return;
+    const lanAddr = this.dv.getUint32(p + L.P_LAN_ADDR, true), lanPort = this.dv.getUint16(p + L.P_LAN_PORT, true);
+    this.indexRemove(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), PORT_PROTO_INDEX[proto] * 65536 + port + 1);
+    this.dv.setUint32(p + L.P_FREED_AT, Math.max(1, this.now), true);
+  }
+
+  // Holds the mapping of lanAddr:lanPort (made if needed, `want` preferred) for an expected
+  // connection (FTP data); returns the public port or -1. Lock held by the caller.
+  holdMappingLocked(proto: number, lanAddr: number, lanPort: number, want: number): number {
+    let port = this.mappedPort(proto, lanAddr, lanPort);
+    if (port < 0) {
+      port = this.choosePort(proto, lanPort, this.now, want);
+      if (port < 0) return -1;
+      const p = this.portAt(proto, port);
+      this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);
+      this.dv.setUint16(p + L.P_LAN_PORT, lanPort, true);
+      this.dv.setUint16(p + L.P_REFS, 0, true);
+      this.indexInsert(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), PORT_PROTO_INDEX[proto] * 65536 + port + 1);
+    }
+    const p = this.portAt(proto, port);
+    this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
+    return port;
+  }
+
+  releaseMappingLocked(proto: number, port: number): void { this.releasePortLocked(proto, port); }
 
   isLive(i: number): boolean { return Atomics.load(this.i32, (this.entry(i) + L.E_STATUS) >> 2) !== L.ES_FREE; }
 
@@ -356,7 +381,8 @@ export class ConnTable {
       remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true), remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
       wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true), wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
       tcpState: dv.getUint8(e + L.E_TCP_STATE),
-      fixed: Atomics.load(this.i32, (e + L.E_STATUS) >> 2) === L.ES_LIVE_FIXED,
+      fixed: (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) & L.ES_KIND_MASK) === L.ES_LIVE_FIXED,
+      alg: (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) & L.ES_ALG) !== 0,
       lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
       bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
     };

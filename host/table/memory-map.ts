@@ -2,6 +2,7 @@
 // --max-conns. Every thread derives the same map from the same two numbers.
 import * as L from "../../assembly/layout";
 import { POLICY_AREA_SIZE } from "../policy/shared-policy";
+import { ALG_AREA_SIZE } from "./alg-state";
 
 export interface MemoryMap {
   workers: number;
@@ -15,6 +16,7 @@ export interface MemoryMap {
   remoteIndex: number; // (lan end, remote address) -> entry: address-dependent filtering
   ports: number;
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
+  alg: number; // application helper state (host/table/alg-state.ts)
   end: number;
   pages: number;
 }
@@ -34,10 +36,11 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const remoteIndex = mapIndex + indexSlots * 4;
   const ports = remoteIndex + indexSlots * 4;
   const policy = ports + 3 * 65536 * L.P_SIZE;
-  const end = policy + POLICY_AREA_SIZE;
+  const alg = policy + POLICY_AREA_SIZE;
+  const end = alg + ALG_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
   if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, end, pages };
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, end, pages };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

@@ -5,14 +5,14 @@ import * as L from "../../assembly/layout";
 
 export interface FlowRecord {
   proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number;
-  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; idle: number; bytesOut: number; bytesIn: number;
+  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; alg: boolean; idle: number; bytesOut: number; bytesIn: number;
 }
 
 export function takeSnapshot(t: ConnTable): FlowRecord[] {
   const now = t.now;
   return [...t.flows()].map((f) => ({
     proto: f.proto, lanAddr: f.lanAddr, lanPort: f.lanPort, remoteAddr: f.remoteAddr, remotePort: f.remotePort,
-    wanAddr: f.wanAddr, wanPort: f.wanPort, tcpState: f.tcpState, fixed: f.fixed, idle: Math.max(0, now - f.lastSeen),
+    wanAddr: f.wanAddr, wanPort: f.wanPort, tcpState: f.tcpState, fixed: f.fixed, alg: f.alg, idle: Math.max(0, now - f.lastSeen),
     bytesOut: f.bytesOut, bytesIn: f.bytesIn,
   }));
 }
@@ -22,8 +22,8 @@ export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
   let lost = 0;
   for (const f of flows) {
     const i = f.fixed
-      ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState)
-      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, f.wanPort);
+      ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState, f.alg)
+      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, f.wanPort, f.alg);
     if (i < 0 || t.flow(i).wanPort !== f.wanPort) {
       if (i >= 0) t.removeFlow(i);
       lost++;

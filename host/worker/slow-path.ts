@@ -9,6 +9,8 @@ import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../polic
 import { SharedPolicy } from "../policy/shared-policy";
 import { Prefix, inPrefix, formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
+import { FtpHelper, FTP_PORT } from "./ftp-helper";
+import { AlgState } from "../table/alg-state";
 import { buildUnreachable, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
 
 export const A_FORWARD = 0; // translated: write it
@@ -21,7 +23,11 @@ export const A_HELD = 4; // a fragment kept for reassembly: nothing to write yet
 // lets anyone in, address-dependent only hosts the LAN end has sent to.
 export type Filtering = "endpoint-independent" | "address-dependent";
 
-export interface Sides { publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string; filtering: Filtering }
+export interface Sides {
+  publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string;
+  filtering: Filtering;
+  ftpHelper: boolean; // the FTP helper watches control connections to port 21
+}
 
 const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
@@ -32,12 +38,16 @@ export class SlowPath {
   reason = 0; // drop reason of the last A_DROP
   length = 0; // bytes to write for A_FORWARD, A_PASS and A_REPLY (a reassembled datagram is longer)
   private readonly frags = new Reassembler();
+  private readonly alg: AlgState;
+  private readonly ftp: FtpHelper;
 
   constructor(private readonly core: Core, private readonly table: ConnTable, memory: WebAssembly.Memory,
               private readonly sides: Sides, public policy: Policy, private readonly shared: SharedPolicy,
               private readonly stats: number) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
+    this.alg = new AlgState(table, table.map.alg);
+    this.ftp = new FtpHelper(core, table, this.alg, memory, sides.publicAddr);
   }
 
   private drop(reason: number): number { this.reason = reason; return A_DROP; }
@@ -55,6 +65,7 @@ export class SlowPath {
   handle(vnet: number, n: number, fastReason: number): number {
     this.length = n;
     if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
+    if (fastReason === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
     const u8 = this.u8, dv = this.dv, s = this.sides;
     const ip = vnet + L.VNET_HDR_LEN;
     const ihl = (u8[ip] & 15) * 4;
@@ -99,7 +110,7 @@ export class SlowPath {
           const wanPort = this.table.flow(m).wanPort;
           return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, s.publicAddr, wanPort, dst, k.dport, k.syn);
         }
-        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn);
+        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn, s.ftpHelper && proto === L.PROTO_TCP && pf.port === FTP_PORT);
       }
       const owner = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? this.table.mappingOwner(proto, k.dport) : undefined;
       if (owner && !rst) return this.toMapping(vnet, n, proto, owner, k, fromLan);
@@ -123,7 +134,8 @@ export class SlowPath {
     const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && ICMP_QUERY_TYPES.has(k.icmpType));
     if (!translatable) return this.drop(L.R_UNSUPPORTED);
     if (rst) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
-    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport);
+    const ftp = s.ftpHelper && proto === L.PROTO_TCP && k.dport === FTP_PORT;
+    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport, ftp);
     if (entry < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
   }
@@ -140,7 +152,7 @@ export class SlowPath {
     const v = this.core.processPacket(vnet, len, this.stats);
     if (v === L.V_FORWARD) { this.length = len; return A_FORWARD; }
     if (v === L.V_DROP) return this.drop(L.R_BAD_FRAGMENT);
-    return this.handle(vnet, len, L.R_NO_MAPPING);
+    return this.handle(vnet, len, this.core.lastReason());
   }
 
   // A packet to a public port that a LAN end holds (endpoint-independent mapping): let in as the
@@ -154,12 +166,15 @@ export class SlowPath {
       remote = s.publicAddr;
       remotePort = this.table.flow(m).wanPort;
     }
-    // Hairpinned packets come from our own public address: no outside host to filter.
-    if (!fromLan && s.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
+    // Hairpinned packets come from our own public address: no outside host to filter. An
+    // expected connection (FTP data) is let in once from the announced peer.
+    const expected = !fromLan && this.alg.expected(proto, k.dport, remote);
+    if (!fromLan && !expected && s.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
     const state = proto !== L.PROTO_TCP ? 0 : k.syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
     const f = fromLan
       ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, k.dport, state)
       : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, state, k.dport);
+    if (expected) this.alg.take(proto, k.dport, remote); // the flow holds the mapping now
     if (f < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
   }
@@ -171,16 +186,19 @@ export class SlowPath {
 
   // A flow whose inside end is lanAddr:lanPort and whose client is remote, reached at wan.
   private fixedFlow(vnet: number, n: number, proto: number, lanAddr: number, lanPort: number,
-                    remote: number, remotePort: number, wan: number, wanPort: number, syn: boolean): number {
+                    remote: number, remotePort: number, wan: number, wanPort: number, syn: boolean, alg = false): number {
     const state = proto !== L.PROTO_TCP ? 0 : syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
-    if (this.table.createFixedFlow(proto, lanAddr, lanPort, remote, remotePort, wan, wanPort, state) < 0) {
+    if (this.table.createFixedFlow(proto, lanAddr, lanPort, remote, remotePort, wan, wanPort, state, alg) < 0) {
       return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     }
     return this.translate(vnet, n);
   }
 
   private translate(vnet: number, n: number): number {
-    return this.core.processPacket(vnet, n, this.stats) === L.V_FORWARD ? A_FORWARD : this.drop(L.R_NO_MAPPING);
+    const v = this.core.processPacket(vnet, n, this.stats);
+    if (v === L.V_FORWARD) return A_FORWARD;
+    if (v === L.V_SLOW && this.core.lastReason() === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
+    return this.drop(L.R_NO_MAPPING);
   }
 
   private pass(ip: number): number {

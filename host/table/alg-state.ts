@@ -1,0 +1,117 @@
+// Shared state of the application helper (FTP), beside the connection table, because the two
+// directions of a control connection may be served by different workers:
+//  - sequence offsets: where a rewrite changed the length of the LAN side's byte stream, so that
+//    later sequence numbers (outbound) and acknowledgements (inbound) are shifted to match;
+//  - expectations: a data connection announced on a control connection, let in once from the
+//    announced peer even where filtering would refuse it. An expectation holds its mapping.
+// Every change happens under the table's writer lock.
+import { ConnTable } from "./conntrack";
+
+export const SEQ_RECORDS = 1024;
+export const EXPECTATIONS = 256;
+export const EXPECT_SECONDS = 60;
+const SEQ_SIZE = 16; // i32 entry + 1, u32 boundary (original sequence space), i32 before, i32 after
+const EXP_SIZE = 24; // u32 proto (0: free), u32 public port, u32 remote addr, u32 deadline
+export const ALG_AREA_SIZE = SEQ_RECORDS * SEQ_SIZE + EXPECTATIONS * EXP_SIZE;
+
+export interface SeqOffset { boundary: number; before: number; after: number }
+
+export class AlgState {
+  private readonly dv: DataView;
+  private readonly exp: number;
+  constructor(private readonly table: ConnTable, private readonly base: number) {
+    this.dv = table.dv;
+    this.exp = base + SEQ_RECORDS * SEQ_SIZE;
+  }
+
+  private seqAt(entry: number): number {
+    // open addressing by entry index; entries are few (one per FTP control connection)
+    for (let k = 0; k < SEQ_RECORDS; k++) {
+      const at = this.base + ((entry + k) % SEQ_RECORDS) * SEQ_SIZE;
+      const owner = this.dv.getInt32(at, true);
+      if (owner === entry + 1 || owner === 0) return at;
+    }
+    return -1;
+  }
+
+  offset(entry: number): SeqOffset {
+    const at = this.seqAt(entry);
+    if (at < 0 || this.dv.getInt32(at, true) !== entry + 1) return { boundary: 0, before: 0, after: 0 };
+    return { boundary: this.dv.getUint32(at + 4, true), before: this.dv.getInt32(at + 8, true), after: this.dv.getInt32(at + 12, true) };
+  }
+
+  // The LAN side's bytes from `seq` (original space) on are `growth` longer than before.
+  shift(entry: number, seq: number, growth: number): void {
+    this.table.locked(() => {
+      const at = this.seqAt(entry);
+      if (at < 0) return;
+      const after = this.dv.getInt32(at, true) === entry + 1 ? this.dv.getInt32(at + 12, true) : 0;
+      this.dv.setInt32(at, entry + 1, true);
+      this.dv.setUint32(at + 4, seq >>> 0, true);
+      this.dv.setInt32(at + 8, after, true);
+      this.dv.setInt32(at + 12, after + growth, true);
+    });
+  }
+
+  forget(entry: number): void {
+    const at = this.seqAt(entry);
+    if (at >= 0 && this.dv.getInt32(at, true) === entry + 1) this.dv.setInt32(at, 0, true);
+  }
+
+  // Expects a connection from `remote` to public `port`, whose mapping it holds.
+  expect(proto: number, lanAddr: number, lanPort: number, remote: number, want: number): number {
+    return this.table.locked(() => {
+      this.expireLocked();
+      let slot = -1;
+      for (let k = 0; k < EXPECTATIONS && slot < 0; k++) if (this.dv.getUint32(this.exp + k * EXP_SIZE, true) === 0) slot = k;
+      if (slot < 0) return -1;
+      const port = this.table.holdMappingLocked(proto, lanAddr, lanPort, want);
+      if (port < 0) return -1;
+      const at = this.exp + slot * EXP_SIZE;
+      this.dv.setUint32(at, proto, true);
+      this.dv.setUint32(at + 4, port, true);
+      this.dv.setUint32(at + 8, remote, true);
+      this.dv.setUint32(at + 12, this.table.now + EXPECT_SECONDS, true);
+      return port;
+    });
+  }
+
+  // Is a connection from `remote` to public `port` expected?
+  expected(proto: number, port: number, remote: number): boolean {
+    for (let k = 0; k < EXPECTATIONS; k++) {
+      const at = this.exp + k * EXP_SIZE;
+      if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote) return true;
+    }
+    return false;
+  }
+
+  // Takes (and ends) the expectation for `remote` to public `port`, if there is one.
+  take(proto: number, port: number, remote: number): boolean {
+    return this.table.locked(() => {
+      for (let k = 0; k < EXPECTATIONS; k++) {
+        const at = this.exp + k * EXP_SIZE;
+        if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote) {
+          this.endLocked(at);
+          return true;
+        }
+      }
+      return false;
+    });
+  }
+
+  // The expectation's hold on the mapping ends; a flow made from it holds its own.
+  private endLocked(at: number): void {
+    this.table.releaseMappingLocked(this.dv.getUint32(at, true), this.dv.getUint32(at + 4, true));
+    this.dv.setUint32(at, 0, true);
+  }
+
+  expireLocked(): void {
+    const now = this.table.now;
+    for (let k = 0; k < EXPECTATIONS; k++) {
+      const at = this.exp + k * EXP_SIZE;
+      if (this.dv.getUint32(at, true) !== 0 && this.dv.getUint32(at + 12, true) < now) this.endLocked(at);
+    }
+  }
+
+  expire(): void { this.table.locked(() => this.expireLocked()); }
+}

@@ -1,0 +1,107 @@
+// The FTP helper (the seed's ip_masq_ftp): FTP names addresses inside its control connection.
+//  - A LAN client's PORT / EPRT names its private address: rewritten to the public address and a
+//    public port that now expects the server's data connection.
+//  - A LAN server's (behind a port forward) 227 / 229 passive replies: rewritten likewise.
+// A rewrite can change the length of the LAN side's byte stream; sequence numbers after it
+// (outbound) and acknowledgements (inbound) are shifted to match, for the whole connection.
+import * as L from "../../assembly/layout";
+import { Core } from "../core/core";
+import { AlgState } from "../table/alg-state";
+import { ConnTable } from "../table/conntrack";
+import { formatAddr } from "../net/addr";
+
+export const FTP_PORT = 21;
+
+// a >= b in sequence space (RFC 1982)
+const seqGE = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
+
+interface Rewrite { text: string; dataPort: number; render: (addr: number, port: number) => string }
+
+// Finds an address-bearing command (client side) or reply (server side) at the start of a payload.
+export function findRewrite(payload: string, serverSide: boolean): Rewrite | undefined {
+  if (!serverSide) {
+    let m = /^PORT\s+(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)\r?\n/i.exec(payload);
+    if (m) return { text: m[0], dataPort: Number(m[5]) * 256 + Number(m[6]), render: (a, p) => `PORT ${formatAddr(a).replace(/\./g, ",")},${p >> 8},${p & 255}\r\n` };
+    m = /^EPRT\s+\|1\|([\d.]+)\|(\d+)\|\r?\n/i.exec(payload);
+    if (m) return { text: m[0], dataPort: Number(m[2]), render: (a, p) => `EPRT |1|${formatAddr(a)}|${p}|\r\n` };
+    return undefined;
+  }
+  let m = /^227 [^\r\n]*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)[^\r\n]*\r?\n/.exec(payload);
+  if (m) {
+    const whole = m[0], nums = m.slice(1, 7).join(",");
+    return { text: whole, dataPort: Number(m[5]) * 256 + Number(m[6]), render: (a, p) => whole.replace(nums, `${formatAddr(a).replace(/\./g, ",")},${p >> 8},${p & 255}`) };
+  }
+  m = /^229 [^\r\n]*\(\|\|\|(\d+)\|\)[^\r\n]*\r?\n/.exec(payload);
+  if (m) {
+    const whole = m[0];
+    return { text: whole, dataPort: Number(m[1]), render: (_a, p) => whole.replace(`|||${m![1]}|`, `|||${p}|`) };
+  }
+  return undefined;
+}
+
+export class FtpHelper {
+  private readonly u8: Uint8Array;
+  private readonly dv: DataView;
+
+  constructor(private readonly core: Core, private readonly table: ConnTable, private readonly alg: AlgState,
+              memory: WebAssembly.Memory, private readonly publicAddr: number) {
+    this.u8 = new Uint8Array(memory.buffer);
+    this.dv = new DataView(memory.buffer);
+  }
+
+  // `vnet`: an already translated packet of an FTP control connection. Returns its new length.
+  process(vnet: number, n: number): number {
+    const u8 = this.u8, dv = this.dv;
+    const ip = vnet + L.VNET_HDR_LEN;
+    const ihl = (u8[ip] & 15) * 4;
+    const total = dv.getUint16(ip + 2);
+    const l4 = ip + ihl;
+    const doff = (u8[l4 + 12] >> 4) * 4;
+    const src = dv.getUint32(ip + 12), dst = dv.getUint32(ip + 16);
+    const sport = dv.getUint16(l4), dport = dv.getUint16(l4 + 2);
+    const outbound = src === this.publicAddr;
+    const entry = outbound ? this.core.lookupWan(L.PROTO_TCP, dst, dport, src, sport) : this.core.lookupLan(L.PROTO_TCP, dst, dport, src, sport);
+    if (entry < 0) return n;
+    const off = this.alg.offset(entry);
+    let length = total;
+    if (outbound) {
+      const seq = dv.getUint32(l4 + 4);
+      dv.setUint32(l4 + 4, (seq + (seqGE(seq, off.boundary) ? off.after : off.before)) >>> 0);
+      const payloadLen = total - ihl - doff;
+      const payload = Buffer.from(u8.subarray(l4 + doff, l4 + doff + payloadLen)).toString("latin1");
+      const flow = this.table.flow(entry);
+      const rw = payloadLen > 0 ? findRewrite(payload, flow.fixed) : undefined;
+      if (rw) {
+        const port = this.alg.expect(L.PROTO_TCP, flow.lanAddr, rw.dataPort, flow.remoteAddr, rw.dataPort);
+        if (port >= 0) {
+          const text = rw.render(this.publicAddr, port) + payload.slice(rw.text.length);
+          const growth = text.length - payloadLen;
+          if (growth !== 0 && !(off.boundary === ((seq + payloadLen) >>> 0) && off.after - off.before === growth)) {
+            this.alg.shift(entry, (seq + payloadLen) >>> 0, growth);
+          }
+          u8.set(Buffer.from(text, "latin1"), l4 + doff);
+          length = total + growth;
+          dv.setUint16(ip + 2, length);
+        }
+      }
+    } else if (off.boundary !== 0 || off.after !== 0) {
+      const ack = dv.getUint32(l4 + 8);
+      dv.setUint32(l4 + 8, (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0);
+    }
+    this.reseal(vnet, ip, ihl, length);
+    return L.VNET_HDR_LEN + length;
+  }
+
+  // Full checksums (the payload changed), and no offload left to the kernel for this packet.
+  private reseal(vnet: number, ip: number, ihl: number, length: number): void {
+    const u8 = this.u8, dv = this.dv;
+    u8.fill(0, vnet, vnet + L.VNET_HDR_LEN);
+    dv.setUint16(ip + 10, 0);
+    dv.setUint16(ip + 10, ~this.core.sum(ip, ihl, 0) & 0xffff, true);
+    const l4 = ip + ihl, l4len = length - ihl;
+    dv.setUint16(l4 + 16, 0);
+    // pseudo-header: addresses, protocol, TCP length (summed in memory order, like the core)
+    const pseudo = this.core.sum(ip + 12, 8, 0) + ((L.PROTO_TCP << 8) | 0) + (((l4len & 255) << 8) | (l4len >> 8));
+    dv.setUint16(l4 + 16, ~this.core.sum(l4, l4len, pseudo) & 0xffff, true);
+  }
+}
