@@ -37,6 +37,7 @@ run options:
   --ports MIN-MAX   NAT port range for ports >= 1024 (default 32768-60999, the usual client
                     ports, so that they are preserved when free; the gateway's own move above)
   --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
+  --pcp on|off      NAT-PMP and PCP server on the LAN address, UDP 5351 (default off)
   --ftp-helper on|off  rewrite FTP PORT/EPRT/227/229 and expect the data connection (default on)
   --filtering address-dependent|endpoint-independent
                     who may send in to a mapped public port (default address-dependent)
@@ -56,6 +57,7 @@ const OPTIONS = {
   ports: { type: "string", default: "32768-60999" },
   filtering: { type: "string", default: "address-dependent" },
   "ftp-helper": { type: "string", default: "on" },
+  pcp: { type: "string", default: "off" },
   "mss-clamp": { type: "string", default: "0" },
   "state-dir": { type: "string" },
   json: { type: "boolean", default: false },
@@ -113,6 +115,7 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         if (v.core !== "wasm" && v.core !== "ts") throw new UsageError(`--core must be wasm or ts, got "${v.core}"`);
         if (v.filtering !== "address-dependent" && v.filtering !== "endpoint-independent") throw new UsageError(`--filtering must be address-dependent or endpoint-independent, got "${v.filtering}"`);
         if (v["ftp-helper"] !== "on" && v["ftp-helper"] !== "off") throw new UsageError(`--ftp-helper must be on or off, got "${v["ftp-helper"]}"`);
+        if (v.pcp !== "on" && v.pcp !== "off") throw new UsageError(`--pcp must be on or off, got "${v.pcp}"`);
         const ports = /^(\d+)-(\d+)$/.exec(v.ports ?? "");
         if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${v.ports}"`);
         const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
@@ -120,7 +123,7 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
           config: v.config!, core: v.core, workers: int("workers", v.workers ?? String(Math.min(cpus().length, 8)), 1, 64),
           maxConns: int("max-conns", v["max-conns"]!, 16, 4_000_000), wan: v.wan, lan: v.lan, tun: v.tun!,
           table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
-          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics, filtering: v.filtering, ftpHelper: v["ftp-helper"] === "on",
+          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics, filtering: v.filtering, ftpHelper: v["ftp-helper"] === "on", pcp: v.pcp === "on",
         };
         if (o.metrics) parseListen(o.metrics);
         return await runGateway(o);

@@ -19,10 +19,11 @@ import { ip } from "./kernel/ip";
 import { AlgState } from "./table/alg-state";
 import { takeSnapshot, restoreSnapshot, FlowRecord } from "./table/snapshot";
 import { startMetrics } from "./control/metrics";
+import { PortMappingServer } from "./control/port-mapping-server";
 import { createMemory, CoreKind } from "./core/core";
 import { memoryMap } from "./table/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
-import { flowJson, formatFlows, formatMasqList } from "./table/listing";
+import { flowJson, formatFlows, formatMasqList, pinholeRows } from "./table/listing";
 import { WorkerTask } from "./worker/loop";
 import { Sides, Filtering } from "./worker/slow-path";
 import { ControlServer, controlSocketPath, statusOf, Answer } from "./control/server";
@@ -48,6 +49,7 @@ export interface RunOptions {
   metrics?: string; // host:port of the Prometheus endpoint (off when absent)
   filtering: Filtering;
   ftpHelper: boolean;
+  pcp: boolean; // NAT-PMP and PCP server on the LAN address
 }
 
 interface Handover { policy: Policy; flows: FlowRecord[] }
@@ -202,7 +204,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
     switch (req.cmd) {
       case "status": return { ok: statusOf(view) };
       case "conns": {
-        const rows = [...table.flows()].map((f) => flowJson(table, f));
+        const rows = [...[...table.flows()].map((f) => flowJson(table, f)), ...pinholeRows(algState, sides.publicAddr)];
         return { ok: { text: formatFlows(rows) + "\n", json: rows } };
       }
       case "ipchains": case "portfw": return change(req.cmd, (req.args as string[]) ?? []);
@@ -219,6 +221,8 @@ export async function runGateway(o: RunOptions): Promise<number> {
   notifySystemd();
 
   const metrics = o.metrics ? await startMetrics(o.metrics, view) : undefined;
+  const pcp = o.pcp ? new PortMappingServer(algState, sides.lanAddr, sides.publicAddr) : undefined;
+  await pcp?.listen();
   process.send?.("ready"); // to the process that handed over, if any
 
   let stopping: Promise<void> | undefined;
@@ -230,6 +234,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
     await pool.destroy();
     await control.close();
     await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+    pcp?.close();
   };
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {

@@ -3,7 +3,8 @@
 //  - sequence offsets: where a rewrite changed the length of the LAN side's byte stream, so that
 //    later sequence numbers (outbound) and acknowledgements (inbound) are shifted to match;
 //  - expectations: a data connection announced on a control connection, let in once from the
-//    announced peer even where filtering would refuse it. An expectation holds its mapping.
+//    announced peer even where filtering would refuse it; and pinholes (NAT-PMP / PCP mappings),
+//    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import { ConnTable } from "./conntrack";
 
@@ -11,7 +12,9 @@ export const SEQ_RECORDS = 1024;
 export const EXPECTATIONS = 256;
 export const EXPECT_SECONDS = 60;
 const SEQ_SIZE = 16; // i32 entry + 1, u32 boundary (original sequence space), i32 before, i32 after
-const EXP_SIZE = 24; // u32 proto (0: free), u32 public port, u32 remote addr, u32 deadline
+const EXP_SIZE = 24; // u32 proto (0: free), u32 public port, u32 remote addr (0: any), u32 deadline, u32 kind
+export const EXP_ONCE = 0; // an expected connection: taken by the first one
+export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
 export const ALG_AREA_SIZE = SEQ_RECORDS * SEQ_SIZE + EXPECTATIONS * EXP_SIZE;
 
 export interface SeqOffset { boundary: number; before: number; after: number }
@@ -60,6 +63,40 @@ export class AlgState {
 
   // Expects a connection from `remote` to public `port`, whose mapping it holds.
   expect(proto: number, lanAddr: number, lanPort: number, remote: number, want: number): number {
+    return this.open(proto, lanAddr, lanPort, remote, want, EXPECT_SECONDS, EXP_ONCE);
+  }
+
+  // Opens (or renews, or with lifetime 0 closes) a pinhole for lanAddr:lanPort; returns the public
+  // port, or -1 when none could be had (0 for a close).
+  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number): number {
+    const existing = this.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
+    if (existing) {
+      this.table.locked(() => {
+        const at = this.exp + existing.slot * EXP_SIZE;
+        if (lifetime === 0) this.endLocked(at);
+        else this.dv.setUint32(at + 12, this.table.now + lifetime, true);
+      });
+      return lifetime === 0 ? 0 : existing.port;
+    }
+    if (lifetime === 0) return 0;
+    return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE);
+  }
+
+  pinholes(): Array<{ slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number }> {
+    const out = [];
+    for (let k = 0; k < EXPECTATIONS; k++) {
+      const at = this.exp + k * EXP_SIZE;
+      const proto = this.dv.getUint32(at, true);
+      if (proto === 0 || this.dv.getUint32(at + 16, true) !== EXP_PINHOLE) continue;
+      const port = this.dv.getUint32(at + 4, true);
+      const owner = this.table.mappingOwner(proto, port);
+      if (!owner) continue;
+      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + 12, true) - this.table.now) });
+    }
+    return out;
+  }
+
+  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number): number {
     return this.table.locked(() => {
       this.expireLocked();
       let slot = -1;
@@ -71,16 +108,21 @@ export class AlgState {
       this.dv.setUint32(at, proto, true);
       this.dv.setUint32(at + 4, port, true);
       this.dv.setUint32(at + 8, remote, true);
-      this.dv.setUint32(at + 12, this.table.now + EXPECT_SECONDS, true);
+      this.dv.setUint32(at + 12, this.table.now + seconds, true);
+      this.dv.setUint32(at + 16, kind, true);
       return port;
     });
   }
 
-  // Is a connection from `remote` to public `port` expected?
+  // Is a connection from `remote` to public `port` expected, or is a pinhole open there?
   expected(proto: number, port: number, remote: number): boolean {
+    const now = this.table.now;
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote) return true;
+      if (this.dv.getUint32(at, true) !== proto || this.dv.getUint32(at + 4, true) !== port) continue;
+      if (this.dv.getUint32(at + 12, true) < now) continue;
+      const r = this.dv.getUint32(at + 8, true);
+      if (r === remote || (r === 0 && this.dv.getUint32(at + 16, true) === EXP_PINHOLE)) return true;
     }
     return false;
   }
@@ -90,7 +132,8 @@ export class AlgState {
     return this.table.locked(() => {
       for (let k = 0; k < EXPECTATIONS; k++) {
         const at = this.exp + k * EXP_SIZE;
-        if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote) {
+        if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote
+          && this.dv.getUint32(at + 16, true) === EXP_ONCE) {
           this.endLocked(at);
           return true;
         }

@@ -1,6 +1,7 @@
 // The connection table as people read it (`ipmasq conns`, the demo) and as JSON.
 import { Flow, ConnTable } from "./conntrack";
 import { formatAddr } from "../net/addr";
+import { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
 
 const PROTO_NAMES: Record<number, string> = { 6: "TCP", 17: "UDP", 1: "ICMP" };
@@ -46,4 +47,12 @@ export function formatMasqList(rows: FlowJson[]): string {
   const port = (ep: string): string => ep.split(/[:#]/)[1] ?? "0";
   return ["IP masquerading entries", "prot expire   source               destination          ports",
     ...rows.map((r) => `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`)].join("\n") + "\n";
+}
+
+// NAT-PMP / PCP mappings: open to any peer until they expire.
+export function pinholeRows(alg: AlgState, publicAddr: number): FlowJson[] {
+  return alg.pinholes().map((p) => ({
+    proto: PROTO_NAMES[p.proto] ?? String(p.proto), state: "MAPPED", lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
+    remote: "*", public: `${formatAddr(publicAddr)}:${p.port}`, expiresIn: p.expiresIn, bytesOut: 0, bytesIn: 0,
+  }));
 }

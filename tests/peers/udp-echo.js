@@ -1,5 +1,5 @@
 // UDP peer. Server: node udp-echo.js server PORT — answers each datagram with "seen A:P <payload>".
-// Client: node udp-echo.js client HOST PORT MESSAGE [LOCALPORT] — prints the answer, or fails after 3 s.
+// Client: node udp-echo.js client HOST PORT MESSAGE [[LOCALADDR:]LOCALPORT] — prints the answer, or fails after 3 s.
 // A MESSAGE of the form "bytes:N" sends N bytes and prints the answer's length and sha256.
 const dgram = require("node:dgram");
 const [mode, a, b, c, d] = process.argv.slice(2);
@@ -21,5 +21,7 @@ if (mode === "server") {
     } else process.stdout.write(`${msg}\n`);
     s.close();
   });
-  s.bind(d ? Number(d) : 0, () => s.send(payload, Number(b), a));
+  // LOCALPORT may be ADDR:PORT, to send from a chosen local address
+  const [la, lp] = d && d.includes(":") ? d.split(":") : [undefined, d];
+  s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a));
 }

@@ -1,0 +1,109 @@
+// NAT-PMP (RFC 6886) and PCP (RFC 6887) on the LAN side (off by default, `--pcp on`): LAN
+// applications ask for inbound mappings with lifetimes. Both protocols share UDP port 5351 and are
+// told apart by their version byte. A mapping is a pinhole on the table's mapping of the asking
+// host's port (host/table/alg-state.ts): open to any peer until it expires, and listed by
+// `ipmasq conns`.
+import { createSocket, Socket, RemoteInfo } from "node:dgram";
+import { AlgState } from "../table/alg-state";
+import { parseAddr, formatAddr } from "../net/addr";
+import * as L from "../../assembly/layout";
+
+export const PCP_PORT = 5351;
+export const MAX_LIFETIME = 24 * 3600;
+
+// NAT-PMP result codes (RFC 6886 3.5) and PCP result codes (RFC 6887 7.4)
+const PMP = { SUCCESS: 0, UNSUPPORTED_VERSION: 1, REFUSED: 2, OUT_OF_RESOURCES: 4, UNSUPPORTED_OPCODE: 5 };
+const PCP = { SUCCESS: 0, UNSUPP_VERSION: 1, MALFORMED_REQUEST: 3, UNSUPP_OPCODE: 4, ADDRESS_MISMATCH: 12, NO_RESOURCES: 8, UNSUPP_PROTOCOL: 9 };
+const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
+const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
+
+export class PortMappingServer {
+  private sock?: Socket;
+  private readonly started = Date.now();
+
+  constructor(private readonly alg: AlgState, private readonly lanAddr: number, private readonly publicAddr: number) {}
+
+  private epoch(): number { return Math.floor((Date.now() - this.started) / 1000); }
+
+  async listen(): Promise<void> {
+    this.sock = createSocket("udp4");
+    this.sock.on("message", (msg, r) => {
+      const reply = this.answer(msg, r);
+      if (reply) this.sock!.send(reply, r.port, r.address);
+    });
+    await new Promise<void>((resolve, reject) => { this.sock!.once("error", reject); this.sock!.bind(PCP_PORT, formatAddr(this.lanAddr), resolve); });
+  }
+
+  close(): void { this.sock?.close(); }
+
+  answer(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+    if (msg.length < 2) return undefined;
+    if (msg[0] === 0) return this.natPmp(msg, r);
+    if (msg[0] === 2) return this.pcp(msg, r);
+    if (msg[1] >= 128) return undefined; // a response: never answered
+    // an unknown version: NAT-PMP's answer names version 0 (RFC 6887 9 lets a PCP client fall back)
+    const b = Buffer.alloc(8);
+    b[1] = 128 + msg[1]; b.writeUInt16BE(PMP.UNSUPPORTED_VERSION, 2); b.writeUInt32BE(this.epoch(), 4);
+    return b;
+  }
+
+  private natPmp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+    const op = msg[1];
+    if (op >= 128) return undefined;
+    const head = (size: number, result: number): Buffer => {
+      const b = Buffer.alloc(size);
+      b[1] = 128 + op; b.writeUInt16BE(result, 2); b.writeUInt32BE(this.epoch(), 4);
+      return b;
+    };
+    if (op === 0) {
+      const b = head(12, PMP.SUCCESS);
+      b.writeUInt32BE(this.publicAddr, 8);
+      return b;
+    }
+    const proto = PMP_PROTO[op];
+    if (!proto || msg.length < 12) return head(8, PMP.UNSUPPORTED_OPCODE);
+    const internal = msg.readUInt16BE(4), suggested = msg.readUInt16BE(6), lifetime = Math.min(msg.readUInt32BE(8), MAX_LIFETIME);
+    const b = head(16, PMP.SUCCESS);
+    b.writeUInt16BE(internal, 8);
+    if (internal === 0) { b.writeUInt16BE(PMP.REFUSED, 2); return b; } // "delete all" is not offered
+    const port = this.alg.pinhole(proto, parseAddr(r.address), internal, suggested || internal, lifetime);
+    if (port < 0) { b.writeUInt16BE(PMP.OUT_OF_RESOURCES, 2); return b; }
+    b.writeUInt16BE(port, 10);
+    b.writeUInt32BE(lifetime === 0 ? 0 : lifetime, 12);
+    return b;
+  }
+
+  private pcp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+    if (msg.length < 24 || msg.length > 1100 || msg.length % 4 !== 0) {
+      return msg.length >= 2 && !(msg[1] & 0x80) ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, 24) : undefined;
+    }
+    if (msg[1] & 0x80) return undefined; // a response
+    const op = msg[1] & 0x7f;
+    const lifetime = Math.min(msg.readUInt32BE(4), MAX_LIFETIME);
+    const client = msg.subarray(8, 24);
+    const v4mapped = client.subarray(0, 12).equals(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]));
+    const src = parseAddr(r.address);
+    if (!v4mapped || client.readUInt32BE(12) !== src) return this.pcpHead(msg, PCP.ADDRESS_MISMATCH, 0, msg.length);
+    if (op === PCP_OP.ANNOUNCE) return this.pcpHead(msg, PCP.SUCCESS, 0, 24);
+    if (op !== PCP_OP.MAP) return this.pcpHead(msg, PCP.UNSUPP_OPCODE, 0, msg.length);
+    if (msg.length < 60) return this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length);
+    const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, 60);
+    msg.copy(out, 24, 24, 60); // nonce, protocol, internal port, suggestions: echoed, then filled in
+    const proto = msg[36], internal = msg.readUInt16BE(40), suggested = msg.readUInt16BE(42);
+    if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) { out[3] = PCP.UNSUPP_PROTOCOL; out.writeUInt32BE(0, 4); return out; }
+    if (internal === 0) { out[3] = PCP.MALFORMED_REQUEST; out.writeUInt32BE(0, 4); return out; }
+    const port = this.alg.pinhole(proto, src, internal, suggested || internal, lifetime);
+    if (port < 0) { out[3] = PCP.NO_RESOURCES; out.writeUInt32BE(0, 4); return out; }
+    out.writeUInt16BE(lifetime === 0 ? suggested : port, 42);
+    Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]).copy(out, 44);
+    out.writeUInt32BE(this.publicAddr, 56);
+    return out;
+  }
+
+  private pcpHead(req: Buffer, result: number, lifetime: number, size: number): Buffer {
+    const b = Buffer.alloc(Math.max(24, Math.min(size, 1100)));
+    b[0] = 2; b[1] = 0x80 | (req[1] & 0x7f); b[3] = result;
+    b.writeUInt32BE(lifetime, 4); b.writeUInt32BE(this.epoch(), 8);
+    return b;
+  }
+}
