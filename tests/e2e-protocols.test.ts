@@ -74,3 +74,19 @@ t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port p
     }
   }
 });
+
+t.test("a full table: existing flows go on, a new one gets ICMP administratively prohibited", async (t) => {
+  const topo = makeTopology("full");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
+  const g = await startGateway(topo, ["--config", writeConfig(topo), "--max-conns", "16"], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  for (let i = 0; i < 16; i++) topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "fill", String(46000 + i)]);
+  const ping = (() => { try { return topo.exec(topo.lan, ["ping", "-c", "1", "-W", "2", "10.0.0.2"]); } catch (e) { return String((e as { stdout: string }).stdout); } })();
+  t.match(ping, /From 192\.168\.0\.1 icmp_seq=1 Packet filtered/, "the 17th flow is refused with ICMP type 3 code 13 from the gateway");
+  t.match(topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "still", "46003"]), /^seen 10\.0\.0\.1:46003 still/, "an existing flow is unaffected");
+  const st = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state]));
+  t.ok(st.tableFullDrops >= 1 && st.drops.table_full >= 1, `the refusals are counted (${st.tableFullDrops})`);
+  t.equal(st.connections, 16);
+});
