@@ -90,3 +90,23 @@ t.test("a full table: existing flows go on, a new one gets ICMP administratively
   t.ok(st.tableFullDrops >= 1 && st.drops.table_full >= 1, `the refusals are counted (${st.tableFullDrops})`);
   t.equal(st.connections, 16);
 });
+
+t.test("MSS clamping for PPPoE-style links: the server sees the clamped MSS", async (t) => {
+  const topo = makeTopology("mss");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  for (const [clamp, mss] of [["0", 1448], ["1400", 1388]] as const) {
+    const g = await startGateway(topo, ["--config", writeConfig(topo), "--mss-clamp", clamp], state);
+    try {
+      const curl = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "100K", "-o", "/dev/null", "http://10.0.0.2:8080/bytes?n=1000000&seed=1"]);
+      await new Promise((r) => setTimeout(r, 1500));
+      const ss = topo.exec(topo.wan, ["ss", "-tin", "sport", "= :8080"]);
+      t.match(ss, new RegExp(`\\bmss:${mss}\\b`), clamp === "0" ? "without clamping the server sends 1448-byte segments" : "with --mss-clamp 1400 the server's segments fit 1400 (1388 + timestamps)");
+      curl.kill();
+    } finally {
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
+    }
+  }
+});
