@@ -82,7 +82,7 @@ await build({ ...common, entryPoints: [join(root, "host/main.ts")], outfile: joi
 chmodSync(join(root, "dist/ipmasq.js"), 0o755);
 
 if (process.argv.includes("--bench")) {
-  for (const name of ["core"]) {
+  for (const name of ["core", "table"]) {
     await build({ ...common, entryPoints: [join(root, `bench/${name}.ts`)], outfile: join(root, `build/bench-${name}.js`) });
   }
 }

@@ -1,32 +1,80 @@
 // End-to-end benchmark: ipmasq (WASM and TS cores, 1 and 2 workers) against the kernel's own
 // nftables masquerade, in the same three-namespace topology, measured in one run.
-// Prints a markdown table and writes bench/results/e2e.json.
-//   npm run bench:e2e [-- --seconds 5]
+// Prints a markdown table with ratios to the kernel, writes bench/results/e2e.json and e2e.svg.
+//   npm run bench:e2e [-- --seconds 5] [-- --quick]
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "../tests/helpers/topology";
+import { barChart } from "./chart";
 
-const secondsArg = process.argv.indexOf("--seconds");
-const SECONDS = secondsArg > 0 ? Number(process.argv[secondsArg + 1]) : 5;
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const SECONDS = Number(arg("--seconds") ?? 5);
+const QUICK = process.argv.includes("--quick");
+const PEERS = join(__dirname, "..", "tests", "peers");
 
-interface Row { setup: string; tcpUpGbps: number; tcpDownGbps: number; tcp4UpGbps: number; pingP50Ms: number }
+export interface Row {
+  setup: string;
+  tcp1Up: number; tcp1Down: number; tcp4Up: number; tcp4Down: number; // Gbit/s
+  udp64Kpps: number; udp1400Kpps: number; // highest rate with zero loss, thousands of packets/s
+  connPerSec: number;
+  pingP50: number; pingP99: number; // ms
+}
 
-function iperf(t: Topology, args: string[]): number {
+function iperfTcp(t: Topology, args: string[]): number {
   const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], { timeout: (SECONDS + 30) * 1000 }));
   return j.end.sum_received.bits_per_second / 1e9;
 }
 
-function pingP50(t: Topology): number {
-  const out = t.exec(t.lan, ["ping", "-c", "50", "-i", "0.02", "10.0.0.2"]);
+// Zero-loss UDP rate by bisection on the offered packet rate (iperf3 -u, 3 s per probe).
+function udpZeroLoss(t: Topology, size: number): number {
+  let lo = 0, hi = 200_000; // packets/s
+  for (let step = 0; step < (QUICK ? 6 : 9); step++) {
+    const pps = Math.round((lo + hi) / 2);
+    // -w: socket buffers large enough that the receiving iperf3 is not what loses packets
+    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-u", "-w", "4M", "-l", String(size - 28), "-b", String(pps * size * 8), "-t", "2", "-J"], { timeout: 40_000 }));
+    const lost = j.end.sum?.lost_packets ?? 1;
+    const got = j.end.sum?.packets ?? 0;
+    if (lost === 0 && got >= pps * 1.6) lo = pps; else hi = pps;
+  }
+  return lo / 1000;
+}
+
+function ping(t: Topology): [number, number] {
+  const out = t.exec(t.lan, ["ping", "-c", QUICK ? "50" : "200", "-i", "0.005", "10.0.0.2"]);
   const times = [...out.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1])).sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)];
+  return [times[Math.floor(times.length * 0.5)], times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]];
 }
 
 function measure(t: Topology, setup: string): Row {
-  t.exec(t.lan, ["ping", "-c", "2", "-i", "0.2", "10.0.0.2"]); // warm up: flows exist, JIT is warm
-  const r = { setup, tcpUpGbps: iperf(t, []), tcpDownGbps: iperf(t, ["-R"]), tcp4UpGbps: iperf(t, ["-P", "4"]), pingP50Ms: pingP50(t) };
+  t.exec(t.lan, ["ping", "-c", "2", "-i", "0.2", "10.0.0.2"]); // warm up: JIT, first flows
+  const [p50, p99] = ping(t);
+  const conns = JSON.parse(t.exec(t.lan, [process.execPath, join(PEERS, "conn-rate.js"), "10.0.0.2", "9000", String(QUICK ? 2 : SECONDS), "32"], { timeout: 60_000 }));
+  const r: Row = {
+    setup,
+    tcp1Up: iperfTcp(t, []), tcp1Down: iperfTcp(t, ["-R"]), tcp4Up: iperfTcp(t, ["-P", "4"]), tcp4Down: iperfTcp(t, ["-P", "4", "-R"]),
+    udp64Kpps: udpZeroLoss(t, 64), udp1400Kpps: udpZeroLoss(t, 1400),
+    connPerSec: conns.perSecond, pingP50: p50, pingP99: p99,
+  };
   process.stderr.write(`${JSON.stringify(r)}\n`);
   return r;
+}
+
+const COLUMNS: Array<[keyof Row, string, number]> = [
+  ["tcp1Up", "TCP 1 up Gbit/s", 2], ["tcp1Down", "TCP 1 down", 2], ["tcp4Up", "TCP 4 up", 2], ["tcp4Down", "TCP 4 down", 2],
+  ["udp64Kpps", "UDP 64 B kpps", 0], ["udp1400Kpps", "UDP 1400 B kpps", 0], ["connPerSec", "new TCP conn/s", 0],
+  ["pingP50", "ping p50 ms", 3], ["pingP99", "ping p99 ms", 3],
+];
+
+export function markdown(rows: Row[]): string {
+  const k = rows[0];
+  const head = `| setup | ${COLUMNS.map((c) => c[1]).join(" | ")} |\n|---|${COLUMNS.map(() => "---:").join("|")}|`;
+  const lines = rows.map((r) => `| ${r.setup} | ${COLUMNS.map(([key, , d]) => (r[key] as number).toFixed(d)).join(" | ")} |`);
+  const ratios = rows.slice(1).map((r) => `| ${r.setup} / kernel | ${COLUMNS.map(([key]) => {
+    const lowerIsBetter = key.startsWith("ping");
+    const x = (r[key] as number) / (k[key] as number);
+    return `${(lowerIsBetter ? 1 / x : x).toFixed(2)}`;
+  }).join(" | ")} |`);
+  return [head, ...lines, ...ratios].join("\n") + "\n\n(ratios: higher is better for ipmasq; for ping the ratio is kernel latency / ipmasq latency)\n";
 }
 
 async function main(): Promise<void> {
@@ -34,8 +82,8 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   try {
     t.spawn(t.wan, ["iperf3", "-s"]);
-    await new Promise((r) => setTimeout(r, 500));
-    // the kernel: nftables masquerade
+    t.spawn(t.wan, [process.execPath, join(PEERS, "tcp-many.js"), "server", "9000"]);
+    await new Promise((r) => setTimeout(r, 800));
     t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     t.exec(t.gw, ["nft", "-f", "-"], { input: "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n" });
     rows.push(measure(t, "kernel nftables masquerade"));
@@ -44,22 +92,21 @@ async function main(): Promise<void> {
     const config = writeConfig(t);
     for (const core of ["wasm", "ts"]) {
       for (const workers of [1, 2]) {
-        const g = await startGateway(t, ["--config", config, "--core", core, "--workers", String(workers)], join(t.dir, "state"));
-        try { rows.push(measure(t, `ipmasq --core ${core} --workers ${workers}`)); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
+        const g = await startGateway(t, ["--config", config, "--core", core, "--workers", String(workers), "--max-conns", "262144"], join(t.dir, "state"));
+        try { rows.push(measure(t, `ipmasq ${core} w${workers}`)); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
       }
     }
   } finally {
     t.destroy();
   }
-  const k = rows[0];
-  console.log(`end-to-end, iperf3 ${SECONDS} s per case, lan -> gw -> wan namespaces on this machine\n`);
-  console.log("| setup | TCP up Gbit/s | TCP down Gbit/s | TCP up 4 streams | ping p50 ms | up vs kernel | down vs kernel |");
-  console.log("|---|---:|---:|---:|---:|---:|---:|");
-  for (const r of rows) {
-    console.log(`| ${r.setup} | ${r.tcpUpGbps.toFixed(2)} | ${r.tcpDownGbps.toFixed(2)} | ${r.tcp4UpGbps.toFixed(2)} | ${r.pingP50Ms.toFixed(3)} | ${(r.tcpUpGbps / k.tcpUpGbps).toFixed(2)} | ${(r.tcpDownGbps / k.tcpDownGbps).toFixed(2)} |`);
-  }
+  const md = markdown(rows);
+  console.log(`end-to-end: lan -> gw -> wan namespaces on this machine (${process.arch}), iperf3 ${SECONDS} s per TCP case\n`);
+  console.log(md);
   mkdirSync(join(__dirname, "results"), { recursive: true });
   writeFileSync(join(__dirname, "results", "e2e.json"), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rows }, null, 1) + "\n");
+  writeFileSync(join(__dirname, "results", "e2e.md"), md);
+  writeFileSync(join(__dirname, "results", "e2e.svg"), barChart("ipmasq vs kernel nftables masquerade (ratio to the kernel, higher is better)",
+    COLUMNS.filter(([k]) => !k.startsWith("ping")).map(([key, label]) => ({ label, values: rows.slice(1).map((r) => ({ name: r.setup, value: (r[key] as number) / (rows[0][key] as number) })) }))));
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });

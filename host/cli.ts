@@ -7,6 +7,7 @@ import { ConfigError } from "./policy/ipchains";
 import { request } from "./control/client";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
+import { selftest } from "./selftest";
 import { existsSync } from "node:fs";
 import { controlSocketPath } from "./control/server";
 
@@ -23,6 +24,7 @@ usage:
   ipmasq save                 write the running rules back to the config file
   ipmasq restart              graceful restart: a new process takes over every connection (also SIGHUP)
   ipmasq install [--init systemd|sysv] [--root DIR]   start the gateway at boot
+  ipmasq selftest [--count N]  core tests on this machine (golden vectors, WASM vs TS, koffi)
   ipmasq uninstall [--root DIR]
 
 run options:
@@ -65,6 +67,7 @@ const OPTIONS = {
   handover: { type: "string" },
   init: { type: "string" },
   root: { type: "string", default: "/" },
+  count: { type: "string", default: "20000" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -147,6 +150,8 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         process.stdout.write(install({ root: v.root!, init, config: v.config!, bundle: workerFile }));
         return 0;
       }
+      case "selftest":
+        return selftest(int("count", v.count!, 1, 100_000_000));
       case "uninstall":
         process.stdout.write(uninstall(v.root!));
         return 0;
