@@ -74,5 +74,6 @@ console.log("| packet | WASM ns/pkt | TS ns/pkt | TS/WASM |");
 console.log("|---|---:|---:|---:|");
 for (const r of rows) console.log(`| ${r.packet} | ${r.wasmNsPerPacket} | ${r.tsNsPerPacket} | ${r.tsOverWasm}x |`);
 console.log(`\nchecksum over 64 KiB: WASM ${checksum.wasmGBs} GB/s, TS ${checksum.tsGBs} GB/s (${(checksum.wasmGBs / checksum.tsGBs).toFixed(1)}x)`);
-mkdirSync(join(__dirname, "results"), { recursive: true });
-writeFileSync(join(__dirname, "results", "core.json"), JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1) + "\n");
+const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
+mkdirSync(RESULTS, { recursive: true });
+writeFileSync(join(RESULTS, "core.json"), JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1) + "\n");

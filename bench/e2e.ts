@@ -31,9 +31,14 @@ function udpZeroLoss(t: Topology, size: number): number {
   for (let step = 0; step < (QUICK ? 6 : 9); step++) {
     const pps = Math.round((lo + hi) / 2);
     // -w: socket buffers large enough that the receiving iperf3 is not what loses packets
-    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-u", "-w", "4M", "-l", String(size - 28), "-b", String(pps * size * 8), "-t", "2", "-J"], { timeout: 40_000 }));
-    const lost = j.end.sum?.lost_packets ?? 1;
-    const got = j.end.sum?.packets ?? 0;
+    let lost = 1, got = 0;
+    try {
+      const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-u", "-w", "4M", "-l", String(size - 28), "-b", String(pps * size * 8), "-t", "2", "-J"], { timeout: 20_000 }));
+      lost = j.end.sum?.lost_packets ?? 1;
+      got = j.end.sum?.packets ?? 0;
+    } catch {
+      // iperf3 gave up (its results never came back): count the probe as lossy
+    }
     if (lost === 0 && got >= pps * 1.6) lo = pps; else hi = pps;
   }
   return lo / 1000;
@@ -102,10 +107,11 @@ async function main(): Promise<void> {
   const md = markdown(rows);
   console.log(`end-to-end: lan -> gw -> wan namespaces on this machine (${process.arch}), iperf3 ${SECONDS} s per TCP case\n`);
   console.log(md);
-  mkdirSync(join(__dirname, "results"), { recursive: true });
-  writeFileSync(join(__dirname, "results", "e2e.json"), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rows }, null, 1) + "\n");
-  writeFileSync(join(__dirname, "results", "e2e.md"), md);
-  writeFileSync(join(__dirname, "results", "e2e.svg"), barChart("ipmasq vs kernel nftables masquerade (ratio to the kernel, higher is better)",
+  const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
+  mkdirSync(RESULTS, { recursive: true });
+  writeFileSync(join(RESULTS, "e2e.json"), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rows }, null, 1) + "\n");
+  writeFileSync(join(RESULTS, "e2e.md"), md);
+  writeFileSync(join(RESULTS, "e2e.svg"), barChart("ipmasq vs kernel nftables masquerade (ratio to the kernel, higher is better)",
     COLUMNS.filter(([k]) => !k.startsWith("ping")).map(([key, label]) => ({ label, values: rows.slice(1).map((r) => ({ name: r.setup, value: (r[key] as number) / (rows[0][key] as number) })) }))));
 }
 

@@ -54,5 +54,6 @@ const rows = [1000, 100_000, 1_000_000].map(run);
 console.log("connection table (lookups are random existing keys, called from JS: includes ~3 ns call overhead)\n");
 console.log("| entries | insert ns | WASM lookup ns | TS lookup ns | bytes/entry | RSS MiB |\n|---:|---:|---:|---:|---:|---:|");
 for (const r of rows) console.log(`| ${r.entries} | ${r.insertNs} | ${r.wasmLookupNs} | ${r.tsLookupNs} | ${r.bytesPerEntry} | ${r.rssMiB} |`);
-mkdirSync(join(__dirname, "results"), { recursive: true });
-writeFileSync(join(__dirname, "results", "table.json"), JSON.stringify({ date: new Date().toISOString(), rows }, null, 1) + "\n");
+const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
+mkdirSync(RESULTS, { recursive: true });
+writeFileSync(join(RESULTS, "table.json"), JSON.stringify({ date: new Date().toISOString(), rows }, null, 1) + "\n");
