@@ -5,7 +5,7 @@
 // the end, also on failure or Ctrl-C.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, SEED_CONFIG, Topology } from "../tests/helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, SEED_CONFIG } from "../tests/helpers/topology";
 
 const NODE = process.execPath;
 const PEERS = join(__dirname, "..", "tests", "peers");
@@ -22,13 +22,6 @@ function preflight(): void {
   if (missing.length) throw new Error(`missing commands: ${missing.map(([c]) => c).join(", ")} (apt-get install ${missing.map(([, p]) => p).join(" ")})`);
 }
 
-function waitFor(p: ReturnType<Topology["spawn"]>, text: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes(text)) { clearTimeout(timer); resolve(); } });
-  });
-}
 
 async function demo(): Promise<void> {
   preflight();
@@ -38,8 +31,8 @@ async function demo(): Promise<void> {
   process.on("SIGINT", () => { cleanup(); process.exit(130); });
   try {
     say(indent(`lan ${t.lan}: 192.168.0.2/24, default via 192.168.0.1\ngw  ${t.gw}: eth1 192.168.0.1/24, eth0 10.0.0.1/24, default via 10.0.0.2\nwan ${t.wan}: 10.0.0.2/24 (no route to 192.168.0.0/24)`));
-    await waitFor(t.spawn(t.wan, [NODE, join(PEERS, "http-server.js"), "8080"]), "listening");
-    await waitFor(t.spawn(t.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]), "listening");
+    await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+    await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
 
     step("the seed's rc.ipmasq rules, as /etc/ipmasq.conf");
     say(indent(SEED_CONFIG));

@@ -5,7 +5,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails } from "./helpers/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
@@ -15,16 +15,7 @@ const NODE = process.execPath;
 const MB50 = 50 * 1024 * 1024;
 const results: Record<string, unknown> = {};
 
-function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
-    p.stderr!.on("data", (d) => { out += d; });
-  });
-}
 
-const fails = (fn: () => unknown): boolean => { try { fn(); return false; } catch { return true; } };
 
 t.test("data plane end to end", async (t) => {
   const topo = makeTopology("dp");

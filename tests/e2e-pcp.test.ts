@@ -2,21 +2,13 @@
 // mappings with lifetimes, reachable from the WAN, listed, deleted and expiring.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails } from "./helpers/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
-  });
-}
-const fails = (fn: () => unknown): boolean => { try { fn(); return false; } catch { return true; } };
 
 t.test("NAT-PMP and PCP", async (t) => {
   const topo = makeTopology("pcp");

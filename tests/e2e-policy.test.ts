@@ -4,7 +4,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { makeTopology, startGateway, waitExit, Topology } from "./helpers/topology";
+import { makeTopology, startGateway, waitExit, waitListening, fails } from "./helpers/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
@@ -25,15 +25,6 @@ ipchains -A forward -s 192.168.0.0/24 -j MASQ
 /sbin/modprobe ip_masq_ftp
 `;
 
-function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
-    p.stderr!.on("data", (d) => { out += d; });
-  });
-}
-const fails = (fn: () => unknown): boolean => { try { fn(); return false; } catch { return true; } };
 
 t.test("policy and operations", async (t) => {
   const topo = makeTopology("pol");

@@ -3,19 +3,12 @@
 // gateway; 8000-byte UDP datagrams (fragmented) cross both ways; no ICMP ends a mapping.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "./helpers/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
-function waitListening(p: ReturnType<Topology["spawn"]>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
-  });
-}
 const hops = (out: string): string[] => out.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
 
 t.test("protocols", async (t) => {
@@ -89,6 +82,16 @@ t.test("a full table: existing flows go on, a new one gets ICMP administratively
   const st = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state]));
   t.ok(st.tableFullDrops >= 1 && st.drops.table_full >= 1, `the refusals are counted (${st.tableFullDrops})`);
   t.equal(st.connections, 16);
+  g.proc.kill("SIGTERM");
+  await waitExit(g.proc);
+  const big = await startGateway(topo, ["--config", writeConfig(topo), "--max-conns", "1000000"], state);
+  try {
+    t.match(topo.exec(topo.lan, ["ping", "-c", "1", "-W", "2", "10.0.0.2"]), /1 received/, "--max-conns 1000000 starts and forwards");
+    t.equal(JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).maxConns, 1_000_000);
+  } finally {
+    big.proc.kill("SIGTERM");
+    await waitExit(big.proc);
+  }
 });
 
 t.test("MSS clamping for PPPoE-style links: the server sees the clamped MSS", async (t) => {
@@ -100,8 +103,14 @@ t.test("MSS clamping for PPPoE-style links: the server sees the clamped MSS", as
     const g = await startGateway(topo, ["--config", writeConfig(topo), "--mss-clamp", clamp], state);
     try {
       const curl = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "100K", "-o", "/dev/null", "http://10.0.0.2:8080/bytes?n=1000000&seed=1"]);
-      await new Promise((r) => setTimeout(r, 1500));
-      const ss = topo.exec(topo.wan, ["ss", "-tin", "sport", "= :8080"]);
+      let curlErr = "";
+      curl.stderr!.on("data", (d) => { curlErr += d; });
+      let ss = "";
+      for (let i = 0; i < 50 && !/mss:\d+/.test(ss); i++) {
+        await new Promise((r) => setTimeout(r, 200));
+        ss = topo.exec(topo.wan, ["ss", "-tin", "sport", "= :8080"]);
+      }
+      if (curlErr) t.comment(`curl: ${curlErr}`);
       t.match(ss, new RegExp(`\\bmss:${mss}\\b`), clamp === "0" ? "without clamping the server sends 1448-byte segments" : "with --mss-clamp 1400 the server's segments fit 1400 (1388 + timestamps)");
       curl.kill();
     } finally {

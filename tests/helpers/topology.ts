@@ -110,3 +110,18 @@ export function waitExit(proc: ChildProcess, ms = 15_000): Promise<number | null
     proc.on("exit", (code) => { clearTimeout(timer); resolve(code); });
   });
 }
+
+// Resolves when a peer started in a namespace prints "listening".
+export function waitListening(p: ChildProcess): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
+    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
+    p.stderr!.on("data", (d) => { out += d; });
+  });
+}
+
+// Did the command fail (for checks that something is NOT reachable)?
+export function fails(fn: () => unknown): boolean {
+  try { fn(); return false; } catch { return true; }
+}
