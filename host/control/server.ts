@@ -8,7 +8,7 @@ import { MemoryMap, statsAddress } from "../table/memory-map";
 import { Tun } from "../tun/tun";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
-import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES } from "../worker/loop";
+import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES, S_SLOW_ERRORS } from "../worker/loop";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
   let ns = "unknown";
@@ -31,7 +31,7 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   for (let id = 0; id < g.map.workers; id++) {
     const s = new Float64Array(g.memory.buffer, statsAddress(id), STATS_SLOTS);
     workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
-      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[S_WRITE_ERRORS], icmpSent: s[S_REPLIES] });
+      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[S_WRITE_ERRORS], icmpSent: s[S_REPLIES], slowPathErrors: s[S_SLOW_ERRORS] });
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
   return {

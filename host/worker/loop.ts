@@ -23,6 +23,7 @@ export interface WorkerTask {
 // Stats slots the worker keeps beside the core's (same f64 block, past the drop reasons).
 export const S_WRITE_ERRORS = L.S_DROPS + L.R_COUNT;
 export const S_REPLIES = L.S_DROPS + L.R_COUNT + 1;
+export const S_SLOW_ERRORS = L.S_DROPS + L.R_COUNT + 2; // packets the slow path failed on (dropped)
 export const STATS_SLOTS = 64;
 
 export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
@@ -72,7 +73,14 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         const len = dv.getUint32(d + L.D_LENGTH, true);
         if (verdict === L.V_FORWARD) { send(k, len); continue; }
         if (verdict === L.V_DROP) continue; // counted by the core
-        const action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true));
+        let action: number;
+        try {
+          action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true));
+        } catch (e) {
+          // a packet the slow path cannot handle is dropped and counted; the gateway goes on
+          if (f64[S_SLOW_ERRORS]++ === 0) process.stderr.write(`ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`);
+          continue;
+        }
         if (action === A_HELD) continue;
         if (action === A_FORWARD || action === A_PASS) {
           if (action === A_PASS) f64[L.S_PASSED]++;
