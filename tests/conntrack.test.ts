@@ -1,0 +1,94 @@
+// The connection table's writer side: endpoint-independent mapping, port ranges, preservation,
+// the 120 s rest of a freed port, a full table, expiry by protocol and TCP state, and lookups by
+// both keys through both cores as entries come and go.
+import t from "tap";
+import { coreSetup } from "./helpers/core-setup";
+import { LOW_PORT_MIN, LOW_PORT_MAX } from "../host/table/conntrack";
+import { parseAddr } from "../host/net/addr";
+import * as L from "../assembly/layout";
+
+const LAN = parseAddr("192.168.0.2"), LAN2 = parseAddr("192.168.0.3"), R1 = parseAddr("10.0.0.2"), R2 = parseAddr("10.0.0.3"), WAN = parseAddr("10.0.0.1");
+
+t.test("mapping and ports", async (t) => {
+  const s = coreSetup(64);
+  const tb = s.table;
+  tb.now = 1;
+  const a = tb.createFlow(L.PROTO_UDP, LAN, 40000, R1, 53, WAN, 0);
+  const b = tb.createFlow(L.PROTO_UDP, LAN, 40000, R2, 53, WAN, 0);
+  t.equal(tb.flow(a).wanPort, tb.flow(b).wanPort, "endpoint-independent mapping: one public port for every destination");
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN, 40000, R1, 53, WAN, 0), a, "the same flow twice is one entry");
+  const low = tb.flow(tb.createFlow(L.PROTO_TCP, LAN, 22, R1, 2222, WAN, L.TS_SYN_OUT)).wanPort;
+  t.ok(low >= LOW_PORT_MIN && low <= LOW_PORT_MAX, `a port below 1024 maps below 1024 (${low})`);
+  t.equal(tb.flow(tb.createFlow(L.PROTO_TCP, LAN2, 45678, R1, 80, WAN, L.TS_SYN_OUT, 45678)).wanPort, 45678, "a free port is preserved");
+  const other = tb.flow(tb.createFlow(L.PROTO_TCP, LAN, 45678, R1, 80, WAN, L.TS_SYN_OUT, 45678)).wanPort;
+  t.not(other, 45678, "a port in use is not given twice (no port overloading)");
+
+  // removal: the mapping ends with its last flow, and its port rests 120 s
+  const c = tb.createFlow(L.PROTO_UDP, LAN2, 5000, R1, 53, WAN, 0, 5000);
+  t.equal(tb.flow(c).wanPort, 5000);
+  tb.removeFlow(c);
+  t.equal(s.cores.wasm.lookupLan(L.PROTO_UDP, LAN2, 5000, R1, 53), -1, "gone from the LAN index");
+  t.equal(s.cores.ts.lookupWan(L.PROTO_UDP, R1, 53, WAN, 5000), -1, "gone from the WAN index");
+  tb.now = 100;
+  t.not(tb.flow(tb.createFlow(L.PROTO_UDP, LAN, 5000, R1, 53, WAN, 0, 5000)).wanPort, 5000, "a freed port rests: not reused after 99 s");
+  tb.now = 122;
+  t.equal(tb.flow(tb.createFlow(L.PROTO_UDP, LAN, 5001, R1, 53, WAN, 0, 5000)).wanPort, 5000, "and is reused after 120 s");
+});
+
+t.test("a full table refuses new flows and counts them", async (t) => {
+  const s = coreSetup(16);
+  s.table.now = 1;
+  for (let i = 0; i < 16; i++) t.ok(s.table.createFlow(L.PROTO_UDP, LAN, 30000 + i, R1, 53, WAN, 0) >= 0);
+  t.equal(s.table.createFlow(L.PROTO_UDP, LAN, 31000, R1, 53, WAN, 0), -1, "the 17th is refused");
+  t.equal(s.table.fullDrops, 1);
+  t.equal(s.table.live, 16);
+});
+
+t.test("expiry follows the protocol and the TCP state", async (t) => {
+  const s = coreSetup(64);
+  const tb = s.table;
+  tb.now = 1;
+  const udp = tb.createFlow(L.PROTO_UDP, LAN, 40000, R1, 53, WAN, 0);
+  const icmp = tb.createFlow(L.PROTO_ICMP, LAN, 7, R1, 0, WAN, 0);
+  const est = tb.createFlow(L.PROTO_TCP, LAN, 40001, R1, 80, WAN, L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED);
+  const fin = tb.createFlow(L.PROTO_TCP, LAN, 40002, R1, 80, WAN, L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED | L.TS_FIN_OUT);
+  tb.now = 62; tb.sweep();
+  t.notOk(tb.isLive(icmp), "ICMP after 60 s");
+  t.ok(tb.isLive(udp) && tb.isLive(fin));
+  tb.now = 242; tb.sweep();
+  t.notOk(tb.isLive(fin), "TCP transitory after 240 s");
+  t.ok(tb.isLive(udp));
+  tb.now = 302; tb.sweep();
+  t.notOk(tb.isLive(udp), "UDP after 300 s");
+  t.ok(tb.isLive(est));
+  tb.now = 7442; tb.sweep();
+  t.notOk(tb.isLive(est), "TCP established after 2 h 4 min");
+  t.equal(tb.live, 0);
+});
+
+t.test("churn: lookups by both keys stay right while entries come and go", async (t) => {
+  const s = coreSetup(256);
+  const tb = s.table;
+  tb.now = 1;
+  const live = new Map<number, number>();
+  let bad = 0;
+  for (let round = 0; round < 20_000; round++) {
+    const port = 20000 + (round * 7919) % 3000;
+    const i = s.table.createFlow(L.PROTO_TCP, LAN, port, R1, 443, WAN, L.TS_SYN_OUT);
+    if (i >= 0) live.set(port, i);
+    if (live.size > 200 || (i < 0 && live.size > 0)) {
+      const [p, e] = live.entries().next().value as [number, number];
+      tb.removeFlow(e);
+      live.delete(p);
+      if (s.cores.wasm.lookupLan(L.PROTO_TCP, LAN, p, R1, 443) !== -1) bad++;
+    }
+    tb.now += round % 50 === 0 ? 3 : 0; // freed entries rest 2 s before reuse
+  }
+  for (const [p, e] of live) {
+    const w = tb.flow(e).wanPort;
+    for (const core of [s.cores.wasm, s.cores.ts]) {
+      if (core.lookupLan(L.PROTO_TCP, LAN, p, R1, 443) !== e || core.lookupWan(L.PROTO_TCP, R1, 443, WAN, w) !== e) bad++;
+    }
+  }
+  t.equal(bad, 0, `${live.size} live flows found by both keys in both cores after 20000 rounds of insert and remove`);
+});
