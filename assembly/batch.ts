@@ -3,7 +3,7 @@
 // verdict in the descriptor. Anything without an established entry goes to the slow path.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
 import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
-import { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
 import {
@@ -99,9 +99,8 @@ function translate(vnet: usize, n: i32): u32 {
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
     const wanAddr = load<u32>(e + E_WAN_ADDR), wanPort = <u32>load<u16>(e + E_WAN_PORT);
-    rewriteEnd(ip, l4, l4len, proto, END_SRC, wanAddr, wanPort, partial);
+    rewriteEndTtl(ip, l4, l4len, proto, END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
-    adjustTtl(ip, 1);
     touch(e);
     store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
     count(true, bytes);
@@ -112,9 +111,8 @@ function translate(vnet: usize, n: i32): u32 {
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
-    rewriteEnd(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial);
+    rewriteEndTtl(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
-    adjustTtl(ip, 1);
     touch(e);
     store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
     count(false, bytes);

@@ -11,12 +11,26 @@ import { PROTO_ICMP, PROTO_UDP, END_SRC } from "./layout";
 // packet, so only the address (part of the pseudo-header) moves it, and it is never complemented.
 export function rewriteEnd(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: i32,
                            addr: u32, port: u32, partial: bool): void {
+  rewriteEndTtl(ip, l4, l4Avail, proto, end, addr, port, partial, 0);
+}
+
+// The same, also adding `ttlInc` to the TTL: the fast path's form, one fold for the IP checksum.
+export function rewriteEndTtl(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: i32,
+                              addr: u32, port: u32, partial: bool, ttlInc: i32): void {
   const addrAt = ip + (end == END_SRC ? IP_SRC : IP_DST);
   const oldAddr = load<u32>(addrAt);
   const newAddr = bswap<u32>(addr);
   store<u32>(addrAt, newAddr);
   const addrDelta = delta32(oldAddr, newAddr);
-  store<u16>(ip + IP_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IP_CHECKSUM), addrDelta));
+  let ipDelta = addrDelta;
+  if (ttlInc != 0) {
+    const old = <u32>load<u16>(ip + IP_TTL);
+    let ttl = <i32>(old & 0xff) + ttlInc;
+    if (ttl > 255) ttl = 255;
+    const now = (old & 0xff00) | <u32>ttl;
+    if (now != old) { store<u16>(ip + IP_TTL, <u16>now); ipDelta += delta16(old, now); }
+  }
+  store<u16>(ip + IP_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IP_CHECKSUM), ipDelta));
 
   const portAt = l4 + portOffset(proto, end);
   const newPort = <u32>bswap<u16>(<u16>port);

@@ -1,7 +1,7 @@
 // The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
 import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
-import { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
+import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
 import { mem, le16, le32, be16 } from "./memory";
@@ -119,9 +119,8 @@ function translate(vnet: number, n: number): number {
   if (idx >= 0) {
     const e = entryAddress(idx);
     const wanAddr = le32(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
-    rewriteEnd(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial);
+    rewriteEndTtl(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
-    adjustTtl(ip, 1);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
     count(true, bytes);
@@ -131,9 +130,8 @@ function translate(vnet: number, n: number): number {
   idx = lookupWan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    rewriteEnd(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
+    rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
-    adjustTtl(ip, 1);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
     count(false, bytes);

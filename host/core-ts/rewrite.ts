@@ -15,12 +15,25 @@ export function rewriteAddr(ip: number, end: number, addr: number): void {
 
 export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number,
                            addr: number, port: number, partial: boolean): void {
+  rewriteEndTtl(ip, l4, l4Avail, proto, end, addr, port, partial, 0);
+}
+
+export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: number, end: number,
+                              addr: number, port: number, partial: boolean, ttlInc: number): void {
   const addrAt = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
   const oldAddr = le32(addrAt);
   const newAddr = bswap32(addr);
   setLe32(addrAt, newAddr);
   const addrDelta = delta32(oldAddr, newAddr);
-  setLe16(ip + IP_CHECKSUM, applyDelta(le16(ip + IP_CHECKSUM), addrDelta));
+  let ipDelta = addrDelta;
+  if (ttlInc !== 0) {
+    const old = le16(ip + IP_TTL);
+    let ttl = (old & 0xff) + ttlInc;
+    if (ttl > 255) ttl = 255;
+    const now = (old & 0xff00) | ttl;
+    if (now !== old) { setLe16(ip + IP_TTL, now); ipDelta += delta16(old, now); }
+  }
+  setLe16(ip + IP_CHECKSUM, applyDelta(le16(ip + IP_CHECKSUM), ipDelta));
 
   const portAt = l4 + portOffset(proto, end);
   const newPort = bswap16(port & 0xffff);
