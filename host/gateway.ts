@@ -27,7 +27,7 @@ import { flowJson, formatFlows, formatMasqList, pinholeRows } from "./table/list
 import { WorkerTask } from "./worker/loop";
 import { Sides, Filtering } from "./worker/slow-path";
 import { ControlServer, controlSocketPath, statusOf, Answer } from "./control/server";
-import { formatAddr, formatPrefix } from "./net/addr";
+import { formatAddr, formatPrefix, maskOf } from "./net/addr";
 import * as L from "../assembly/layout";
 
 export interface RunOptions {
@@ -123,7 +123,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
   const lanIfaceAddr = found.lan.addrs[0];
   const sides: Sides = {
     publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name, filtering: o.filtering, ftpHelper: o.ftpHelper,
-    lanPrefix: { addr: (lanIfaceAddr.addr & (lanIfaceAddr.bits === 0 ? 0 : (0xffffffff << (32 - lanIfaceAddr.bits)))) >>> 0, bits: lanIfaceAddr.bits },
+    lanPrefix: { addr: (lanIfaceAddr.addr & maskOf(lanIfaceAddr.bits)) >>> 0, bits: lanIfaceAddr.bits },
   };
   const map = memoryMap(o.workers, o.maxConns);
   const tun: Tun = openTun(o.tun, o.workers, handed !== undefined);

@@ -4,7 +4,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep } from "./helpers/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
@@ -13,7 +13,6 @@ const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 t.test("operations", async (t) => {
   const topo = makeTopology("ops");

@@ -2,12 +2,11 @@
 // mappings with lifetimes, reachable from the WAN, listed, deleted and expiring.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, sleep } from "./helpers/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 
 t.test("NAT-PMP and PCP", async (t) => {

@@ -1,7 +1,8 @@
 // The control socket: a UNIX socket (mode 0600, so root only) speaking one JSON request per line.
 // `ipmasq status` and `ipmasq conns` talk to the running gateway through it.
 import { createServer, Server, Socket } from "node:net";
-import { chmodSync, existsSync, mkdirSync, unlinkSync, readlinkSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
+import { netnsId } from "../kernel/wiring";
 import { join, dirname } from "node:path";
 import { ConnTable } from "../table/conntrack";
 import { MemoryMap, statsAddress } from "../table/memory-map";
@@ -11,9 +12,7 @@ import * as L from "../../assembly/layout";
 import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES, S_SLOW_ERRORS } from "../worker/loop";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
-  let ns = "unknown";
-  try { ns = readlinkSync("/proc/self/ns/net").replace(/\D/g, ""); } catch { /* no procfs */ }
-  return join(stateDir, `control-net${ns}-${tun}.sock`);
+  return join(stateDir, `control-net${netnsId()}-${tun}.sock`);
 }
 
 export interface GatewayView {

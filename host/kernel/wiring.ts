@@ -35,7 +35,7 @@ export const PREF_ALL = 200;
 
 // The state file is per network namespace and TUN name: a gateway in one namespace never undoes
 // another's wiring.
-function netnsId(): string {
+export function netnsId(): string {
   try { return readlinkSync("/proc/self/ns/net").replace(/\D/g, ""); } catch { return "unknown"; }
 }
 

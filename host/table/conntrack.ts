@@ -139,6 +139,26 @@ export class ConnTable {
     }
   }
 
+  // Walks the probe chain of key hash `h` in the index at `base`; returns the first value (slot
+  // content - 1) that `match` accepts, or -1. Readers and writers use the same walk.
+  private probe(base: number, h: number, match: (value: number) => boolean): number {
+    const mask = this.mask();
+    let i = h & mask;
+    for (let n = 0; n <= mask; n++) {
+      const slot = Atomics.load(this.i32, (base >> 2) + i);
+      if (slot === L.IDX_EMPTY) return -1;
+      if (slot !== L.IDX_TOMBSTONE && match(slot - 1)) return slot - 1;
+      i = (i + 1) & mask;
+    }
+    return -1;
+  }
+
+  private flowIs(i: number, proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {
+    const e = this.entry(i), dv = this.dv;
+    return dv.getUint8(e + L.E_PROTO) === proto && dv.getUint32(e + L.E_LAN_ADDR, true) === lanAddr
+      && dv.getUint16(e + L.E_LAN_PORT, true) === lanPort && dv.getUint32(e + L.E_REMOTE_ADDR, true) === remoteAddr;
+  }
+
   // ---- the port table ------------------------------------------------------------------------
   private portAt(proto: number, port: number): number {
     return this.map.ports + (PORT_PROTO_INDEX[proto] * 65536 + port) * L.P_SIZE;
@@ -146,22 +166,12 @@ export class ConnTable {
 
   // The public port already mapped to lanAddr:lanPort (endpoint-independent mapping), or -1.
   mappedPort(proto: number, lanAddr: number, lanPort: number): number {
-    const mask = this.mask();
-    let i = hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()) & mask;
-    for (let n = 0; n <= mask; n++) {
-      const slot = Atomics.load(this.i32, (this.map.mapIndex >> 2) + i);
-      if (slot === L.IDX_EMPTY) return -1;
-      if (slot !== L.IDX_TOMBSTONE) {
-        const port = (slot - 1) & 0xffff;
-        const p = this.portAt(proto, port);
-        if ((slot - 1) >>> 16 === PORT_PROTO_INDEX[proto]
-          && this.dv.getUint16(p + L.P_REFS, true) > 0
-          && this.dv.getUint32(p + L.P_LAN_ADDR, true) === lanAddr
-          && this.dv.getUint16(p + L.P_LAN_PORT, true) === lanPort) return port;
-      }
-      i = (i + 1) & mask;
-    }
-    return -1;
+    const v = this.probe(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), (v) => {
+      const p = this.portAt(proto, v & 0xffff);
+      return v >>> 16 === PORT_PROTO_INDEX[proto] && this.dv.getUint16(p + L.P_REFS, true) > 0
+        && this.dv.getUint32(p + L.P_LAN_ADDR, true) === lanAddr && this.dv.getUint16(p + L.P_LAN_PORT, true) === lanPort;
+    });
+    return v < 0 ? -1 : v & 0xffff;
   }
 
   // The LAN end that owns public `port` (a live mapping), or undefined.
@@ -174,18 +184,8 @@ export class ConnTable {
 
   // Has lanAddr:lanPort a flow to remoteAddr (any port)? Address-dependent filtering asks this.
   hasFlowTo(proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {
-    const mask = this.mask();
-    let i = hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, this.seed()) & mask;
-    for (let n = 0; n <= mask; n++) {
-      const slot = Atomics.load(this.i32, (this.map.remoteIndex >> 2) + i);
-      if (slot === L.IDX_EMPTY) return false;
-      if (slot !== L.IDX_TOMBSTONE) {
-        const f = this.flow(slot - 1);
-        if (f.proto === proto && f.lanAddr === lanAddr && f.lanPort === lanPort && f.remoteAddr === remoteAddr) return true;
-      }
-      i = (i + 1) & mask;
-    }
-    return false;
+    return this.probe(this.map.remoteIndex, hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, this.seed()),
+      (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr)) >= 0;
   }
 
   private portFree(proto: number, port: number, now: number): boolean {
@@ -225,20 +225,8 @@ export class ConnTable {
       const now = this.now;
       const head = this.u32(L.T_FREE_HEAD);
       if (head === 0 || !this.rested(head - 1, now)) return this.full();
-      let port = this.mappedPort(proto, lanAddr, lanPort);
-      if (port < 0) {
-        port = this.choosePort(proto, lanPort, now, wantPort);
-        if (port < 0) return this.full();
-        const p = this.portAt(proto, port);
-        this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);
-        this.dv.setUint16(p + L.P_LAN_PORT, lanPort, true);
-        this.dv.setUint16(p + L.P_REFS, 0, true);
-        this.indexInsert(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()),
-          PORT_PROTO_INDEX[proto] * 65536 + port + 1);
-      }
-      const p = this.portAt(proto, port);
-      this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
-
+      const port = this.holdMappingLocked(proto, lanAddr, lanPort, wantPort);
+      if (port < 0) return this.full();
       return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState, L.ES_LIVE | (alg ? L.ES_ALG : 0));
     });
   }
@@ -300,19 +288,8 @@ export class ConnTable {
   }
 
   private findLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
-    const mask = this.mask();
-    let i = hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()) & mask;
-    for (let n = 0; n <= mask; n++) {
-      const slot = Atomics.load(this.i32, (this.map.lanIndex >> 2) + i);
-      if (slot === L.IDX_EMPTY) return -1;
-      if (slot !== L.IDX_TOMBSTONE) {
-        const f = this.flow(slot - 1);
-        if (f.proto === proto && f.lanAddr === lanAddr && f.lanPort === lanPort
-          && f.remoteAddr === remoteAddr && f.remotePort === remotePort) return slot - 1;
-      }
-      i = (i + 1) & mask;
-    }
-    return -1;
+    return this.probe(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()),
+      (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr) && this.dv.getUint16(this.entry(i) + L.E_REMOTE_PORT, true) === remotePort);
   }
 
   removeFlow(i: number): void {

@@ -4,6 +4,9 @@
 import * as L from "../../assembly/layout";
 import { Core } from "../core/core";
 
+// ICMP types that are errors (RFC 792 / 1122): no error is ever sent about one.
+export const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
+
 export const ICMP_CODE_PORT_UNREACH = 3;
 export const ICMP_CODE_ADMIN_PROHIBITED = 13;
 
@@ -13,7 +16,7 @@ export function buildUnreachable(u8: Uint8Array, core: Core, vnet: number, n: nu
   const ihl = (u8[ip] & 15) * 4;
   const quoted = Math.min(n - L.VNET_HDR_LEN, ihl + 8);
   // never about an ICMP error (RFC 1122 3.2.2)
-  if (u8[ip + 9] === L.PROTO_ICMP && [3, 4, 5, 11, 12].includes(u8[ip + ihl])) return 0;
+  if (u8[ip + 9] === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(u8[ip + ihl])) return 0;
   const orig = Uint8Array.from(u8.subarray(ip, ip + quoted));
   const dst = ((orig[12] << 24) | (orig[13] << 16) | (orig[14] << 8) | orig[15]) >>> 0;
   const total = 20 + 8 + quoted;

@@ -11,7 +11,7 @@ import { Prefix, inPrefix, formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
 import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
-import { buildUnreachable, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
+import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
 
 export const A_FORWARD = 0; // translated: write it
 export const A_DROP = 1;
@@ -29,7 +29,6 @@ export interface Sides {
   ftpHelper: boolean; // the FTP helper watches control connections to port 21
 }
 
-const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
 
 export class SlowPath {

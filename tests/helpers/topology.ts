@@ -125,3 +125,5 @@ export function waitListening(p: ChildProcess): Promise<void> {
 export function fails(fn: () => unknown): boolean {
   try { fn(); return false; } catch { return true; }
 }
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
