@@ -12,8 +12,8 @@ import {
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
-  E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_TCP_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
-  T_NOW, T_MSS_CLAMP, E_STATUS, ES_ALG, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
+  E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
+  T_NOW, T_MSS_CLAMP, ES_ALG, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
   S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
 
@@ -43,13 +43,13 @@ function vnetOk(vnet: usize, ihl: i32, proto: i32): bool {
 
 // TCP facts that choose the timeout (RFC 5382); stored only when they change.
 function trackTcp(e: usize, flags: u32, outbound: bool): void {
-  const old = <u32>load<u8>(e + E_TCP_STATE);
+  const old = <u32>load<u8>(e + E_STATE);
   let st = old;
   if ((flags & TCP_RST) != 0) st |= TS_RST;
   if ((flags & TCP_SYN) != 0) st |= outbound ? TS_SYN_OUT : TS_SYN_IN;
   if ((flags & TCP_FIN) != 0) st |= outbound ? TS_FIN_OUT : TS_FIN_IN;
   if ((flags & (TCP_SYN | TCP_ACK)) == TCP_ACK && (st & (TS_SYN_OUT | TS_SYN_IN)) == (TS_SYN_OUT | TS_SYN_IN)) st |= TS_ESTABLISHED;
-  if (st != old) store<u8>(e + E_TCP_STATE, <u8>st);
+  if (st != old) store<u8>(e + E_STATE, <u8>st);
 }
 
 @inline function touch(e: usize): void {
@@ -123,7 +123,7 @@ function translate(vnet: usize, n: i32): u32 {
 
 // A translated packet of a flow with an application helper goes on to the slow path.
 @inline function helped(e: usize, idx: i32): u32 {
-  if ((load<u32>(e + E_STATUS) & ES_ALG) != 0) return slow(R_ALG);
+  if ((<u32>load<u8>(e + E_STATE) & ES_ALG) != 0) return slow(R_ALG);
   return forward(idx);
 }
 

@@ -65,7 +65,7 @@ export const S_DROPS = 16;
 
 // ---- Connection table header (at the table base) --------------------------------------------------
 export const T_MAX_CONNS = 0; // u32 number of entries
-export const T_INDEX_MASK = 4; // u32 index slots - 1 (slots are a power of two >= 2 * MAX_CONNS)
+export const T_INDEX_SLOTS = 4; // u32 slots per index (1.4 * MAX_CONNS: an index is at most 5/7 full)
 export const T_ENTRIES = 8; // u32 address of entry 0
 export const T_LAN_INDEX = 12; // u32 address of the LAN-side key index (u32 slots)
 export const T_WAN_INDEX = 16; // u32 address of the WAN-side key index
@@ -88,28 +88,25 @@ export const T_PORT_MIN = 80; // u32 NAT port range for ports >= 1024
 export const T_PORT_MAX = 84;
 export const T_HEADER_SIZE = 128;
 
-// ---- Connection entry (48 bytes) -------------------------------------------------------------------
+// ---- Connection entry (40 bytes) -------------------------------------------------------------------
 // Addresses and ports are stored as numbers (10.0.0.1 = 0x0a000001), not in wire order.
 export const E_LAN_ADDR = 0; // u32 the LAN host
 export const E_REMOTE_ADDR = 4; // u32 the far end
+export const E_NEXT_FREE = 4; // u32 when free: next free entry + 1 (a free entry has no key)
 export const E_WAN_ADDR = 8; // u32 the public (masquerade) address
 export const E_LAN_PORT = 12; // u16 (ICMP: query id)
 export const E_REMOTE_PORT = 14; // u16 (ICMP: 0)
 export const E_WAN_PORT = 16; // u16 public port (ICMP: public query id)
-export const E_PROTO = 18; // u8 6, 17 or 1
-export const E_TCP_STATE = 19; // u8 TS_* bits
+export const E_PROTO = 18; // u8 6, 17 or 1; 0 when the entry is free
+export const E_STATE = 19; // u8 TS_* bits | ES_FIXED | ES_ALG
 export const E_LAST_SEEN = 20; // u32 T_NOW of the last packet; when free: when it was freed
-export const E_STATUS = 24; // u32 ES_FREE / ES_LIVE
-export const E_NEXT_FREE = 28; // u32 when free: next free entry + 1
-export const E_BYTES_OUT = 32; // f64
-export const E_BYTES_IN = 40; // f64
-export const E_SIZE = 48;
+export const E_BYTES_OUT = 24; // f64
+export const E_BYTES_IN = 32; // f64
+export const E_SIZE = 40;
 
-export const ES_FREE = 0;
-export const ES_LIVE = 1; // masqueraded: the public port comes from the port table
-export const ES_LIVE_FIXED = 2; // port forward or redirect: fixed ports, no port-table mapping
-export const ES_KIND_MASK = 3;
-export const ES_ALG = 4; // flag: every packet also goes to an application helper (FTP control)
+// Flags set when the entry is made; the fast path keeps them when it adds TCP bits.
+export const ES_FIXED = 64; // port forward or redirect: fixed ports, no port-table mapping
+export const ES_ALG = 128; // every packet also goes to an application helper (FTP control)
 
 // TCP state: a small set of facts, enough to choose the RFC 5382 timeout.
 export const TS_SYN_OUT = 1; // SYN seen from the LAN side
@@ -118,12 +115,13 @@ export const TS_ESTABLISHED = 4; // both sides have talked (ACK after SYNs, or p
 export const TS_FIN_OUT = 8;
 export const TS_FIN_IN = 16;
 export const TS_RST = 32;
+export const TS_MASK = 63;
 
 // Index slots hold entry + 1; 0 is empty; IDX_TOMBSTONE (all ones as i32) marks a deleted slot.
 export const IDX_EMPTY = 0;
 export const IDX_TOMBSTONE = -1;
 
-// Hash domains keep the three indexes' keys apart.
+// Hash domains keep the four indexes' keys apart.
 export const H_LAN = 0;
 export const H_WAN = 256;
 export const H_MAP = 512;

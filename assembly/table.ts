@@ -3,20 +3,20 @@
 // slot is published with an atomic store after its entry is complete, and a freed entry is reused
 // only after resting in the FIFO free list, so a reader never sees a half-made entry.
 import {
-  T_INDEX_MASK, T_ENTRIES, T_LAN_INDEX, T_WAN_INDEX, T_SEED, E_SIZE, E_LAN_ADDR, E_REMOTE_ADDR,
+  T_INDEX_SLOTS, T_ENTRIES, T_LAN_INDEX, T_WAN_INDEX, T_SEED, E_SIZE, E_LAN_ADDR, E_REMOTE_ADDR,
   E_WAN_ADDR, E_LAN_PORT, E_REMOTE_PORT, E_WAN_PORT, E_PROTO, IDX_EMPTY, IDX_TOMBSTONE, H_LAN, H_WAN,
 } from "./layout";
 
 let table: usize = 0;
 // The header's layout fields never change after the host made the table: read them once.
-let entries: usize = 0, lanIndex: usize = 0, wanIndex: usize = 0, mask: u32 = 0, seed: u32 = 0;
+let entries: usize = 0, lanIndex: usize = 0, wanIndex: usize = 0, slots: u32 = 0, seed: u32 = 0;
 
 export function setTable(base: usize): void {
   table = base;
   entries = <usize>load<u32>(base + T_ENTRIES);
   lanIndex = <usize>load<u32>(base + T_LAN_INDEX);
   wanIndex = <usize>load<u32>(base + T_WAN_INDEX);
-  mask = load<u32>(base + T_INDEX_MASK);
+  slots = load<u32>(base + T_INDEX_SLOTS);
   seed = load<u32>(base + T_SEED);
 }
 export function tableBase(): usize { return table; }
@@ -32,12 +32,16 @@ export function hash5(domain: u32, proto: u32, a1: u32, p1: u32, a2: u32, p2: u3
 }
 
 @inline function entryAt(i: u32): usize { return entries + <usize>i * E_SIZE; }
+// Where a key's probe starts (as host/core-ts/table.ts computes it).
+@inline function homeSlot(h: u32): u32 { return (h >>> 1) % slots; }
+// Linear probing over an index of `slots` u32 slots (not a power of two: it is sized to the table).
+@inline function nextSlot(i: u32): u32 { i++; return i == slots ? 0 : i; }
 
 // The entry whose LAN side is lanAddr:lanPort talking to remoteAddr:remotePort, or -1.
 export function lookupLan(proto: u32, lanAddr: u32, lanPort: u32, remoteAddr: u32, remotePort: u32): i32 {
   const index = lanIndex;
-  let i = hash5(H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed) & mask;
-  for (let n: u32 = 0; n <= mask; n++) {
+  let i = homeSlot(hash5(H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed));
+  for (let n: u32 = 0; n < slots; n++) {
     const slot = atomic.load<i32>(index + (<usize>i << 2));
     if (slot == IDX_EMPTY) return -1;
     if (slot != IDX_TOMBSTONE) {
@@ -46,7 +50,7 @@ export function lookupLan(proto: u32, lanAddr: u32, lanPort: u32, remoteAddr: u3
         && <u32>load<u16>(e + E_LAN_PORT) == lanPort && <u32>load<u16>(e + E_REMOTE_PORT) == remotePort
         && <u32>load<u8>(e + E_PROTO) == proto) return slot - 1;
     }
-    i = (i + 1) & mask;
+    i = nextSlot(i);
   }
   return -1;
 }
@@ -54,8 +58,8 @@ export function lookupLan(proto: u32, lanAddr: u32, lanPort: u32, remoteAddr: u3
 // The entry whose WAN side is remoteAddr:remotePort talking to wanAddr:wanPort, or -1.
 export function lookupWan(proto: u32, remoteAddr: u32, remotePort: u32, wanAddr: u32, wanPort: u32): i32 {
   const index = wanIndex;
-  let i = hash5(H_WAN, proto, remoteAddr, remotePort, wanAddr, wanPort, seed) & mask;
-  for (let n: u32 = 0; n <= mask; n++) {
+  let i = homeSlot(hash5(H_WAN, proto, remoteAddr, remotePort, wanAddr, wanPort, seed));
+  for (let n: u32 = 0; n < slots; n++) {
     const slot = atomic.load<i32>(index + (<usize>i << 2));
     if (slot == IDX_EMPTY) return -1;
     if (slot != IDX_TOMBSTONE) {
@@ -64,7 +68,7 @@ export function lookupWan(proto: u32, remoteAddr: u32, remotePort: u32, wanAddr:
         && <u32>load<u16>(e + E_WAN_PORT) == wanPort && <u32>load<u16>(e + E_REMOTE_PORT) == remotePort
         && <u32>load<u8>(e + E_PROTO) == proto) return slot - 1;
     }
-    i = (i + 1) & mask;
+    i = nextSlot(i);
   }
   return -1;
 }

@@ -5,6 +5,7 @@ import t from "tap";
 import { coreSetup } from "./helpers/core-setup";
 import { LOW_PORT_MIN, LOW_PORT_MAX } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
+import { memoryMap } from "../host/table/memory-map";
 import * as L from "../assembly/layout";
 
 const LAN = parseAddr("192.168.0.2"), LAN2 = parseAddr("192.168.0.3"), R1 = parseAddr("10.0.0.2"), R2 = parseAddr("10.0.0.3"), WAN = parseAddr("10.0.0.1");
@@ -42,6 +43,47 @@ t.test("a full table refuses new flows and counts them", async (t) => {
   t.equal(s.table.createFlow(L.PROTO_UDP, LAN, 31000, R1, 53, WAN, 0), -1, "the 17th is refused");
   t.equal(s.table.fullDrops, 1);
   t.equal(s.table.live, 16);
+});
+
+t.test("an entry with its four index slots costs at most 64 bytes", async (t) => {
+  for (const n of [1000, 100_000, 1_000_000, 4_000_000]) {
+    const m = memoryMap(1, n);
+    const perEntry = (m.ports - m.entries) / n;
+    t.ok(perEntry <= 64, `${n} entries: ${perEntry.toFixed(1)} bytes each`);
+  }
+});
+
+t.test("a full table still finds every flow by both keys, and a freed entry is not live", async (t) => {
+  const s = coreSetup(1000);
+  const tb = s.table;
+  tb.now = 1;
+  const made: number[] = [];
+  for (let i = 0; i < 1000; i++) made.push(tb.createFlow(L.PROTO_TCP, LAN + (i >> 8), 32768 + i, R1 + (i % 7), 443, WAN, L.TS_SYN_OUT));
+  t.equal(tb.live, 1000);
+  let found = 0;
+  for (let i = 0; i < 1000; i++) {
+    const f = tb.flow(made[i]);
+    for (const core of [s.cores.wasm, s.cores.ts]) {
+      if (core.lookupLan(L.PROTO_TCP, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort) === made[i]
+        && core.lookupWan(L.PROTO_TCP, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort) === made[i]) found++;
+    }
+  }
+  t.equal(found, 2000, "both cores find all 1000 flows by the LAN key and by the WAN key");
+  tb.removeFlow(made[5]);
+  t.notOk(tb.isLive(made[5]), "a removed entry is free");
+  t.equal([...tb.flows()].length, 999);
+});
+
+t.test("port-forward and helper flags stay with the entry and out of its TCP state", async (t) => {
+  const s = coreSetup(64);
+  const tb = s.table;
+  tb.now = 1;
+  const fwd = tb.createFixedFlow(L.PROTO_TCP, LAN, 80, R1, 40000, WAN, 8080, L.TS_SYN_IN, true);
+  const f = tb.flow(fwd);
+  t.ok(f.fixed && f.alg, "fixed and helped");
+  t.equal(f.tcpState, L.TS_SYN_IN, "the TCP state is only the TCP bits");
+  const masq = tb.flow(tb.createFlow(L.PROTO_UDP, LAN, 40000, R1, 53, WAN, 0));
+  t.ok(!masq.fixed && !masq.alg, "a masqueraded flow has neither flag");
 });
 
 t.test("expiry follows the protocol and the TCP state", async (t) => {

@@ -30,13 +30,13 @@ function vnetOk(vnet: number, ihl: number, proto: number): boolean {
 
 function trackTcp(e: number, flags: number, outbound: boolean): void {
   const u8 = mem.u8;
-  const old = u8[e + L.E_TCP_STATE];
+  const old = u8[e + L.E_STATE];
   let st = old;
   if (flags & TCP_RST) st |= L.TS_RST;
   if (flags & TCP_SYN) st |= outbound ? L.TS_SYN_OUT : L.TS_SYN_IN;
   if (flags & TCP_FIN) st |= outbound ? L.TS_FIN_OUT : L.TS_FIN_IN;
   if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK && (st & (L.TS_SYN_OUT | L.TS_SYN_IN)) === (L.TS_SYN_OUT | L.TS_SYN_IN)) st |= L.TS_ESTABLISHED;
-  if (st !== old) u8[e + L.E_TCP_STATE] = st;
+  if (st !== old) u8[e + L.E_STATE] = st;
 }
 
 function touch(e: number): void {
@@ -141,7 +141,7 @@ function translate(vnet: number, n: number): number {
 }
 
 function helped(e: number, idx: number): number {
-  if (le32(e + L.E_STATUS) & L.ES_ALG) return slow(L.R_ALG);
+  if (mem.u8[e + L.E_STATE] & L.ES_ALG) return slow(L.R_ALG);
   return forward(idx);
 }
 

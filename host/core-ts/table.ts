@@ -5,7 +5,7 @@ import * as L from "../../assembly/layout";
 let table = 0;
 let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
 // The header's layout fields never change after the host made the table: read them once.
-let entries = 0, lanSlot0 = 0, wanSlot0 = 0, mask = 0, seed = 0;
+let entries = 0, lanSlot0 = 0, wanSlot0 = 0, slots = 0, seed = 0;
 
 export function setTable(base: number): void {
   table = base;
@@ -13,7 +13,7 @@ export function setTable(base: number): void {
   entries = le32(base + L.T_ENTRIES);
   lanSlot0 = le32(base + L.T_LAN_INDEX) >>> 2;
   wanSlot0 = le32(base + L.T_WAN_INDEX) >>> 2;
-  mask = le32(base + L.T_INDEX_MASK);
+  slots = le32(base + L.T_INDEX_SLOTS);
   seed = le32(base + L.T_SEED);
 }
 export const tableBase = (): number => table;
@@ -27,13 +27,16 @@ export function hash5(domain: number, proto: number, a1: number, p1: number, a2:
   return h;
 }
 
+// Where a key's probe starts. The top 31 bits keep the division an integer one in JavaScript.
+export const homeSlot = (h: number, slots: number): number => (h >>> 1) % slots;
+
 export const entryAddress = (i: number): number => entries + i * L.E_SIZE;
 
 function probe(domain: number, slot0: number, proto: number, a1: number, p1: number, a2: number, p2: number,
                aAt1: number, pAt1: number, aAt2: number, pAt2: number): number {
   const dv = mem.dv, u8 = mem.u8;
-  let i = hash5(domain, proto, a1, p1, a2, p2, seed) & mask;
-  for (let n = 0; n <= mask; n++) {
+  let i = homeSlot(hash5(domain, proto, a1, p1, a2, p2, seed), slots);
+  for (let n = 0; n < slots; n++) {
     const slot = Atomics.load(index32, slot0 + i);
     if (slot === L.IDX_EMPTY) return -1;
     if (slot !== L.IDX_TOMBSTONE) {
@@ -42,7 +45,7 @@ function probe(domain: number, slot0: number, proto: number, a1: number, p1: num
         && dv.getUint16(e + pAt1, true) === p1 && dv.getUint16(e + pAt2, true) === p2
         && u8[e + L.E_PROTO] === proto) return slot - 1;
     }
-    i = (i + 1) & mask;
+    i = i + 1 === slots ? 0 : i + 1;
   }
   return -1;
 }

@@ -4,7 +4,7 @@
 // the fast path (WASM or TS core) only reads, lock-free.
 import * as L from "../../assembly/layout";
 import { MemoryMap } from "./memory-map";
-import { hash5 } from "../core-ts/table";
+import { hash5, homeSlot } from "../core-ts/table";
 
 export interface Flow {
   index: number;
@@ -33,11 +33,13 @@ const PORT_PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UD
 export class ConnTable {
   readonly dv: DataView;
   readonly i32: Int32Array;
+  readonly u8: Uint8Array;
   readonly t: number;
 
   constructor(readonly memory: WebAssembly.Memory, readonly map: MemoryMap) {
     this.dv = new DataView(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
+    this.u8 = new Uint8Array(memory.buffer);
     this.t = map.tableBase;
   }
 
@@ -49,7 +51,7 @@ export class ConnTable {
     const m = this.map;
     new Uint8Array(this.memory.buffer, this.t, m.end - this.t).fill(0);
     this.setU32(L.T_MAX_CONNS, m.maxConns);
-    this.setU32(L.T_INDEX_MASK, m.indexSlots - 1);
+    this.setU32(L.T_INDEX_SLOTS, m.indexSlots);
     this.setU32(L.T_ENTRIES, m.entries);
     this.setU32(L.T_LAN_INDEX, m.lanIndex);
     this.setU32(L.T_WAN_INDEX, m.wanIndex);
@@ -101,54 +103,52 @@ export class ConnTable {
     try { return fn(); } finally { this.unlock(); }
   }
 
-  // ---- open-addressed indexes (u32 slots: entry + 1) -----------------------------------------
+  // ---- open-addressed indexes (u32 slots: entry + 1; linear probing, wrapping at the end) -------
   private seed(): number { return this.u32(L.T_SEED); }
-  private mask(): number { return this.map.indexSlots - 1; }
+  private next(i: number): number { return i + 1 === this.map.indexSlots ? 0 : i + 1; }
+  private prev(i: number): number { return i === 0 ? this.map.indexSlots - 1 : i - 1; }
 
   private indexInsert(base: number, h: number, value: number): void {
-    const mask = this.mask();
-    let i = h & mask;
+    let i = homeSlot(h, this.map.indexSlots);
     for (;;) {
       const at = (base >> 2) + i;
       const slot = Atomics.load(this.i32, at);
       if (slot === L.IDX_EMPTY || slot === L.IDX_TOMBSTONE) { Atomics.store(this.i32, at, value); return; }
-      i = (i + 1) & mask;
+      i = this.next(i);
     }
   }
 
   private indexRemove(base: number, h: number, value: number): void {
-    const mask = this.mask();
-    let i = h & mask;
-    for (let n = 0; n <= mask; n++) {
+    let i = homeSlot(h, this.map.indexSlots);
+    for (let n = 0; n < this.map.indexSlots; n++) {
       const at = (base >> 2) + i;
       const slot = Atomics.load(this.i32, at);
       if (slot === L.IDX_EMPTY) return;
       if (slot === value) {
         Atomics.store(this.i32, at, L.IDX_TOMBSTONE);
         // A tombstone followed by an empty slot ends no probe chain: clear it, and those before it.
-        if (Atomics.load(this.i32, (base >> 2) + ((i + 1) & mask)) === L.IDX_EMPTY) {
+        if (Atomics.load(this.i32, (base >> 2) + this.next(i)) === L.IDX_EMPTY) {
           let j = i;
           while (Atomics.load(this.i32, (base >> 2) + j) === L.IDX_TOMBSTONE) {
             Atomics.store(this.i32, (base >> 2) + j, L.IDX_EMPTY);
-            j = (j - 1) & mask;
+            j = this.prev(j);
           }
         }
         return;
       }
-      i = (i + 1) & mask;
+      i = this.next(i);
     }
   }
 
   // Walks the probe chain of key hash `h` in the index at `base`; returns the first value (slot
   // content - 1) that `match` accepts, or -1. Readers and writers use the same walk.
   private probe(base: number, h: number, match: (value: number) => boolean): number {
-    const mask = this.mask();
-    let i = h & mask;
-    for (let n = 0; n <= mask; n++) {
+    let i = homeSlot(h, this.map.indexSlots);
+    for (let n = 0; n < this.map.indexSlots; n++) {
       const slot = Atomics.load(this.i32, (base >> 2) + i);
       if (slot === L.IDX_EMPTY) return -1;
       if (slot !== L.IDX_TOMBSTONE && match(slot - 1)) return slot - 1;
-      i = (i + 1) & mask;
+      i = this.next(i);
     }
     return -1;
   }
@@ -227,7 +227,7 @@ export class ConnTable {
       if (head === 0 || !this.rested(head - 1, now)) return this.full();
       const port = this.holdMappingLocked(proto, lanAddr, lanPort, wantPort);
       if (port < 0) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState, L.ES_LIVE | (alg ? L.ES_ALG : 0));
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState | (alg ? L.ES_ALG : 0));
     });
   }
 
@@ -239,13 +239,14 @@ export class ConnTable {
       if (existing >= 0) return existing;
       const head = this.u32(L.T_FREE_HEAD);
       if (head === 0 || !this.rested(head - 1, this.now)) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState, L.ES_LIVE_FIXED | (alg ? L.ES_ALG : 0));
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState | L.ES_FIXED | (alg ? L.ES_ALG : 0));
     });
   }
 
-  // Takes the head of the free list, fills it, and publishes it in both indexes. Lock held.
+  // Takes the head of the free list, fills it, and publishes it in the indexes. Lock held.
+  // `state`: the TCP bits and the ES_* flags.
   private publish(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-                  wanAddr: number, port: number, tcpState: number, status: number): number {
+                  wanAddr: number, port: number, state: number): number {
     const head = this.u32(L.T_FREE_HEAD);
     const i = head - 1;
     const e = this.entry(i);
@@ -259,13 +260,11 @@ export class ConnTable {
     dv.setUint16(e + L.E_LAN_PORT, lanPort, true);
     dv.setUint16(e + L.E_REMOTE_PORT, remotePort, true);
     dv.setUint16(e + L.E_WAN_PORT, port, true);
-    dv.setUint8(e + L.E_PROTO, proto);
-    dv.setUint8(e + L.E_TCP_STATE, tcpState);
+    dv.setUint8(e + L.E_STATE, state);
     dv.setUint32(e + L.E_LAST_SEEN, this.now, true);
-    dv.setUint32(e + L.E_NEXT_FREE, 0, true);
     dv.setFloat64(e + L.E_BYTES_OUT, 0, true);
     dv.setFloat64(e + L.E_BYTES_IN, 0, true);
-    Atomics.store(this.i32, (e + L.E_STATUS) >> 2, status);
+    Atomics.store(this.u8, e + L.E_PROTO, proto); // a protocol makes the entry live
     // Publishing the index slots last makes the complete entry visible to lock-free readers.
     const seed = this.seed();
     this.indexInsert(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, seed), i + 1);
@@ -306,7 +305,7 @@ export class ConnTable {
     this.indexRemove(this.map.remoteIndex, hash5(L.H_REMOTE, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, 0, seed), i + 1);
     const now = this.now;
     if (!f.fixed) this.releasePortLocked(f.proto, f.wanPort);
-    Atomics.store(this.i32, (e + L.E_STATUS) >> 2, L.ES_FREE);
+    Atomics.store(this.u8, e + L.E_PROTO, 0); // free: from here on E_REMOTE_ADDR is E_NEXT_FREE
     this.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, now), true);
     this.dv.setUint32(e + L.E_NEXT_FREE, 0, true);
     const tail = this.u32(L.T_FREE_TAIL);
@@ -347,19 +346,20 @@ export class ConnTable {
 
   releaseMappingLocked(proto: number, port: number): void { this.releasePortLocked(proto, port); }
 
-  isLive(i: number): boolean { return Atomics.load(this.i32, (this.entry(i) + L.E_STATUS) >> 2) !== L.ES_FREE; }
+  isLive(i: number): boolean { return Atomics.load(this.u8, this.entry(i) + L.E_PROTO) !== 0; }
 
   flow(i: number): Flow {
     const e = this.entry(i), dv = this.dv;
+    const state = dv.getUint8(e + L.E_STATE);
     return {
       index: i,
       proto: dv.getUint8(e + L.E_PROTO),
       lanAddr: dv.getUint32(e + L.E_LAN_ADDR, true), lanPort: dv.getUint16(e + L.E_LAN_PORT, true),
       remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true), remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
       wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true), wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
-      tcpState: dv.getUint8(e + L.E_TCP_STATE),
-      fixed: (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) & L.ES_KIND_MASK) === L.ES_LIVE_FIXED,
-      alg: (Atomics.load(this.i32, (e + L.E_STATUS) >> 2) & L.ES_ALG) !== 0,
+      tcpState: state & L.TS_MASK,
+      fixed: (state & L.ES_FIXED) !== 0,
+      alg: (state & L.ES_ALG) !== 0,
       lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
       bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
     };
@@ -382,7 +382,7 @@ export class ConnTable {
       if (!this.isLive(i)) continue;
       const e = this.entry(i);
       const idle = now - this.dv.getUint32(e + L.E_LAST_SEEN, true);
-      if (idle > this.timeoutOf(this.dv.getUint8(e + L.E_PROTO), this.dv.getUint8(e + L.E_TCP_STATE))) {
+      if (idle > this.timeoutOf(this.dv.getUint8(e + L.E_PROTO), this.dv.getUint8(e + L.E_STATE) & L.TS_MASK)) {
         this.removeFlow(i);
         removed++;
       }

@@ -30,7 +30,6 @@ export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
       continue;
     }
     const e = t.entry(i);
-    t.dv.setUint8(e + L.E_TCP_STATE, f.tcpState);
     t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
     t.dv.setFloat64(e + L.E_BYTES_OUT, f.bytesOut, true);
     t.dv.setFloat64(e + L.E_BYTES_IN, f.bytesIn, true);
