@@ -25,21 +25,24 @@ function iperfTcp(t: Topology, args: string[]): number {
   return j.end.sum_received.bits_per_second / 1e9;
 }
 
-// Zero-loss UDP rate by bisection on the offered packet rate (iperf3 -u, 3 s per probe).
+// Zero-loss UDP rate by bisection on the offered packet rate (iperf3 -u, 2 s per probe). A probe
+// passes when nothing is lost and the sender really offered the rate (iperf3's -b counts payload
+// bits, so it is asked for pps * payload * 8); the figure is packets of `size` bytes (IP) per second.
 function udpZeroLoss(t: Topology, size: number): number {
+  const payload = size - 28;
   let lo = 0, hi = 200_000; // packets/s
   for (let step = 0; step < (QUICK ? 6 : 9); step++) {
     const pps = Math.round((lo + hi) / 2);
     // -w: socket buffers large enough that the receiving iperf3 is not what loses packets
     let lost = 1, got = 0;
     try {
-      const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-u", "-w", "4M", "-l", String(size - 28), "-b", String(pps * size * 8), "-t", "2", "-J"], { timeout: 20_000 }));
+      const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-u", "-w", "4M", "-l", String(payload), "-b", String(pps * payload * 8), "-t", "2", "-J"], { timeout: 20_000 }));
       lost = j.end.sum?.lost_packets ?? 1;
       got = j.end.sum?.packets ?? 0;
     } catch {
       // iperf3 gave up (its results never came back): count the probe as lossy
     }
-    if (lost === 0 && got >= pps * 1.6) lo = pps; else hi = pps;
+    if (lost === 0 && got >= pps * 2 * 0.95) lo = pps; else hi = pps;
   }
   return lo / 1000;
 }

@@ -41,6 +41,7 @@ t.test("data plane end to end", async (t) => {
         try {
           const ping = topo.exec(topo.lan, ["ping", "-c", "3", "-i", "0.2", "-W", "2", "10.0.0.2"]);
           t.match(ping, /3 received/, "ping from lan reaches wan");
+          t.match(topo.exec(topo.gw, ["ip", "-d", "link", "show", "masq0"]), new RegExp(`qlen 1000\\b[\\s\\S]*numqueues ${workers} `), "the TUN queues hold 1000 packets, one queue per worker");
 
           const udp = topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "hello"]);
           t.match(udp, /^seen 10\.0\.0\.1:\d+ hello/, "UDP request answered; the server saw 10.0.0.1");

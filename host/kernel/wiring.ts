@@ -7,6 +7,8 @@ import { join } from "node:path";
 import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { listInterfaces } from "./interfaces";
 
+export const TUN_TXQUEUELEN = 1000;
+
 export interface WiringPlan {
   tun: string;
   table: number;
@@ -94,7 +96,9 @@ export class Wiring {
       const range = 65535 - p.portMax >= 1000 ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
       this.sysctl("net.ipv4.ip_local_port_range", range);
     }
-    ip("link", "set", p.tun, "mtu", String(p.mtu), "up");
+    // TUN's default queue of 500 packets overflows at about 100 000 small packets/s while the
+    // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
+    ip("link", "set", p.tun, "mtu", String(p.mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
     ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));
     const T = String(p.table);
     const ranges = [`${p.portMin}-${p.portMax}`, `${p.lowMin}-${p.lowMax}`];
