@@ -29,6 +29,7 @@ interface Journal {
   localMoved: boolean;
 }
 
+export const PREF_FROM_TUN = 5;
 export const PREF_WAN_FIRST = 10;
 export const PREF_PORTFW = 15;
 export const PREF_REDIRECT = 16;
@@ -101,6 +102,10 @@ export class Wiring {
     ip("link", "set", p.tun, "mtu", String(p.mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
     ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));
     const T = String(p.table);
+    // What ipmasq writes back is routed as usual, and first: it skips the ten port rules below
+    // (the forwarding path walks every rule before the one that matches, twice per packet).
+    this.rule(["pref", String(PREF_FROM_TUN), "iif", p.tun, "lookup", "local"]);
+    this.rule(["pref", String(PREF_FROM_TUN + 1), "iif", p.tun, "lookup", "main"]);
     const ranges = [`${p.portMin}-${p.portMax}`, `${p.lowMin}-${p.lowMax}`];
     const others = listInterfaces().map((i) => i.name).filter((n) => n !== "lo" && n !== p.tun && n !== p.wan);
     let pref = PREF_WAN_FIRST;
