@@ -61,8 +61,11 @@ async function main(): Promise<void> {
     const gateway = byProcess.filter(([, k]) => k.startsWith("node "));
     const gatewayKernel = gateway.filter(([, k]) => k.includes("[kernel")).reduce((a, [p]) => a + p, 0);
     const gatewayUser = gateway.reduce((a, [p]) => a + p, 0) - gatewayKernel;
-    const symbols = rows(perfReport(dataFile, ["--comm", "node", "--sort", "sym"]));
-    const kernelSyms = symbols.filter(([, s]) => s.startsWith("[k]")).map(([p, s]) => [p, s.slice(4)] as [number, string]);
+    // sorted by comm too: with symbols alone perf merges entries across processes
+    const symbols = rows(perfReport(dataFile, ["--comm", "node", "--sort", "comm,sym"]));
+    // (perf leaves the comm column out when the filter leaves one)
+    const kernelSyms = symbols.map(([p, s]) => [p, s.replace(/^node /, "")] as [number, string])
+      .filter(([, s]) => s.startsWith("[k] ")).map(([p, s]) => [p, s.slice(4)] as [number, string]);
     const grouped = GROUPS.map(([name, re]) => [name, kernelSyms.filter(([, s]) => re.test(s)).reduce((a, [p]) => a + p, 0)] as [string, number]);
     const pct = (x: number): string => `${x.toFixed(1)} %`;
     const md = [

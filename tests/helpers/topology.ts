@@ -88,9 +88,10 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
 }
 
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
-export async function startGateway(t: Topology, args: string[], stateDir: string): Promise<{ proc: ChildProcess; log: () => string }> {
+// `nodeArgs`: options for node itself (--trace-gc).
+export async function startGateway(t: Topology, args: string[], stateDir: string, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; log: () => string }> {
   const bundle = join(__dirname, "..", "..", "dist", "ipmasq.js");
-  const proc = t.spawn(t.gw, [process.execPath, bundle, "run", "--state-dir", stateDir, ...args]);
+  const proc = t.spawn(t.gw, [process.execPath, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
   let out = "";
   proc.stdout!.on("data", (d) => { out += d; });
   proc.stderr!.on("data", (d) => { out += d; });
