@@ -32,8 +32,10 @@ export function hash5(domain: u32, proto: u32, a1: u32, p1: u32, a2: u32, p2: u3
 }
 
 @inline function entryAt(i: u32): usize { return entries + <usize>i * E_SIZE; }
-// Where a key's probe starts (as host/core-ts/table.ts computes it).
-@inline function homeSlot(h: u32): u32 { return (h >>> 1) % slots; }
+// Where a key's probe starts: the hash's top 30 bits scaled to the index, a multiply where a
+// remainder would divide. With at most 2^23 slots the product stays below 2^53, so the
+// TypeScript twin (host/core-ts/table.ts) computes it exactly in a double.
+@inline function homeSlot(h: u32): u32 { return <u32>((<u64>(h >>> 2) * <u64>slots) >>> 30); }
 // Linear probing over an index of `slots` u32 slots (not a power of two: it is sized to the table).
 @inline function nextSlot(i: u32): u32 { i++; return i == slots ? 0 : i; }
 

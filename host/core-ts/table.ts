@@ -27,8 +27,9 @@ export function hash5(domain: number, proto: number, a1: number, p1: number, a2:
   return h;
 }
 
-// Where a key's probe starts. The top 31 bits keep the division an integer one in JavaScript.
-export const homeSlot = (h: number, slots: number): number => (h >>> 1) % slots;
+// Where a key's probe starts: the hash's top 30 bits scaled to the index (as the WASM core does
+// it); below 2^23 slots the product is below 2^53, exact in a double.
+export const homeSlot = (h: number, slots: number): number => Math.floor((h >>> 2) * slots / 1073741824);
 
 export const entryAddress = (i: number): number => entries + i * L.E_SIZE;
 
