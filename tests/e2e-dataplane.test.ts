@@ -1,8 +1,8 @@
 // The data plane end to end, with real programs in three network namespaces (lan / gw / wan):
 // ipmasq runs in gw as it would on a board. For both cores and 1 and 2 workers: HTTP 50 MB both
 // ways, ping, UDP request/response, iperf3 both ways, 1000 concurrent TCP connections, nothing
-// unsolicited gets in, and the kernel is left exactly as found; and under load the WASM path
-// allocates nothing (no garbage collection).
+// unsolicited gets in, and the kernel is left exactly as found; and under load neither core's
+// path allocates (no garbage collection).
 import t from "tap";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
@@ -96,9 +96,7 @@ t.test("data plane end to end", async (t) => {
     t.equal(await waitExit(g2.proc), 0);
     t.equal(kernelState(topo, topo.gw), before, "kernel state is exactly as before");
   });
-  // The WASM core's path; the TS twin boxes 32-bit addresses now and then (about one young
-  // collection per 5 s of this load), which is part of what the comparison measures.
-  for (const core of ["wasm"]) {
+  for (const core of ["wasm", "ts"]) {
     await t.test(`--core ${core}: forwarding allocates nothing (no garbage collection under load)`, async (t) => {
       const t0 = Date.now();
       const g = await startGateway(topo, ["--config", config, "--core", core, "--workers", "1"], state, ["--trace-gc"]);

@@ -4,7 +4,7 @@ import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
-import { mem, le16, le32, be16 } from "./memory";
+import { mem, le16, le32, leAddr, be16 } from "./memory";
 import * as L from "../../assembly/layout";
 
 let verdictReason = 0;
@@ -48,7 +48,7 @@ function hairpin(ip: number, l4: number, l4len: number, proto: number, src: numb
   const idx = lookupWan(proto, src, sport, dst, dport);
   if (idx < 0) return;
   const e = entryAddress(idx);
-  rewriteEnd(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
+  rewriteEnd(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
   finishTcp(e, l4, proto, false, partial);
   touch(e);
   mem.dv.setFloat64(e + L.E_BYTES_IN, mem.dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
@@ -118,7 +118,7 @@ function translate(vnet: number, n: number): number {
   let idx = lookupLan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    const wanAddr = le32(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
+    const wanAddr = leAddr(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
     rewriteEndTtl(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
     touch(e);
@@ -130,7 +130,7 @@ function translate(vnet: number, n: number): number {
   idx = lookupWan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, le32(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
+    rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
@@ -172,7 +172,7 @@ function icmpError(ip: number, l4: number, l4len: number): number {
   let idx = lookupWan(eproto, edst, edport, esrc, esport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    const lanAddr = le32(e + L.E_LAN_ADDR);
+    const lanAddr = leAddr(e + L.E_LAN_ADDR);
     rewriteEnd(emb, el4, el4Avail, eproto, L.END_SRC, lanAddr, le16(e + L.E_LAN_PORT), false);
     rewriteAddr(ip, L.END_DST, lanAddr);
     recomputeChecksum(l4, l4len);
@@ -183,7 +183,7 @@ function icmpError(ip: number, l4: number, l4len: number): number {
   idx = lookupLan(eproto, edst, edport, esrc, esport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    const wanAddr = le32(e + L.E_WAN_ADDR);
+    const wanAddr = leAddr(e + L.E_WAN_ADDR);
     rewriteEnd(emb, el4, el4Avail, eproto, L.END_DST, wanAddr, le16(e + L.E_WAN_PORT), false);
     rewriteAddr(ip, L.END_SRC, wanAddr);
     recomputeChecksum(l4, l4len);

@@ -1,6 +1,6 @@
 // IPv4 header: the TypeScript twin of assembly/ipv4.ts.
 import { sum } from "./checksum";
-import { mem, be16, be32 } from "./memory";
+import { mem, be16, beAddr } from "./memory";
 import * as L from "../../assembly/layout";
 
 export const IP_TOTAL_LENGTH = 2;
@@ -19,8 +19,8 @@ export const totalLength = (ip: number): number => be16(ip + IP_TOTAL_LENGTH);
 export const protocol = (ip: number): number => mem.u8[ip + IP_PROTO];
 export const fragField = (ip: number): number => be16(ip + IP_FRAG);
 export const isFragment = (ip: number): boolean => (fragField(ip) & (FRAG_MF | FRAG_OFFSET_MASK)) !== 0;
-export const srcAddr = (ip: number): number => be32(ip + IP_SRC);
-export const dstAddr = (ip: number): number => be32(ip + IP_DST);
+export const srcAddr = (ip: number): number => beAddr(ip + IP_SRC);
+export const dstAddr = (ip: number): number => beAddr(ip + IP_DST);
 
 export function validate(ip: number, len: number, checkTtl: boolean): number {
   if (len < 20) return L.R_TRUNCATED;

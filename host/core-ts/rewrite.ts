@@ -2,12 +2,12 @@
 import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
 import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
 import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
-import { mem, le16, le32, setLe16, setLe32, bswap16, bswap32 } from "./memory";
+import { mem, le16, le32, leAddr, setLe16, setLe32, bswap16, bswap32 } from "./memory";
 import * as L from "../../assembly/layout";
 
 export function rewriteAddr(ip: number, end: number, addr: number): void {
   const at = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
-  const old = le32(at);
+  const old = leAddr(at);
   const now = bswap32(addr);
   setLe32(at, now);
   setLe16(ip + IP_CHECKSUM, replace32(le16(ip + IP_CHECKSUM), old, now));
@@ -21,7 +21,7 @@ export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: numbe
 export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: number, end: number,
                               addr: number, port: number, partial: boolean, ttlInc: number): void {
   const addrAt = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
-  const oldAddr = le32(addrAt);
+  const oldAddr = leAddr(addrAt);
   const newAddr = bswap32(addr);
   setLe32(addrAt, newAddr);
   const addrDelta = delta32(oldAddr, newAddr);

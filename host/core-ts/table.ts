@@ -14,7 +14,7 @@ export function setTable(base: number): void {
   lanSlot0 = le32(base + L.T_LAN_INDEX) >>> 2;
   wanSlot0 = le32(base + L.T_WAN_INDEX) >>> 2;
   slots = le32(base + L.T_INDEX_SLOTS);
-  seed = le32(base + L.T_SEED);
+  seed = le32(base + L.T_SEED) | 0; // int32, unboxed (memory.ts)
 }
 export const tableBase = (): number => table;
 
@@ -36,13 +36,14 @@ export const entryAddress = (i: number): number => entries + i * L.E_SIZE;
 function probe(domain: number, slot0: number, proto: number, a1: number, p1: number, a2: number, p2: number,
                aAt1: number, pAt1: number, aAt2: number, pAt2: number): number {
   const dv = mem.dv, u8 = mem.u8;
+  a1 |= 0; a2 |= 0; // addresses as int32, as the core holds them (memory.ts)
   let i = homeSlot(hash5(domain, proto, a1, p1, a2, p2, seed), slots);
   for (let n = 0; n < slots; n++) {
     const slot = Atomics.load(index32, slot0 + i);
     if (slot === L.IDX_EMPTY) return -1;
     if (slot !== L.IDX_TOMBSTONE) {
       const e = entryAddress(slot - 1);
-      if (dv.getUint32(e + aAt1, true) === a1 && dv.getUint32(e + aAt2, true) === a2
+      if (dv.getInt32(e + aAt1, true) === a1 && dv.getInt32(e + aAt2, true) === a2
         && dv.getUint16(e + pAt1, true) === p1 && dv.getUint16(e + pAt2, true) === p2
         && u8[e + L.E_PROTO] === proto) return slot - 1;
     }
