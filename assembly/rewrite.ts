@@ -25,9 +25,7 @@ export function rewriteEndTtl(ip: usize, l4: usize, l4Avail: i32, proto: i32, en
   let ipDelta = addrDelta;
   if (ttlInc != 0) {
     const old = <u32>load<u16>(ip + IP_TTL);
-    let ttl = <i32>(old & 0xff) + ttlInc;
-    if (ttl > 255) ttl = 255;
-    const now = (old & 0xff00) | <u32>ttl;
+    const now = ttlWord(old, ttlInc);
     if (now != old) { store<u16>(ip + IP_TTL, <u16>now); ipDelta += delta16(old, now); }
   }
   store<u16>(ip + IP_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IP_CHECKSUM), ipDelta));
@@ -70,12 +68,18 @@ export function rewriteAddr(ip: usize, end: i32, addr: u32): void {
 }
 
 // Adds `delta` to the TTL (clamped to 1..255), keeping the header checksum right.
-export function adjustTtl(ip: usize, delta: i32): void {
-  const old = <u32>load<u16>(ip + IP_TTL);
+// The TTL/protocol word (memory order: TTL in the low byte) with `delta` added to the TTL, kept
+// within 1..255.
+@inline function ttlWord(old: u32, delta: i32): u32 {
   let ttl = <i32>(old & 0xff) + delta;
   if (ttl > 255) ttl = 255;
   if (ttl < 1) ttl = 1;
-  const now = (old & 0xff00) | <u32>ttl;
+  return (old & 0xff00) | <u32>ttl;
+}
+
+export function adjustTtl(ip: usize, delta: i32): void {
+  const old = <u32>load<u16>(ip + IP_TTL);
+  const now = ttlWord(old, delta);
   if (now == old) return;
   store<u16>(ip + IP_TTL, <u16>now);
   store<u16>(ip + IP_CHECKSUM, <u16>replace16(<u32>load<u16>(ip + IP_CHECKSUM), old, now));

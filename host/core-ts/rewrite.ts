@@ -28,9 +28,7 @@ export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: nu
   let ipDelta = addrDelta;
   if (ttlInc !== 0) {
     const old = le16(ip + IP_TTL);
-    let ttl = (old & 0xff) + ttlInc;
-    if (ttl > 255) ttl = 255;
-    const now = (old & 0xff00) | ttl;
+    const now = ttlWord(old, ttlInc);
     if (now !== old) { setLe16(ip + IP_TTL, now); ipDelta += delta16(old, now); }
   }
   setLe16(ip + IP_CHECKSUM, applyDelta(le16(ip + IP_CHECKSUM), ipDelta));
@@ -61,12 +59,18 @@ export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: nu
   setLe16(csAt, now);
 }
 
-export function adjustTtl(ip: number, delta: number): void {
-  const old = le16(ip + IP_TTL);
+// The TTL/protocol word (memory order: TTL in the low byte) with `delta` added to the TTL, kept
+// within 1..255.
+function ttlWord(old: number, delta: number): number {
   let ttl = (old & 0xff) + delta;
   if (ttl > 255) ttl = 255;
   if (ttl < 1) ttl = 1;
-  const now = (old & 0xff00) | ttl;
+  return (old & 0xff00) | ttl;
+}
+
+export function adjustTtl(ip: number, delta: number): void {
+  const old = le16(ip + IP_TTL);
+  const now = ttlWord(old, delta);
   if (now === old) return;
   setLe16(ip + IP_TTL, now);
   setLe16(ip + IP_CHECKSUM, replace16(le16(ip + IP_CHECKSUM), old, now));
