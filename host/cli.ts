@@ -10,6 +10,7 @@ import { install, uninstall } from "./install";
 import { selftest } from "./selftest";
 import { existsSync } from "node:fs";
 import { controlSocketPath } from "./control/server";
+import { DEFAULT_GRO_HOLD_US } from "./kernel/receive-offload";
 
 const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
 
@@ -41,6 +42,10 @@ run options:
   --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
   --pcp on|off      NAT-PMP and PCP server on the LAN address, UDP 5351 (default off)
   --ftp-helper on|off  rewrite FTP PORT/EPRT/227/229 and expect the data connection (default on)
+  --gro on|off      receive offload on the LAN and WAN interfaces: bursts of a flow reach the
+                    gateway as one packet (default on; needs ethtool; undone on exit)
+  --gro-hold US     hold a burst open up to US microseconds so that it can grow (default 50,
+                    0 = flush at the end of each receive poll)
   --filtering address-dependent|endpoint-independent
                     who may send in to a mapped public port (default address-dependent)
   --state-dir DIR   journal and control socket (default /run/ipmasq)
@@ -60,6 +65,8 @@ const OPTIONS = {
   filtering: { type: "string", default: "address-dependent" },
   "ftp-helper": { type: "string", default: "on" },
   pcp: { type: "string", default: "off" },
+  gro: { type: "string", default: "on" },
+  "gro-hold": { type: "string", default: String(DEFAULT_GRO_HOLD_US) },
   "mss-clamp": { type: "string", default: "0" },
   "state-dir": { type: "string" },
   json: { type: "boolean", default: false },
@@ -118,6 +125,7 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         if (v.core !== "wasm" && v.core !== "ts") throw new UsageError(`--core must be wasm or ts, got "${v.core}"`);
         if (v.filtering !== "address-dependent" && v.filtering !== "endpoint-independent") throw new UsageError(`--filtering must be address-dependent or endpoint-independent, got "${v.filtering}"`);
         if (v["ftp-helper"] !== "on" && v["ftp-helper"] !== "off") throw new UsageError(`--ftp-helper must be on or off, got "${v["ftp-helper"]}"`);
+        if (v.gro !== "on" && v.gro !== "off") throw new UsageError(`--gro must be on or off, got "${v.gro}"`);
         if (v.pcp !== "on" && v.pcp !== "off") throw new UsageError(`--pcp must be on or off, got "${v.pcp}"`);
         const ports = /^(\d+)-(\d+)$/.exec(v.ports ?? "");
         if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${v.ports}"`);
@@ -127,6 +135,7 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
           maxConns: int("max-conns", v["max-conns"]!, 16, 4_000_000), wan: v.wan, lan: v.lan, tun: v.tun!,
           table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
           mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics, filtering: v.filtering, ftpHelper: v["ftp-helper"] === "on", pcp: v.pcp === "on",
+          groHoldUs: v.gro === "on" ? int("gro-hold", v["gro-hold"]!, 0, 10_000) : undefined,
         };
         if (o.metrics) parseListen(o.metrics);
         return await runGateway(o);

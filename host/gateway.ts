@@ -50,6 +50,7 @@ export interface RunOptions {
   filtering: Filtering;
   ftpHelper: boolean;
   pcp: boolean; // NAT-PMP and PCP server on the LAN address
+  groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
 }
 
 interface Handover { policy: Policy; flows: FlowRecord[] }
@@ -133,6 +134,11 @@ export async function runGateway(o: RunOptions): Promise<number> {
     if (!handed) wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, publicAddr: formatAddr(found.publicAddr), mtu: Math.min(found.wan.mtu, found.lan.mtu),
       portMin: o.portMin, portMax: o.portMax, lowMin: 600, lowMax: 1023 });
     wiring.syncExtraRules(policyRules(policy, o));
+    if (!handed && o.groHoldUs !== undefined) {
+      const r = wiring.tuneReceive([found.lan.name, found.wan.name], o.groHoldUs);
+      if (r.problem) log(r.problem);
+      if (r.changed.length) log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP, bursts held up to ${o.groHoldUs} µs`);
+    }
   } catch (e) {
     undo();
     throw e;

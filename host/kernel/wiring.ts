@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlin
 import { join } from "node:path";
 import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { listInterfaces } from "./interfaces";
+import { receiveSettings, readSetting, writeSetting, EthtoolMissing, ReceiveSetting } from "./receive-offload";
 
 export const TUN_TXQUEUELEN = 1000;
 
@@ -27,6 +28,7 @@ interface Journal {
   rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
   extra: string[][]; // rules that follow the policy (port forwards, redirects), changed live
   localMoved: boolean;
+  receive: Array<[string, ReceiveSetting, string]>; // interface, setting, value before
 }
 
 export const PREF_FROM_TUN = 5;
@@ -50,14 +52,14 @@ export class Wiring {
   private journal: Journal;
 
   constructor(private readonly file: string, plan: Pick<WiringPlan, "tun" | "table">) {
-    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], extra: [], localMoved: false };
+    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], extra: [], localMoved: false, receive: [] };
   }
 
   // Continues the journal of the gateway that handed over to this process (graceful restart).
   static adopt(file: string): Wiring {
     const j = JSON.parse(readFileSync(file, "utf8")) as Journal;
     const w = new Wiring(file, { tun: j.tun, table: j.table });
-    w.journal = { ...j, extra: j.extra ?? [] };
+    w.journal = { ...j, extra: j.extra ?? [], receive: j.receive ?? [] };
     return w;
   }
 
@@ -132,6 +134,28 @@ export class Wiring {
     }
   }
 
+  // Receive offload on the LAN and WAN interfaces (receive-offload.ts). A performance setting:
+  // what cannot be set is reported, not fatal. Returns the interfaces changed, and why not all.
+  tuneReceive(devs: string[], holdUs: number): { changed: string[]; problem?: string } {
+    const changed = new Set<string>();
+    try {
+      for (const dev of devs) {
+        for (const s of receiveSettings(holdUs)) {
+          const before = readSetting(dev, s);
+          if (before === undefined || before === s.value) continue;
+          this.journal.receive.push([dev, s, before]);
+          this.save();
+          writeSetting(dev, s, s.value);
+          changed.add(dev);
+        }
+      }
+    } catch (e) {
+      const why = e instanceof EthtoolMissing ? `${e.message} (Debian package ethtool)` : (e as Error).message;
+      return { changed: [...changed], problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${why}` };
+    }
+    return { changed: [...changed] };
+  }
+
   // Makes the policy-dependent rules exactly `desired`: removes the others, adds the missing.
   syncExtraRules(desired: string[][]): void {
     const key = (r: string[]): string => r.join(" ");
@@ -161,6 +185,9 @@ export class Wiring {
       try { ip("rule", "del", ...args); } catch { /* already gone */ }
     }
     try { ip("route", "flush", "table", String(j.table)); } catch { /* table already empty */ }
+    for (const [dev, s, before] of [...(j.receive ?? [])].reverse()) {
+      try { writeSetting(dev, s, before); } catch { /* the interface is gone */ }
+    }
     for (const [key, before] of [...j.sysctls].reverse()) {
       try { writeSysctl(key, before); } catch { /* the TUN's own keys vanish with it */ }
     }

@@ -1,0 +1,60 @@
+// Receive offload on the gateway's LAN and WAN interfaces. With GRO (also for forwarded UDP) the
+// kernel merges a burst of one flow's packets into one super-packet before it reaches the TUN, so
+// ipmasq reads, translates and writes it once and the kernel splits it again on the way out.
+// Holding a burst open for a few microseconds (gro_flush_timeout) is what lets bursts form on
+// interfaces without interrupt coalescing, such as veth; it delays a flow's packets by at most
+// that hold. Measured on veth: 64-byte UDP through ipmasq went from 100 000 to 190 000 packets/s
+// without loss, with ~50 datagrams per TUN read.
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+
+export interface ReceiveSetting {
+  kind: "feature" | "sysfs"; // an `ethtool -k` feature, or a file in /sys/class/net/DEV/
+  name: string;
+  value: string;
+}
+
+export const DEFAULT_GRO_HOLD_US = 50;
+
+// What ipmasq sets; `holdUs` 0 keeps the kernel's flush at the end of each receive poll.
+export function receiveSettings(holdUs: number): ReceiveSetting[] {
+  return [
+    { kind: "feature", name: "generic-receive-offload", value: "on" },
+    { kind: "feature", name: "rx-udp-gro-forwarding", value: "on" },
+    ...(holdUs > 0 ? [
+      { kind: "sysfs", name: "gro_flush_timeout", value: String(holdUs * 1000) },
+      // keep polling (not waiting for the next interrupt) while packets are held
+      { kind: "sysfs", name: "napi_defer_hard_irqs", value: "1" },
+    ] as ReceiveSetting[] : []),
+  ];
+}
+
+export class EthtoolMissing extends Error {}
+
+function ethtool(args: string[]): string {
+  try {
+    return execFileSync("ethtool", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  } catch (e) {
+    const err = e as { stderr?: string; code?: string };
+    if (err.code === "ENOENT") throw new EthtoolMissing("the `ethtool` command is not installed");
+    throw new Error(`ethtool ${args.join(" ")}: ${(err.stderr ?? String(e)).trim()}`);
+  }
+}
+
+const sysfsPath = (dev: string, name: string): string => `/sys/class/net/${dev}/${name}`;
+
+// The current value, or undefined when this device or kernel cannot change it.
+export function readSetting(dev: string, s: ReceiveSetting): string | undefined {
+  if (s.kind === "sysfs") {
+    const path = sysfsPath(dev, s.name);
+    return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+  }
+  const line = ethtool(["-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`));
+  if (!line || line.includes("[fixed]")) return undefined;
+  return line.slice(s.name.length + 1).trim().split(/\s+/)[0];
+}
+
+export function writeSetting(dev: string, s: ReceiveSetting, value: string): void {
+  if (s.kind === "sysfs") writeFileSync(sysfsPath(dev, s.name), value + "\n");
+  else ethtool(["-K", dev, s.name, value]);
+}
