@@ -2,14 +2,14 @@
 // Per packet: validate, look the flow up by its LAN-side or WAN-side key, rewrite, and leave a
 // verdict in the descriptor. Anything without an established entry goes to the slow path.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
-import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { l4HeaderOk, l4HeaderLength, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
 import {
   D_OFFSET, D_LENGTH, D_VERDICT, D_REASON, D_SIZE, V_FORWARD, V_DROP, V_SLOW,
   R_NONE, R_TRUNCATED, R_BAD_L4_HEADER, R_BAD_ICMP, R_BAD_VNET_HDR, R_FRAGMENT, R_UNSUPPORTED, R_NO_MAPPING,
-  VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
+  VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_GSO_SIZE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
   E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
@@ -39,6 +39,15 @@ function vnetOk(vnet: usize, ihl: i32, proto: i32): bool {
     if (<i32>load<u16>(vnet + VN_CSUM_OFFSET) != checksumOffset(proto)) return false;
   }
   return true;
+}
+
+// The packets on the wire a GSO super-packet stands for: its payload cut in gso_size pieces, each
+// with a copy of the headers. The counters count those.
+function segments(vnet: usize, l4: usize, l4len: i32, proto: i32): i32 {
+  const size = <i32>load<u16>(vnet + VN_GSO_SIZE);
+  if ((<u32>load<u8>(vnet + VN_GSO_TYPE) & ~VNET_GSO_ECN) == VNET_GSO_NONE || size == 0) return 1;
+  const payload = l4len - l4HeaderLength(l4, proto);
+  return payload <= size ? 1 : (payload + size - 1) / size;
 }
 
 // TCP facts that choose the timeout (RFC 5382); stored only when they change.
@@ -93,7 +102,8 @@ function translate(vnet: usize, n: i32): u32 {
     dport = <u32>bswap<u16>(load<u16>(l4 + TCP_DST_PORT));
   }
   const src = srcAddr(ip), dst = dstAddr(ip);
-  const bytes = <f64>(totalLength(ip));
+  const segs = segments(vnet, l4, l4len, proto);
+  const bytes = <f64>(totalLength(ip) + (segs - 1) * (ihl + l4HeaderLength(l4, proto)));
 
   let idx = lookupLan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {
@@ -103,7 +113,7 @@ function translate(vnet: usize, n: i32): u32 {
     finishTcp(e, l4, proto, true, partial);
     touch(e);
     store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
-    count(true, bytes);
+    count(true, segs, bytes);
     // Hairpin (RFC 4787 REQ-9): addressed to a public address of ours, so it comes back in.
     if (dst == wanAddr && proto != PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
     return helped(e, idx);
@@ -115,7 +125,7 @@ function translate(vnet: usize, n: i32): u32 {
     finishTcp(e, l4, proto, false, partial);
     touch(e);
     store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
-    count(false, bytes);
+    count(false, segs, bytes);
     return helped(e, idx);
   }
   return slow(R_NO_MAPPING);
@@ -154,8 +164,8 @@ function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: 
 // Traffic counters are summed per batch in locals and added to the worker's stats once.
 let pktsOut: f64 = 0, pktsIn: f64 = 0, bytesOut: f64 = 0, bytesIn: f64 = 0;
 
-@inline function count(outbound: bool, bytes: f64): void {
-  if (outbound) { pktsOut += 1; bytesOut += bytes; } else { pktsIn += 1; bytesIn += bytes; }
+@inline function count(outbound: bool, packets: i32, bytes: f64): void {
+  if (outbound) { pktsOut += <f64>packets; bytesOut += bytes; } else { pktsIn += <f64>packets; bytesIn += bytes; }
 }
 
 @inline function addStat(stats: usize, slot: i32, v: f64): void {
@@ -201,7 +211,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
     rewriteAddr(ip, END_DST, lanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(false, bytes);
+    count(false, 1, bytes);
     return forward(idx);
   }
   // Going out: the embedded packet is one we delivered to the LAN host.
@@ -213,7 +223,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
     rewriteAddr(ip, END_SRC, wanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(true, bytes);
+    count(true, 1, bytes);
     return forward(idx);
   }
   return slow(R_NO_MAPPING);

@@ -38,6 +38,11 @@ export function portOffset(proto: i32, end: i32): usize {
   return end == END_SRC ? TCP_SRC_PORT : TCP_DST_PORT; // same offsets in UDP
 }
 
+// The L4 header's length (after l4HeaderOk).
+export function l4HeaderLength(l4: usize, proto: i32): i32 {
+  return proto == PROTO_TCP ? (<i32>load<u8>(l4 + TCP_DATA_OFFSET) >> 4) << 2 : UDP_MIN; // ICMP's is 8 too
+}
+
 // Is a full L4 header present in `avail` bytes, and is it self-consistent?
 export function l4HeaderOk(l4: usize, avail: i32, proto: i32): bool {
   if (proto == PROTO_TCP) {

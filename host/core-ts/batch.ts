@@ -1,6 +1,6 @@
 // The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
-import { l4HeaderOk, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { l4HeaderOk, l4HeaderLength, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
@@ -26,6 +26,14 @@ function vnetOk(vnet: number, ihl: number, proto: number): boolean {
     if (le16(vnet + L.VN_CSUM_OFFSET) !== checksumOffset(proto)) return false;
   }
   return true;
+}
+
+// The packets on the wire a GSO super-packet stands for (see assembly/batch.ts).
+function segments(vnet: number, l4: number, l4len: number, proto: number): number {
+  const size = le16(vnet + L.VN_GSO_SIZE);
+  if ((mem.u8[vnet + L.VN_GSO_TYPE] & ~L.VNET_GSO_ECN) === L.VNET_GSO_NONE || size === 0) return 1;
+  const payload = l4len - l4HeaderLength(l4, proto);
+  return payload <= size ? 1 : ((payload + size - 1) / size) | 0;
 }
 
 function trackTcp(e: number, flags: number, outbound: boolean): void {
@@ -68,8 +76,8 @@ function add(p: number, v: number): void { mem.dv.setFloat64(p, mem.dv.getFloat6
 
 let pktsOut = 0, pktsIn = 0, bytesOut = 0, bytesIn = 0;
 
-function count(outbound: boolean, bytes: number): void {
-  if (outbound) { pktsOut += 1; bytesOut += bytes; } else { pktsIn += 1; bytesIn += bytes; }
+function count(outbound: boolean, packets: number, bytes: number): void {
+  if (outbound) { pktsOut += packets; bytesOut += bytes; } else { pktsIn += packets; bytesIn += bytes; }
 }
 
 function flushCounts(stats: number): void {
@@ -112,7 +120,8 @@ function translate(vnet: number, n: number): number {
     dport = be16(l4 + TCP_DST_PORT);
   }
   const src = srcAddr(ip), dst = dstAddr(ip);
-  const bytes = totalLength(ip);
+  const segs = segments(vnet, l4, l4len, proto);
+  const bytes = totalLength(ip) + (segs - 1) * (ihl + l4HeaderLength(l4, proto));
   const dv = mem.dv;
 
   let idx = lookupLan(proto, src, sport, dst, dport);
@@ -123,7 +132,7 @@ function translate(vnet: number, n: number): number {
     finishTcp(e, l4, proto, true, partial);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
-    count(true, bytes);
+    count(true, segs, bytes);
     if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
     return helped(e, idx);
   }
@@ -134,7 +143,7 @@ function translate(vnet: number, n: number): number {
     finishTcp(e, l4, proto, false, partial);
     touch(e);
     dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
-    count(false, bytes);
+    count(false, segs, bytes);
     return helped(e, idx);
   }
   return slow(L.R_NO_MAPPING);
@@ -177,7 +186,7 @@ function icmpError(ip: number, l4: number, l4len: number): number {
     rewriteAddr(ip, L.END_DST, lanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(false, bytes);
+    count(false, 1, bytes);
     return forward(idx);
   }
   idx = lookupLan(eproto, edst, edport, esrc, esport);
@@ -188,7 +197,7 @@ function icmpError(ip: number, l4: number, l4len: number): number {
     rewriteAddr(ip, L.END_SRC, wanAddr);
     recomputeChecksum(l4, l4len);
     adjustTtl(ip, 1);
-    count(true, bytes);
+    count(true, 1, bytes);
     return forward(idx);
   }
   return slow(L.R_NO_MAPPING);

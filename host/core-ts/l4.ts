@@ -31,6 +31,11 @@ export function portOffset(proto: number, end: number): number {
   return end === L.END_SRC ? TCP_SRC_PORT : TCP_DST_PORT;
 }
 
+// The L4 header's length (after l4HeaderOk).
+export function l4HeaderLength(l4: number, proto: number): number {
+  return proto === L.PROTO_TCP ? (mem.u8[l4 + TCP_DATA_OFFSET] >> 4) << 2 : UDP_MIN; // ICMP's is 8 too
+}
+
 export function l4HeaderOk(l4: number, avail: number, proto: number): boolean {
   if (proto === L.PROTO_TCP) {
     if (avail < TCP_MIN) return false;
