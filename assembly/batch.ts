@@ -103,7 +103,8 @@ function translate(vnet: usize, n: i32): u32 {
   }
   const src = srcAddr(ip), dst = dstAddr(ip);
   const segs = segments(vnet, l4, l4len, proto);
-  const bytes = <f64>(totalLength(ip) + (segs - 1) * (ihl + l4HeaderLength(l4, proto)));
+  let bytes = <f64>totalLength(ip);
+  if (segs > 1) bytes += <f64>((segs - 1) * (ihl + l4HeaderLength(l4, proto)));
 
   let idx = lookupLan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {

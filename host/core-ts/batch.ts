@@ -121,7 +121,8 @@ function translate(vnet: number, n: number): number {
   }
   const src = srcAddr(ip), dst = dstAddr(ip);
   const segs = segments(vnet, l4, l4len, proto);
-  const bytes = totalLength(ip) + (segs - 1) * (ihl + l4HeaderLength(l4, proto));
+  let bytes = totalLength(ip);
+  if (segs > 1) bytes += (segs - 1) * (ihl + l4HeaderLength(l4, proto));
   const dv = mem.dv;
 
   let idx = lookupLan(proto, src, sport, dst, dport);
