@@ -1,15 +1,21 @@
-// Running iproute2 and reading/writing sysctls. Every call is synchronous and says what failed.
+// Running command-line tools (iproute2, ethtool) and reading/writing sysctls. Every call is
+// synchronous and says what failed.
 import { execFileSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 
-export function ip(...args: string[]): string {
+// Runs a command-line tool; says which tool is missing (its Debian package), or what it answered.
+export function runTool(tool: string, pkg: string, args: string[]): string {
   try {
-    return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+    return execFileSync(tool, args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
     const err = e as { stderr?: string; code?: string };
-    if (err.code === "ENOENT") throw new Error("the `ip` command (iproute2) is not installed");
-    throw new Error(`ip ${args.join(" ")}: ${(err.stderr ?? String(e)).trim()}`);
+    if (err.code === "ENOENT") throw new Error(`the \`${tool}\` command is not installed (Debian package ${pkg})`);
+    throw new Error(`${tool} ${args.join(" ")}: ${(err.stderr ?? String(e)).trim()}`);
   }
+}
+
+export function ip(...args: string[]): string {
+  return runTool("ip", "iproute2", args);
 }
 
 export function ipJson<T>(...args: string[]): T {

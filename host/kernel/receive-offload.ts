@@ -5,8 +5,8 @@
 // interfaces without interrupt coalescing, such as veth; it delays a flow's packets by at most
 // that hold. Measured on veth: 64-byte UDP through ipmasq went from 100 000 to 190 000 packets/s
 // without loss, with ~50 datagrams per TUN read.
-import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { runTool } from "./ip";
 
 export interface ReceiveSetting {
   kind: "feature" | "sysfs"; // an `ethtool -k` feature, or a file in /sys/class/net/DEV/
@@ -29,17 +29,7 @@ export function receiveSettings(holdUs: number): ReceiveSetting[] {
   ];
 }
 
-export class EthtoolMissing extends Error {}
-
-function ethtool(args: string[]): string {
-  try {
-    return execFileSync("ethtool", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  } catch (e) {
-    const err = e as { stderr?: string; code?: string };
-    if (err.code === "ENOENT") throw new EthtoolMissing("the `ethtool` command is not installed");
-    throw new Error(`ethtool ${args.join(" ")}: ${(err.stderr ?? String(e)).trim()}`);
-  }
-}
+const ethtool = (args: string[]): string => runTool("ethtool", "ethtool", args);
 
 const sysfsPath = (dev: string, name: string): string => `/sys/class/net/${dev}/${name}`;
 

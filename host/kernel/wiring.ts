@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlin
 import { join } from "node:path";
 import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { listInterfaces } from "./interfaces";
-import { receiveSettings, readSetting, writeSetting, EthtoolMissing, ReceiveSetting } from "./receive-offload";
+import { receiveSettings, readSetting, writeSetting, ReceiveSetting } from "./receive-offload";
 
 export const TUN_TXQUEUELEN = 1000;
 
@@ -150,8 +150,7 @@ export class Wiring {
         }
       }
     } catch (e) {
-      const why = e instanceof EthtoolMissing ? `${e.message} (Debian package ethtool)` : (e as Error).message;
-      return { changed: [...changed], problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${why}` };
+      return { changed: [...changed], problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${(e as Error).message}` };
     }
     return { changed: [...changed] };
   }
