@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { readFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, Topology } from "./helpers/topology";
-import { kernelState } from "./helpers/kernel-state";
+import { kernelState, receiveOffload } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
 
@@ -46,6 +46,8 @@ t.test("data plane end to end", async (t) => {
   // the WAN host routes the private network at the gateway, as an attacker next door would
   topo.exec(topo.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
   const before = kernelState(topo, topo.gw);
+  // receive offload on the gateway's two interfaces
+  const offload = (): string => receiveOffload(topo, topo.gw).split("\n").filter((l) => /^eth[01]:/.test(l)).join("\n");
 
   for (const core of ["wasm", "ts"]) {
     for (const workers of [1, 2]) {
@@ -124,7 +126,6 @@ t.test("data plane end to end", async (t) => {
     t.equal(kernelState(topo, topo.gw), before, "kernel state is exactly as before");
   });
   await t.test("--gro off leaves the interfaces' receive offload as it is", async (t) => {
-    const offload = (): string => kernelState(topo, topo.gw).split("\n---\n")[4].split("\n").filter((l) => /^eth[01]:/.test(l)).join("\n");
     const was = offload();
     const g = await startGateway(topo, ["--config", config, "--gro", "off"], state);
     try {
@@ -137,7 +138,6 @@ t.test("data plane end to end", async (t) => {
     }
   });
   await t.test("without ethtool the gateway says what is missing and runs without receive offload", async (t) => {
-    const offload = (): string => kernelState(topo, topo.gw).split("\n---\n")[4].split("\n").filter((l) => /^eth[01]:/.test(l)).join("\n");
     const was = offload();
     // a PATH with iproute2 and nothing else
     const bin = mkdtempSync(join(topo.dir, "bin-"));

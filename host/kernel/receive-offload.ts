@@ -33,15 +33,20 @@ const ethtool = (args: string[]): string => runTool("ethtool", "ethtool", args);
 
 const sysfsPath = (dev: string, name: string): string => `/sys/class/net/${dev}/${name}`;
 
-// The current value, or undefined when this device or kernel cannot change it.
-export function readSetting(dev: string, s: ReceiveSetting): string | undefined {
-  if (s.kind === "sysfs") {
-    const path = sysfsPath(dev, s.name);
-    return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
-  }
-  const line = ethtool(["-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`));
-  if (!line || line.includes("[fixed]")) return undefined;
-  return line.slice(s.name.length + 1).trim().split(/\s+/)[0];
+// The current values of `settings` on `dev`, undefined where this device or kernel cannot change
+// one; `ethtool -k` is read once for all the features.
+export function readSettings(dev: string, settings: ReceiveSetting[]): Array<string | undefined> {
+  let features: string[] | undefined;
+  return settings.map((s) => {
+    if (s.kind === "sysfs") {
+      const path = sysfsPath(dev, s.name);
+      return existsSync(path) ? readFileSync(path, "utf8").trim() : undefined;
+    }
+    features ??= ethtool(["-k", dev]).split("\n");
+    const line = features.find((l) => l.startsWith(`${s.name}:`));
+    if (!line || line.includes("[fixed]")) return undefined;
+    return line.slice(s.name.length + 1).trim().split(/\s+/)[0];
+  });
 }
 
 export function writeSetting(dev: string, s: ReceiveSetting, value: string): void {

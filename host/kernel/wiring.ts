@@ -6,7 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlin
 import { join } from "node:path";
 import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { listInterfaces } from "./interfaces";
-import { receiveSettings, readSetting, writeSetting, ReceiveSetting } from "./receive-offload";
+import { receiveSettings, readSettings, writeSetting, ReceiveSetting } from "./receive-offload";
 
 export const TUN_TXQUEUELEN = 1000;
 
@@ -139,9 +139,11 @@ export class Wiring {
   tuneReceive(devs: string[], holdUs: number): { changed: string[]; problem?: string } {
     const changed = new Set<string>();
     try {
+      const settings = receiveSettings(holdUs);
       for (const dev of devs) {
-        for (const s of receiveSettings(holdUs)) {
-          const before = readSetting(dev, s);
+        const values = readSettings(dev, settings);
+        for (const [i, s] of settings.entries()) {
+          const before = values[i];
           if (before === undefined || before === s.value) continue;
           this.journal.receive.push([dev, s, before]);
           this.save();
