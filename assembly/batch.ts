@@ -13,7 +13,7 @@ import {
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
   E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
-  T_NOW, T_MSS_CLAMP, ES_ALG, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
+  T_NOW, T_MSS_CLAMP, ES_ALG, ES_FIXED, IN_WAN, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
   S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
 
@@ -67,14 +67,14 @@ function trackTcp(e: usize, flags: u32, outbound: bool): void {
 }
 
 // Translates one packet in place (the slow path's entry). `vnet` is the virtio_net_hdr, `n` the
-// bytes read.
-export function processPacket(vnet: usize, n: i32, stats: usize): u32 {
-  const v = translate(vnet, n);
+// bytes read, `ingress` IN_INSIDE or IN_WAN.
+export function processPacket(vnet: usize, n: i32, stats: usize, ingress: u32): u32 {
+  const v = translate(vnet, n, ingress);
   flushCounts(stats);
   return v;
 }
 
-function translate(vnet: usize, n: i32): u32 {
+function translate(vnet: usize, n: i32, ingress: u32): u32 {
   if (n < VNET_HDR_LEN) return drop(R_TRUNCATED);
   const ip = vnet + VNET_HDR_LEN;
   const len = n - VNET_HDR_LEN;
@@ -93,7 +93,7 @@ function translate(vnet: usize, n: i32): u32 {
   let sport: u32 = 0, dport: u32 = 0;
   if (proto == PROTO_ICMP) {
     const k = kind(icmpType(l4));
-    if (k == KIND_ERROR) return icmpError(ip, l4, l4len);
+    if (k == KIND_ERROR) return icmpError(ip, l4, l4len, ingress);
     if (k == KIND_REQUEST) sport = queryId(l4);
     else if (k == KIND_REPLY) dport = queryId(l4);
     else return slow(R_UNSUPPORTED);
@@ -106,7 +106,8 @@ function translate(vnet: usize, n: i32): u32 {
   let bytes = <f64>totalLength(ip);
   if (segs > 1) bytes += <f64>((segs - 1) * (ihl + l4HeaderLength(l4, proto)));
 
-  let idx = lookupLan(<u32>proto, src, sport, dst, dport);
+  const fromWan = ingress == IN_WAN;
+  let idx = fromWan ? -1 : lookupLan(<u32>proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
     const wanAddr = load<u32>(e + E_WAN_ADDR), wanPort = <u32>load<u16>(e + E_WAN_PORT);
@@ -120,6 +121,7 @@ function translate(vnet: usize, n: i32): u32 {
     return helped(e, idx);
   }
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
+  if (idx >= 0 && !fromWan && (<u32>load<u8>(entryAddress(<u32>idx) + E_STATE) & ES_FIXED) == 0) idx = -1;
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
     rewriteEndTtl(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial, 1);
@@ -181,7 +183,8 @@ function flushCounts(stats: usize): void {
 }
 
 // An ICMP error about a translated flow: translate the embedded packet back, then the outer header.
-function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
+// An error from the WAN is about a packet we sent out; one from inside about one we delivered.
+function icmpError(ip: usize, l4: usize, l4len: i32, ingress: u32): u32 {
   if (!checksumOk(l4, l4len)) return drop(R_BAD_ICMP);
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
@@ -204,8 +207,9 @@ function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
   const bytes = <f64>(totalLength(ip));
 
   // Coming in: the embedded packet is one we sent out, from our public end.
-  let idx = lookupWan(<u32>eproto, edst, edport, esrc, esport);
-  if (idx >= 0) {
+  if (ingress == IN_WAN) {
+    const idx = lookupWan(<u32>eproto, edst, edport, esrc, esport);
+    if (idx < 0) return slow(R_NO_MAPPING);
     const e = entryAddress(<u32>idx);
     const lanAddr = load<u32>(e + E_LAN_ADDR);
     rewriteEnd(emb, el4, el4Avail, eproto, END_SRC, lanAddr, <u32>load<u16>(e + E_LAN_PORT), false);
@@ -216,7 +220,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
     return forward(idx);
   }
   // Going out: the embedded packet is one we delivered to the LAN host.
-  idx = lookupLan(<u32>eproto, edst, edport, esrc, esport);
+  const idx = lookupLan(<u32>eproto, edst, edport, esrc, esport);
   if (idx >= 0) {
     const e = entryAddress(<u32>idx);
     const wanAddr = load<u32>(e + E_WAN_ADDR);
@@ -230,12 +234,13 @@ function icmpError(ip: usize, l4: usize, l4len: i32): u32 {
   return slow(R_NO_MAPPING);
 }
 
-// Processes `count` descriptors at `desc`; returns how many went to the slow path.
-export function processBatch(desc: usize, n: i32, stats: usize): i32 {
+// Processes `n` descriptors at `desc`, all read from one ingress (IN_INSIDE or IN_WAN);
+// returns how many went to the slow path.
+export function processBatch(desc: usize, n: i32, stats: usize, ingress: u32): i32 {
   let slowCount = 0;
   for (let k = 0; k < n; k++) {
     const d = desc + <usize>k * D_SIZE;
-    const v = translate(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH));
+    const v = translate(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH), ingress);
     store<u32>(d + D_VERDICT, v);
     store<u32>(d + D_REASON, verdictReason);
     if (v == V_SLOW) slowCount++;

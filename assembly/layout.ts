@@ -42,7 +42,19 @@ export const R_TABLE_FULL = 13;
 export const R_FRAGMENT = 14; // fragments are not translated by the fast path
 export const R_UNSUPPORTED = 15; // protocol or ICMP type that is not masqueraded
 export const R_ALG = 16; // not a drop: translated, and an application helper (FTP) wants to see it
-export const R_COUNT = 17;
+export const R_SPOOFED = 17; // source not reachable through the interface it came in on (reverse path)
+export const R_MARTIAN = 18; // source that no interface may send: 0/8, 127/8, multicast, class E, ours
+export const R_NO_WAN = 19; // a new outbound flow while the WAN has no address or route
+export const R_PORTMAP_REFUSED = 20; // a NAT-PMP/PCP request that did not come from the LAN
+export const R_COUNT = 21;
+
+// ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
+// Every ingress interface has its own TUN device (host/kernel/ingress.ts), so the worker knows it.
+// A packet from the WAN may only use a flow's WAN-side key, a packet from inside only the LAN-side
+// key (and the WAN-side key of a fixed flow: a LAN client of a redirect): a WAN host that forges
+// a LAN source never reaches a flow's outbound half.
+export const IN_INSIDE = 0; // a LAN (or other non-WAN) interface, or the gateway itself
+export const IN_WAN = 1;
 
 // ---- Worker block ---------------------------------------------------------------------------------
 // WORKERS_BASE + id * WORKER_SIZE. Stats are f64 counters (exact to 2^53, plain stores from both cores).

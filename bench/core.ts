@@ -25,20 +25,21 @@ const gso = withPartialChecksum(ipv4({ src: X, dst: R, proto: 6 }, tcp(X, R, 400
 const emb = ipv4({ src: W, dst: R, proto: 17 }, udp(W, R, 61001, 53, pay(40)));
 const icmpErr = concat(plainVnet(), ipv4({ src: R, dst: W, proto: 1 }, icmp(3, 3, 0, emb)));
 
-const CASES: Array<[string, Uint8Array]> = [["udp 64 B", udp64], ["tcp 1500 B", tcp1500], ["tcp gso 64 KiB", gso], ["icmp error", icmpErr]];
+// [name, packet, the side it comes in on]
+const CASES: Array<[string, Uint8Array, number]> = [["udp 64 B", udp64, L.IN_INSIDE], ["tcp 1500 B", tcp1500, L.IN_INSIDE], ["tcp gso 64 KiB", gso, L.IN_INSIDE], ["icmp error", icmpErr, L.IN_WAN]];
 
 const s = coreSetup(1024);
 addFlows(s, flows);
 const dv = new DataView(s.memory.buffer);
 
-function timeBatch(kind: "wasm" | "ts", pkt: Uint8Array): number {
+function timeBatch(kind: "wasm" | "ts", pkt: Uint8Array, ingress: number): number {
   for (let k = 0; k < L.BATCH_MAX; k++) {
     s.u8.set(pkt, slotAddress(0, k));
     dv.setUint32(s.desc + k * L.D_SIZE + L.D_OFFSET, slotAddress(0, k), true);
     dv.setUint32(s.desc + k * L.D_SIZE + L.D_LENGTH, pkt.length, true);
   }
   const core = s.cores[kind];
-  const run = (iters: number): void => { for (let i = 0; i < iters; i++) core.processBatch(s.desc, L.BATCH_MAX, s.stats); };
+  const run = (iters: number): void => { for (let i = 0; i < iters; i++) core.processBatch(s.desc, L.BATCH_MAX, s.stats, ingress); };
   run(2000); // warm up (JIT, tiering)
   for (let k = 0; k < L.BATCH_MAX; k++) if (dv.getUint32(s.desc + k * L.D_SIZE + L.D_VERDICT, true) !== L.V_FORWARD) throw new Error(`${kind}: packet not forwarded`);
   let best = Infinity;
@@ -63,8 +64,8 @@ function checksumGBs(kind: "wasm" | "ts"): number {
   return (len * iters) / Number(process.hrtime.bigint() - t0);
 }
 
-const rows = CASES.map(([name, pkt]) => {
-  const wasm = timeBatch("wasm", pkt), ts = timeBatch("ts", pkt);
+const rows = CASES.map(([name, pkt, ingress]) => {
+  const wasm = timeBatch("wasm", pkt, ingress), ts = timeBatch("ts", pkt, ingress);
   return { packet: name, bytes: pkt.length - 10, wasmNsPerPacket: +wasm.toFixed(1), tsNsPerPacket: +ts.toFixed(1), tsOverWasm: +(ts / wasm).toFixed(2) };
 });
 const checksum = { wasmGBs: +checksumGBs("wasm").toFixed(2), tsGBs: +checksumGBs("ts").toFixed(2) };

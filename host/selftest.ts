@@ -2,7 +2,7 @@
 // (an ARM board, or arm64 under emulation): the scapy golden vectors and a differential run of
 // the WASM core against the TS core, plus loading koffi's native binary for this architecture.
 import golden from "../tests/fixtures/golden.json";
-import { coreSetup, addFlows, setMssClamp, FlowSpec } from "../tests/helpers/core-setup";
+import { coreSetup, addFlows, setMssClamp, FlowSpec, ingressOf } from "../tests/helpers/core-setup";
 import { runDifferential } from "../tests/helpers/differential";
 import * as L from "../assembly/layout";
 
@@ -20,7 +20,7 @@ export function selftest(count: number): number {
       setMssClamp(s, c.mssClamp);
       const input = Buffer.from(c.input, "hex");
       s.u8.set(input, s.slot);
-      const v = s.cores[kind].processPacket(s.slot, input.length, s.stats);
+      const v = s.cores[kind].processPacket(s.slot, input.length, s.stats, ingressOf(s.u8, s.slot + L.VNET_HDR_LEN));
       const out = Buffer.from(s.u8.subarray(s.slot, s.slot + input.length)).toString("hex");
       if (v !== VERDICT[c.verdict] || (c.expect && out !== c.expect)) { bad++; process.stdout.write(`#   ${kind}: ${c.name}\n`); }
     }

@@ -33,7 +33,7 @@ for (const kind of ["wasm", "ts"] as const) {
       const flowBytes = (): number => [...s.table.flows()].find((f) => f.proto === bytes[10 + 9])!.bytesOut;
       const before = [stat(L.S_PKTS_OUT), stat(L.S_BYTES_OUT), flowBytes()];
       s.u8.set(bytes, s.slot);
-      t.equal(s.cores[kind].processPacket(s.slot, bytes.length, s.stats), L.V_FORWARD, `${name}: forwarded`);
+      t.equal(s.cores[kind].processPacket(s.slot, bytes.length, s.stats, L.IN_INSIDE), L.V_FORWARD, `${name}: forwarded`);
       const after = [stat(L.S_PKTS_OUT), stat(L.S_BYTES_OUT), flowBytes()];
       t.same(after.map((v, i) => v - before[i]), [packets, wire, wire], `${name}: ${packets} packets, ${wire} bytes`);
     }

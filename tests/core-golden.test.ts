@@ -3,7 +3,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { coreSetup, addFlows, setMssClamp } from "./helpers/core-setup";
+import { coreSetup, addFlows, setMssClamp, ingressOf } from "./helpers/core-setup";
 import * as L from "../assembly/layout";
 
 const golden = JSON.parse(readFileSync(join(__dirname, "fixtures", "golden.json"), "utf8"));
@@ -18,7 +18,7 @@ for (const kind of ["wasm", "ts"] as const) {
       setMssClamp(s, c.mssClamp);
       const input = Buffer.from(c.input, "hex");
       s.u8.set(input, s.slot);
-      const v = core.processPacket(s.slot, input.length, s.stats);
+      const v = core.processPacket(s.slot, input.length, s.stats, ingressOf(s.u8, s.slot + L.VNET_HDR_LEN));
       t.equal(v, VERDICT[c.verdict], `${c.name}: verdict`);
       if (c.expect) {
         const out = Buffer.from(s.u8.subarray(s.slot, s.slot + input.length));

@@ -1,7 +1,7 @@
 // Malformed packets: every header field out of range, and every truncation, give a drop verdict
 // with the right reason, never an exception, and no byte outside the packet is touched.
 import t from "tap";
-import { coreSetup, addFlows } from "./helpers/core-setup";
+import { coreSetup, addFlows, ingressOf } from "./helpers/core-setup";
 import { ipv4, tcp, udp, icmp, concat, plainVnet, checksum, withPartialChecksum } from "./helpers/packets";
 import * as L from "../assembly/layout";
 
@@ -79,7 +79,7 @@ for (const kind of ["wasm", "ts"] as const) {
       s.u8.fill(0, s.desc, s.desc + 16);
       new DataView(s.memory.buffer).setUint32(s.desc, s.slot, true);
       new DataView(s.memory.buffer).setUint32(s.desc + 4, bytes.length, true);
-      core.processBatch(s.desc, 1, s.stats);
+      core.processBatch(s.desc, 1, s.stats, ingressOf(s.u8, s.slot + L.VNET_HDR_LEN));
       v = new DataView(s.memory.buffer).getUint32(s.desc + 8, true);
       reason = new DataView(s.memory.buffer).getUint32(s.desc + 12, true);
       const spill = s.u8.subarray(s.slot + bytes.length, s.slot + bytes.length + 256).some((b) => b !== SENTINEL);

@@ -86,13 +86,13 @@ function flushCounts(stats: number): void {
   pktsOut = 0; pktsIn = 0; bytesOut = 0; bytesIn = 0;
 }
 
-export function processPacket(vnet: number, n: number, stats: number): number {
-  const v = translate(vnet, n);
+export function processPacket(vnet: number, n: number, stats: number, ingress: number): number {
+  const v = translate(vnet, n, ingress);
   flushCounts(stats);
   return v;
 }
 
-function translate(vnet: number, n: number): number {
+function translate(vnet: number, n: number, ingress: number): number {
   if (n < L.VNET_HDR_LEN) return drop(L.R_TRUNCATED);
   const ip = vnet + L.VNET_HDR_LEN;
   const len = n - L.VNET_HDR_LEN;
@@ -111,7 +111,7 @@ function translate(vnet: number, n: number): number {
   let sport = 0, dport = 0;
   if (proto === L.PROTO_ICMP) {
     const k = kind(icmpType(l4));
-    if (k === KIND_ERROR) return icmpError(ip, l4, l4len);
+    if (k === KIND_ERROR) return icmpError(ip, l4, l4len, ingress);
     if (k === KIND_REQUEST) sport = queryId(l4);
     else if (k === KIND_REPLY) dport = queryId(l4);
     else return slow(L.R_UNSUPPORTED);
@@ -125,7 +125,8 @@ function translate(vnet: number, n: number): number {
   if (segs > 1) bytes += (segs - 1) * (ihl + l4HeaderLength(l4, proto));
   const dv = mem.dv;
 
-  let idx = lookupLan(proto, src, sport, dst, dport);
+  const fromWan = ingress === L.IN_WAN;
+  let idx = fromWan ? -1 : lookupLan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
     const wanAddr = leAddr(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
@@ -138,6 +139,7 @@ function translate(vnet: number, n: number): number {
     return helped(e, idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);
+  if (idx >= 0 && !fromWan && (mem.u8[entryAddress(idx) + L.E_STATE] & L.ES_FIXED) === 0) idx = -1;
   if (idx >= 0) {
     const e = entryAddress(idx);
     rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
@@ -157,7 +159,7 @@ function helped(e: number, idx: number): number {
 
 export const lastReason = (): number => verdictReason;
 
-function icmpError(ip: number, l4: number, l4len: number): number {
+function icmpError(ip: number, l4: number, l4len: number, ingress: number): number {
   if (!checksumOk(l4, l4len)) return drop(L.R_BAD_ICMP);
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
@@ -179,8 +181,9 @@ function icmpError(ip: number, l4: number, l4len: number): number {
   const esrc = srcAddr(emb), edst = dstAddr(emb);
   const bytes = totalLength(ip);
 
-  let idx = lookupWan(eproto, edst, edport, esrc, esport);
-  if (idx >= 0) {
+  if (ingress === L.IN_WAN) {
+    const idx = lookupWan(eproto, edst, edport, esrc, esport);
+    if (idx < 0) return slow(L.R_NO_MAPPING);
     const e = entryAddress(idx);
     const lanAddr = leAddr(e + L.E_LAN_ADDR);
     rewriteEnd(emb, el4, el4Avail, eproto, L.END_SRC, lanAddr, le16(e + L.E_LAN_PORT), false);
@@ -190,7 +193,7 @@ function icmpError(ip: number, l4: number, l4len: number): number {
     count(false, 1, bytes);
     return forward(idx);
   }
-  idx = lookupLan(eproto, edst, edport, esrc, esport);
+  const idx = lookupLan(eproto, edst, edport, esrc, esport);
   if (idx >= 0) {
     const e = entryAddress(idx);
     const wanAddr = leAddr(e + L.E_WAN_ADDR);
@@ -204,12 +207,12 @@ function icmpError(ip: number, l4: number, l4len: number): number {
   return slow(L.R_NO_MAPPING);
 }
 
-export function processBatch(desc: number, n: number, stats: number): number {
+export function processBatch(desc: number, n: number, stats: number, ingress: number): number {
   const dv = mem.dv;
   let slowCount = 0;
   for (let k = 0; k < n; k++) {
     const d = desc + k * L.D_SIZE;
-    const v = translate(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true));
+    const v = translate(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true), ingress);
     dv.setUint32(d + L.D_VERDICT, v, true);
     dv.setUint32(d + L.D_REASON, verdictReason, true);
     if (v === L.V_SLOW) slowCount++;

@@ -21,8 +21,8 @@ export interface Core {
   hash5(domain: number, proto: number, a1: number, p1: number, a2: number, p2: number, seed: number): number;
   lookupLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number;
   lookupWan(proto: number, remoteAddr: number, remotePort: number, wanAddr: number, wanPort: number): number;
-  processPacket(vnet: number, n: number, stats: number): number;
-  processBatch(desc: number, n: number, stats: number): number;
+  processPacket(vnet: number, n: number, stats: number, ingress: number): number; // ingress: L.IN_*
+  processBatch(desc: number, n: number, stats: number, ingress: number): number;
   lastReason(): number;
 }
 

@@ -41,3 +41,9 @@ export function addFlows(s: CoreSetup, flows: FlowSpec[]): void {
 export function setMssClamp(s: CoreSetup, mss: number): void {
   new DataView(s.memory.buffer).setUint32(s.map.tableBase + L.T_MSS_CLAMP, mss, true);
 }
+
+// The side a test packet comes in on, as the gateway's TUN devices tell it: from inside when its
+// source is a LAN address (192.168/16), else from the WAN. `ip` is the packet's IPv4 header.
+export function ingressOf(u8: Uint8Array, ip: number): number {
+  return u8[ip + 12] === 192 && u8[ip + 13] === 168 ? L.IN_INSIDE : L.IN_WAN;
+}

@@ -1,7 +1,7 @@
 // Differential run: random and mutated packets through the WASM and the TS core over the same
 // table; both must give the same verdict and the same bytes, and every translated packet must
 // carry correct checksums by full recomputation.
-import { coreSetup, addFlows, FlowSpec } from "./core-setup";
+import { coreSetup, addFlows, FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
 import { slotAddress, statsAddress } from "../../host/table/memory-map";
 import * as L from "../../assembly/layout";
@@ -94,8 +94,9 @@ export function runDifferential(count: number, seed: number): DiffResult {
     const inputOk = pkt.length > 30 && verifyChecksums(pkt) === "";
     u8.set(pkt, slotA);
     u8.set(pkt, slotB);
-    const va = s.cores.wasm.processPacket(slotA, pkt.length, statsA);
-    const vb = s.cores.ts.processPacket(slotB, pkt.length, statsB);
+    const side = ingressOf(u8, slotA + L.VNET_HDR_LEN);
+    const va = s.cores.wasm.processPacket(slotA, pkt.length, statsA, side);
+    const vb = s.cores.ts.processPacket(slotB, pkt.length, statsB, side);
     res.packets++;
     const name = ["forward", "drop", "slow"][va] ?? `?${va}`;
     res.verdicts[name] = (res.verdicts[name] ?? 0) + 1;
