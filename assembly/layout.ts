@@ -45,8 +45,7 @@ export const R_ALG = 16; // not a drop: translated, and an application helper (F
 export const R_SPOOFED = 17; // source not reachable through the interface it came in on (reverse path)
 export const R_MARTIAN = 18; // source that no interface may send: 0/8, 127/8, multicast, class E, ours
 export const R_NO_WAN = 19; // a new outbound flow while the WAN has no address or route
-export const R_PORTMAP_REFUSED = 20; // a NAT-PMP/PCP request that did not come from the LAN
-export const R_COUNT = 21;
+export const R_COUNT = 20;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
 // Every ingress interface has its own TUN device (host/kernel/ingress.ts), so the worker knows it.

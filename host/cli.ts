@@ -11,6 +11,9 @@ import { selftest } from "./selftest";
 import { existsSync } from "node:fs";
 import { controlSocketPath } from "./control/server";
 import { DEFAULT_GRO_HOLD_US } from "./kernel/receive-offload";
+import { SPOOF_CHECKS, SpoofCheck } from "./worker/reverse-path";
+import { NATIVE_DIR_ENV } from "./tun/embedded-addon";
+import { join } from "node:path";
 
 const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
 
@@ -35,8 +38,12 @@ run options:
   --max-conns N     connection table size (default 65536)
   --wan IF          WAN interface (default: the default route's)
   --lan IF          LAN interface (default: the one holding the MASQ -s network)
-  --tun NAME        TUN device name (default masq0)
-  --table N         routing table for the TUN (default 4242)
+  --tun NAME        base TUN device name, at most 12 characters (default masq0); each
+                    interface's packets come in through a device of its own, NAME-1, NAME-2, …
+  --table N         routing table of the base TUN device; the others use N+1, N+2, … (default 4242)
+  --spoof-check off|loose|strict
+                    drop a new flow's packet whose source is not routed back through the
+                    interface it came in on (strict, the default), or through any (loose)
   --ports MIN-MAX   NAT port range for ports >= 1024 (default 32768-60999, the usual client
                     ports, so that they are preserved when free; the gateway's own move above)
   --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
@@ -68,6 +75,7 @@ const OPTIONS = {
   gro: { type: "string", default: "on" },
   "gro-hold": { type: "string", default: String(DEFAULT_GRO_HOLD_US) },
   "mss-clamp": { type: "string", default: "0" },
+  "spoof-check": { type: "string", default: "strict" },
   "state-dir": { type: "string" },
   json: { type: "boolean", default: false },
   metrics: { type: "string" },
@@ -96,6 +104,7 @@ async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number
     else if (argv[i] === "--tun") tun = argv[++i];
     else args.push(argv[i]);
   }
+  process.env[NATIVE_DIR_ENV] = join(stateDir, "lib");
   try {
     const res = (await request(controlSocketPath(stateDir, tun), { cmd: kind, args })) as { text: string; json: unknown };
     process.stdout.write(json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
@@ -119,6 +128,8 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
   const cmd = positionals[0];
   if (v.help || !cmd || cmd === "help") { process.stdout.write(HELP); return cmd || v.help ? 0 : 2; }
   const stateDir = v["state-dir"] ?? defaultStateDir();
+  // native code is extracted to and loaded from a directory of ours under the state directory
+  process.env[NATIVE_DIR_ENV] = join(stateDir, "lib");
   try {
     switch (cmd) {
       case "run": {
@@ -127,6 +138,8 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
         if (v["ftp-helper"] !== "on" && v["ftp-helper"] !== "off") throw new UsageError(`--ftp-helper must be on or off, got "${v["ftp-helper"]}"`);
         if (v.gro !== "on" && v.gro !== "off") throw new UsageError(`--gro must be on or off, got "${v.gro}"`);
         if (v.pcp !== "on" && v.pcp !== "off") throw new UsageError(`--pcp must be on or off, got "${v.pcp}"`);
+        if (!SPOOF_CHECKS.includes(v["spoof-check"] as SpoofCheck)) throw new UsageError(`--spoof-check must be off, loose or strict, got "${v["spoof-check"]}"`);
+        if (!/^[A-Za-z0-9_.-]{1,12}$/.test(v.tun!)) throw new UsageError(`--tun must be 1 to 12 letters, digits, _ . or - (the devices of the interfaces add -N), got "${v.tun}"`);
         const ports = /^(\d+)-(\d+)$/.exec(v.ports ?? "");
         if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${v.ports}"`);
         const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
@@ -136,6 +149,7 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
           table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
           mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics, filtering: v.filtering, ftpHelper: v["ftp-helper"] === "on", pcp: v.pcp === "on",
           groHoldUs: v.gro === "on" ? int("gro-hold", v["gro-hold"]!, 0, 10_000) : undefined,
+          spoofCheck: v["spoof-check"] as SpoofCheck,
         };
         if (o.metrics) parseListen(o.metrics);
         return await runGateway(o);
@@ -186,6 +200,8 @@ function formatStatus(s: Record<string, never>): string {
   const drops = Object.entries(s.drops as Record<string, number>).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   return [
     `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${(s.offloads as string[]).join(",")})`,
+    s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
+    `ingress: ${(s.devices as Array<{ iface: string; device: string }>).map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,

@@ -1,9 +1,9 @@
 // `ipmasq run`: brings the gateway up in the current network namespace, runs it in the
-// foreground, takes live changes through the control socket, and on exit or signal puts the
-// kernel back exactly as it was.
-import { readFileSync, existsSync, writeFileSync, renameSync, unlinkSync } from "node:fs";
+// foreground, follows the network (WAN address, links, devices), takes live changes through the
+// control socket, and on exit or signal puts the kernel back exactly as it was.
 import { spawn, execFileSync } from "node:child_process";
 import { join } from "node:path";
+import { readFileSync, unlinkSync, writeFileSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
 import { loadConfig, applyLine } from "./config/config-file";
@@ -12,9 +12,10 @@ import { SharedPolicy } from "./policy/shared-policy";
 import { formatRules, rulesJson, formatPortfw, portfwJson } from "./policy/listing";
 import { policyLines } from "./policy/save";
 import { ConfigError } from "./policy/ipchains";
-import { findSides, listInterfaces } from "./kernel/interfaces";
-import { Wiring, stateFile, PREF_PORTFW, PREF_REDIRECT } from "./kernel/wiring";
-import { openTun, closeTun, setPersist, Tun } from "./tun/tun";
+import { readNetwork, lanInterfaces } from "./kernel/interfaces";
+import { Wiring, stateFile } from "./kernel/wiring";
+import { NetworkFollower } from "./kernel/follow-network";
+import { NetlinkMonitor } from "./kernel/monitor";
 import { ip } from "./kernel/ip";
 import { AlgState } from "./table/alg-state";
 import { takeSnapshot, restoreSnapshot, FlowRecord } from "./table/snapshot";
@@ -22,13 +23,19 @@ import { startMetrics } from "./control/metrics";
 import { PortMappingServer } from "./control/port-mapping-server";
 import { createMemory, CoreKind } from "./core/core";
 import { memoryMap } from "./table/memory-map";
-import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
+import { ConnTable, DEFAULT_TIMEOUTS, Timeouts, LOW_PORT_MIN, LOW_PORT_MAX } from "./table/conntrack";
 import { flowJson, formatFlows, formatMasqList, pinholeRows } from "./table/listing";
 import { WorkerTask } from "./worker/loop";
-import { Sides, Filtering } from "./worker/slow-path";
+import { Filtering } from "./worker/slow-path";
+import { SpoofCheck } from "./worker/reverse-path";
+import { sharedNetworkView } from "./net/network-view";
 import { ControlServer, controlSocketPath, statusOf, Answer } from "./control/server";
-import { formatAddr, formatPrefix, maskOf } from "./net/addr";
+import { formatAddr, formatPrefix } from "./net/addr";
+import { InstanceLock } from "./state/instance";
+import { readPrivateFile, writePrivateFile } from "./state/private-files";
 import * as L from "../assembly/layout";
+
+export { defaultStateDir } from "./state/private-files";
 
 export interface RunOptions {
   config: string;
@@ -49,14 +56,17 @@ export interface RunOptions {
   metrics?: string; // host:port of the Prometheus endpoint (off when absent)
   filtering: Filtering;
   ftpHelper: boolean;
-  pcp: boolean; // NAT-PMP and PCP server on the LAN address
+  pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
+  spoofCheck: SpoofCheck;
 }
+
+// The process started by a graceful restart finds the instance lock on this descriptor.
+const HANDOVER_LOCK_FD = 4;
 
 interface Handover { policy: Policy; flows: FlowRecord[] }
 
 const log = (msg: string): void => { process.stderr.write(`ipmasq: ${msg}\n`); };
-const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
 
 // CAP_NET_ADMIN is bit 12 of the effective capability set.
 function hasNetAdmin(): boolean {
@@ -64,29 +74,6 @@ function hasNetAdmin(): boolean {
     const m = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"));
     return m !== null && (BigInt(`0x${m[1]}`) & (1n << 12n)) !== 0n;
   } catch { return process.getuid?.() === 0; }
-}
-
-// The kernel rules a policy needs besides the fixed wiring: port-forwarded ports are steered into
-// the TUN from every interface (hairpin included); a redirect target's replies too.
-function policyRules(p: Policy, o: RunOptions): string[][] {
-  const T = String(o.table);
-  const ifaces = listInterfaces().map((i) => i.name).filter((n) => n !== "lo" && n !== o.tun);
-  const rules: string[][] = [];
-  for (const f of p.portfw) {
-    for (const i of ifaces) rules.push(["pref", String(PREF_PORTFW), "iif", i, "ipproto", PROTO_NAMES[f.proto], "dport", String(f.publicPort), "lookup", T]);
-  }
-  for (const c of Object.values(p.chains)) {
-    for (const r of c.rules) {
-      if (r.target !== "REDIRECT") continue;
-      const port = r.redirectPort || (r.dst && r.dst.portMin === r.dst.portMax ? r.dst.portMin : 0);
-      if (!port) continue;
-      for (const proto of r.proto === 0 ? ["tcp", "udp"] : [PROTO_NAMES[r.proto]].filter(Boolean)) {
-        rules.push(["pref", String(PREF_REDIRECT), "iif", "lo", "ipproto", proto, "sport", String(port), "lookup", T]);
-      }
-    }
-  }
-  const seen = new Set<string>();
-  return rules.filter((r) => { const k = r.join(" "); if (seen.has(k)) return false; seen.add(k); return true; });
 }
 
 function timeoutsOf(p: Policy): Timeouts {
@@ -109,8 +96,19 @@ function notifySystemd(): void {
 
 export async function runGateway(o: RunOptions): Promise<number> {
   if (!hasNetAdmin()) throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
+  // one gateway per namespace and TUN name: the lock comes before any journal is read
+  const lock = o.handover ? InstanceLock.inherit(HANDOVER_LOCK_FD, o.stateDir, o.tun) : InstanceLock.take(o.stateDir, o.tun);
+  try {
+    return await runLocked(o, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const journal = stateFile(o.stateDir, o.tun);
-  const handed: Handover | undefined = o.handover ? JSON.parse(readFileSync(o.handover, "utf8")) : undefined;
+  const handed: Handover | undefined = o.handover ? JSON.parse(readPrivateFile(o.handover).toString()) : undefined;
   let policy: Policy;
   if (handed) {
     policy = handed.policy; // the live policy, with unsaved changes
@@ -118,37 +116,54 @@ export async function runGateway(o: RunOptions): Promise<number> {
     const config = loadConfig(o.config);
     for (const w of config.warnings) log(w);
     policy = config.policy;
-    if (Wiring.undo(journal)) log(`restored the kernel settings an earlier run left behind (${journal})`);
+    const recovered = Wiring.recover(journal);
+    if (recovered) log(recovered);
   }
-  const found = findSides(masqSources(policy), o.wan, o.lan);
-  const lanIfaceAddr = found.lan.addrs[0];
-  const sides: Sides = {
-    publicAddr: found.publicAddr, lanAddr: found.lanAddr, lanIface: found.lan.name, wanIface: found.wan.name, filtering: o.filtering, ftpHelper: o.ftpHelper,
-    lanPrefix: { addr: (lanIfaceAddr.addr & maskOf(lanIfaceAddr.bits)) >>> 0, bits: lanIfaceAddr.bits },
-  };
-  const map = memoryMap(o.workers, o.maxConns);
-  const tun: Tun = openTun(o.tun, o.workers, handed !== undefined);
-  const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
-  const undo = (): void => { closeTun(tun); Wiring.undo(journal); };
-  try {
-    if (!handed) wiring.apply({ tun: o.tun, table: o.table, wan: found.wan.name, publicAddr: formatAddr(found.publicAddr), mtu: Math.min(found.wan.mtu, found.lan.mtu),
-      portMin: o.portMin, portMax: o.portMax, lowMin: 600, lowMax: 1023 });
-    wiring.syncExtraRules(policyRules(policy, o));
-    if (!handed && o.groHoldUs !== undefined) {
-      const r = wiring.tuneReceive([found.lan.name, found.wan.name], o.groHoldUs);
-      if (r.problem) log(r.problem);
-      if (r.changed.length) log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP, bursts held up to ${o.groHoldUs} µs`);
-    }
-  } catch (e) {
-    undo();
-    throw e;
+  const net = readNetwork();
+  const lans = lanInterfaces(net.interfaces.filter((i) => i.name !== "lo"), masqSources(policy), o.wan ?? net.defaultDev, o.lan);
+  if (lans.length === 0) {
+    if (o.lan) throw new Error(`interface ${o.lan} does not exist (have: ${net.interfaces.map((x) => x.name).join(", ")})`);
+    const nets = masqSources(policy);
+    throw new Error(`no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`);
   }
 
+  const map = memoryMap(o.workers, o.maxConns);
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
   table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: timeoutsOf(policy), mssClamp: o.mssClamp });
   const shared = new SharedPolicy(memory, map.policy);
   shared.publish(policy);
+
+  const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
+  const follower = new NetworkFollower(
+    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`] },
+    wiring, sharedNetworkView(memory, map.network),
+    {
+      policy: () => policy,
+      log,
+      // a new WAN address: what was bound to the old one is forgotten, port forwards follow
+      publicChanged: (old, now) => {
+        if (!old || old === now) return "";
+        const forgotten = table.forgetAddress(old);
+        const moved = policy.portfw.filter((f) => f.publicAddr === old);
+        for (const f of moved) f.publicAddr = now;
+        if (moved.length) shared.publish(policy);
+        return `: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`;
+      },
+    });
+  try {
+    follower.start(handed !== undefined);
+  } catch (e) {
+    follower.close();
+    Wiring.undo(journal);
+    throw e;
+  }
+  const reconcile = (): void => {
+    try { follower.reconcile(); } catch (e) { log(`following the network: ${(e as Error).message} (tried again on the next change)`); }
+  };
+  const monitor = new NetlinkMonitor(reconcile, log);
+  monitor.start();
+
   if (handed) {
     const lost = restoreSnapshot(table, handed.flows);
     log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
@@ -164,8 +179,8 @@ export async function runGateway(o: RunOptions): Promise<number> {
     filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,
     idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
   });
-  const tasks = tun.fds.map((fd, id) => {
-    const task: WorkerTask = { memory, core: o.core, id, fd, workers: o.workers, maxConns: o.maxConns, sides };
+  const tasks = Array.from({ length: o.workers }, (_, id) => {
+    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck } };
     return pool.run(task);
   });
 
@@ -190,8 +205,15 @@ export async function runGateway(o: RunOptions): Promise<number> {
       if (res.list.chain === "portfw") return { ok: { text: formatPortfw(policy), json: portfwJson(policy) } };
       return { ok: { text: formatRules(policy, shared, { chain: res.list.chain, numeric, verbose }), json: rulesJson(policy, shared, res.list.chain) } };
     }
-    wiring.syncExtraRules(policyRules(next, o));
+    const before = policy;
     policy = next;
+    try {
+      follower.reconcile(); // the rules that follow the policy (port forwards, redirects)
+    } catch (e) {
+      policy = before;
+      reconcile();
+      return { error: `not applied: ${(e as Error).message}` };
+    }
     table.setTimeouts(timeoutsOf(policy));
     shared.publish(policy);
     return { ok: { text: res.warnings.map((w) => `warning: ${w}\n`).join(""), json: { applied: line, warnings: res.warnings } } };
@@ -199,18 +221,30 @@ export async function runGateway(o: RunOptions): Promise<number> {
 
   const save = (): Answer => {
     const text = policyLines(policy).join("\n") + "\n";
-    const tmp = `${o.config}.${process.pid}.tmp`;
-    writeFileSync(tmp, text, { mode: 0o600 });
-    renameSync(tmp, o.config);
-    return { ok: { text: `saved ${policy ? Object.values(policy.chains).reduce((n, c) => n + c.rules.length, 0) : 0} rules and ${policy.portfw.length} port forwards to ${o.config}\n`, json: { file: o.config } } };
+    try {
+      writePrivateFile(o.config, text);
+    } catch (e) {
+      // under the systemd unit only the file itself is writable, not its directory: in place
+      if ((e as NodeJS.ErrnoException).code !== "EROFS") throw e;
+      writeFileSync(o.config, text);
+    }
+    return { ok: { text: `saved ${Object.values(policy.chains).reduce((n, c) => n + c.rules.length, 0)} rules and ${policy.portfw.length} port forwards to ${o.config}\n`, json: { file: o.config } } };
   };
 
-  const view = { table, memory, map, started, options: o, tun };
+  let pcp: PortMappingServer | undefined;
+  const network = () => ({
+    tun: o.tun, offloads: follower.offloads,
+    devices: wiring.devices.map((d) => ({ iface: d.iface, device: d.name })),
+    wan: follower.wan ?? "", publicAddress: follower.publicAddr ? formatAddr(follower.publicAddr) : "",
+    ...(follower.waiting ? { waiting: follower.waiting } : {}),
+    portMappingRefused: pcp?.refused ?? 0,
+  });
+  const view = { table, memory, map, started, options: o, network };
   const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), (req) => {
     switch (req.cmd) {
       case "status": return { ok: statusOf(view) };
       case "conns": {
-        const rows = [...[...table.flows()].map((f) => flowJson(table, f)), ...pinholeRows(algState, sides.publicAddr)];
+        const rows = [...[...table.flows()].map((f) => flowJson(table, f)), ...pinholeRows(algState, follower.publicAddr)];
         return { ok: { text: formatFlows(rows) + "\n", json: rows } };
       }
       case "ipchains": case "portfw": return change(req.cmd, (req.args as string[]) ?? []);
@@ -221,18 +255,22 @@ export async function runGateway(o: RunOptions): Promise<number> {
   });
   await control.listen();
 
-  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${found.lan.name} as ${formatAddr(found.publicAddr)} on ${found.wan.name}; ` +
-    `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${tun.name} (offloads ${tun.offloads.join(",")}), table of ${o.maxConns} connections`);
+  const lanNames = follower.lanInterfaces().map((i) => i.name);
+  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames.join(", ")} as ${follower.publicAddr ? formatAddr(follower.publicAddr) : "(waiting for the WAN)"}${follower.wan ? ` on ${follower.wan}` : ""}; ` +
+    `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${follower.deviceNames.join(", ")} (offloads ${follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
   process.stdout.write("ready\n");
   notifySystemd();
 
   const metrics = o.metrics ? await startMetrics(o.metrics, view) : undefined;
-  const pcp = o.pcp ? new PortMappingServer(algState, sides.lanAddr, sides.publicAddr) : undefined;
-  await pcp?.listen();
+  if (o.pcp) {
+    pcp = new PortMappingServer(algState, () => masqSources(policy), () => follower.publicAddr);
+    await pcp.listen(lanNames);
+  }
   process.send?.("ready"); // to the process that handed over, if any
 
   let stopping: Promise<void> | undefined;
   const stopWorkers = async (): Promise<void> => {
+    monitor.stop();
     Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
     clearInterval(clock);
     clearInterval(sweeper);
@@ -246,27 +284,30 @@ export async function runGateway(o: RunOptions): Promise<number> {
     stopping ??= (async () => {
       log(`stopping (${why})`);
       await stopWorkers();
-      undo();
+      follower.close();
+      Wiring.undo(journal);
+      lock.release();
       log("kernel settings restored");
     })();
     return stopping;
   };
 
-  // Graceful restart: the TUN device is made persistent (it and its routes outlive our fds), the
-  // workers stop, the table and the live policy are written out, and a new process takes over
-  // the device, the wiring journal and every connection with its public port.
+  // Graceful restart: the TUN devices are made persistent (they and their routes outlive our
+  // fds), the workers stop, the table and the live policy are written out, and a new process
+  // takes over the devices, the wiring journal, the instance lock and every connection.
   let handingOver = false;
   const handover = async (): Promise<void> => {
     if (handingOver || stopping) return;
     handingOver = true;
     log("graceful restart: handing the connection table to a new process");
-    setPersist(tun.fds[0], true);
+    follower.persist();
     await stopWorkers();
     const file = join(o.stateDir, `handover-${process.pid}.json`);
-    writeFileSync(file, JSON.stringify({ policy, flows: takeSnapshot(table) } satisfies Handover), { mode: 0o600 });
-    closeTun(tun);
+    writePrivateFile(file, JSON.stringify({ policy, flows: takeSnapshot(table) } satisfies Handover));
+    follower.close();
     const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");
-    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file], { stdio: ["inherit", "inherit", "inherit", "ipc"] });
+    const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file],
+      { stdio: ["inherit", "inherit", "inherit", "ipc", lock.fd] });
     const ok = await new Promise<boolean>((resolve) => {
       child.once("message", (m) => resolve(m === "ready"));
       child.once("exit", () => resolve(false));
@@ -278,8 +319,9 @@ export async function runGateway(o: RunOptions): Promise<number> {
       process.exit(0);
     }
     log("the new process failed to start: removing the gateway");
-    try { ip("link", "del", o.tun); } catch { /* already gone */ }
+    for (const name of follower.deviceNames) { try { ip("link", "del", name); } catch { /* already gone */ } }
     Wiring.undo(journal);
+    lock.release();
     process.exit(1);
   };
 
@@ -293,5 +335,3 @@ export async function runGateway(o: RunOptions): Promise<number> {
       (e) => { log(`worker failed: ${(e as Error).stack ?? e}`); finish("worker failure", 1); });
   });
 }
-
-export const defaultStateDir = (): string => (existsSync("/run") ? join("/run", "ipmasq") : join("/tmp", "ipmasq"));

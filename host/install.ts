@@ -9,10 +9,14 @@ const BIN = "usr/local/sbin/ipmasq";
 const UNIT = "etc/systemd/system/ipmasq.service";
 const RC = "etc/rc.d/rc.ipmasq";
 
+// The least the gateway needs, found by trying (tests/e2e-privileges.test.ts): CAP_NET_ADMIN for
+// the TUN devices, rules, routes, net sysctls and ethtool; nothing else. Root's own files
+// (/proc/sys/net, the state directory) need no capability.
+export const CAPABILITIES = ["CAP_NET_ADMIN"];
+
 export function systemdUnit(node: string, config: string): string {
   return `[Unit]
 Description=ipmasq IP masquerade gateway
-Documentation=man:ipchains(8)
 After=network-online.target
 Wants=network-online.target
 
@@ -21,10 +25,41 @@ Wants=network-online.target
 # names itself MAINPID, so notifications may come from any process of the service.
 Type=notify
 NotifyAccess=all
-ExecStart=${node} /${LIB} run --config ${config}
+ExecStart=${node} /${LIB} run --config ${config} --state-dir /run/ipmasq
 ExecReload=/bin/kill -HUP $MAINPID
 KillMode=process
 Restart=on-failure
+RestartSec=2
+# the journal must outlive a crash, so that the next start undoes what the crashed one did
+RuntimeDirectory=ipmasq
+RuntimeDirectoryMode=0700
+RuntimeDirectoryPreserve=yes
+
+# Least privilege: only what it needs, and nothing it could gain.
+CapabilityBoundingSet=${CAPABILITIES.join(" ")}
+AmbientCapabilities=
+NoNewPrivileges=yes
+ProtectSystem=strict
+ReadWritePaths=/run/ipmasq -${config}
+ProtectHome=yes
+PrivateTmp=yes
+ProtectKernelModules=yes
+ProtectKernelLogs=yes
+ProtectControlGroups=yes
+ProtectClock=yes
+ProtectHostname=yes
+ProtectProc=invisible
+RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6 AF_NETLINK
+RestrictNamespaces=yes
+RestrictRealtime=yes
+RestrictSUIDSGID=yes
+LockPersonality=yes
+SystemCallArchitectures=native
+SystemCallFilter=~@clock @cpu-emulation @debug @module @mount @obsolete @raw-io @reboot @swap
+SystemCallErrorNumber=EPERM
+DevicePolicy=closed
+DeviceAllow=/dev/net/tun rw
+UMask=0077
 
 [Install]
 WantedBy=multi-user.target

@@ -30,8 +30,8 @@ export function selftest(count: number): number {
   say(d.mismatches.length === 0 && d.badChecksums.length === 0, `differential: ${d.packets} packets, WASM and TS identical, checksums verified (${JSON.stringify(d.verdicts)})`);
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const libc = require("./tun/libc") as typeof import("./tun/libc");
-    say(libc.close(-1) === -1 && libc.errno() === 9, "koffi loads and calls libc (close(-1) fails with EBADF)");
+    const c = (require("./tun/libc") as typeof import("./tun/libc")).libc();
+    say(c.close(-1) === -1 && c.errno() === 9, "koffi loads and calls libc (close(-1) fails with EBADF)");
   } catch (e) {
     say(false, `koffi: ${(e as Error).message}`);
   }

@@ -3,41 +3,59 @@
 // told apart by their version byte. A mapping is a pinhole on the table's mapping of the asking
 // host's port (host/table/alg-state.ts): open to any peer until it expires, and listed by
 // `ipmasq conns`.
+//
+// Only the LAN may ask, and only for itself: one socket per LAN interface, bound to that device
+// (SO_BINDTODEVICE), so a request that came in on any other interface never reaches us, whatever
+// address it was sent to; the source must be in a masqueraded network; a mapping is always for
+// the asking address (PCP's THIRD_PARTY is refused); each host holds at most MAX_PER_HOST.
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
 import { AlgState } from "../table/alg-state";
-import { parseAddr, formatAddr } from "../net/addr";
+import { parseAddr, Prefix, inPrefix } from "../net/addr";
+import { libc, SOL_SOCKET, SO_BINDTODEVICE, errnoName } from "../tun/libc";
 import * as L from "../../assembly/layout";
 
 export const PCP_PORT = 5351;
 export const MAX_LIFETIME = 24 * 3600;
+export const MAX_PER_HOST = 64; // mappings one LAN host may hold (RFC 6887 17.1: a quota per host)
 
 // NAT-PMP result codes (RFC 6886 3.5) and PCP result codes (RFC 6887 7.4)
 const PMP = { SUCCESS: 0, UNSUPPORTED_VERSION: 1, REFUSED: 2, OUT_OF_RESOURCES: 4, UNSUPPORTED_OPCODE: 5 };
-const PCP = { SUCCESS: 0, UNSUPP_VERSION: 1, MALFORMED_REQUEST: 3, UNSUPP_OPCODE: 4, ADDRESS_MISMATCH: 12, NO_RESOURCES: 8, UNSUPP_PROTOCOL: 9 };
+const PCP = { SUCCESS: 0, UNSUPP_VERSION: 1, NOT_AUTHORIZED: 2, MALFORMED_REQUEST: 3, UNSUPP_OPCODE: 4, UNSUPP_OPTION: 5, MALFORMED_OPTION: 6, NO_RESOURCES: 8, UNSUPP_PROTOCOL: 9, USER_EX_QUOTA: 10, ADDRESS_MISMATCH: 12 };
+const PCP_OPTION_THIRD_PARTY = 1;
+const MAP_REQUEST_SIZE = 60; // PCP header (24) + MAP opcode body (36); options follow
 const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
 export class PortMappingServer {
-  private sock?: Socket;
+  private readonly socks: Socket[] = [];
   private readonly started = Date.now();
+  refused = 0; // requests from outside the masqueraded networks
 
-  constructor(private readonly alg: AlgState, private readonly lanAddr: number, private readonly publicAddr: number) {}
+  // `publicAddr` is read at each request: it follows the WAN.
+  constructor(private readonly alg: AlgState, private readonly lanNets: () => Prefix[], private readonly publicAddr: () => number) {}
 
   private epoch(): number { return Math.floor((Date.now() - this.started) / 1000); }
 
-  async listen(): Promise<void> {
-    this.sock = createSocket("udp4");
-    this.sock.on("message", (msg, r) => {
-      const reply = this.answer(msg, r);
-      if (reply) this.sock!.send(reply, r.port, r.address);
-    });
-    await new Promise<void>((resolve, reject) => { this.sock!.once("error", reject); this.sock!.bind(PCP_PORT, formatAddr(this.lanAddr), resolve); });
+  // One socket per LAN interface, each hearing only what arrived on its device.
+  async listen(lanIfaces: string[]): Promise<void> {
+    for (const iface of lanIfaces) {
+      const sock = createSocket({ type: "udp4", reuseAddr: true });
+      this.socks.push(sock);
+      sock.on("message", (msg, r) => {
+        const reply = this.answer(msg, r);
+        if (reply) sock.send(reply, r.port, r.address);
+      });
+      await new Promise<void>((resolve, reject) => { sock.once("error", reject); sock.bind(PCP_PORT, "0.0.0.0", resolve); });
+      bindToDevice(sock, iface);
+    }
   }
 
-  close(): void { this.sock?.close(); }
+  close(): void { for (const s of this.socks) s.close(); }
 
   answer(msg: Buffer, r: RemoteInfo): Buffer | undefined {
     if (msg.length < 2) return undefined;
+    const src = parseAddr(r.address);
+    if (!this.lanNets().some((p) => inPrefix(src, p))) { this.refused++; return undefined; }
     if (msg[0] === 0) return this.natPmp(msg, r);
     if (msg[0] === 2) return this.pcp(msg, r);
     if (msg[1] >= 128) return undefined; // a response: never answered
@@ -57,7 +75,7 @@ export class PortMappingServer {
     };
     if (op === 0) {
       const b = head(12, PMP.SUCCESS);
-      b.writeUInt32BE(this.publicAddr, 8);
+      b.writeUInt32BE(this.publicAddr(), 8);
       return b;
     }
     const proto = PMP_PROTO[op];
@@ -66,6 +84,7 @@ export class PortMappingServer {
     const b = head(16, PMP.SUCCESS);
     b.writeUInt16BE(internal, 8);
     if (internal === 0) { b.writeUInt16BE(PMP.REFUSED, 2); return b; } // "delete all" is not offered
+    if (this.overQuota(proto, parseAddr(r.address), internal, lifetime)) { b.writeUInt16BE(PMP.OUT_OF_RESOURCES, 2); return b; }
     const port = this.alg.pinhole(proto, parseAddr(r.address), internal, suggested || internal, lifetime);
     if (port < 0) { b.writeUInt16BE(PMP.OUT_OF_RESOURCES, 2); return b; }
     b.writeUInt16BE(port, 10);
@@ -86,18 +105,42 @@ export class PortMappingServer {
     if (!v4mapped || client.readUInt32BE(12) !== src) return this.pcpHead(msg, PCP.ADDRESS_MISMATCH, 0, msg.length);
     if (op === PCP_OP.ANNOUNCE) return this.pcpHead(msg, PCP.SUCCESS, 0, 24);
     if (op !== PCP_OP.MAP) return this.pcpHead(msg, PCP.UNSUPP_OPCODE, 0, msg.length);
-    if (msg.length < 60) return this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length);
+    if (msg.length < MAP_REQUEST_SIZE) return this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length);
+    const refusal = this.optionRefusal(msg.subarray(MAP_REQUEST_SIZE));
+    if (refusal !== undefined) return this.pcpHead(msg, refusal, 0, msg.length);
     const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, 60);
     msg.copy(out, 24, 24, 60); // nonce, protocol, internal port, suggestions: echoed, then filled in
     const proto = msg[36], internal = msg.readUInt16BE(40), suggested = msg.readUInt16BE(42);
     if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) { out[3] = PCP.UNSUPP_PROTOCOL; out.writeUInt32BE(0, 4); return out; }
     if (internal === 0) { out[3] = PCP.MALFORMED_REQUEST; out.writeUInt32BE(0, 4); return out; }
+    if (this.overQuota(proto, src, internal, lifetime)) { out[3] = PCP.USER_EX_QUOTA; out.writeUInt32BE(0, 4); return out; }
     const port = this.alg.pinhole(proto, src, internal, suggested || internal, lifetime);
     if (port < 0) { out[3] = PCP.NO_RESOURCES; out.writeUInt32BE(0, 4); return out; }
     out.writeUInt16BE(lifetime === 0 ? suggested : port, 42);
     Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]).copy(out, 44);
-    out.writeUInt32BE(this.publicAddr, 56);
+    out.writeUInt32BE(this.publicAddr(), 56);
     return out;
+  }
+
+  // A new mapping for a host that already holds MAX_PER_HOST (renewing or deleting one is fine).
+  private overQuota(proto: number, host: number, port: number, lifetime: number): boolean {
+    if (lifetime === 0) return false;
+    const mine = this.alg.pinholes().filter((p) => p.lanAddr === host);
+    return mine.length >= MAX_PER_HOST && !mine.some((p) => p.proto === proto && p.lanPort === port);
+  }
+
+  // PCP options (RFC 6887 7.3): THIRD_PARTY (a mapping for another host) is refused; another
+  // mandatory option (code < 128) we do not know is UNSUPP_OPTION; a cut option is malformed.
+  private optionRefusal(opts: Buffer): number | undefined {
+    for (let at = 0; at < opts.length;) {
+      if (at + 4 > opts.length) return PCP.MALFORMED_OPTION;
+      const code = opts[at], len = opts.readUInt16BE(at + 2);
+      if (at + 4 + len > opts.length) return PCP.MALFORMED_OPTION;
+      if (code === PCP_OPTION_THIRD_PARTY) return PCP.NOT_AUTHORIZED;
+      if (code < 128) return PCP.UNSUPP_OPTION;
+      at += 4 + ((len + 3) & ~3);
+    }
+    return undefined;
   }
 
   private pcpHead(req: Buffer, result: number, lifetime: number, size: number): Buffer {
@@ -105,5 +148,16 @@ export class PortMappingServer {
     b[0] = 2; b[1] = 0x80 | (req[1] & 0x7f); b[3] = result;
     b.writeUInt32BE(lifetime, 4); b.writeUInt32BE(this.epoch(), 8);
     return b;
+  }
+}
+
+// SO_BINDTODEVICE on a bound Node socket (its fd, through libc): only packets that came in on
+// `iface` are delivered to it.
+function bindToDevice(sock: Socket, iface: string): void {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) throw new Error("cannot reach the port-mapping socket's descriptor");
+  const name = Buffer.from(`${iface}\0`);
+  if (libc().setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0) {
+    throw new Error(`cannot bind the port-mapping socket to ${iface}: ${errnoName(libc().errno())}`);
   }
 }

@@ -2,11 +2,10 @@
 // `ipmasq status` and `ipmasq conns` talk to the running gateway through it.
 import { createServer, Server, Socket } from "node:net";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
-import { netnsId } from "../kernel/wiring";
+import { netnsId } from "../state/instance";
 import { join, dirname } from "node:path";
 import { ConnTable } from "../table/conntrack";
 import { MemoryMap, statsAddress } from "../table/memory-map";
-import { Tun } from "../tun/tun";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
 import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES, S_SLOW_ERRORS } from "../worker/loop";
@@ -21,7 +20,14 @@ export interface GatewayView {
   map: MemoryMap;
   started: number;
   options: { core: string; workers: number; maxConns: number };
-  tun: Tun;
+  network(): NetworkStatus;
+}
+
+export interface NetworkStatus {
+  tun: string; offloads: string[];
+  devices: Array<{ iface: string; device: string }>; // the TUN device each interface comes in through
+  wan: string; publicAddress: string; // "" while there is none
+  waiting?: string; // why new connections are refused, while they are
 }
 
 export function statusOf(g: GatewayView): Record<string, unknown> {
@@ -34,7 +40,7 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
   return {
-    pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, tun: g.tun.name, offloads: g.tun.offloads,
+    pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, ...g.network(),
     connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops, workers, drops,
   };
 }

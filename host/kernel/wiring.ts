@@ -1,35 +1,29 @@
-// The kernel wiring of DESIGN.md ("tun-route"): everything the kernel would forward is policy-
-// routed into the TUN device, and replies to the public address in the NAT port ranges too.
+// The kernel wiring of DESIGN.md ("tun-route"), with the ingress kept visible: every interface
+// the gateway serves has a TUN device of its own (host/kernel/follow-network.ts makes them), and
+// an `ip rule iif IF lookup TABLE` whose table routes everything into that device; the gateway's
+// own packets (a redirect target's replies) go to the base device. What ipmasq writes back goes
+// into the base device and is routed as usual.
+//
+//   pref 5, 6    iif <base> lookup local, main      what ipmasq writes back, routed first
+//   pref 10-14   iif <wan> tcp/udp dport <NAT ports>, icmp, udp to <public>  -> the WAN's device
+//                iif <other> to <public> tcp/udp dport <NAT ports>  -> its device (hairpin)
+//   pref 15      iif <each> <proto> dport <port forward>  -> its device
+//   pref 16      iif lo <proto> sport <redirect port>  -> the base device
+//   pref 100     lookup local (moved from pref 0)
+//   pref 200     iif <each> lookup <its table>
+//   pref 201     not iif lo: blackhole  — an interface with no device yet forwards nothing
+//
 // Each change is journaled to a state file before it is made, so that exit, a signal, or the
-// next start after a crash undoes exactly what was done.
-import { mkdirSync, readFileSync, writeFileSync, existsSync, unlinkSync, readlinkSync } from "node:fs";
+// next start after a crash undoes exactly what was done. The journal says whose it is (boot id,
+// network namespace cookie); one of another boot or namespace is set aside, never applied.
+import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ip, readSysctl, writeSysctl, sysctlPath } from "./ip";
-import { listInterfaces } from "./interfaces";
+import { ip, ipJson, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { receiveSettings, readSettings, writeSetting, ReceiveSetting } from "./receive-offload";
+import { netnsId, bootId } from "../state/instance";
+import { readPrivateFile, writePrivateFile } from "../state/private-files";
 
 export const TUN_TXQUEUELEN = 1000;
-
-export interface WiringPlan {
-  tun: string;
-  table: number;
-  wan: string;
-  publicAddr: string;
-  mtu: number;
-  portMin: number; portMax: number; // NAT range for ports >= 1024
-  lowMin: number; lowMax: number; // NAT range for ports < 1024
-}
-
-interface Journal {
-  netns: string;
-  tun: string;
-  table: number;
-  sysctls: Array<[string, string]>; // key, value before
-  rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
-  extra: string[][]; // rules that follow the policy (port forwards, redirects), changed live
-  localMoved: boolean;
-  receive: Array<[string, ReceiveSetting, string]>; // interface, setting, value before
-}
 
 export const PREF_FROM_TUN = 5;
 export const PREF_WAN_FIRST = 10;
@@ -37,35 +31,55 @@ export const PREF_PORTFW = 15;
 export const PREF_REDIRECT = 16;
 export const PREF_LOCAL = 100;
 export const PREF_ALL = 200;
+export const PREF_UNKNOWN = 201;
 
-// The state file is per network namespace and TUN name: a gateway in one namespace never undoes
-// another's wiring.
-export function netnsId(): string {
-  try { return readlinkSync("/proc/self/ns/net").replace(/\D/g, ""); } catch { return "unknown"; }
+export interface BasePlan {
+  tun: string; // the base TUN device: written to by every worker, read for the gateway's own packets
+  table: number; // its table; ingress devices use the following ones
+  mtu: number;
+  portMin: number; portMax: number; // the NAT port range; the gateway's own ports stay outside it
+}
+
+export interface IngressDevice { iface: string; name: string; table: number }
+
+export interface Journal {
+  boot: string;
+  netns: string;
+  tun: string;
+  table: number;
+  sysctls: Array<[string, string]>; // key, value before
+  rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
+  dynamic: string[][]; // rules that follow the interfaces, the WAN and the policy
+  localMoved: boolean;
+  receive: Array<[string, ReceiveSetting, string]>; // interface, setting, value before
+  devices: IngressDevice[];
 }
 
 export function stateFile(dir: string, tun: string): string {
   return join(dir, `wiring-net${netnsId()}-${tun}.json`);
 }
 
+const readJournal = (file: string): Journal => JSON.parse(readPrivateFile(file).toString()) as Journal;
+
 export class Wiring {
   private journal: Journal;
 
-  constructor(private readonly file: string, plan: Pick<WiringPlan, "tun" | "table">) {
-    this.journal = { netns: netnsId(), tun: plan.tun, table: plan.table, sysctls: [], rules: [], extra: [], localMoved: false, receive: [] };
+  constructor(private readonly file: string, base: Pick<BasePlan, "tun" | "table">) {
+    this.journal = { boot: bootId(), netns: netnsId(), tun: base.tun, table: base.table, sysctls: [], rules: [], dynamic: [], localMoved: false, receive: [], devices: [] };
   }
 
   // Continues the journal of the gateway that handed over to this process (graceful restart).
   static adopt(file: string): Wiring {
-    const j = JSON.parse(readFileSync(file, "utf8")) as Journal;
-    const w = new Wiring(file, { tun: j.tun, table: j.table });
-    w.journal = { ...j, extra: j.extra ?? [], receive: j.receive ?? [] };
+    const j = readJournal(file);
+    const w = new Wiring(file, j);
+    w.journal = j;
     return w;
   }
 
+  get devices(): IngressDevice[] { return this.journal.devices; }
+
   private save(): void {
-    mkdirSync(join(this.file, ".."), { recursive: true, mode: 0o700 });
-    writeFileSync(this.file, JSON.stringify(this.journal, null, 1) + "\n", { mode: 0o600 });
+    writePrivateFile(this.file, JSON.stringify(this.journal, null, 1) + "\n");
   }
 
   private sysctl(key: string, value: string, optional = false): void {
@@ -83,59 +97,58 @@ export class Wiring {
     ip("rule", "add", ...args);
   }
 
-  apply(p: WiringPlan): void {
+  // A TUN device's own settings: no reverse-path filter (ipmasq checks the real ingress), IPv4
+  // only, a queue that holds a burst, and a default route in its table.
+  private device(name: string, table: number, mtu: number): void {
+    const key = `net.ipv4.conf.${name}`;
+    this.sysctl(`${key}.rp_filter`, "0");
+    this.sysctl(`net.ipv6.conf.${name}.disable_ipv6`, "1", true);
+    // TUN's default queue of 500 packets overflows at about 100 000 small packets/s while the
+    // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
+    ip("link", "set", name, "mtu", String(mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
+    ip("route", "replace", "default", "dev", name, "table", String(table));
+  }
+
+  applyBase(p: BasePlan): void {
     this.save();
-    const tunKey = `net.ipv4.conf.${p.tun}`;
     this.sysctl("net.ipv4.ip_forward", "1");
     this.sysctl("net.ipv4.conf.all.rp_filter", "0");
-    this.sysctl(`${tunKey}.rp_filter`, "0");
     // translated packets come back from the TUN with the gateway's own address as source
-    this.sysctl(`${tunKey}.accept_local`, "1");
-    // the TUN carries IPv4 only: no IPv6 router solicitations or MLD into the data path
-    this.sysctl(`net.ipv6.conf.${p.tun}.disable_ipv6`, "1", true);
+    this.sysctl(`net.ipv4.conf.${p.tun}.accept_local`, "1");
     const [lo, hi] = readSysctl("net.ipv4.ip_local_port_range").split(" ").map(Number);
     if (lo <= p.portMax && hi >= p.portMin) {
       // keep the gateway's own sockets out of the NAT range: above it if there is room, else below
       const range = 65535 - p.portMax >= 1000 ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
       this.sysctl("net.ipv4.ip_local_port_range", range);
     }
-    // TUN's default queue of 500 packets overflows at about 100 000 small packets/s while the
-    // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
-    ip("link", "set", p.tun, "mtu", String(p.mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
-    ip("route", "replace", "default", "dev", p.tun, "table", String(p.table));
-    const T = String(p.table);
-    // What ipmasq writes back is routed as usual, and first: it skips the ten port rules below
+    this.device(p.tun, p.table, p.mtu);
+    // What ipmasq writes back is routed as usual, and first: it skips the port rules below
     // (the forwarding path walks every rule before the one that matches, twice per packet).
     this.rule(["pref", String(PREF_FROM_TUN), "iif", p.tun, "lookup", "local"]);
     this.rule(["pref", String(PREF_FROM_TUN + 1), "iif", p.tun, "lookup", "main"]);
-    const ranges = [`${p.portMin}-${p.portMax}`, `${p.lowMin}-${p.lowMax}`];
-    const others = listInterfaces().map((i) => i.name).filter((n) => n !== "lo" && n !== p.tun && n !== p.wan);
-    let pref = PREF_WAN_FIRST;
-    for (const range of ranges) {
-      for (const proto of ["tcp", "udp"]) {
-        this.rule(["pref", String(pref), "iif", p.wan, "ipproto", proto, "dport", range, "lookup", T]);
-        // from the LAN side only hairpinned flows' replies use the public address and NAT ports
-        for (const i of others) this.rule(["pref", String(pref), "iif", i, "to", p.publicAddr, "ipproto", proto, "dport", range, "lookup", T]);
-        pref++;
-      }
-    }
-    this.rule(["pref", String(pref), "iif", p.wan, "ipproto", "icmp", "lookup", T]);
-    // UDP fragments carry no ports, so no dport rule matches them: all UDP to the public
-    // address comes through ipmasq, which reassembles, and hands the gateway's own back
-    this.rule(["pref", String(pref++), "iif", p.wan, "to", p.publicAddr, "ipproto", "udp", "lookup", T]);
-    // The local table moves behind those rules; the new place is added before the old is removed.
+    // The local table moves behind the port rules; the new place is added before the old is removed.
     this.rule(["pref", String(PREF_LOCAL), "lookup", "local"]);
     this.journal.localMoved = true;
     this.save();
     ip("rule", "del", "pref", "0", "lookup", "local");
-    for (const i of listInterfaces()) {
-      if (i.name === "lo" || i.name === p.tun) continue;
-      this.rule(["pref", String(PREF_ALL), "iif", i.name, "lookup", T]);
-    }
+    this.rule(["pref", String(PREF_UNKNOWN), "not", "iif", "lo", "blackhole"]);
+  }
+
+  // A new ingress device (already created as a TUN) for interface `iface`.
+  addDevice(d: IngressDevice, mtu: number): void {
+    this.journal.devices.push(d);
+    this.save();
+    this.device(d.name, d.table, mtu);
+  }
+
+  setMtu(names: string[], mtu: number): void {
+    for (const n of names) ip("link", "set", n, "mtu", String(mtu));
   }
 
   // Receive offload on the LAN and WAN interfaces (receive-offload.ts). A performance setting:
-  // what cannot be set is reported, not fatal. Returns the interfaces changed, and why not all.
+  // what cannot be set is reported, not fatal. The value before is kept per interface and
+  // setting: a device made again under the same name (a PPP redial) records its own.
+  // Returns the interfaces changed, and why not all.
   tuneReceive(devs: string[], holdUs: number): { changed: string[]; problem?: string } {
     const changed = new Set<string>();
     try {
@@ -145,6 +158,7 @@ export class Wiring {
         for (const [i, s] of settings.entries()) {
           const before = values[i];
           if (before === undefined || before === s.value) continue;
+          this.journal.receive = this.journal.receive.filter(([d, x]) => !(d === dev && x.name === s.name));
           this.journal.receive.push([dev, s, before]);
           this.save();
           writeSetting(dev, s, s.value);
@@ -157,36 +171,61 @@ export class Wiring {
     return { changed: [...changed] };
   }
 
-  // Makes the policy-dependent rules exactly `desired`: removes the others, adds the missing.
-  syncExtraRules(desired: string[][]): void {
+  // Makes the dynamic rules exactly `desired`: removes the others, adds the missing.
+  syncRules(desired: string[][]): void {
     const key = (r: string[]): string => r.join(" ");
     const want = new Set(desired.map(key));
-    for (const r of this.journal.extra.filter((x) => !want.has(key(x)))) {
+    for (const r of this.journal.dynamic.filter((x) => !want.has(key(x)))) {
       try { ip("rule", "del", ...r); } catch { /* already gone */ }
     }
-    const have = new Set(this.journal.extra.filter((x) => want.has(key(x))).map(key));
-    this.journal.extra = this.journal.extra.filter((x) => want.has(key(x)));
+    const have = new Set(this.journal.dynamic.filter((x) => want.has(key(x))).map(key));
+    this.journal.dynamic = this.journal.dynamic.filter((x) => want.has(key(x)));
     for (const r of desired) {
       if (have.has(key(r))) continue;
-      this.journal.extra.push(r);
+      this.journal.dynamic.push(r);
       this.save();
       ip("rule", "add", ...r);
     }
     this.save();
   }
 
-  // Undoes what the journal says, in reverse, tolerating what is already gone.
+  // At start: a journal left by a run that did not stop cleanly is undone, if it is this boot's
+  // and this namespace's; any other is set aside. Returns what happened, for the log.
+  static recover(file: string): string | undefined {
+    if (!existsSync(file)) return undefined;
+    let j: Journal;
+    try {
+      j = readJournal(file);
+    } catch (e) {
+      const aside = `${file}.unreadable-${Date.now()}`;
+      renameSync(file, aside);
+      return `set aside a journal that cannot be read (${(e as Error).message}): ${aside}`;
+    }
+    if (j.boot !== bootId() || j.netns !== netnsId()) {
+      const aside = `${file}.stale-${Date.now()}`;
+      renameSync(file, aside);
+      return `set aside a journal of ${j.boot !== bootId() ? "another boot" : "another network namespace"}, not applied: ${aside}`;
+    }
+    Wiring.undo(file);
+    return `restored the kernel settings an earlier run left behind (${file})`;
+  }
+
+  // Undoes what the journal says, in reverse, tolerating what is already gone: re-adds only
+  // what is missing (never a second local rule) and removes only the rules it added.
   static undo(file: string): boolean {
     if (!existsSync(file)) return false;
-    const j = JSON.parse(readFileSync(file, "utf8")) as Journal;
-    if (j.localMoved) {
-      try { ip("rule", "add", "pref", "0", "lookup", "local"); } catch { /* already there */ }
+    const j = readJournal(file);
+    const rules = ipJson<Array<{ priority: number; table?: string; src?: string; iif?: string }>>("rule", "show");
+    if (j.localMoved && !rules.some((r) => r.priority === 0 && r.table === "local")) {
+      try { ip("rule", "add", "pref", "0", "lookup", "local"); } catch { /* raced */ }
     }
-    for (const args of [...(j.extra ?? []), ...[...j.rules].reverse()]) {
+    for (const args of [...j.dynamic, ...[...j.rules].reverse()]) {
       try { ip("rule", "del", ...args); } catch { /* already gone */ }
     }
-    try { ip("route", "flush", "table", String(j.table)); } catch { /* table already empty */ }
-    for (const [dev, s, before] of [...(j.receive ?? [])].reverse()) {
+    for (const table of [j.table, ...j.devices.map((d) => d.table)]) {
+      try { ip("route", "flush", "table", String(table)); } catch { /* table already empty */ }
+    }
+    for (const [dev, s, before] of [...j.receive].reverse()) {
       try { writeSetting(dev, s, before); } catch { /* the interface is gone */ }
     }
     for (const [key, before] of [...j.sysctls].reverse()) {

@@ -115,7 +115,8 @@ function parseRuleSpec(c: Cursor, p: Policy, chain: string): Rule {
         break;
       }
       case "-i": case "--interface": {
-        const a = c.need("interface name");
+        let a = c.need("interface name");
+        if (a.text === "!") { negate = !negate; a = c.need("interface name"); } // ipchains(8): -i [!] name
         rule.iface = { name: a.text.replace(/\+$/, ""), wildcard: a.text.endsWith("+"), negate };
         break;
       }

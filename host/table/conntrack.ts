@@ -390,6 +390,17 @@ export class ConnTable {
     return removed;
   }
 
+  // The WAN address changed (a new DHCP lease, a PPP redial): flows bound to the old address
+  // are forgotten, as Linux's MASQ did; their packets meet no entry and are refused from then on.
+  // Returns how many were removed.
+  forgetAddress(addr: number): number {
+    let removed = 0;
+    for (const f of this.flows()) {
+      if (f.wanAddr === addr || f.remoteAddr === addr) { this.removeFlow(f.index); removed++; }
+    }
+    return removed;
+  }
+
   *flows(): Generator<Flow> {
     for (let i = 0; i < this.map.maxConns; i++) if (this.isLive(i)) yield this.flow(i);
   }

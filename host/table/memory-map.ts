@@ -3,6 +3,7 @@
 import * as L from "../../assembly/layout";
 import { POLICY_AREA_SIZE } from "../policy/shared-policy";
 import { ALG_AREA_SIZE } from "./alg-state";
+import { NETWORK_AREA_SIZE } from "../net/network-view";
 
 export interface MemoryMap {
   workers: number;
@@ -17,6 +18,7 @@ export interface MemoryMap {
   ports: number;
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   alg: number; // application helper state (host/table/alg-state.ts)
+  network: number; // the network view (host/net/network-view.ts)
   end: number;
   pages: number;
 }
@@ -38,10 +40,11 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const ports = remoteIndex + indexSlots * 4;
   const policy = ports + 3 * 65536 * L.P_SIZE;
   const alg = policy + POLICY_AREA_SIZE;
-  const end = alg + ALG_AREA_SIZE;
+  const network = alg + ALG_AREA_SIZE;
+  const end = network + NETWORK_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
   if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, end, pages };
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, network, end, pages };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

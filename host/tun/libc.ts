@@ -1,29 +1,66 @@
-// The few libc calls the data plane needs, through koffi. Buffers and typed arrays (also views of
-// the shared WASM memory) are passed as `void *` and read or written in place.
-import koffi = require("koffi");
+// The few libc calls ipmasq needs, through koffi. Buffers and typed arrays (also views of the
+// shared WASM memory) are passed as `void *` and read or written in place.
+// koffi is loaded on first use, not at import: commands that need no libc call (check, help, a
+// non-root user's) never load native code (host/tun/embedded-addon.ts says from where it comes).
+import type * as Koffi from "koffi";
 
-koffi.alias("ipmasq_ssize_t", "long");
+export interface Libc {
+  open(path: string, flags: number): number;
+  close(fd: number): number;
+  read(fd: number, buf: ArrayBufferView, n: number): number;
+  write(fd: number, buf: ArrayBufferView, n: number): number;
+  poll(fds: ArrayBufferView, n: number, timeoutMs: number): number;
+  ioctlPtr(fd: number, req: number, arg: ArrayBufferView): number;
+  ioctlInt(fd: number, req: number, arg: number): number;
+  flock(fd: number, op: number): number;
+  socket(domain: number, type: number, protocol: number): number;
+  getsockopt(fd: number, level: number, name: number, value: ArrayBufferView, length: ArrayBufferView): number;
+  setsockopt(fd: number, level: number, name: number, value: ArrayBufferView, length: number): number;
+  errno(): number;
+}
 
-const lib = koffi.load("libc.so.6");
+let bound: Libc | undefined;
 
-export const open = lib.func("int open(const char *path, int flags)") as (path: string, flags: number) => number;
-export const close = lib.func("int close(int fd)") as (fd: number) => number;
-export const read = lib.func("ipmasq_ssize_t read(int fd, void *buf, size_t count)") as (fd: number, buf: ArrayBufferView, n: number) => number;
-export const write = lib.func("ipmasq_ssize_t write(int fd, void *buf, size_t count)") as (fd: number, buf: ArrayBufferView, n: number) => number;
-export const poll = lib.func("int poll(void *fds, unsigned long nfds, int timeout)") as (fds: ArrayBufferView, n: number, timeoutMs: number) => number;
-const ioctlPtr = lib.func("int ioctl(int fd, unsigned long request, void *arg)") as (fd: number, req: number, arg: ArrayBufferView) => number;
-const ioctlInt = lib.func("ioctl", "int", ["int", "unsigned long", "unsigned long"]) as (fd: number, req: number, arg: number) => number;
-export { ioctlPtr, ioctlInt };
+export function libc(): Libc {
+  return (bound ??= bind());
+}
 
-export const errno = (): number => koffi.errno() as number;
+function bind(): Libc {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const koffi = require("koffi") as typeof Koffi;
+  koffi.alias("ipmasq_ssize_t", "long");
+  const lib = koffi.load("libc.so.6");
+  return {
+    open: lib.func("int open(const char *path, int flags)"),
+    close: lib.func("int close(int fd)"),
+    read: lib.func("ipmasq_ssize_t read(int fd, void *buf, size_t count)"),
+    write: lib.func("ipmasq_ssize_t write(int fd, void *buf, size_t count)"),
+    poll: lib.func("int poll(void *fds, unsigned long nfds, int timeout)"),
+    ioctlPtr: lib.func("int ioctl(int fd, unsigned long request, void *arg)"),
+    ioctlInt: lib.func("ioctl", "int", ["int", "unsigned long", "unsigned long"]),
+    flock: lib.func("int flock(int fd, int operation)"),
+    socket: lib.func("int socket(int domain, int type, int protocol)"),
+    getsockopt: lib.func("int getsockopt(int fd, int level, int name, void *value, void *length)"),
+    setsockopt: lib.func("int setsockopt(int fd, int level, int name, void *value, unsigned int length)"),
+    errno: () => koffi.errno() as number,
+  } as Libc;
+}
 
 export const O_RDWR = 0x2;
 export const O_NONBLOCK = 0x800;
 export const POLLIN = 0x1;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const EWOULDBLOCK = EAGAIN;
+export const LOCK_EX = 2;
+export const LOCK_NB = 4;
+export const AF_INET = 2;
+export const SOCK_DGRAM = 2;
+export const SOL_SOCKET = 1;
+export const SO_BINDTODEVICE = 25;
+export const SO_NETNS_COOKIE = 71; // Linux 5.14
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 11: "EAGAIN", 4: "EINTR",
+  1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 11: "EAGAIN", 4: "EINTR", 92: "ENOPROTOOPT",
 };
 export const errnoName = (e: number): string => ERRNO_NAMES[e] ?? `errno ${e}`;

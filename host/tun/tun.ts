@@ -2,7 +2,7 @@
 // The kernel then hands over GSO super-packets (up to 64 KiB) with partial checksums, and takes
 // them back the same way (DESIGN.md: without offloads the data plane is ~7x slower).
 import { existsSync } from "node:fs";
-import * as libc from "./libc";
+import { libc, O_RDWR, O_NONBLOCK, errnoName } from "./libc";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETOFFLOAD = 0x400454d0;
@@ -31,27 +31,27 @@ export function openTun(name: string, queues: number, adopt = false): Tun {
   const fds: number[] = [];
   try {
     for (let q = 0; q < queues; q++) {
-      const fd = libc.open("/dev/net/tun", libc.O_RDWR | libc.O_NONBLOCK);
+      const fd = libc().open("/dev/net/tun", O_RDWR | O_NONBLOCK);
       if (fd < 0) {
-        const e = libc.errno();
-        throw new TunError(e === 13 || e === 1 ? "permission denied opening /dev/net/tun: run as root or with CAP_NET_ADMIN" : `cannot open /dev/net/tun: ${libc.errnoName(e)}`);
+        const e = libc().errno();
+        throw new TunError(e === 13 || e === 1 ? "permission denied opening /dev/net/tun: run as root or with CAP_NET_ADMIN" : `cannot open /dev/net/tun: ${errnoName(e)}`);
       }
       fds.push(fd);
       const ifr = Buffer.alloc(40);
       ifr.write(name, 0, "ascii");
       ifr.writeUInt16LE(IFF_TUN | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE, 16);
-      if (libc.ioctlPtr(fd, TUNSETIFF, ifr) < 0) {
-        const e = libc.errno();
+      if (libc().ioctlPtr(fd, TUNSETIFF, ifr) < 0) {
+        const e = libc().errno();
         if (e === 1) throw new TunError(`creating TUN device ${name} needs CAP_NET_ADMIN (EPERM): run as root`);
-        if (e === 16 || e === 22) throw new TunError(`TUN device ${name} cannot be created: the name is in use by a device of another kind (${libc.errnoName(e)})`);
-        throw new TunError(`TUNSETIFF ${name}: ${libc.errnoName(e)}`);
+        if (e === 16 || e === 22) throw new TunError(`TUN device ${name} cannot be created: the name is in use by a device of another kind (${errnoName(e)})`);
+        throw new TunError(`TUNSETIFF ${name}: ${errnoName(e)}`);
       }
     }
     const offloads = setOffloads(fds);
     if (adopt) setPersist(fds[0], false);
     return { name, fds, offloads };
   } catch (err) {
-    for (const fd of fds) libc.close(fd);
+    for (const fd of fds) libc().close(fd);
     throw err;
   }
 }
@@ -61,9 +61,9 @@ function setOffloads(fds: number[]): string[] {
   const base = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6 | TUN_F_TSO_ECN;
   let flags = base | TUN_F_USO4 | TUN_F_USO6;
   for (const fd of fds) {
-    if (libc.ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) {
+    if (libc().ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) {
       flags = base;
-      if (libc.ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) throw new TunError(`TUNSETOFFLOAD: ${libc.errnoName(libc.errno())}`);
+      if (libc().ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) throw new TunError(`TUNSETOFFLOAD: ${errnoName(libc().errno())}`);
     }
   }
   return ["csum", "tso4", "tso6", "tso_ecn", ...(flags & TUN_F_USO4 ? ["uso4", "uso6"] : [])];
@@ -71,10 +71,10 @@ function setOffloads(fds: number[]): string[] {
 
 // A persistent device outlives its fds (and keeps its routes): used to hand it to a new process.
 export function setPersist(fd: number, on: boolean): void {
-  if (libc.ioctlInt(fd, TUNSETPERSIST, on ? 1 : 0) < 0) throw new TunError(`TUNSETPERSIST: ${libc.errnoName(libc.errno())}`);
+  if (libc().ioctlInt(fd, TUNSETPERSIST, on ? 1 : 0) < 0) throw new TunError(`TUNSETPERSIST: ${errnoName(libc().errno())}`);
 }
 
 export function closeTun(t: Tun): void {
-  for (const fd of t.fds) libc.close(fd);
+  for (const fd of t.fds) libc().close(fd);
   t.fds = [];
 }

@@ -44,7 +44,7 @@ export class FtpHelper {
   private readonly dv: DataView;
 
   constructor(private readonly core: Core, private readonly table: ConnTable, private readonly alg: AlgState,
-              memory: WebAssembly.Memory, private readonly publicAddr: number) {
+              memory: WebAssembly.Memory, public publicAddr: number) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
   }

@@ -7,6 +7,7 @@ import { Core } from "../core/core";
 // ICMP types that are errors (RFC 792 / 1122): no error is ever sent about one.
 export const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
 
+export const ICMP_CODE_NET_UNREACH = 0;
 export const ICMP_CODE_PORT_UNREACH = 3;
 export const ICMP_CODE_ADMIN_PROHIBITED = 13;
 

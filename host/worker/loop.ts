@@ -1,23 +1,25 @@
-// One worker: a long-lived loop (started as a Piscina task) that owns one TUN queue.
-// read a batch into the slab -> one core call for the whole batch -> slow path for the few
-// packets that need it -> write back. Nothing per packet crosses threads; the loop talks to the
-// host only through shared memory, and stops when T_STOP is set.
+// One worker: a long-lived loop (started as a Piscina task) that owns queue `id` of every TUN
+// device — one device per ingress interface, so each batch comes from one known side.
+// poll every device's queue -> read a batch into the slab -> one core call for the whole batch
+// -> slow path for the few packets that need it -> write back into the base device. Nothing per
+// packet crosses threads; the loop talks to the host only through shared memory (the network
+// view says which devices there are), and stops when T_STOP is set.
 import * as L from "../../assembly/layout";
 import { createCore, CoreKind } from "../core/core";
 import { ConnTable } from "../table/conntrack";
 import { memoryMap, slotAddress, statsAddress, descAddress } from "../table/memory-map";
-import { SlowPath, Sides, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
+import { SlowPath, PathOptions, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
 import { SharedPolicy } from "../policy/shared-policy";
-import * as libc from "../tun/libc";
+import { sharedNetworkView, NetworkView, IngressView } from "../net/network-view";
+import { libc, POLLIN } from "../tun/libc";
 
 export interface WorkerTask {
   memory: WebAssembly.Memory;
   core: CoreKind;
   id: number;
-  fd: number;
   workers: number;
   maxConns: number;
-  sides: Sides;
+  options: PathOptions;
 }
 
 // Stats slots the worker keeps beside the core's (same f64 block, past the drop reasons).
@@ -26,8 +28,12 @@ export const S_REPLIES = L.S_DROPS + L.R_COUNT + 1;
 export const S_SLOW_ERRORS = L.S_DROPS + L.R_COUNT + 2; // packets the slow path failed on (dropped)
 export const STATS_SLOTS = 64;
 
+const POLL_MS = 200; // how long a change of devices (or a stop) may wait when nothing arrives
+const POLLFD_SIZE = 8; // struct pollfd: int fd, short events, short revents
+const MAX_DEVICES = 64;
+
 export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
-  const { memory, id, fd } = task;
+  const { memory, id } = task;
   const map = memoryMap(task.workers, task.maxConns);
   const core = createCore(task.core, memory);
   core.setTable(map.tableBase);
@@ -35,38 +41,49 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   const stats = statsAddress(id);
   const desc = descAddress(id);
   const shared = new SharedPolicy(memory, map.policy);
-  const slow = new SlowPath(core, table, memory, task.sides, shared.poll()!, shared, stats);
+  const netBlob = sharedNetworkView(memory, map.network);
+  let net: NetworkView = netBlob.poll()!;
+  const slow = new SlowPath(core, table, memory, task.options, shared.poll()!, shared, stats, net);
   const dv = new DataView(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
   const f64 = new Float64Array(memory.buffer, stats, STATS_SLOTS);
   const stopAt = (map.tableBase + L.T_STOP) >> 2;
+  const c = libc();
 
   const views: Uint8Array[] = [];
   for (let k = 0; k < L.BATCH_MAX; k++) {
     views.push(new Uint8Array(memory.buffer, slotAddress(id, k), L.SLOT_SIZE));
     dv.setUint32(desc + k * L.D_SIZE + L.D_OFFSET, slotAddress(id, k), true);
   }
-  const pfd = Buffer.alloc(8);
-  pfd.writeInt32LE(fd, 0);
-  pfd.writeInt16LE(libc.POLLIN, 4);
+  const pfds = Buffer.alloc(MAX_DEVICES * POLLFD_SIZE);
+  let sources: IngressView[] = [];
+  let writeFd = -1;
+  const watch = (v: NetworkView): void => {
+    sources = v.ingress.slice(0, MAX_DEVICES);
+    writeFd = v.writeFds[id];
+    pfds.fill(0);
+    sources.forEach((s, i) => { pfds.writeInt32LE(s.fds[id], i * POLLFD_SIZE); pfds.writeInt16LE(POLLIN, i * POLLFD_SIZE + 4); });
+  };
+  watch(net);
 
   const send = (k: number, len: number): void => {
-    if (libc.write(fd, views[k], len) < 0) f64[S_WRITE_ERRORS]++;
+    if (c.write(writeFd, views[k], len) < 0) f64[S_WRITE_ERRORS]++;
   };
 
-  while (Atomics.load(i32, stopAt) === 0) {
-    if (libc.poll(pfd, 1, 200) <= 0) continue;
-    slow.policy = shared.poll() ?? slow.policy; // a live change (ipmasq ipchains ...)
+  // Reads and handles batches from one device's queue until it is empty.
+  const drain = (src: IngressView): void => {
+    const fd = src.fds[id];
+    const side = src.wan ? L.IN_WAN : L.IN_INSIDE;
     for (;;) {
       let n = 0;
       while (n < L.BATCH_MAX) {
-        const len = libc.read(fd, views[n], L.SLOT_SIZE);
+        const len = c.read(fd, views[n], L.SLOT_SIZE);
         if (len <= 0) break; // EAGAIN: the queue is drained
         dv.setUint32(desc + n * L.D_SIZE + L.D_LENGTH, len, true);
         n++;
       }
-      if (n === 0) break;
-      core.processBatch(desc, n, stats);
+      if (n === 0) return;
+      core.processBatch(desc, n, stats, side);
       for (let k = 0; k < n; k++) {
         const d = desc + k * L.D_SIZE;
         const verdict = dv.getUint32(d + L.D_VERDICT, true);
@@ -75,7 +92,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         if (verdict === L.V_DROP) continue; // counted by the core
         let action: number;
         try {
-          action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true));
+          action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true), src);
         } catch (e) {
           // a packet the slow path cannot handle is dropped and counted; the gateway goes on
           if (f64[S_SLOW_ERRORS]++ === 0) process.stderr.write(`ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`);
@@ -90,7 +107,18 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
           if (action === A_REPLY) { f64[S_REPLIES]++; send(k, slow.length); }
         }
       }
-      if (n < L.BATCH_MAX) break;
+      if (n < L.BATCH_MAX) return;
+    }
+  };
+
+  while (Atomics.load(i32, stopAt) === 0) {
+    const ready = c.poll(pfds, sources.length, POLL_MS);
+    const changed = netBlob.poll(); // new devices, a new WAN address
+    if (changed) { net = changed; slow.network = net; watch(net); continue; }
+    if (ready <= 0) continue;
+    slow.policy = shared.poll() ?? slow.policy; // a live change (ipmasq ipchains ...)
+    for (let i = 0; i < sources.length; i++) {
+      if (pfds.readInt16LE(i * POLLFD_SIZE + 6) !== 0) drain(sources[i]);
     }
   }
   return { id };

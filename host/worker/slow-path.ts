@@ -7,11 +7,14 @@ import { Core } from "../core/core";
 import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "../table/conntrack";
 import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
-import { Prefix, inPrefix, formatAddr } from "../net/addr";
+import { formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
 import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
-import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH } from "./icmp-reply";
+import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH, ICMP_CODE_NET_UNREACH } from "./icmp-reply";
+import { NetworkView, IngressView } from "../net/network-view";
+import { routeDev } from "../kernel/interfaces";
+import { checkSource, SpoofCheck } from "./reverse-path";
 
 export const A_FORWARD = 0; // translated: write it
 export const A_DROP = 1;
@@ -23,10 +26,12 @@ export const A_HELD = 4; // a fragment kept for reassembly: nothing to write yet
 // lets anyone in, address-dependent only hosts the LAN end has sent to.
 export type Filtering = "endpoint-independent" | "address-dependent";
 
-export interface Sides {
-  publicAddr: number; lanAddr: number; lanPrefix: Prefix; lanIface: string; wanIface: string;
+// What the slow path is told at start; what changes (addresses, interfaces) comes in the
+// NetworkView.
+export interface PathOptions {
   filtering: Filtering;
   ftpHelper: boolean; // the FTP helper watches control connections to port 21
+  spoofCheck: SpoofCheck;
 }
 
 const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
@@ -40,14 +45,33 @@ export class SlowPath {
   private readonly alg: AlgState;
   private readonly ftp: FtpHelper;
 
+  private net!: NetworkView;
+  private own = new Set<number>(); // the gateway's addresses
+  private ingress!: IngressView; // where the packet being handled came in
+
   constructor(private readonly core: Core, private readonly table: ConnTable, memory: WebAssembly.Memory,
-              private readonly sides: Sides, public policy: Policy, private readonly shared: SharedPolicy,
-              private readonly stats: number) {
+              private readonly options: PathOptions, public policy: Policy, private readonly shared: SharedPolicy,
+              private readonly stats: number, network: NetworkView) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
     this.alg = new AlgState(table, table.map.alg);
-    this.ftp = new FtpHelper(core, table, this.alg, memory, sides.publicAddr);
+    this.ftp = new FtpHelper(core, table, this.alg, memory, network.publicAddr);
+    this.network = network;
   }
+
+  set network(v: NetworkView) {
+    this.net = v;
+    this.own = new Set(v.addrs.map((a) => a.addr));
+    this.ftp.publicAddr = v.publicAddr;
+  }
+
+  // The gateway's address on an interface (the source of the ICMP errors it sends there).
+  private addrOn(iface: string): number {
+    if (iface === this.net.wan && this.net.publicAddr) return this.net.publicAddr;
+    return this.net.addrs.find((a) => a.iface === iface)?.addr ?? this.net.publicAddr;
+  }
+
+  private side(): number { return this.ingress.wan ? L.IN_WAN : L.IN_INSIDE; }
 
   private drop(reason: number): number { this.reason = reason; return A_DROP; }
 
@@ -61,11 +85,14 @@ export class SlowPath {
     return d;
   }
 
-  handle(vnet: number, n: number, fastReason: number): number {
+  // Decides a packet the fast path had no answer for; `ingress` is where it came in.
+  // Returns an A_* action; the bytes to write are then in `length`, a drop's reason in `reason`.
+  handle(vnet: number, n: number, fastReason: number, ingress: IngressView): number {
     this.length = n;
+    this.ingress = ingress;
     if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
     if (fastReason === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
-    const u8 = this.u8, dv = this.dv, s = this.sides;
+    const u8 = this.u8, dv = this.dv, o = this.options, net = this.net;
     const ip = vnet + L.VNET_HDR_LEN;
     const ihl = (u8[ip] & 15) * 4;
     const bytes = dv.getUint16(ip + 2);
@@ -74,7 +101,9 @@ export class SlowPath {
     const l4 = ip + ihl;
 
     // Sent by the gateway itself (a redirect target's replies are routed through us): not a flow.
-    if (src === s.publicAddr || src === s.lanAddr) return this.pass(ip);
+    if (ingress.iface === "lo") return this.pass(ip);
+    const bad = checkSource(o.spoofCheck, src, ingress.iface, this.own, net.routes);
+    if (bad !== L.R_NONE) return this.drop(bad);
 
     const k: PacketKey = { proto, src, sport: 0, dst, dport: 0, syn: false, fragment: false, icmpType: -1, iface: "" };
     let rst = false;
@@ -85,8 +114,8 @@ export class SlowPath {
       k.icmpType = u8[l4];
       if (ICMP_QUERY_TYPES.has(k.icmpType)) k.sport = dv.getUint16(l4 + 4);
     }
-    const fromLan = inPrefix(src, s.lanPrefix);
-    k.iface = fromLan ? s.lanIface : s.wanIface;
+    const fromLan = !ingress.wan;
+    k.iface = ingress.iface;
 
     const input = this.decide("input", k, bytes);
     if (input.verdict === "DENY") return this.drop(L.R_POLICY);
@@ -94,22 +123,22 @@ export class SlowPath {
     if (input.verdict === "REDIRECT") {
       // transparent proxy: to a port of the gateway on the side the packet came from
       if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return this.drop(L.R_UNSUPPORTED);
-      const local = fromLan ? s.lanAddr : s.publicAddr;
+      const local = this.addrOn(ingress.iface);
       return this.fixedFlow(vnet, n, proto, local, input.redirectPort || k.dport, src, k.sport, dst, k.dport, k.syn);
     }
 
-    if (dst === s.publicAddr) {
+    if (net.publicAddr !== 0 && dst === net.publicAddr) {
       const pf = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? findPortForward(this.policy, proto, dst, k.dport) : undefined;
       if (pf && !rst) {
         if (fromLan) {
           // hairpin: masquerade the LAN client first, so the server answers through us and sees
           // the public address (RFC 4787 REQ-9a); the fast path then chains the two entries
-          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, this.tcpState(k.syn), k.sport);
+          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, this.tcpState(k.syn), k.sport);
           if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
           const wanPort = this.table.flow(m).wanPort;
-          return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, s.publicAddr, wanPort, dst, k.dport, k.syn);
+          return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, net.publicAddr, wanPort, dst, k.dport, k.syn);
         }
-        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn, s.ftpHelper && proto === L.PROTO_TCP && pf.port === FTP_PORT);
+        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn, o.ftpHelper && proto === L.PROTO_TCP && pf.port === FTP_PORT);
       }
       const owner = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? this.table.mappingOwner(proto, k.dport) : undefined;
       if (owner && !rst) return this.toMapping(vnet, n, proto, owner, k, fromLan);
@@ -121,7 +150,7 @@ export class SlowPath {
     }
     if (proto === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(k.icmpType)) return this.drop(L.R_NO_MAPPING); // about no flow we know
 
-    k.iface = inPrefix(dst, s.lanPrefix) ? s.lanIface : s.wanIface;
+    k.iface = routeDev(net.routes, dst) ?? ""; // forward and output chains: -i is the way out
     const fwd = this.decide("forward", k, bytes);
     if (fwd.verdict === "DENY") return this.drop(L.R_POLICY);
     if (fwd.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
@@ -133,8 +162,11 @@ export class SlowPath {
     const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && ICMP_QUERY_TYPES.has(k.icmpType));
     if (!translatable) return this.drop(L.R_UNSUPPORTED);
     if (rst) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
-    const ftp = s.ftpHelper && proto === L.PROTO_TCP && k.dport === FTP_PORT;
-    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, s.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport, ftp);
+    // masquerading is for what comes from inside: a WAN packet with an inside source is forged
+    if (ingress.wan) return this.drop(L.R_SPOOFED);
+    if (net.publicAddr === 0) return this.reply(vnet, n, ICMP_CODE_NET_UNREACH, L.R_NO_WAN);
+    const ftp = o.ftpHelper && proto === L.PROTO_TCP && k.dport === FTP_PORT;
+    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport, ftp);
     if (entry < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
   }
@@ -148,31 +180,31 @@ export class SlowPath {
     this.u8.fill(0, vnet, ip);
     this.u8.set(r.datagram, ip);
     const len = L.VNET_HDR_LEN + r.datagram.length;
-    const v = this.core.processPacket(vnet, len, this.stats);
+    const v = this.core.processPacket(vnet, len, this.stats, this.side());
     if (v === L.V_FORWARD) { this.length = len; return A_FORWARD; }
     if (v === L.V_DROP) return this.drop(L.R_BAD_FRAGMENT);
-    return this.handle(vnet, len, this.core.lastReason());
+    return this.handle(vnet, len, this.core.lastReason(), this.ingress);
   }
 
   // A packet to a public port that a LAN end holds (endpoint-independent mapping): let in as the
   // filtering allows; from the LAN it is hairpinned, with our public address as its source.
   private toMapping(vnet: number, n: number, proto: number, owner: { addr: number; port: number }, k: PacketKey, fromLan: boolean): number {
-    const s = this.sides;
+    const pub = this.net.publicAddr;
     let remote = k.src, remotePort = k.sport;
     if (fromLan) {
-      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, s.publicAddr, this.tcpState(k.syn), k.sport);
+      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, pub, this.tcpState(k.syn), k.sport);
       if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
-      remote = s.publicAddr;
+      remote = pub;
       remotePort = this.table.flow(m).wanPort;
     }
     // Hairpinned packets come from our own public address: no outside host to filter. An
     // expected connection (FTP data) is let in once from the announced peer.
     const expected = !fromLan && this.alg.expected(proto, k.dport, remote);
-    if (!fromLan && !expected && s.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
+    if (!fromLan && !expected && this.options.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
     const state = proto !== L.PROTO_TCP ? 0 : k.syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
     const f = fromLan
-      ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, k.dport, state)
-      : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, s.publicAddr, state, k.dport);
+      ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, pub, k.dport, state)
+      : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, pub, state, k.dport);
     if (expected) this.alg.take(proto, k.dport, remote); // the flow holds the mapping now
     if (f < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
@@ -194,7 +226,7 @@ export class SlowPath {
   }
 
   private translate(vnet: number, n: number): number {
-    const v = this.core.processPacket(vnet, n, this.stats);
+    const v = this.core.processPacket(vnet, n, this.stats, this.side());
     if (v === L.V_FORWARD) return A_FORWARD;
     if (v === L.V_SLOW && this.core.lastReason() === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
     return this.drop(L.R_NO_MAPPING);
@@ -206,7 +238,7 @@ export class SlowPath {
   }
 
   private reply(vnet: number, n: number, code: number, reason: number): number {
-    const len = buildUnreachable(this.u8, this.core, vnet, n, this.sides.lanAddr, code);
+    const len = buildUnreachable(this.u8, this.core, vnet, n, this.addrOn(this.ingress.iface), code);
     this.reason = reason;
     if (len === 0) return A_DROP;
     this.length = len;

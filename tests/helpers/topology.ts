@@ -2,7 +2,7 @@
 //   lan (192.168.0.2, default via .1) -- gw (eth1 192.168.0.1 | eth0 10.0.0.1, default via 10.0.0.2) -- wan (10.0.0.2)
 // Names carry a per-run suffix so that leftovers of a killed run never collide.
 import { execFileSync, spawn, ChildProcess } from "node:child_process";
-import { writeFileSync, mkdtempSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -75,7 +75,7 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       children.push(c);
       return c;
     },
-    destroy,
+    destroy: () => { destroy(); rmSync(dir, { recursive: true, force: true }); },
   };
 }
 
@@ -88,10 +88,10 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
 }
 
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
-// `nodeArgs`: options for node itself (--trace-gc).
-export async function startGateway(t: Topology, args: string[], stateDir: string, nodeArgs: string[] = []): Promise<{ proc: ChildProcess; log: () => string }> {
+// `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv).
+export async function startGateway(t: Topology, args: string[], stateDir: string, nodeArgs: string[] = [], prefix: string[] = []): Promise<{ proc: ChildProcess; log: () => string }> {
   const bundle = join(__dirname, "..", "..", "dist", "ipmasq.js");
-  const proc = t.spawn(t.gw, [process.execPath, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
+  const proc = t.spawn(t.gw, [...prefix, process.execPath, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
   let out = "";
   proc.stdout!.on("data", (d) => { out += d; });
   proc.stderr!.on("data", (d) => { out += d; });

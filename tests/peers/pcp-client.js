@@ -1,9 +1,10 @@
-// A PCP (RFC 6887) MAP client, written from the RFC: node pcp-client.js SERVER CLIENTIP PROTO INTERNALPORT LIFETIME
-// Prints the response as JSON.
+// A PCP (RFC 6887) MAP client, written from the RFC:
+//   node pcp-client.js SERVER CLIENTIP PROTO INTERNALPORT LIFETIME [THIRDPARTYIP]
+// Prints the response as JSON; with THIRDPARTYIP the request carries a THIRD_PARTY option (13.1).
 const dgram = require("node:dgram");
 const crypto = require("node:crypto");
-const [server, clientIp, proto, internal, lifetime] = process.argv.slice(2);
-const req = Buffer.alloc(60);
+const [server, clientIp, proto, internal, lifetime, thirdParty] = process.argv.slice(2);
+const req = Buffer.alloc(thirdParty ? 80 : 60);
 req[0] = 2; req[1] = 1; // version 2, request, opcode MAP
 req.writeUInt32BE(Number(lifetime), 4);
 Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...clientIp.split(".").map(Number)]).copy(req, 8);
@@ -12,6 +13,10 @@ nonce.copy(req, 24);
 req[36] = proto === "tcp" ? 6 : 17;
 req.writeUInt16BE(Number(internal), 40);
 req.writeUInt16BE(Number(internal), 42); // suggested external port
+if (thirdParty) {
+  req[60] = 1; req.writeUInt16BE(16, 62); // option THIRD_PARTY, 16 bytes: an IPv4-mapped address
+  Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, ...thirdParty.split(".").map(Number)]).copy(req, 64);
+}
 const s = dgram.createSocket("udp4");
 const timer = setTimeout(() => { process.stderr.write("no answer\n"); process.exit(1); }, 3000);
 s.on("message", (m) => {

@@ -1,5 +1,6 @@
 // UDP peer. Server: node udp-echo.js server PORT — answers each datagram with "seen A:P <payload>".
 // Client: node udp-echo.js client HOST PORT MESSAGE [[LOCALADDR:]LOCALPORT] — prints the answer, or fails after 3 s.
+// Send: node udp-echo.js send HOST PORT MESSAGE [[LOCALADDR:]LOCALPORT] — sends one datagram, waits for nothing.
 // A MESSAGE of the form "bytes:N" sends N bytes and prints the answer's length and sha256.
 const dgram = require("node:dgram");
 const [mode, a, b, c, d] = process.argv.slice(2);
@@ -23,5 +24,7 @@ if (mode === "server") {
   });
   // LOCALPORT may be ADDR:PORT, to send from a chosen local address
   const [la, lp] = d && d.includes(":") ? d.split(":") : [undefined, d];
-  s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a));
+  s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a, () => {
+    if (mode === "send") { clearTimeout(timer); s.close(); }
+  }));
 }

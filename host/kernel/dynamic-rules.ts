@@ -1,0 +1,59 @@
+// The `ip rule`s that follow the network and the policy (prefs 10-16 and 200 of wiring.ts): which
+// packets each ingress interface sends into its own TUN device. Computed from scratch each time
+// something changes; Wiring.syncRules adds and removes only the difference.
+import { Policy } from "../policy/rules";
+import { formatAddr } from "../net/addr";
+import { IngressDevice, PREF_WAN_FIRST, PREF_PORTFW, PREF_REDIRECT, PREF_ALL } from "./wiring";
+
+const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
+
+export interface RuleInputs {
+  base: { tun: string; table: number };
+  devices: IngressDevice[];
+  wan?: string; // the WAN interface, while it has an address
+  publicAddr: number; // 0 while waiting for the WAN
+  natRanges: string[]; // "MIN-MAX" of the NAT ports
+  policy: Policy;
+}
+
+export function dynamicRules(x: RuleInputs): string[][] {
+  const rules: string[][] = [];
+  const tableOf = (d: IngressDevice): string => String(d.table);
+  const wanDev = x.devices.find((d) => d.iface === x.wan);
+  if (wanDev && x.publicAddr) {
+    const pub = formatAddr(x.publicAddr);
+    let pref = PREF_WAN_FIRST;
+    for (const range of x.natRanges) {
+      for (const proto of ["tcp", "udp"]) {
+        rules.push(["pref", String(pref), "iif", wanDev.iface, "ipproto", proto, "dport", range, "lookup", tableOf(wanDev)]);
+        // from inside only hairpinned flows' replies use the public address and NAT ports
+        for (const d of x.devices) {
+          if (d !== wanDev) rules.push(["pref", String(pref), "iif", d.iface, "to", pub, "ipproto", proto, "dport", range, "lookup", tableOf(d)]);
+        }
+        pref++;
+      }
+    }
+    rules.push(["pref", String(pref), "iif", wanDev.iface, "ipproto", "icmp", "lookup", tableOf(wanDev)]);
+    // UDP fragments carry no ports, so no dport rule matches them: all UDP to the public
+    // address comes through ipmasq, which reassembles, and hands the gateway's own back
+    rules.push(["pref", String(pref), "iif", wanDev.iface, "to", pub, "ipproto", "udp", "lookup", tableOf(wanDev)]);
+  }
+  // port-forwarded ports are steered into the TUN from every interface (hairpin included)
+  for (const f of x.policy.portfw) {
+    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", PROTO_NAMES[f.proto], "dport", String(f.publicPort), "lookup", tableOf(d)]);
+  }
+  // a redirect target's replies, sent by the gateway itself, go to the base device
+  for (const c of Object.values(x.policy.chains)) {
+    for (const r of c.rules) {
+      if (r.target !== "REDIRECT") continue;
+      const port = r.redirectPort || (r.dst && r.dst.portMin === r.dst.portMax ? r.dst.portMin : 0);
+      if (!port) continue;
+      for (const proto of r.proto === 0 ? ["tcp", "udp"] : [PROTO_NAMES[r.proto]].filter(Boolean)) {
+        rules.push(["pref", String(PREF_REDIRECT), "iif", "lo", "ipproto", proto, "sport", String(port), "lookup", String(x.base.table)]);
+      }
+    }
+  }
+  for (const d of x.devices) rules.push(["pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
+  const seen = new Set<string>();
+  return rules.filter((r) => { const k = r.join(" "); if (seen.has(k)) return false; seen.add(k); return true; });
+}

@@ -1,0 +1,192 @@
+// Follows the network the gateway sits in, as Linux's MASQ followed a dial-up address: every
+// interface gets its own ingress TUN device (so the workers know where each packet came in), the
+// WAN is the default route's interface (or --wan) and the public address its first IPv4 address.
+// `reconcile()` reads the kernel's state and makes the wiring and the workers' view match it; it
+// runs at start, on every rtnetlink event (host/kernel/monitor.ts) and now and then.
+//
+// Theory of the WAN's life:
+//   no WAN yet            -> new outbound flows are refused (no_wan); the log says why it waits
+//   address appears       -> masquerade as it; the WAN rules (prefs 10-14) name it
+//   address goes away     -> waiting again; flows keep their entries (a short flap or a redial
+//                            with the same address keeps every connection)
+//   a different address   -> flows of the old address are forgotten (their packets are refused,
+//                            never sent from an address we no longer own); port forwards follow
+//   device made again     -> its rules reattach by name; receive offload is set again
+//   default route moves   -> the new interface is the WAN (unless --wan pins it)
+import { Wiring, IngressDevice } from "./wiring";
+import { dynamicRules } from "./dynamic-rules";
+import { readNetwork, lanInterfaces, Iface, NetState } from "./interfaces";
+import { openTun, closeTun, setPersist, Tun } from "../tun/tun";
+import { SharedBlob } from "../table/shared-blob";
+import { NetworkView } from "../net/network-view";
+import { Policy, masqSources } from "../policy/rules";
+import { formatAddr } from "../net/addr";
+
+export interface FollowOptions {
+  tun: string; // the base device; ingress devices are named <tun>-<slot>
+  table: number; // the base device's table; an ingress device's is table + slot
+  queues: number; // one per worker
+  wan?: string; // --wan: pinned
+  lan?: string; // --lan: pinned
+  groHoldUs?: number; // receive offload on the LAN and WAN interfaces (off when absent)
+  natRanges: string[];
+}
+
+export interface FollowHooks {
+  policy(): Policy;
+  // the public address changed from `old` (0: none before) to `now`; returns what the log should add
+  publicChanged(old: number, now: number): string;
+  log(msg: string): void;
+}
+
+export class NetworkFollower {
+  private readonly tuns = new Map<string, Tun>(); // by device name
+  private base?: Tun;
+  wan?: string; // the WAN interface, kept while it has no address
+  publicAddr = 0; // 0 while waiting
+  private lastPublic = 0; // the last address masqueraded as
+  waiting?: string; // why new flows are refused, while they are
+  private tunedIndex = new Map<string, number>(); // interface -> ifindex whose offload we set
+  private mtu = 0;
+  private published = "";
+
+  constructor(private readonly o: FollowOptions, private readonly wiring: Wiring, private readonly view: SharedBlob<NetworkView>,
+              private readonly hooks: FollowHooks) {}
+
+  // Creates (or, after a graceful restart, adopts) the devices, then the first reconcile.
+  start(adopt: boolean): void {
+    const net = readNetwork();
+    this.mtu = this.wantedMtu(net);
+    this.base = openTun(this.o.tun, this.o.queues, adopt);
+    this.tuns.set(this.o.tun, this.base);
+    if (adopt) {
+      for (const d of this.wiring.devices) this.tuns.set(d.name, openTun(d.name, this.o.queues, true));
+    } else {
+      this.wiring.applyBase({ tun: this.o.tun, table: this.o.table, mtu: this.mtu, ...this.portRange() });
+    }
+    this.reconcile(net, adopt);
+  }
+
+  private portRange(): { portMin: number; portMax: number } {
+    const [min, max] = this.o.natRanges[0].split("-").map(Number);
+    return { portMin: min, portMax: max };
+  }
+
+  // The TUN devices' MTU is the smallest of the interfaces they serve, so that an oversized DF
+  // packet is refused on the first forward and the sender hears of it (DESIGN.md).
+  private wantedMtu(net: NetState): number {
+    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name) && i.mtu >= 576);
+    return served.length ? Math.min(...served.map((i) => i.mtu)) : 1500;
+  }
+
+  private isOurs(name: string): boolean {
+    return name === this.o.tun || this.tuns.has(name) || this.wiring.devices.some((d) => d.name === name);
+  }
+
+  lanInterfaces(net = readNetwork()): Iface[] {
+    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name));
+    return lanInterfaces(served, masqSources(this.hooks.policy()), this.wan, this.o.lan);
+  }
+
+  reconcile(net = readNetwork(), adopted = false): void {
+    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name));
+    for (const i of served) {
+      if (!this.wiring.devices.some((d) => d.iface === i.name)) this.addDevice(i.name);
+    }
+
+    // the WAN and its address
+    const wanName = this.o.wan ?? (net.defaultDev && !this.isOurs(net.defaultDev) ? net.defaultDev : undefined);
+    if (wanName && wanName !== this.wan) {
+      if (this.wan) this.hooks.log(`the default route moved from ${this.wan} to ${wanName}: ${wanName} is the WAN now`);
+      this.wan = wanName;
+    }
+    const wanIf = served.find((i) => i.name === this.wan);
+    const addr = wanIf?.addrs[0]?.addr ?? 0;
+    const why = !this.wan ? "no default route (add one, or pass --wan IF)"
+      : !wanIf ? `the WAN interface ${this.wan} does not exist`
+      : !addr ? `the WAN interface ${this.wan} has no IPv4 address`
+      : !net.defaultDev && !this.o.wan ? "no default route" : undefined;
+    if (why !== this.waiting && why) this.hooks.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
+    this.waiting = why;
+    const now = why ? 0 : addr;
+    if (now !== this.publicAddr) {
+      if (now) {
+        const more = this.hooks.publicChanged(this.lastPublic, now);
+        this.hooks.log(this.lastPublic && this.lastPublic !== now
+          ? `the WAN address of ${this.wan} changed from ${formatAddr(this.lastPublic)} to ${formatAddr(now)}${more}`
+          : `the WAN is ${this.wan}: masquerading as ${formatAddr(now)}`);
+        this.lastPublic = now;
+      }
+      this.publicAddr = now;
+    }
+
+    const mtu = this.wantedMtu(net);
+    if (mtu !== this.mtu) {
+      this.wiring.setMtu([...this.tuns.keys()], mtu);
+      this.hooks.log(`MTU of the TUN devices now ${mtu} (was ${this.mtu})`);
+      this.mtu = mtu;
+    }
+
+    this.wiring.syncRules(dynamicRules({
+      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr,
+      natRanges: this.o.natRanges, policy: this.hooks.policy(),
+    }));
+
+    // receive offload: on each LAN interface and the WAN, again on a device made anew
+    if (this.o.groHoldUs !== undefined) {
+      const want = [...lanInterfaces(served, masqSources(this.hooks.policy()), this.wan, this.o.lan), ...(wanIf ? [wanIf] : [])];
+      const todo = want.filter((i) => this.tunedIndex.get(i.name) !== i.index);
+      if (todo.length) {
+        if (!adopted) {
+          const r = this.wiring.tuneReceive(todo.map((i) => i.name), this.o.groHoldUs);
+          if (r.problem) this.hooks.log(r.problem);
+          if (r.changed.length) this.hooks.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP, bursts held up to ${this.o.groHoldUs} µs`);
+        }
+        for (const i of todo) this.tunedIndex.set(i.name, i.index);
+      }
+    }
+    this.publish(net);
+  }
+
+  private addDevice(iface: string): void {
+    const used = new Set(this.wiring.devices.map((d) => Number(d.name.slice(this.o.tun.length + 1))));
+    let slot = 1;
+    while (used.has(slot)) slot++;
+    const d: IngressDevice = { iface, name: `${this.o.tun}-${slot}`, table: this.o.table + slot };
+    const tun = openTun(d.name, this.o.queues);
+    this.tuns.set(d.name, tun);
+    try {
+      this.wiring.addDevice(d, this.mtu);
+    } catch (e) {
+      closeTun(tun);
+      this.tuns.delete(d.name);
+      throw e;
+    }
+    if (this.published) this.hooks.log(`new interface ${iface}: its packets come in through ${d.name}`);
+  }
+
+  private publish(net: NetState): void {
+    const v: NetworkView = {
+      publicAddr: this.publicAddr, wan: this.wan ?? "",
+      ingress: [
+        { iface: "lo", wan: false, fds: this.base!.fds },
+        ...this.wiring.devices.map((d) => ({ iface: d.iface, wan: d.iface === this.wan, fds: this.tuns.get(d.name)!.fds })),
+      ],
+      writeFds: this.base!.fds,
+      addrs: net.interfaces.flatMap((i) => i.addrs.map((a) => ({ iface: i.name, addr: a.addr }))),
+      routes: net.routes,
+    };
+    const text = JSON.stringify(v);
+    if (text === this.published) return;
+    this.published = text;
+    this.view.publish(v);
+  }
+
+  get deviceNames(): string[] { return [...this.tuns.keys()]; }
+  get offloads(): string[] { return this.base?.offloads ?? []; }
+
+  // Graceful restart: the devices outlive our fds (and keep their routes) for the next process.
+  persist(): void { for (const t of this.tuns.values()) if (t.fds.length) setPersist(t.fds[0], true); }
+
+  close(): void { for (const t of this.tuns.values()) closeTun(t); }
+}

@@ -1,0 +1,168 @@
+// The field: a WAN that changes under the gateway, links that flap, devices made again, crashes
+// and double starts — each with real programs (a DHCP server and client, curl, ping) and the
+// kernel's own state as the judge.
+import t from "tap";
+import { join } from "node:path";
+import { readdirSync, renameSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, Topology } from "./helpers/topology";
+import { kernelState, receiveOffload } from "./helpers/kernel-state";
+
+const PEERS = join(__dirname, "peers");
+const NODE = process.execPath;
+const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
+
+const fetch = (topo: Topology, url: string, extra: string[] = []): string =>
+  topo.exec(topo.lan, ["curl", "-sS", "--max-time", "5", ...extra, url], { timeout: 60_000 });
+const seenAs = (topo: Topology): string => JSON.parse(fetch(topo, "http://10.0.0.2:8080/")).from;
+const pings = (topo: Topology): boolean => { try { topo.exec(topo.lan, ["ping", "-c", "1", "-W", "1", "10.0.0.2"]); return true; } catch { return false; } };
+const localRules = (topo: Topology): number => topo.exec(topo.gw, ["ip", "rule"]).split("\n").filter((l) => /^\d+:\s+from all lookup local$/.test(l)).length; // the local table itself, wherever it sits
+
+// Milliseconds until `ok()` holds (polled every 50 ms), or fails the test after `ms`.
+async function until(ok: () => boolean, ms = 10_000): Promise<number> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error(`still not so after ${ms} ms`);
+    await sleep(50);
+  }
+  return Date.now() - t0;
+}
+
+t.test("a second start is refused and touches nothing; the first keeps forwarding", async (t) => {
+  const topo = makeTopology("twice");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  const g = await startGateway(topo, ["--config", writeConfig(topo)], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  t.ok(pings(topo), "the first gateway forwards");
+  const rules = topo.exec(topo.gw, ["ip", "rule"]);
+  let err = "", code = 0;
+  try { topo.exec(topo.gw, [NODE, BUNDLE, "run", "--config", writeConfig(topo), "--state-dir", state], { timeout: 20_000 }); } catch (e) { code = (e as { status: number }).status; err = String((e as { stderr: string }).stderr); }
+  t.equal(code, 1, "the second start exits 1");
+  t.equal(err, `ipmasq: another ipmasq (pid ${g.proc.pid}) runs the gateway of this network namespace with TUN masq0; nothing was changed (stop it first, or choose another --tun)\n`, "one line naming the running gateway's pid");
+  t.notMatch(err, /restored/, "it restored nothing");
+  t.equal(topo.exec(topo.gw, ["ip", "rule"]), rules, "the rules are untouched");
+  t.ok(pings(topo), "the first gateway still forwards");
+});
+
+t.test("SIGKILL mid-download; the next start recovers; a clean stop leaves the kernel as before", async (t) => {
+  const topo = makeTopology("kill");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const before = kernelState(topo, topo.gw);
+  const g1 = await startGateway(topo, ["--config", writeConfig(topo)], state);
+  const download = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "2M", "-o", "/dev/null", "http://10.0.0.2:8080/bytes?n=20000000"]);
+  await sleep(1500);
+  t.equal(download.exitCode, null, "the download is under way");
+  g1.proc.kill("SIGKILL");
+  await waitExit(g1.proc);
+  t.notOk(pings(topo), "with the gateway killed, nothing is forwarded (rule 201 blackholes it: fail closed)");
+  const t0 = Date.now();
+  const g2 = await startGateway(topo, ["--config", writeConfig(topo)], state);
+  t.match(g2.log(), /restored the kernel settings an earlier run left behind/, "the journal of the killed run is undone first");
+  const ms = Date.now() - t0 + await until(() => pings(topo));
+  t.pass(`forwarding again ${ms} ms after the restart began`);
+  t.equal(localRules(topo), 1, "exactly one local rule");
+  t.match(seenAs(topo), "10.0.0.1", "new connections work");
+  g2.proc.kill("SIGTERM");
+  await waitExit(g2.proc);
+  t.equal(kernelState(topo, topo.gw), before, "after a clean stop the kernel is exactly as before the first start");
+  t.same(readdirSync(state).filter((f) => f !== "lib"), [], "and the state directory holds no journal, lock or socket");
+});
+
+t.test("a journal of another namespace is set aside, never applied", async (t) => {
+  const scratch = mkdtempSync(join(tmpdir(), "ipmasq-stale-")); // outlives both topologies
+  t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
+  const state = join(scratch, "state");
+  const old = makeTopology("old");
+  t.teardown(() => old.destroy());
+  const g1 = await startGateway(old, ["--config", writeConfig(old)], state);
+  g1.proc.kill("SIGKILL");
+  await waitExit(g1.proc);
+  const journal = readdirSync(state).find((f) => f.startsWith("wiring-"))!;
+  t.ok(journal, `the killed gateway left its journal (${journal})`);
+  old.destroy();
+
+  const topo = makeTopology("new");
+  t.teardown(() => topo.destroy());
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const config = writeConfig(topo, "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\nipmasqadm portfw -a -P tcp -L 10.0.0.1 8080 -R 192.168.0.2 8080\n");
+  // find the name this namespace's journal would have, and put the dead one's there
+  const probe = await startGateway(topo, ["--config", config], state);
+  const mine = readdirSync(state).find((f) => f.startsWith("wiring-") && f !== journal)!;
+  probe.proc.kill("SIGTERM");
+  await waitExit(probe.proc);
+  renameSync(join(state, journal), join(state, mine));
+  const before = kernelState(topo, topo.gw);
+
+  const g = await startGateway(topo, ["--config", config], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  t.match(g.log(), /set aside a journal of another network namespace, not applied/, "the log says it was set aside");
+  t.notMatch(g.log(), /restored/, "nothing was restored from it");
+  t.equal(localRules(topo), 1, "ip rule shows exactly one local rule");
+  t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", "http://10.0.0.1:8080/"]), /"from":"10\.0\.0\.2"/, "the port forward works");
+  g.proc.kill("SIGTERM");
+  await waitExit(g.proc);
+  t.equal(kernelState(topo, topo.gw), before, "a clean stop leaves the kernel as before");
+});
+
+t.test("the WAN comes and goes: no address or route at start, link flaps, the device is made again", async (t) => {
+  const topo = makeTopology("flap");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const rulesBefore = topo.exec(topo.gw, ["ip", "rule"]);
+  topo.exec(topo.gw, ["ip", "addr", "flush", "dev", "eth0"]); // also takes the default route
+  const g = await startGateway(topo, ["--config", writeConfig(topo)], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  t.match(g.log(), /waiting for the WAN: no default route/, "it starts and says it waits for the WAN");
+  t.match(topo.exec(topo.lan, ["sh", "-c", "ping -c 1 -W 2 10.0.0.2; true"]), /Destination Net Unreachable/, "a LAN host hears at once that the net is unreachable");
+  topo.exec(topo.gw, ["ip", "addr", "add", "10.0.0.1/24", "dev", "eth0"]);
+  topo.exec(topo.gw, ["ip", "route", "add", "default", "via", "10.0.0.2"]);
+  const up = await until(() => pings(topo));
+  t.pass(`the WAN appeared: forwarding ${up} ms later, without a restart`);
+  t.match(g.log(), /the WAN is eth0: masquerading as 10\.0\.0\.1/, "the log says so");
+
+  // a short flap of the link during a download: the flow survives
+  const path = "/bytes?n=12000000&seed=7";
+  const want = topo.exec(topo.wan, ["sh", "-c", `curl -sS 'http://127.0.0.1:8080${path}' | sha256sum`]).split(" ")[0];
+  const dl = topo.spawn(topo.lan, ["sh", "-c", `curl -sS --max-time 60 --limit-rate 3M 'http://10.0.0.2:8080${path}' | sha256sum`]);
+  let got = "";
+  dl.stdout!.on("data", (d) => { got += d; });
+  dl.stderr!.on("data", (d) => { got += d; });
+  const done = new Promise((r) => dl.on("exit", r));
+  await sleep(1000);
+  topo.exec(topo.gw, ["ip", "link", "set", "eth0", "down"]);
+  await sleep(1000);
+  topo.exec(topo.gw, ["ip", "link", "set", "eth0", "up"]);
+  topo.exec(topo.gw, ["sh", "-c", "ip route replace default via 10.0.0.2"]);
+  const flap = await until(() => pings(topo));
+  t.pass(`link down 1 s, then up: forwarding ${flap} ms after the link came back`);
+  await done;
+  t.equal(got.split(" ")[0], want, "the download across the flap arrived byte-exact");
+
+  // the WAN device removed and made again under the same name (a PPP redial): new ifindex
+  const index = (): string => topo.exec(topo.gw, ["cat", "/sys/class/net/eth0/ifindex"]).trim();
+  const oldIndex = index();
+  topo.exec(topo.gw, ["ip", "link", "del", "eth0"]);
+  await sleep(500);
+  topo.exec(topo.gw, ["ip", "link", "add", "eth0", "type", "veth", "peer", "name", "wan0", "netns", topo.wan]);
+  topo.exec(topo.wan, ["ip", "addr", "add", "10.0.0.2/24", "dev", "wan0"]);
+  topo.exec(topo.wan, ["ip", "link", "set", "wan0", "up"]);
+  topo.exec(topo.gw, ["ip", "addr", "add", "10.0.0.1/24", "dev", "eth0"]);
+  topo.exec(topo.gw, ["ip", "link", "set", "eth0", "up"]);
+  topo.exec(topo.gw, ["ip", "route", "add", "default", "via", "10.0.0.2"]);
+  const back = await until(() => pings(topo));
+  t.not(index(), oldIndex, `eth0 is a new device (ifindex ${oldIndex} -> ${index()})`);
+  t.pass(`WAN device made again: forwarding ${back} ms after it was back`);
+  t.match(seenAs(topo), "10.0.0.1", "new connections work through it");
+  await until(() => /generic-receive-offload: on/.test(receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith("eth0:")) ?? ""), 3000);
+  t.match(receiveOffload(topo, topo.gw), /^eth0: .*rx-udp-gro-forwarding: on.* 50000 1 *$/m, "receive offload is set again on the new device");
+  t.match(g.log(), /receive offload on eth0/, "and the log says so");
+  g.proc.kill("SIGTERM");
+  await waitExit(g.proc);
+  t.equal(topo.exec(topo.gw, ["ip", "rule"]), rulesBefore, "a clean stop removes every rule it added");
+  t.notMatch(topo.exec(topo.gw, ["ip", "route", "show", "table", "all"]), /table 42\d\d/, "and every route of its tables");
+  t.match(receiveOffload(topo, topo.gw), /^eth0: .*generic-receive-offload: off/m, "and puts the new device's receive offload back as it found it");
+});
