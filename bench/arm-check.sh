@@ -24,6 +24,9 @@ command -v $qemu >/dev/null || { echo "missing $qemu: apt-get install qemu-user"
 [ -d $sysroot/lib ] || { echo "missing $arch libraries in $sysroot: apt-get install libc6-$arch-cross libstdc++6-$arch-cross"; exit 1; }
 [ -f dist/ipmasq.js ] || npm run build
 run() { $qemu -L $sysroot "$work/package/bin/node" "$@"; }
+# the embedded koffi binary is written to the state directory: a scratch one, removed at exit
+state=$(mktemp -d)
+trap 'rm -rf "$state"' EXIT
 echo "== node under emulation: $(run -p 'process.arch + " " + process.version')"
 run dist/ipmasq.js --help | head -n 3
-run dist/ipmasq.js selftest --count "${COUNT:-20000}"
+run dist/ipmasq.js selftest --count "${COUNT:-20000}" --state-dir "$state"

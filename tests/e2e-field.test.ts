@@ -3,7 +3,8 @@
 // kernel's own state as the judge.
 import t from "tap";
 import { join } from "node:path";
-import { readdirSync, renameSync, mkdtempSync, rmSync } from "node:fs";
+import { readdirSync, renameSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, Topology } from "./helpers/topology";
 import { kernelState, receiveOffload } from "./helpers/kernel-state";
@@ -12,9 +13,9 @@ const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
-const fetch = (topo: Topology, url: string, extra: string[] = []): string =>
-  topo.exec(topo.lan, ["curl", "-sS", "--max-time", "5", ...extra, url], { timeout: 60_000 });
-const seenAs = (topo: Topology): string => JSON.parse(fetch(topo, "http://10.0.0.2:8080/")).from;
+const fetch = (topo: Topology, url: string, seconds = 5): string =>
+  topo.exec(topo.lan, ["curl", "-sS", "--max-time", String(seconds), url], { timeout: 60_000 });
+const seenAs = (topo: Topology, seconds = 5): string => JSON.parse(fetch(topo, "http://10.0.0.2:8080/", seconds)).from;
 const pings = (topo: Topology): boolean => { try { topo.exec(topo.lan, ["ping", "-c", "1", "-W", "1", "10.0.0.2"]); return true; } catch { return false; } };
 const localRules = (topo: Topology): number => topo.exec(topo.gw, ["ip", "rule"]).split("\n").filter((l) => /^\d+:\s+from all lookup local$/.test(l)).length; // the local table itself, wherever it sits
 
@@ -160,9 +161,91 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
   await until(() => /generic-receive-offload: on/.test(receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith("eth0:")) ?? ""), 3000);
   t.match(receiveOffload(topo, topo.gw), /^eth0: .*rx-udp-gro-forwarding: on.* 50000 1 *$/m, "receive offload is set again on the new device");
   t.match(g.log(), /receive offload on eth0/, "and the log says so");
+
+  // a second uplink appears and the default route moves to it: it becomes the WAN
+  topo.exec(topo.gw, ["ip", "link", "add", "eth2", "type", "veth", "peer", "name", "wan2", "netns", topo.wan]);
+  topo.exec(topo.wan, ["ip", "addr", "add", "10.0.1.2/24", "dev", "wan2"]);
+  topo.exec(topo.wan, ["ip", "link", "set", "wan2", "up"]);
+  topo.exec(topo.gw, ["ip", "addr", "add", "10.0.1.1/24", "dev", "eth2"]);
+  topo.exec(topo.gw, ["ip", "link", "set", "eth2", "up"]);
+  topo.exec(topo.gw, ["ip", "route", "replace", "default", "via", "10.0.1.2", "dev", "eth2"]);
+  const moved = await until(() => { try { return seenAs(topo, 1) === "10.0.1.1"; } catch { return false; } });
+  t.pass(`the default route moved to eth2: new connections leave as 10.0.1.1 ${moved} ms later`);
+  t.match(g.log(), /new interface eth2: its packets come in through masq0-3/, "the new interface got its own ingress device");
+  t.match(g.log(), /the default route moved from eth0 to eth2: eth2 is the WAN now/, "the log says the WAN moved");
   g.proc.kill("SIGTERM");
   await waitExit(g.proc);
   t.equal(topo.exec(topo.gw, ["ip", "rule"]), rulesBefore, "a clean stop removes every rule it added");
   t.notMatch(topo.exec(topo.gw, ["ip", "route", "show", "table", "all"]), /table 42\d\d/, "and every route of its tables");
   t.match(receiveOffload(topo, topo.gw), /^eth0: .*generic-receive-offload: off/m, "and puts the new device's receive offload back as it found it");
+});
+
+t.test("a new DHCP lease: new flows use the new address at once, the old one is never used again, port forwards follow", async (t) => {
+  const topo = makeTopology("dhcp");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  const mac = topo.exec(topo.gw, ["cat", "/sys/class/net/eth0/address"]).trim();
+  topo.exec(topo.gw, ["ip", "addr", "flush", "dev", "eth0"]); // the address comes from DHCP now
+  // the WAN side's DHCP server gives the gateway's MAC a fixed address; authoritative, so that
+  // a renewal of another address is refused (NAK) and the client takes the new one
+  const dnsmasq = (addr: string): ChildProcess => topo.spawn(topo.wan, ["dnsmasq", "--no-daemon", "--conf-file=/dev/null", "--port=0", "--user=root",
+    "--interface=wan0", "--bind-interfaces", "--dhcp-authoritative", "--dhcp-range=10.0.0.50,10.0.0.60,2m", `--dhcp-host=${mac},${addr}`,
+    `--dhcp-leasefile=${join(topo.dir, "leases")}`, "--pid-file="]);
+  const script = join(topo.dir, "udhcpc.script");
+  writeFileSync(script, `#!/bin/sh
+# udhcpc calls this with deconfig, bound, renew or nak; $ip, $mask (bits) and $router from the lease
+case "$1" in
+  deconfig) ip -4 addr flush dev "$interface" ;;
+  bound|renew)
+    if [ "$(ip -4 -o addr show dev "$interface" | awk '{print $4}')" != "$ip/$mask" ]; then
+      ip -4 addr flush dev "$interface"; ip addr add "$ip/$mask" dev "$interface"
+    fi
+    ip route replace default via "\${router%% *}" dev "$interface" ;;
+esac
+`, { mode: 0o700 });
+  let server = dnsmasq("10.0.0.5");
+  const client = topo.spawn(topo.gw, ["udhcpc", "-f", "-i", "eth0", "-s", script, "-t", "30", "-T", "1", "-A", "1"]);
+  const gwAddr = (): string => topo.exec(topo.gw, ["ip", "-4", "-o", "addr", "show", "dev", "eth0"]);
+  await until(() => /10\.0\.0\.5\//.test(gwAddr()), 20_000);
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const config = "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\nipmasqadm portfw -a -P tcp -L 10.0.0.5 8080 -R 192.168.0.2 8080\n";
+  const g = await startGateway(topo, ["--config", writeConfig(topo, config)], state);
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  t.equal(seenAs(topo), "10.0.0.5", "the leased address is the public address");
+  t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", "http://10.0.0.5:8080/"]), /"from":"10\.0\.0\.2"/, "the port forward works on it");
+
+  // a LAN host keeps opening connections through the change
+  const loop = topo.spawn(topo.lan, ["sh", "-c", "while true; do curl -s --max-time 1 http://10.0.0.2:8080/; echo; sleep 0.1; done"]);
+  let seen = "";
+  loop.stdout!.on("data", (d) => { seen += d; });
+  await sleep(1000);
+  server.kill("SIGTERM");
+  await new Promise((r) => server.on("exit", r));
+  server = dnsmasq("10.0.0.6");
+  await sleep(500);
+  const t0 = Date.now();
+  client.kill("SIGUSR1"); // renew now: refused, then a new lease
+  await until(() => /10\.0\.0\.6\//.test(gwAddr()), 20_000);
+  const leased = Date.now() - t0;
+  const used = leased + await until(() => seen.includes('"from":"10.0.0.6"'));
+  t.pass(`new lease 10.0.0.6 after ${leased} ms; new connections use it ${used} ms after the renewal began`);
+  // from now on, what reaches the WAN never comes from the old address
+  const capture = topo.spawn(topo.wan, ["tcpdump", "-n", "-l", "-i", "wan0", "src", "host", "10.0.0.5"]);
+  let captured = "";
+  capture.stdout!.on("data", (d) => { captured += d; });
+  capture.stderr!.on("data", (d) => { captured += d; });
+  await until(() => /listening on wan0/.test(captured));
+  const mark = seen.length;
+  await sleep(2000);
+  loop.kill("SIGKILL");
+  const after = seen.slice(mark).split("\n").filter((l) => l.includes("from"));
+  t.ok(after.length >= 5, `${after.length} connections opened after the change`);
+  t.same([...new Set(after.map((l) => JSON.parse(l).from))], ["10.0.0.6"], "every one of them from the new address");
+  capture.kill("SIGINT");
+  await new Promise((r) => capture.on("exit", r));
+  t.match(captured, /0 packets captured/, "the WAN host's capture saw no packet from the old address");
+  t.match(g.log(), /the WAN address of eth0 changed from 10\.0\.0\.5 to 10\.0\.0\.6: \d+ mappings? of the old address forgotten, 1 port forward moved to the new one/, "the log says what changed");
+  t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", "http://10.0.0.6:8080/"]), /"from":"10\.0\.0\.2"/, "the port forward follows the interface to 10.0.0.6");
+  t.match(topo.exec(topo.gw, [NODE, BUNDLE, "portfw", "-l", "--state-dir", state]), /10\.0\.0\.6/, "and is listed with it");
 });
