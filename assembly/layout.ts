@@ -72,7 +72,11 @@ export const S_BYTES_IN = 3;
 export const S_SLOW = 4;
 export const S_BATCHES = 5;
 export const S_PASSED = 6; // packets handed back untranslated (the gateway's own traffic)
-export const S_DROPS = 16;
+export const S_DROPS = 16; // 16 + R_*: drops by reason (R_COUNT of them)
+export const S_WRITE_ERRORS = 48; // the worker's own slots (host/worker/loop.ts), past the drops
+export const S_REPLIES = 49; // ICMP errors the slow path sent
+export const S_SLOW_ERRORS = 50; // packets the slow path failed on (dropped)
+export const STATS_SLOTS = 64; // f64 slots in W_STATS
 
 // ---- Connection table header (at the table base) --------------------------------------------------
 export const T_MAX_CONNS = 0; // u32 number of entries

@@ -6,8 +6,8 @@
 // copying between passes.
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { coreSetup, addFlows } from "../tests/helpers/core-setup";
-import { ipv4, tcp, udp, icmp, concat, plainVnet, withPartialChecksum } from "../tests/helpers/packets";
+import { coreSetup, addFlows } from "../harness/core-setup";
+import { ipv4, tcp, udp, icmp, concat, plainVnet, withPartialChecksum } from "../harness/packets";
 import { slotAddress } from "../host/table/memory-map";
 import * as L from "../assembly/layout";
 

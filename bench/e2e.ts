@@ -4,7 +4,7 @@
 //   npm run bench:e2e [-- --seconds 5] [-- --quick]
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "../tests/helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "../harness/topology";
 import { barChart } from "./chart";
 import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
 

@@ -7,7 +7,7 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit } from "../tests/helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit } from "../harness/topology";
 
 const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const CASE = process.argv.find((a) => a === "tcp" || a === "udp64") ?? "tcp";

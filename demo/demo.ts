@@ -5,7 +5,7 @@
 // the end, also on failure or Ctrl-C.
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, SEED_CONFIG } from "../tests/helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, SEED_CONFIG } from "../harness/topology";
 
 const NODE = process.execPath;
 const PEERS = join(__dirname, "..", "tests", "peers");

@@ -2,7 +2,7 @@
 // the 120 s rest of a freed port, a full table, expiry by protocol and TCP state, and lookups by
 // both keys through both cores as entries come and go.
 import t from "tap";
-import { coreSetup } from "./helpers/core-setup";
+import { coreSetup } from "../harness/core-setup";
 import { LOW_PORT_MIN, LOW_PORT_MAX } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
 import { memoryMap } from "../host/table/memory-map";

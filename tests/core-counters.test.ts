@@ -2,8 +2,8 @@
 // offload) counts as the packets it is cut into, each with its own headers, in the worker's
 // statistics and in its connection's byte counts, the same in both cores.
 import t from "tap";
-import { coreSetup, addFlows } from "./helpers/core-setup";
-import { ipv4, tcp, udp, concat, plainVnet, withPartialChecksum } from "./helpers/packets";
+import { coreSetup, addFlows } from "../harness/core-setup";
+import { ipv4, tcp, udp, concat, plainVnet, withPartialChecksum } from "../harness/packets";
 import * as L from "../assembly/layout";
 
 const FLOWS = [

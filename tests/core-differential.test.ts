@@ -1,7 +1,7 @@
 // WASM core vs TS core on random and mutated packets (CI count below; `npm run fuzz -- --count N`
 // runs any number).
 import t from "tap";
-import { runDifferential } from "./helpers/differential";
+import { runDifferential } from "../harness/differential";
 
 const COUNT = Number(process.env.DIFF_COUNT ?? 1_000_000);
 

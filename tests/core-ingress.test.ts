@@ -2,8 +2,8 @@
 // a WAN host that forges a LAN host's source and ports never gets masqueraded out through that
 // host's flow, and a LAN host never reaches a flow's inbound half — in both cores.
 import t from "tap";
-import { coreSetup, addFlows } from "./helpers/core-setup";
-import { ipv4, udp, icmp, concat, plainVnet } from "./helpers/packets";
+import { coreSetup, addFlows } from "../harness/core-setup";
+import { ipv4, udp, icmp, concat, plainVnet } from "../harness/packets";
 import * as L from "../assembly/layout";
 
 const FLOWS = [

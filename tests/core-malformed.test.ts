@@ -1,8 +1,8 @@
 // Malformed packets: every header field out of range, and every truncation, give a drop verdict
 // with the right reason, never an exception, and no byte outside the packet is touched.
 import t from "tap";
-import { coreSetup, addFlows, ingressOf } from "./helpers/core-setup";
-import { ipv4, tcp, udp, icmp, concat, plainVnet, checksum, withPartialChecksum } from "./helpers/packets";
+import { coreSetup, addFlows, ingressOf } from "../harness/core-setup";
+import { ipv4, tcp, udp, icmp, concat, plainVnet, checksum, withPartialChecksum } from "../harness/packets";
 import * as L from "../assembly/layout";
 
 const FLOWS = [

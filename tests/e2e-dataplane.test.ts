@@ -8,7 +8,7 @@ import t from "tap";
 import { join } from "node:path";
 import { readFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");

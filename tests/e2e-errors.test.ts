@@ -2,7 +2,7 @@
 // no CAP_NET_ADMIN, the TUN name taken. (No WAN at start is not an error: e2e-field.test.ts.)
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig } from "./helpers/topology";
+import { makeTopology, writeConfig } from "../harness/topology";
 import { kernelState } from "./helpers/kernel-state";
 
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readdirSync, renameSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "./helpers/kernel-state";
 
 const PEERS = join(__dirname, "peers");

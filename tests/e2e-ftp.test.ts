@@ -5,7 +5,7 @@ import t from "tap";
 import { join } from "node:path";
 import { mkdirSync, writeFileSync, existsSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology, SEED_CONFIG } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, Topology, SEED_CONFIG } from "../harness/topology";
 
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 

@@ -6,7 +6,7 @@
 import t, { Test } from "tap";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, Topology } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, Topology } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;

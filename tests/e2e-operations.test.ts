@@ -4,7 +4,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { existsSync, readFileSync, readlinkSync } from "node:fs";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep } from "../harness/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");

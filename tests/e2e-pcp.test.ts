@@ -2,7 +2,7 @@
 // mappings with lifetimes, reachable from the WAN, listed, deleted and expiring.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, sleep } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, fails, sleep } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;

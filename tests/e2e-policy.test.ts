@@ -4,7 +4,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { readFileSync, statSync, writeFileSync } from "node:fs";
-import { makeTopology, startGateway, waitExit, waitListening, fails } from "./helpers/topology";
+import { makeTopology, startGateway, waitExit, waitListening, fails } from "../harness/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");

@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { makeTopology, writeConfig, startGateway, waitExit } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit } from "../harness/topology";
 import { kernelState } from "./helpers/kernel-state";
 
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");

@@ -3,7 +3,7 @@
 // gateway; 8000-byte UDP datagrams (fragmented) cross both ways; no ICMP ends a mapping.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "./helpers/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;

@@ -1,5 +1,5 @@
 // npm run fuzz -- --count N [--seed S]: the differential run at any size.
-import { runDifferential } from "./helpers/differential";
+import { runDifferential } from "../harness/differential";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(name);

@@ -4,7 +4,7 @@
 // host (THIRD_PARTY, RFC 6887 13.1) or with an unknown mandatory option is refused.
 import t from "tap";
 import { RemoteInfo } from "node:dgram";
-import { coreSetup } from "./helpers/core-setup";
+import { coreSetup } from "../harness/core-setup";
 import { AlgState } from "../host/table/alg-state";
 import { PortMappingServer, MAX_PER_HOST } from "../host/control/port-mapping-server";
 import { parseAddr, parsePrefix } from "../host/net/addr";

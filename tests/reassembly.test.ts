@@ -1,7 +1,7 @@
 // Always defragment: reassembly in any order, overlaps refused, memory/count/time bounded.
 import t from "tap";
 import { Reassembler, MAX_DATAGRAMS, TIMEOUT_SECONDS } from "../host/worker/reassembly";
-import { ipv4, udp, checksum } from "./helpers/packets";
+import { ipv4, udp, checksum } from "../harness/packets";
 
 const whole = ipv4({ src: "192.168.0.2", dst: "10.0.0.2", proto: 17, id: 77 }, udp("192.168.0.2", "10.0.0.2", 40000, 53, new Uint8Array(3000).map((_, i) => i * 13)));
 

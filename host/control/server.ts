@@ -8,7 +8,6 @@ import { ConnTable } from "../table/conntrack";
 import { MemoryMap, statsAddress } from "../table/memory-map";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
-import { STATS_SLOTS, S_WRITE_ERRORS, S_REPLIES, S_SLOW_ERRORS } from "../worker/loop";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
   return join(stateDir, `control-net${netnsId()}-${tun}.sock`);
@@ -34,9 +33,9 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   const workers = [];
   const drops: Record<string, number> = {};
   for (let id = 0; id < g.map.workers; id++) {
-    const s = new Float64Array(g.memory.buffer, statsAddress(id), STATS_SLOTS);
+    const s = new Float64Array(g.memory.buffer, statsAddress(id), L.STATS_SLOTS);
     workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
-      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[S_WRITE_ERRORS], icmpSent: s[S_REPLIES], slowPathErrors: s[S_SLOW_ERRORS] });
+      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[L.S_WRITE_ERRORS], icmpSent: s[L.S_REPLIES], slowPathErrors: s[L.S_SLOW_ERRORS] });
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
   return {

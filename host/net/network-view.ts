@@ -2,8 +2,9 @@
 // (host/kernel/follow-network.ts) and read by each worker between batches: which TUN fds to read
 // and which interface each stands for, the WAN and its public address, the gateway's own
 // addresses and the main routing table.
-import { SharedBlob, blobAreaSize } from "../table/shared-blob";
-import { Route } from "../kernel/interfaces";
+import { SharedBlob } from "../table/shared-blob";
+import { NETWORK_VIEW_MAX } from "../table/memory-map";
+import type { Route } from "../kernel/interfaces";
 
 export interface IngressView {
   iface: string; // the interface whose packets this TUN device carries; "lo" for the gateway's own
@@ -19,9 +20,6 @@ export interface NetworkView {
   addrs: Array<{ iface: string; addr: number }>; // the gateway's own IPv4 addresses
   routes: Route[]; // main table, longest prefix first
 }
-
-export const NETWORK_VIEW_MAX = 256 * 1024;
-export const NETWORK_AREA_SIZE = blobAreaSize(NETWORK_VIEW_MAX);
 
 export const sharedNetworkView = (memory: WebAssembly.Memory, base: number): SharedBlob<NetworkView> =>
   new SharedBlob<NetworkView>(memory, base, NETWORK_VIEW_MAX, "network view");

@@ -4,6 +4,7 @@
 // nothing is applied unless every line is right.
 import { parsePrefix, parseAddr } from "../net/addr";
 import { Policy, Rule, AddrMatch, Verdict, BUILTIN_CHAINS, POLICY_TARGETS, SPECIAL_TARGETS, PortForward } from "./rules";
+import { MAX_COUNTERS } from "../table/memory-map";
 
 export class ConfigError extends Error {
   constructor(readonly file: string, readonly line: number, readonly column: number, readonly reason: string) {
@@ -178,7 +179,7 @@ function ruleNumber(c: Cursor, chain: string, p: Policy, allowEnd: boolean): num
 }
 
 // Each rule gets a free slot of the shared counters (see shared-policy.ts).
-export const MAX_COUNTERS = 1024;
+
 function addCounter(p: Policy, r: Rule): Rule {
   const used = new Set<number>();
   for (const ch of Object.values(p.chains)) { used.add(ch.policyCounter); for (const x of ch.rules) used.add(x.counter); }

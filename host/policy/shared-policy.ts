@@ -3,13 +3,11 @@
 // re-reads it when it changed. Rule counters (packets, bytes of the packets each rule decided)
 // live beside it, added to by every worker.
 import { Policy } from "./rules";
-import { MAX_COUNTERS } from "./ipchains";
-import { SharedBlob, blobAreaSize } from "../table/shared-blob";
+import { SharedBlob } from "../table/shared-blob";
+import { MAX_COUNTERS, POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../table/memory-map";
 
-export const POLICY_BLOB_MAX = 1 << 20;
 const COUNTERS = 0; // f64 pairs: packets, bytes
-const BLOB = MAX_COUNTERS * 16;
-export const POLICY_AREA_SIZE = BLOB + blobAreaSize(POLICY_BLOB_MAX);
+const BLOB = POLICY_COUNTERS_SIZE;
 
 export class SharedPolicy {
   readonly counters: Float64Array;

@@ -7,15 +7,24 @@
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import { ConnTable } from "./conntrack";
+import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "./memory-map";
 
-export const SEQ_RECORDS = 1024;
-export const EXPECTATIONS = 256;
 export const EXPECT_SECONDS = 60;
-const SEQ_SIZE = 16; // i32 entry + 1, u32 boundary (original sequence space), i32 before, i32 after
-const EXP_SIZE = 24; // u32 proto (0: free), u32 public port, u32 remote addr (0: any), u32 deadline, u32 kind
+
+// A sequence record (SEQ_SIZE bytes), found by open addressing on the entry index:
+const SEQ_ENTRY = 0; // i32 @entry: the control connection's entry + 1 (0: free)
+const SEQ_BOUNDARY = 4; // u32 @boundary: first sequence number (original space) after the last rewrite
+const SEQ_BEFORE = 8; // i32 @before: shift of sequence numbers before the boundary
+const SEQ_AFTER = 12; // i32 @after: shift from the boundary on
+
+// An expectation (EXP_SIZE bytes):
+const EXP_PROTO = 0; // u32 @proto: 6 or 17 (0: free slot)
+const EXP_PORT = 4; // u32 @port: the public port it holds
+const EXP_REMOTE = 8; // u32 @remote: who may connect (0: anyone, a pinhole)
+const EXP_DEADLINE = 12; // u32 @deadline: T_NOW after which it ends
+const EXP_KIND = 16; // u32 @kind: EXP_ONCE or EXP_PINHOLE
 export const EXP_ONCE = 0; // an expected connection: taken by the first one
 export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
-export const ALG_AREA_SIZE = SEQ_RECORDS * SEQ_SIZE + EXPECTATIONS * EXP_SIZE;
 
 export interface SeqOffset { boundary: number; before: number; after: number }
 
@@ -31,7 +40,7 @@ export class AlgState {
     // open addressing by entry index; entries are few (one per FTP control connection)
     for (let k = 0; k < SEQ_RECORDS; k++) {
       const at = this.base + ((entry + k) % SEQ_RECORDS) * SEQ_SIZE;
-      const owner = this.dv.getInt32(at, true);
+      const owner = this.dv.getInt32(at + SEQ_ENTRY, true);
       if (owner === entry + 1 || owner === 0) return at;
     }
     return -1;
@@ -39,8 +48,8 @@ export class AlgState {
 
   offset(entry: number): SeqOffset {
     const at = this.seqAt(entry);
-    if (at < 0 || this.dv.getInt32(at, true) !== entry + 1) return { boundary: 0, before: 0, after: 0 };
-    return { boundary: this.dv.getUint32(at + 4, true), before: this.dv.getInt32(at + 8, true), after: this.dv.getInt32(at + 12, true) };
+    if (at < 0 || this.dv.getInt32(at + SEQ_ENTRY, true) !== entry + 1) return { boundary: 0, before: 0, after: 0 };
+    return { boundary: this.dv.getUint32(at + SEQ_BOUNDARY, true), before: this.dv.getInt32(at + SEQ_BEFORE, true), after: this.dv.getInt32(at + SEQ_AFTER, true) };
   }
 
   // The LAN side's bytes from `seq` (original space) on are `growth` longer than before.
@@ -48,17 +57,17 @@ export class AlgState {
     this.table.locked(() => {
       const at = this.seqAt(entry);
       if (at < 0) return;
-      const after = this.dv.getInt32(at, true) === entry + 1 ? this.dv.getInt32(at + 12, true) : 0;
-      this.dv.setInt32(at, entry + 1, true);
-      this.dv.setUint32(at + 4, seq >>> 0, true);
-      this.dv.setInt32(at + 8, after, true);
-      this.dv.setInt32(at + 12, after + growth, true);
+      const after = this.dv.getInt32(at + SEQ_ENTRY, true) === entry + 1 ? this.dv.getInt32(at + SEQ_AFTER, true) : 0;
+      this.dv.setInt32(at + SEQ_ENTRY, entry + 1, true);
+      this.dv.setUint32(at + SEQ_BOUNDARY, seq >>> 0, true);
+      this.dv.setInt32(at + SEQ_BEFORE, after, true);
+      this.dv.setInt32(at + SEQ_AFTER, after + growth, true);
     });
   }
 
   forget(entry: number): void {
     const at = this.seqAt(entry);
-    if (at >= 0 && this.dv.getInt32(at, true) === entry + 1) this.dv.setInt32(at, 0, true);
+    if (at >= 0 && this.dv.getInt32(at + SEQ_ENTRY, true) === entry + 1) this.dv.setInt32(at + SEQ_ENTRY, 0, true);
   }
 
   // Expects a connection from `remote` to public `port`, whose mapping it holds.
@@ -74,7 +83,7 @@ export class AlgState {
       this.table.locked(() => {
         const at = this.exp + existing.slot * EXP_SIZE;
         if (lifetime === 0) this.endLocked(at);
-        else this.dv.setUint32(at + 12, this.table.now + lifetime, true);
+        else this.dv.setUint32(at + EXP_DEADLINE, this.table.now + lifetime, true);
       });
       return lifetime === 0 ? 0 : existing.port;
     }
@@ -86,12 +95,12 @@ export class AlgState {
     const out = [];
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      const proto = this.dv.getUint32(at, true);
-      if (proto === 0 || this.dv.getUint32(at + 16, true) !== EXP_PINHOLE) continue;
-      const port = this.dv.getUint32(at + 4, true);
+      const proto = this.dv.getUint32(at + EXP_PROTO, true);
+      if (proto === 0 || this.dv.getUint32(at + EXP_KIND, true) !== EXP_PINHOLE) continue;
+      const port = this.dv.getUint32(at + EXP_PORT, true);
       const owner = this.table.mappingOwner(proto, port);
       if (!owner) continue;
-      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + 12, true) - this.table.now) });
+      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now) });
     }
     return out;
   }
@@ -100,16 +109,16 @@ export class AlgState {
     return this.table.locked(() => {
       this.expireLocked();
       let slot = -1;
-      for (let k = 0; k < EXPECTATIONS && slot < 0; k++) if (this.dv.getUint32(this.exp + k * EXP_SIZE, true) === 0) slot = k;
+      for (let k = 0; k < EXPECTATIONS && slot < 0; k++) if (this.dv.getUint32(this.exp + k * EXP_SIZE + EXP_PROTO, true) === 0) slot = k;
       if (slot < 0) return -1;
       const port = this.table.holdMappingLocked(proto, lanAddr, lanPort, want);
       if (port < 0) return -1;
       const at = this.exp + slot * EXP_SIZE;
-      this.dv.setUint32(at, proto, true);
-      this.dv.setUint32(at + 4, port, true);
-      this.dv.setUint32(at + 8, remote, true);
-      this.dv.setUint32(at + 12, this.table.now + seconds, true);
-      this.dv.setUint32(at + 16, kind, true);
+      this.dv.setUint32(at + EXP_PROTO, proto, true);
+      this.dv.setUint32(at + EXP_PORT, port, true);
+      this.dv.setUint32(at + EXP_REMOTE, remote, true);
+      this.dv.setUint32(at + EXP_DEADLINE, this.table.now + seconds, true);
+      this.dv.setUint32(at + EXP_KIND, kind, true);
       return port;
     });
   }
@@ -119,10 +128,10 @@ export class AlgState {
     const now = this.table.now;
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      if (this.dv.getUint32(at, true) !== proto || this.dv.getUint32(at + 4, true) !== port) continue;
-      if (this.dv.getUint32(at + 12, true) < now) continue;
-      const r = this.dv.getUint32(at + 8, true);
-      if (r === remote || (r === 0 && this.dv.getUint32(at + 16, true) === EXP_PINHOLE)) return true;
+      if (this.dv.getUint32(at + EXP_PROTO, true) !== proto || this.dv.getUint32(at + EXP_PORT, true) !== port) continue;
+      if (this.dv.getUint32(at + EXP_DEADLINE, true) < now) continue;
+      const r = this.dv.getUint32(at + EXP_REMOTE, true);
+      if (r === remote || (r === 0 && this.dv.getUint32(at + EXP_KIND, true) === EXP_PINHOLE)) return true;
     }
     return false;
   }
@@ -132,8 +141,8 @@ export class AlgState {
     return this.table.locked(() => {
       for (let k = 0; k < EXPECTATIONS; k++) {
         const at = this.exp + k * EXP_SIZE;
-        if (this.dv.getUint32(at, true) === proto && this.dv.getUint32(at + 4, true) === port && this.dv.getUint32(at + 8, true) === remote
-          && this.dv.getUint32(at + 16, true) === EXP_ONCE) {
+        if (this.dv.getUint32(at + EXP_PROTO, true) === proto && this.dv.getUint32(at + EXP_PORT, true) === port && this.dv.getUint32(at + EXP_REMOTE, true) === remote
+          && this.dv.getUint32(at + EXP_KIND, true) === EXP_ONCE) {
           this.endLocked(at);
           return true;
         }
@@ -144,15 +153,15 @@ export class AlgState {
 
   // The expectation's hold on the mapping ends; a flow made from it holds its own.
   private endLocked(at: number): void {
-    this.table.releaseMappingLocked(this.dv.getUint32(at, true), this.dv.getUint32(at + 4, true));
-    this.dv.setUint32(at, 0, true);
+    this.table.releaseMappingLocked(this.dv.getUint32(at + EXP_PROTO, true), this.dv.getUint32(at + EXP_PORT, true));
+    this.dv.setUint32(at + EXP_PROTO, 0, true);
   }
 
   expireLocked(): void {
     const now = this.table.now;
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      if (this.dv.getUint32(at, true) !== 0 && this.dv.getUint32(at + 12, true) < now) this.endLocked(at);
+      if (this.dv.getUint32(at + EXP_PROTO, true) !== 0 && this.dv.getUint32(at + EXP_DEADLINE, true) < now) this.endLocked(at);
     }
   }
 

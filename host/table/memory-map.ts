@@ -1,9 +1,35 @@
 // Where everything sits in the shared memory, computed once at start from --workers and
-// --max-conns. Every thread derives the same map from the same two numbers.
+// --max-conns. Every thread derives the same map from the same two numbers. This file owns the
+// size of every area; the modules that read and write an area import its size from here.
+//
+//   area             size                                   owner (reads and writes it)
+//   worker blocks    WORKER_SIZE each (layout.ts)           host/worker/loop.ts, the cores
+//   table header     T_HEADER_SIZE (layout.ts)              host/table/conntrack.ts, the cores
+//   entries          maxConns * E_SIZE                      conntrack.ts (writes), cores (read)
+//   4 indexes        indexSlots * 4 bytes each              conntrack.ts (writes), cores (read)
+//   port table       3 protocols * 65536 * P_SIZE           conntrack.ts
+//   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
+//   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
+//   network view     NETWORK_AREA_SIZE                      host/net/network-view.ts
 import * as L from "../../assembly/layout";
-import { POLICY_AREA_SIZE } from "../policy/shared-policy";
-import { ALG_AREA_SIZE } from "./alg-state";
-import { NETWORK_AREA_SIZE } from "../net/network-view";
+import { blobAreaSize } from "./shared-blob";
+
+// The policy area: per-rule counters (packets, bytes as f64), then the policy as a shared blob.
+export const MAX_COUNTERS = 1024; // rules, user-chain policies included
+export const POLICY_BLOB_MAX = 1 << 20;
+export const POLICY_COUNTERS_SIZE = MAX_COUNTERS * 16;
+export const POLICY_AREA_SIZE = POLICY_COUNTERS_SIZE + blobAreaSize(POLICY_BLOB_MAX);
+
+// The application helpers' area (alg-state.ts has the record fields).
+export const ALG_SEQ_RECORDS = 1024; // FTP control connections with a shifted sequence space
+export const ALG_SEQ_SIZE = 16;
+export const ALG_EXPECTATIONS = 256; // expected data connections and NAT-PMP/PCP pinholes
+export const ALG_EXP_SIZE = 24;
+export const ALG_AREA_SIZE = ALG_SEQ_RECORDS * ALG_SEQ_SIZE + ALG_EXPECTATIONS * ALG_EXP_SIZE;
+
+// The network view: a shared blob of JSON.
+export const NETWORK_VIEW_MAX = 256 * 1024;
+export const NETWORK_AREA_SIZE = blobAreaSize(NETWORK_VIEW_MAX);
 
 export interface MemoryMap {
   workers: number;

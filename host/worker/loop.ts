@@ -22,11 +22,6 @@ export interface WorkerTask {
   options: PathOptions;
 }
 
-// Stats slots the worker keeps beside the core's (same f64 block, past the drop reasons).
-export const S_WRITE_ERRORS = L.S_DROPS + L.R_COUNT;
-export const S_REPLIES = L.S_DROPS + L.R_COUNT + 1;
-export const S_SLOW_ERRORS = L.S_DROPS + L.R_COUNT + 2; // packets the slow path failed on (dropped)
-export const STATS_SLOTS = 64;
 
 const POLL_MS = 200; // how long a change of devices (or a stop) may wait when nothing arrives
 const POLLFD_SIZE = 8; // struct pollfd: int fd, short events, short revents
@@ -46,7 +41,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   const slow = new SlowPath(core, table, memory, task.options, shared.poll()!, shared, stats, net);
   const dv = new DataView(memory.buffer);
   const i32 = new Int32Array(memory.buffer);
-  const f64 = new Float64Array(memory.buffer, stats, STATS_SLOTS);
+  const f64 = new Float64Array(memory.buffer, stats, L.STATS_SLOTS);
   const stopAt = (map.tableBase + L.T_STOP) >> 2;
   const c = libc();
 
@@ -67,7 +62,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   watch(net);
 
   const send = (k: number, len: number): void => {
-    if (c.write(writeFd, views[k], len) < 0) f64[S_WRITE_ERRORS]++;
+    if (c.write(writeFd, views[k], len) < 0) f64[L.S_WRITE_ERRORS]++;
   };
 
   // Reads and handles batches from one device's queue until it is empty.
@@ -95,7 +90,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
           action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true), src);
         } catch (e) {
           // a packet the slow path cannot handle is dropped and counted; the gateway goes on
-          if (f64[S_SLOW_ERRORS]++ === 0) process.stderr.write(`ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`);
+          if (f64[L.S_SLOW_ERRORS]++ === 0) process.stderr.write(`ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`);
           continue;
         }
         if (action === A_HELD) continue;
@@ -104,7 +99,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
           send(k, slow.length);
         } else {
           f64[L.S_DROPS + slow.reason]++;
-          if (action === A_REPLY) { f64[S_REPLIES]++; send(k, slow.length); }
+          if (action === A_REPLY) { f64[L.S_REPLIES]++; send(k, slow.length); }
         }
       }
       if (n < L.BATCH_MAX) return;

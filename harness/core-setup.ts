@@ -1,9 +1,9 @@
 // A shared memory with a small connection table and both cores over it, for core-level tests.
-import { createCore, createMemory, Core, CoreKind } from "../../host/core/core";
-import { memoryMap, MemoryMap, slotAddress, statsAddress, descAddress } from "../../host/table/memory-map";
-import { ConnTable, DEFAULT_TIMEOUTS } from "../../host/table/conntrack";
-import { parseAddr } from "../../host/net/addr";
-import * as L from "../../assembly/layout";
+import { createCore, createMemory, Core, CoreKind } from "../host/core/core";
+import { memoryMap, MemoryMap, slotAddress, statsAddress, descAddress } from "../host/table/memory-map";
+import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
+import { parseAddr } from "../host/net/addr";
+import * as L from "../assembly/layout";
 
 export interface CoreSetup {
   memory: WebAssembly.Memory;

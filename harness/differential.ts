@@ -1,10 +1,11 @@
 // Differential run: random and mutated packets through the WASM and the TS core over the same
-// table; both must give the same verdict and the same bytes, and every translated packet must
-// carry correct checksums by full recomputation.
+// table, half of them one at a time (processPacket), half in batches (processBatch); both cores
+// must give the same verdict, drop reason and bytes for every packet, and count the same in
+// their statistics; every translated packet must carry correct checksums by full recomputation.
 import { coreSetup, addFlows, FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
-import { slotAddress, statsAddress } from "../../host/table/memory-map";
-import * as L from "../../assembly/layout";
+import { slotAddress, statsAddress, descAddress } from "../host/table/memory-map";
+import * as L from "../assembly/layout";
 
 export interface DiffResult {
   packets: number;
@@ -21,9 +22,12 @@ function rng(seed: number): () => number {
 
 export function runDifferential(count: number, seed: number): DiffResult {
   const s = coreSetup(4096);
-  // two slots far apart: the WASM core works on one copy, the TS core on the other
+  // the WASM core works on one copy, the TS core on the other, each with statistics of its own
+  const BATCH = 16;
   const slotA = slotAddress(0, 0), slotB = slotAddress(0, 1);
-  const statsA = statsAddress(0), statsB = statsAddress(0) + 128;
+  const batchSlot = (core: number, k: number): number => slotAddress(0, 2 + core * BATCH + k);
+  const descOf = (core: number): number => descAddress(0) + core * BATCH * L.D_SIZE;
+  const statsA = statsAddress(0), statsB = slotAddress(0, L.BATCH_MAX - 1);
   const rand = rng(seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(a: T[]): T => a[int(a.length)];
@@ -85,30 +89,69 @@ export function runDifferential(count: number, seed: number): DiffResult {
   }
 
   const res: DiffResult = { packets: 0, verdicts: {}, mismatches: [], badChecksums: [] };
-  const u8 = s.u8;
-  for (let n = 0; n < count; n++) {
-    let pkt = packet();
-    if (rand() < 0.4) pkt = mutate(pkt);
-    // A packet that arrives with a wrong L4 checksum keeps it wrong (the fast path does not
-    // verify end-to-end checksums: the receiver does); a right one must stay right.
-    const inputOk = pkt.length > 30 && verifyChecksums(pkt) === "";
-    u8.set(pkt, slotA);
-    u8.set(pkt, slotB);
-    const side = ingressOf(u8, slotA + L.VNET_HDR_LEN);
-    const va = s.cores.wasm.processPacket(slotA, pkt.length, statsA, side);
-    const vb = s.cores.ts.processPacket(slotB, pkt.length, statsB, side);
+  const u8 = s.u8, dv = new DataView(s.memory.buffer);
+
+  // Compares the two cores' results for one packet (at `a` and `b`, `len` bytes).
+  const judge = (n: number, pkt: Uint8Array, a: number, b: number, va: number, vb: number, ra: number, rb: number): void => {
     res.packets++;
     const name = ["forward", "drop", "slow"][va] ?? `?${va}`;
     res.verdicts[name] = (res.verdicts[name] ?? 0) + 1;
-    const a = u8.subarray(slotA, slotA + pkt.length), b = u8.subarray(slotB, slotB + pkt.length);
-    if (va !== vb || Buffer.compare(a, b) !== 0) {
-      if (res.mismatches.length < 5) res.mismatches.push(`#${n} verdict wasm=${va} ts=${vb} input=${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
-      continue;
+    const outA = u8.subarray(a, a + pkt.length), outB = u8.subarray(b, b + pkt.length);
+    if (va !== vb || ra !== rb || Buffer.compare(outA, outB) !== 0) {
+      if (res.mismatches.length < 5) res.mismatches.push(`#${n} verdict wasm=${va}/${ra} ts=${vb}/${rb} input=${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
+      return;
     }
-    if (va === L.V_FORWARD && inputOk) {
-      const bad = verifyChecksums(a);
+    // A packet that arrives with a wrong L4 checksum keeps it wrong (the fast path does not
+    // verify end-to-end checksums: the receiver does); a right one must stay right.
+    if (va === L.V_FORWARD && pkt.length > 30 && verifyChecksums(pkt) === "") {
+      const bad = verifyChecksums(outA);
       if (bad && res.badChecksums.length < 5) res.badChecksums.push(`#${n} ${bad}: ${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
     }
+  };
+
+  // Batches hold packets of one side (the side is per batch, as a TUN device's queue is).
+  const pending: Array<Array<{ n: number; pkt: Uint8Array }>> = [[], []];
+  const flush = (side: number): void => {
+    const batch = pending[side];
+    if (batch.length === 0) return;
+    batch.forEach(({ pkt }, k) => {
+      for (const core of [0, 1]) {
+        u8.set(pkt, batchSlot(core, k));
+        dv.setUint32(descOf(core) + k * L.D_SIZE + L.D_OFFSET, batchSlot(core, k), true);
+        dv.setUint32(descOf(core) + k * L.D_SIZE + L.D_LENGTH, pkt.length, true);
+      }
+    });
+    s.cores.wasm.processBatch(descOf(0), batch.length, statsA, side);
+    s.cores.ts.processBatch(descOf(1), batch.length, statsB, side);
+    batch.forEach(({ n, pkt }, k) => {
+      const da = descOf(0) + k * L.D_SIZE, db = descOf(1) + k * L.D_SIZE;
+      judge(n, pkt, batchSlot(0, k), batchSlot(1, k), dv.getUint32(da + L.D_VERDICT, true), dv.getUint32(db + L.D_VERDICT, true),
+        dv.getUint32(da + L.D_REASON, true), dv.getUint32(db + L.D_REASON, true));
+    });
+    pending[side] = [];
+  };
+
+  for (let n = 0; n < count; n++) {
+    let pkt = packet();
+    if (rand() < 0.4) pkt = mutate(pkt);
+    u8.set(pkt, slotA);
+    const side = ingressOf(u8, slotA + L.VNET_HDR_LEN);
+    if (rand() < 0.5) {
+      pending[side].push({ n, pkt });
+      if (pending[side].length === BATCH) flush(side);
+      continue;
+    }
+    u8.set(pkt, slotB);
+    const va = s.cores.wasm.processPacket(slotA, pkt.length, statsA, side);
+    const ra = s.cores.wasm.lastReason();
+    const vb = s.cores.ts.processPacket(slotB, pkt.length, statsB, side);
+    judge(n, pkt, slotA, slotB, va, vb, ra, s.cores.ts.lastReason());
+  }
+  flush(0);
+  flush(1);
+  const a = new Float64Array(s.memory.buffer, statsA, L.STATS_SLOTS), b = new Float64Array(s.memory.buffer, statsB, L.STATS_SLOTS);
+  for (let k = 0; k < L.STATS_SLOTS; k++) {
+    if (a[k] !== b[k]) res.mismatches.push(`statistics slot ${k}: wasm ${a[k]}, ts ${b[k]}`);
   }
   return res;
 }

@@ -1,0 +1,53 @@
+// The tree's shape: no import cycle under host/, assembly/ and harness/ (every module imports
+// downward), and shipped code — host/, assembly/, and bench/, demo/ and harness/ beside them —
+// never imports test code.
+import t from "tap";
+import { readFileSync, readdirSync, statSync, existsSync } from "node:fs";
+import { join, dirname, relative, resolve } from "node:path";
+
+const ROOT = join(__dirname, "..");
+
+function files(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir).flatMap((n) => {
+    const p = join(dir, n);
+    return statSync(p).isDirectory() ? files(p) : /\.(ts|mjs|js)$/.test(n) ? [p] : [];
+  });
+}
+
+// Relative imports of a file (static, re-exports, type-only and require()), resolved to files.
+function imports(file: string): string[] {
+  const text = readFileSync(file, "utf8");
+  const specs = [...text.matchAll(/(?:from|import|require\()\s*["'](\.{1,2}\/[^"']+)["']/g)].map((m) => m[1]);
+  return specs.map((s) => {
+    const base = resolve(dirname(file), s);
+    return [base, `${base}.ts`, join(base, "index.ts")].find((p) => existsSync(p) && statSync(p).isFile()) ?? base;
+  });
+}
+
+t.test("no import cycles", async (t) => {
+  const all = ["host", "assembly", "harness"].flatMap((d) => files(join(ROOT, d)));
+  const graph = new Map(all.map((f) => [f, imports(f).filter((i) => all.includes(i))]));
+  const cycles: string[] = [];
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const visit = (f: string): void => {
+    state.set(f, "open");
+    stack.push(f);
+    for (const g of graph.get(f)!) {
+      if (state.get(g) === "open") cycles.push([...stack.slice(stack.indexOf(g)), g].map((p) => relative(ROOT, p)).join(" -> "));
+      else if (!state.has(g)) visit(g);
+    }
+    stack.pop();
+    state.set(f, "done");
+  };
+  for (const f of all) if (!state.has(f)) visit(f);
+  t.ok(all.length > 50, `${all.length} modules read`);
+  t.same(cycles, [], "every module imports downward");
+});
+
+t.test("shipped code never imports test code", async (t) => {
+  const shipped = ["host", "assembly", "harness", "bench", "demo"].flatMap((d) => files(join(ROOT, d))).concat(join(ROOT, "build.mjs"));
+  const offenders = shipped.flatMap((f) => imports(f).filter((i) => relative(ROOT, i).startsWith("tests/")).map((i) => `${relative(ROOT, f)} imports ${relative(ROOT, i)}`));
+  t.same(offenders, [], "nothing in host/, assembly/, harness/, bench/, demo/ or build.mjs imports from tests/");
+});
