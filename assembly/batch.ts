@@ -17,8 +17,8 @@ import {
   S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
 
-// Verdict and reason packed in one value: verdict | reason << 8 | (entry + 1) << 16 is not
-// needed; descriptors carry them separately.
+// The reason (R_*) of the last verdict, or for V_FORWARD the entry index + 1: the descriptor's
+// D_REASON, and lastReason() for single-packet callers.
 let verdictReason: u32 = 0;
 
 @inline function drop(reason: u32): u32 { verdictReason = reason; return V_DROP; }

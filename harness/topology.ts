@@ -1,4 +1,4 @@
-// The three-namespace test topology of DESIGN.md, made and removed by the tests themselves:
+// The three-namespace topology of the tests, the demo and the benchmarks, made and removed by them:
 //   lan (192.168.0.2, default via .1) -- gw (eth1 192.168.0.1 | eth0 10.0.0.1, default via 10.0.0.2) -- wan (10.0.0.2)
 // Names carry a per-run suffix so that leftovers of a killed run never collide.
 import { execFileSync, spawn, ChildProcess } from "node:child_process";

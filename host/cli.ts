@@ -1,4 +1,5 @@
-// The command line: `ipmasq run|check|status|conns`.
+// The command line: `ipmasq run`, the commands that ask the running gateway (status, conns,
+// ipchains, portfw, save, restart), and those that need none (check, install, uninstall, selftest).
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
 import { runGateway, defaultStateDir, RunOptions } from "./gateway";
@@ -59,6 +60,8 @@ run options:
   --metrics [ADDR:]PORT  Prometheus text at http://ADDR:PORT/metrics (off by default; ADDR 127.0.0.1)
 `;
 
+const DEFAULT_TUN = "masq0";
+
 const OPTIONS = {
   config: { type: "string", default: "/etc/ipmasq.conf" },
   core: { type: "string", default: "wasm" },
@@ -66,7 +69,7 @@ const OPTIONS = {
   "max-conns": { type: "string", default: "65536" },
   wan: { type: "string" },
   lan: { type: "string" },
-  tun: { type: "string", default: "masq0" },
+  tun: { type: "string", default: DEFAULT_TUN },
   table: { type: "string", default: "4242" },
   ports: { type: "string", default: "32768-60999" },
   filtering: { type: "string", default: "address-dependent" },
@@ -96,7 +99,7 @@ function int(name: string, v: string, min: number, max: number): number {
 // `ipmasq ipchains ...` / `ipmasq portfw ...`: the arguments are ipchains' own; only --json,
 // --state-dir and --tun are ipmasq's.
 async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number> {
-  let json = false, stateDir = defaultStateDir(), tun = "masq0";
+  let json = false, stateDir = defaultStateDir(), tun = DEFAULT_TUN;
   const args: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     if (argv[i] === "--json") json = true;

@@ -3,7 +3,7 @@
 // loading ip_masq modules) are recognised and need no action. Anything else, or any bad line,
 // refuses the whole file: the policy is built on a fresh copy and only returned when all is right.
 import { readFileSync } from "node:fs";
-import { ConfigError, runIpchains, runPortfw, tokenize } from "../policy/ipchains";
+import { ConfigError, runIpchains, runPortfw, tokenize, Token } from "../policy/ipchains";
 import { Policy, emptyPolicy } from "../policy/rules";
 
 // Lines from the seed's script that ipmasq does by itself.
@@ -18,17 +18,21 @@ const IPMASQADM = /^((\/usr)?\/sbin\/)?ipmasqadm$/;
 
 export interface Config { file: string; policy: Policy; warnings: string[] }
 
-// Applies one command line (already split into tokens) to `policy`. Shared with live commands.
+// Applies one line of the file to `policy`.
 export function applyLine(policy: Policy, file: string, lineNo: number, raw: string) {
-  const toks = tokenize(raw);
-  const eol = raw.length + 1;
+  return applyTokens(policy, file, lineNo, tokenize(raw), raw.length + 1);
+}
+
+// Applies one command, already split into tokens (with their columns), to `policy`. Shared with
+// live commands. `eol` is the column just past the command, for "… expected" errors.
+export function applyTokens(policy: Policy, file: string, lineNo: number, toks: Token[], eol: number) {
   if (toks.length === 0) return { warnings: [] };
   if (IPCHAINS.test(toks[0].text)) return runIpchains(policy, toks.slice(1), file, lineNo, eol);
   if (IPMASQADM.test(toks[0].text)) {
     if (toks[1]?.text !== "portfw") throw new ConfigError(file, lineNo, toks[1]?.column ?? eol, "only `ipmasqadm portfw` is supported");
     return runPortfw(policy, toks.slice(2), file, lineNo, eol);
   }
-  throw new ConfigError(file, lineNo, toks[0].column, `not an ipchains or ipmasqadm command: "${raw.trim().slice(0, 40)}"`);
+  throw new ConfigError(file, lineNo, toks[0].column, `not an ipchains or ipmasqadm command: "${toks.map((t) => t.text).join(" ").slice(0, 40)}"`);
 }
 
 export function parseConfig(file: string, text: string): Config {

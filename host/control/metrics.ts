@@ -3,9 +3,9 @@
 import { createServer, Server } from "node:http";
 import { GatewayView, statusOf } from "./server";
 import { tcpStateName } from "../table/listing";
+import { protoName } from "../net/protocols";
 import * as L from "../../assembly/layout";
 
-const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp", 1: "icmp" };
 
 export function parseListen(spec: string): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-f:]+\]|[^:]+):)?(\d{1,5})$/i.exec(spec);
@@ -26,7 +26,7 @@ export function metricsText(g: GatewayView): string {
   metric("ipmasq_drops_total", "counter", "Packets dropped, by reason.", Object.entries(s.drops).map(([r, n]) => [`{reason="${r}"}`, n]));
   const byKind = new Map<string, number>();
   for (const f of g.table.flows()) {
-    const key = `{proto="${PROTO_NAMES[f.proto] ?? f.proto}",state="${f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "active"}"}`;
+    const key = `{proto="${protoName(f.proto)}",state="${f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "active"}"}`;
     byKind.set(key, (byKind.get(key) ?? 0) + 1);
   }
   metric("ipmasq_connections", "gauge", "Connections in the table, by protocol and state.", [...byKind.entries()]);

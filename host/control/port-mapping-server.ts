@@ -22,7 +22,37 @@ export const MAX_PER_HOST = 64; // mappings one LAN host may hold (RFC 6887 17.1
 const PMP = { SUCCESS: 0, UNSUPPORTED_VERSION: 1, REFUSED: 2, OUT_OF_RESOURCES: 4, UNSUPPORTED_OPCODE: 5 };
 const PCP = { SUCCESS: 0, UNSUPP_VERSION: 1, NOT_AUTHORIZED: 2, MALFORMED_REQUEST: 3, UNSUPP_OPCODE: 4, UNSUPP_OPTION: 5, MALFORMED_OPTION: 6, NO_RESOURCES: 8, UNSUPP_PROTOCOL: 9, USER_EX_QUOTA: 10, ADDRESS_MISMATCH: 12 };
 const PCP_OPTION_THIRD_PARTY = 1;
-const MAP_REQUEST_SIZE = 60; // PCP header (24) + MAP opcode body (36); options follow
+
+// NAT-PMP messages (RFC 6886 3.2-3.5)
+const PMP_VERSION = 0; // 0
+const PMP_OPCODE = 1; // + PMP_RESPONSE in an answer
+const PMP_RESULT = 2; // u16, answers
+const PMP_EPOCH = 4; // u32, answers: seconds since the mappings were lost
+const PMP_PUBLIC_ADDR = 8; // u32, answer to opcode 0
+const PMP_REQ_INTERNAL = 4; // u16, map request
+const PMP_REQ_SUGGESTED = 6; // u16
+const PMP_REQ_LIFETIME = 8; // u32
+const PMP_MAP_INTERNAL = 8; // u16, map answer
+const PMP_MAP_EXTERNAL = 10; // u16
+const PMP_MAP_LIFETIME = 12; // u32
+const PMP_RESPONSE = 128;
+
+// PCP messages (RFC 6887 7.1, 7.2, 11.1)
+const PCP_VERSION = 0; // 2
+const PCP_OPCODE = 1; // R bit (0x80: a response) | opcode
+const PCP_RESULT = 3; // answers
+const PCP_LIFETIME = 4; // u32
+const PCP_EPOCH = 8; // u32, answers
+const PCP_CLIENT = 8; // 16 bytes, requests: the client's address, IPv4-mapped
+const PCP_HEADER = 24;
+const PCP_R = 0x80;
+const PCP_MAX = 1100;
+const MAP_PROTO = 36; // MAP body (after the header): nonce 24-35, protocol, 3 reserved,
+const MAP_INTERNAL_PORT = 40; // u16
+const MAP_EXTERNAL_PORT = 42; // u16, suggested in a request, assigned in an answer
+const MAP_EXTERNAL_ADDR = 44; // 16 bytes, IPv4-mapped
+const MAP_REQUEST_SIZE = 60; // options follow
+const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]);
 const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
@@ -56,69 +86,72 @@ export class PortMappingServer {
     if (msg.length < 2) return undefined;
     const src = parseAddr(r.address);
     if (!this.lanNets().some((p) => inPrefix(src, p))) { this.refused++; return undefined; }
-    if (msg[0] === 0) return this.natPmp(msg, r);
-    if (msg[0] === 2) return this.pcp(msg, r);
-    if (msg[1] >= 128) return undefined; // a response: never answered
+    if (msg[PMP_VERSION] === 0) return this.natPmp(msg, r);
+    if (msg[PCP_VERSION] === 2) return this.pcp(msg, r);
+    if (msg[PMP_OPCODE] >= PMP_RESPONSE) return undefined; // a response: never answered
     // an unknown version: NAT-PMP's answer names version 0 (RFC 6887 9 lets a PCP client fall back)
     const b = Buffer.alloc(8);
-    b[1] = 128 + msg[1]; b.writeUInt16BE(PMP.UNSUPPORTED_VERSION, 2); b.writeUInt32BE(this.epoch(), 4);
+    b[PMP_OPCODE] = PMP_RESPONSE + msg[PMP_OPCODE]; b.writeUInt16BE(PMP.UNSUPPORTED_VERSION, PMP_RESULT); b.writeUInt32BE(this.epoch(), PMP_EPOCH);
     return b;
   }
 
   private natPmp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
-    const op = msg[1];
-    if (op >= 128) return undefined;
+    const op = msg[PMP_OPCODE];
+    if (op >= PMP_RESPONSE) return undefined;
     const head = (size: number, result: number): Buffer => {
       const b = Buffer.alloc(size);
-      b[1] = 128 + op; b.writeUInt16BE(result, 2); b.writeUInt32BE(this.epoch(), 4);
+      b[PMP_OPCODE] = PMP_RESPONSE + op; b.writeUInt16BE(result, PMP_RESULT); b.writeUInt32BE(this.epoch(), PMP_EPOCH);
       return b;
     };
     if (op === 0) {
       const b = head(12, PMP.SUCCESS);
-      b.writeUInt32BE(this.publicAddr(), 8);
+      b.writeUInt32BE(this.publicAddr(), PMP_PUBLIC_ADDR);
       return b;
     }
     const proto = PMP_PROTO[op];
     if (!proto || msg.length < 12) return head(8, PMP.UNSUPPORTED_OPCODE);
-    const internal = msg.readUInt16BE(4), suggested = msg.readUInt16BE(6), lifetime = Math.min(msg.readUInt32BE(8), MAX_LIFETIME);
+    const internal = msg.readUInt16BE(PMP_REQ_INTERNAL), suggested = msg.readUInt16BE(PMP_REQ_SUGGESTED);
+    const lifetime = Math.min(msg.readUInt32BE(PMP_REQ_LIFETIME), MAX_LIFETIME);
     const b = head(16, PMP.SUCCESS);
-    b.writeUInt16BE(internal, 8);
-    if (internal === 0) { b.writeUInt16BE(PMP.REFUSED, 2); return b; } // "delete all" is not offered
-    if (this.overQuota(proto, parseAddr(r.address), internal, lifetime)) { b.writeUInt16BE(PMP.OUT_OF_RESOURCES, 2); return b; }
+    b.writeUInt16BE(internal, PMP_MAP_INTERNAL);
+    const refuse = (result: number): Buffer => { b.writeUInt16BE(result, PMP_RESULT); return b; };
+    if (internal === 0) return refuse(PMP.REFUSED); // "delete all" is not offered
+    if (this.overQuota(proto, parseAddr(r.address), internal, lifetime)) return refuse(PMP.OUT_OF_RESOURCES);
     const port = this.alg.pinhole(proto, parseAddr(r.address), internal, suggested || internal, lifetime);
-    if (port < 0) { b.writeUInt16BE(PMP.OUT_OF_RESOURCES, 2); return b; }
-    b.writeUInt16BE(port, 10);
-    b.writeUInt32BE(lifetime === 0 ? 0 : lifetime, 12);
+    if (port < 0) return refuse(PMP.OUT_OF_RESOURCES);
+    b.writeUInt16BE(port, PMP_MAP_EXTERNAL);
+    b.writeUInt32BE(lifetime, PMP_MAP_LIFETIME);
     return b;
   }
 
   private pcp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
-    if (msg.length < 24 || msg.length > 1100 || msg.length % 4 !== 0) {
-      return msg.length >= 2 && !(msg[1] & 0x80) ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, 24) : undefined;
+    if (msg.length < PCP_HEADER || msg.length > PCP_MAX || msg.length % 4 !== 0) {
+      return msg.length >= 2 && !(msg[PCP_OPCODE] & PCP_R) ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, PCP_HEADER) : undefined;
     }
-    if (msg[1] & 0x80) return undefined; // a response
-    const op = msg[1] & 0x7f;
-    const lifetime = Math.min(msg.readUInt32BE(4), MAX_LIFETIME);
-    const client = msg.subarray(8, 24);
-    const v4mapped = client.subarray(0, 12).equals(Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]));
+    if (msg[PCP_OPCODE] & PCP_R) return undefined; // a response
+    const op = msg[PCP_OPCODE] & ~PCP_R;
+    const lifetime = Math.min(msg.readUInt32BE(PCP_LIFETIME), MAX_LIFETIME);
+    const client = msg.subarray(PCP_CLIENT, PCP_CLIENT + 16);
+    const v4mapped = client.subarray(0, 12).equals(V4_MAPPED_PREFIX);
     const src = parseAddr(r.address);
     if (!v4mapped || client.readUInt32BE(12) !== src) return this.pcpHead(msg, PCP.ADDRESS_MISMATCH, 0, msg.length);
-    if (op === PCP_OP.ANNOUNCE) return this.pcpHead(msg, PCP.SUCCESS, 0, 24);
+    if (op === PCP_OP.ANNOUNCE) return this.pcpHead(msg, PCP.SUCCESS, 0, PCP_HEADER);
     if (op !== PCP_OP.MAP) return this.pcpHead(msg, PCP.UNSUPP_OPCODE, 0, msg.length);
     if (msg.length < MAP_REQUEST_SIZE) return this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length);
     const refusal = this.optionRefusal(msg.subarray(MAP_REQUEST_SIZE));
     if (refusal !== undefined) return this.pcpHead(msg, refusal, 0, msg.length);
-    const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, 60);
-    msg.copy(out, 24, 24, 60); // nonce, protocol, internal port, suggestions: echoed, then filled in
-    const proto = msg[36], internal = msg.readUInt16BE(40), suggested = msg.readUInt16BE(42);
-    if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) { out[3] = PCP.UNSUPP_PROTOCOL; out.writeUInt32BE(0, 4); return out; }
-    if (internal === 0) { out[3] = PCP.MALFORMED_REQUEST; out.writeUInt32BE(0, 4); return out; }
-    if (this.overQuota(proto, src, internal, lifetime)) { out[3] = PCP.USER_EX_QUOTA; out.writeUInt32BE(0, 4); return out; }
+    const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, MAP_REQUEST_SIZE);
+    msg.copy(out, PCP_HEADER, PCP_HEADER, MAP_REQUEST_SIZE); // nonce, protocol, internal port, suggestions: echoed, then filled in
+    const proto = msg[MAP_PROTO], internal = msg.readUInt16BE(MAP_INTERNAL_PORT), suggested = msg.readUInt16BE(MAP_EXTERNAL_PORT);
+    const refuse = (result: number): Buffer => { out[PCP_RESULT] = result; out.writeUInt32BE(0, PCP_LIFETIME); return out; };
+    if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return refuse(PCP.UNSUPP_PROTOCOL);
+    if (internal === 0) return refuse(PCP.MALFORMED_REQUEST);
+    if (this.overQuota(proto, src, internal, lifetime)) return refuse(PCP.USER_EX_QUOTA);
     const port = this.alg.pinhole(proto, src, internal, suggested || internal, lifetime);
-    if (port < 0) { out[3] = PCP.NO_RESOURCES; out.writeUInt32BE(0, 4); return out; }
-    out.writeUInt16BE(lifetime === 0 ? suggested : port, 42);
-    Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff]).copy(out, 44);
-    out.writeUInt32BE(this.publicAddr(), 56);
+    if (port < 0) return refuse(PCP.NO_RESOURCES);
+    out.writeUInt16BE(lifetime === 0 ? suggested : port, MAP_EXTERNAL_PORT);
+    V4_MAPPED_PREFIX.copy(out, MAP_EXTERNAL_ADDR);
+    out.writeUInt32BE(this.publicAddr(), MAP_EXTERNAL_ADDR + 12);
     return out;
   }
 
@@ -144,9 +177,9 @@ export class PortMappingServer {
   }
 
   private pcpHead(req: Buffer, result: number, lifetime: number, size: number): Buffer {
-    const b = Buffer.alloc(Math.max(24, Math.min(size, 1100)));
-    b[0] = 2; b[1] = 0x80 | (req[1] & 0x7f); b[3] = result;
-    b.writeUInt32BE(lifetime, 4); b.writeUInt32BE(this.epoch(), 8);
+    const b = Buffer.alloc(Math.max(PCP_HEADER, Math.min(size, PCP_MAX)));
+    b[PCP_VERSION] = 2; b[PCP_OPCODE] = PCP_R | (req[PCP_OPCODE] & ~PCP_R); b[PCP_RESULT] = result;
+    b.writeUInt32BE(lifetime, PCP_LIFETIME); b.writeUInt32BE(this.epoch(), PCP_EPOCH);
     return b;
   }
 }

@@ -27,6 +27,7 @@ export interface NetworkStatus {
   devices: Array<{ iface: string; device: string }>; // the TUN device each interface comes in through
   wan: string; publicAddress: string; // "" while there is none
   waiting?: string; // why new connections are refused, while they are
+  portMappingRefused: number; // NAT-PMP/PCP requests from outside the masqueraded networks
 }
 
 export function statusOf(g: GatewayView): Record<string, unknown> {

@@ -3,9 +3,10 @@
 // something changes; Wiring.syncRules adds and removes only the difference.
 import { Policy } from "../policy/rules";
 import { formatAddr } from "../net/addr";
+import { protoName, PROTO_ALL } from "../net/protocols";
+import * as L from "../../assembly/layout";
 import { IngressDevice, PREF_WAN_FIRST, PREF_PORTFW, PREF_REDIRECT, PREF_ALL } from "./wiring";
 
-const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
 
 export interface RuleInputs {
   base: { tun: string; table: number };
@@ -40,7 +41,7 @@ export function dynamicRules(x: RuleInputs): string[][] {
   }
   // port-forwarded ports are steered into the TUN from every interface (hairpin included)
   for (const f of x.policy.portfw) {
-    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", PROTO_NAMES[f.proto], "dport", String(f.publicPort), "lookup", tableOf(d)]);
+    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", protoName(f.proto), "dport", String(f.publicPort), "lookup", tableOf(d)]);
   }
   // a redirect target's replies, sent by the gateway itself, go to the base device
   for (const c of Object.values(x.policy.chains)) {
@@ -48,7 +49,7 @@ export function dynamicRules(x: RuleInputs): string[][] {
       if (r.target !== "REDIRECT") continue;
       const port = r.redirectPort || (r.dst && r.dst.portMin === r.dst.portMax ? r.dst.portMin : 0);
       if (!port) continue;
-      for (const proto of r.proto === 0 ? ["tcp", "udp"] : [PROTO_NAMES[r.proto]].filter(Boolean)) {
+      for (const proto of r.proto === PROTO_ALL ? [protoName(L.PROTO_TCP), protoName(L.PROTO_UDP)] : r.proto === L.PROTO_TCP || r.proto === L.PROTO_UDP ? [protoName(r.proto)] : []) {
         rules.push(["pref", String(PREF_REDIRECT), "iif", "lo", "ipproto", proto, "sport", String(port), "lookup", String(x.base.table)]);
       }
     }

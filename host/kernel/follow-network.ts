@@ -73,7 +73,7 @@ export class NetworkFollower {
   }
 
   // The TUN devices' MTU is the smallest of the interfaces they serve, so that an oversized DF
-  // packet is refused on the first forward and the sender hears of it (DESIGN.md).
+  // packet is refused on the first forward and the sender hears of it (docs/architecture.md).
   private wantedMtu(net: NetState): number {
     const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name) && i.mtu >= 576);
     return served.length ? Math.min(...served.map((i) => i.mtu)) : 1500;

@@ -1,4 +1,4 @@
-// The kernel wiring of DESIGN.md ("tun-route"), with the ingress kept visible: every interface
+// The kernel wiring ("tun-route", docs/architecture.md), with the ingress kept visible: every interface
 // the gateway serves has a TUN device of its own (host/kernel/follow-network.ts makes them), and
 // an `ip rule iif IF lookup TABLE` whose table routes everything into that device; the gateway's
 // own packets (a redirect target's replies) go to the base device. What ipmasq writes back goes
@@ -187,6 +187,11 @@ export class Wiring {
       ip("rule", "add", ...r);
     }
     this.save();
+  }
+
+  // Persistent TUN devices left without an owner (a graceful restart whose new process failed).
+  static deleteDevices(names: string[]): void {
+    for (const n of names) { try { ip("link", "del", n); } catch { /* already gone */ } }
   }
 
   // At start: a journal left by a run that did not stop cleanly is undone, if it is this boot's

@@ -5,6 +5,7 @@
 import { parsePrefix, parseAddr } from "../net/addr";
 import { Policy, Rule, AddrMatch, Verdict, BUILTIN_CHAINS, POLICY_TARGETS, SPECIAL_TARGETS, PortForward } from "./rules";
 import { MAX_COUNTERS } from "../table/memory-map";
+import { protoNumber } from "../net/protocols";
 
 export class ConfigError extends Error {
   constructor(readonly file: string, readonly line: number, readonly column: number, readonly reason: string) {
@@ -25,7 +26,6 @@ export function tokenize(line: string): Token[] {
   return out;
 }
 
-export const PROTOCOLS: Record<string, number> = { all: 0, tcp: 6, udp: 17, icmp: 1 };
 export const ICMP_TYPES: Record<string, number> = {
   "echo-reply": 0, pong: 0, "destination-unreachable": 3, "source-quench": 4, redirect: 5, "echo-request": 8, ping: 8,
   "router-advertisement": 9, "router-solicitation": 10, "time-exceeded": 11, "parameter-problem": 12,
@@ -92,7 +92,7 @@ function parseRuleSpec(c: Cursor, p: Policy, chain: string): Rule {
       case "-p": case "--protocol": {
         let a = c.need("protocol");
         if (a.text === "!") { negate = !negate; a = c.need("protocol"); }
-        const proto = PROTOCOLS[a.text.toLowerCase()] ?? (/^\d+$/.test(a.text) && Number(a.text) < 256 ? Number(a.text) : undefined);
+        const proto = protoNumber(a.text) ?? (/^\d+$/.test(a.text) && Number(a.text) < 256 ? Number(a.text) : undefined);
         if (proto === undefined) c.fail(a, `unknown protocol "${a.text}" (tcp, udp, icmp, all or a number)`);
         rule.proto = proto; rule.protoNegate = negate;
         break;
@@ -314,7 +314,7 @@ export function runPortfw(p: Policy, toks: Token[], file: string, line: number, 
       return [addr, Number(port.text)];
     };
     switch (t.text) {
-      case "-P": { const a = c.need("protocol"); if (a.text !== "tcp" && a.text !== "udp") c.fail(a, "portfw protocol is tcp or udp"); f.proto = PROTOCOLS[a.text]; break; }
+      case "-P": { const a = c.need("protocol"); if (a.text !== "tcp" && a.text !== "udp") c.fail(a, "portfw protocol is tcp or udp"); f.proto = protoNumber(a.text)!; break; }
       case "-L": [f.publicAddr, f.publicPort] = addrPort(); break;
       case "-R": [f.addr, f.port] = addrPort(); break;
       case "-p": { const a = c.need("preference"); if (!/^\d+$/.test(a.text)) c.fail(a, "preference is a number"); f.pref = Number(a.text); break; }

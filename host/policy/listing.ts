@@ -1,9 +1,9 @@
 // `ipchains -L [-n] [-v]` and `ipmasqadm portfw -l` output, as the old tools printed them, and JSON.
+import { protoName, PROTO_ALL } from "../net/protocols";
 import { Policy, Rule, AddrMatch } from "./rules";
 import { SharedPolicy } from "./shared-policy";
 import { formatAddr, formatPrefix } from "../net/addr";
 
-const PROTO_NAMES: Record<number, string> = { 0: "all", 1: "icmp", 6: "tcp", 17: "udp" };
 
 function addr(m: AddrMatch | undefined, numeric: boolean): string {
   if (!m || m.prefix.bits === 0) return `${m?.negate ? "!" : ""}${numeric ? "0.0.0.0/0" : "anywhere"}`;
@@ -23,9 +23,9 @@ export function rulesJson(p: Policy, s: SharedPolicy, chain?: string): Array<{ c
   return Object.values(p.chains).filter((c) => !chain || c.name === chain).map((c) => ({
     chain: c.name, policy: c.policy, packets: s.packets(c.policyCounter), bytes: s.bytes(c.policyCounter),
     rules: c.rules.map((r, i) => ({
-      chain: c.name, num: i + 1, target: r.target || "-", proto: `${r.protoNegate ? "!" : ""}${PROTO_NAMES[r.proto] ?? r.proto}`,
+      chain: c.name, num: i + 1, target: r.target || "-", proto: `${r.protoNegate ? "!" : ""}${protoName(r.proto)}`,
       source: addr(r.src, true), destination: addr(r.dst, true),
-      ports: r.proto === 0 ? "n/a" : `${ports(r.src)} -> ${ports(r.dst)}${r.target === "REDIRECT" && r.redirectPort ? ` => ${r.redirectPort}` : ""}`,
+      ports: r.proto === PROTO_ALL ? "n/a" : `${ports(r.src)} -> ${ports(r.dst)}${r.target === "REDIRECT" && r.redirectPort ? ` => ${r.redirectPort}` : ""}`,
       iface: r.iface ? `${r.iface.negate ? "!" : ""}${r.iface.name}${r.iface.wildcard ? "+" : ""}` : "-",
       packets: s.packets(r.counter), bytes: s.bytes(r.counter), text: r.text,
     })),
@@ -49,7 +49,7 @@ export function formatRules(p: Policy, s: SharedPolicy, o: { chain?: string; num
 }
 
 export function portfwJson(p: Policy): Array<{ prot: string; localAddr: string; localPort: number; remoteAddr: string; remotePort: number; pref: number }> {
-  return p.portfw.map((f) => ({ prot: PROTO_NAMES[f.proto], localAddr: formatAddr(f.publicAddr), localPort: f.publicPort, remoteAddr: formatAddr(f.addr), remotePort: f.port, pref: f.pref }));
+  return p.portfw.map((f) => ({ prot: protoName(f.proto), localAddr: formatAddr(f.publicAddr), localPort: f.publicPort, remoteAddr: formatAddr(f.addr), remotePort: f.port, pref: f.pref }));
 }
 
 export function formatPortfw(p: Policy): string {

@@ -3,6 +3,8 @@
 // chain's end applies its policy), plus the port forwards of ipmasqadm.
 // Evaluation is per new flow, never per packet: established flows ride the connection table.
 import { Prefix, inPrefix } from "../net/addr";
+import { PROTO_ALL } from "../net/protocols";
+import * as L from "../../assembly/layout";
 
 export type Verdict = "ACCEPT" | "DENY" | "REJECT" | "MASQ" | "REDIRECT";
 export const BUILTIN_CHAINS = ["input", "forward", "output"] as const;
@@ -12,7 +14,7 @@ export const SPECIAL_TARGETS = ["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT", 
 export interface AddrMatch { prefix: Prefix; negate: boolean; portMin: number; portMax: number; portNegate: boolean }
 
 export interface Rule {
-  proto: number; // 0: all
+  proto: number; // PROTO_ALL or an IP protocol number
   protoNegate: boolean;
   src?: AddrMatch;
   dst?: AddrMatch;
@@ -30,12 +32,13 @@ export interface Chain { name: string; policy?: Verdict; rules: Rule[]; policyCo
 
 export interface PortForward { proto: number; publicAddr: number; publicPort: number; addr: number; port: number; pref: number }
 
-export interface Timeouts { tcp: number; tcpFin: number; udp: number }
+// ipchains -M -S: masquerading timeouts in seconds (0: unchanged)
+export interface MasqTimeouts { tcp: number; tcpFin: number; udp: number }
 
 export interface Policy {
   chains: Record<string, Chain>;
   portfw: PortForward[];
-  masqTimeouts?: Timeouts; // -M -S, seconds (0: unchanged)
+  masqTimeouts?: MasqTimeouts;
 }
 
 export function emptyPolicy(): Policy {
@@ -56,22 +59,22 @@ function addrMatches(m: AddrMatch | undefined, addr: number, port: number, k: Pa
   if (m.portMin === 0 && m.portMax === 65535) return true;
   if (k.fragment) return false; // no ports in a later fragment
   // ipchains: for ICMP the "port" of -s is the ICMP type (the -d code is not matched here)
-  const value = k.proto === 1 ? k.icmpType : port;
-  if (k.proto !== 6 && k.proto !== 17 && k.proto !== 1) return false;
+  const value = k.proto === L.PROTO_ICMP ? k.icmpType : port;
+  if (k.proto !== L.PROTO_TCP && k.proto !== L.PROTO_UDP && k.proto !== L.PROTO_ICMP) return false;
   return (value >= m.portMin && value <= m.portMax) !== m.portNegate;
 }
 
 export function ruleMatches(r: Rule, k: PacketKey): boolean {
-  if (r.proto !== 0 && (r.proto === k.proto) === r.protoNegate) return false;
+  if (r.proto !== PROTO_ALL && (r.proto === k.proto) === r.protoNegate) return false;
   if (!addrMatches(r.src, k.src, k.sport, k)) return false;
-  if (r.dst && k.proto === 1) {
+  if (r.dst && k.proto === L.PROTO_ICMP) {
     if (inPrefix(k.dst, r.dst.prefix) === r.dst.negate) return false;
   } else if (!addrMatches(r.dst, k.dst, k.dport, k)) return false;
   if (r.iface) {
     const hit = r.iface.wildcard ? k.iface.startsWith(r.iface.name) : k.iface === r.iface.name;
     if (hit === r.iface.negate) return false;
   }
-  if (r.syn !== undefined && (k.proto !== 6 || r.syn !== k.syn)) return false;
+  if (r.syn !== undefined && (k.proto !== L.PROTO_TCP || r.syn !== k.syn)) return false;
   if (r.fragment !== undefined && r.fragment !== k.fragment) return false;
   return true;
 }

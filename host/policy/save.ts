@@ -1,8 +1,8 @@
 // Writes a policy back as the command lines that make it (`ipmasq save`).
+import { protoName } from "../net/protocols";
 import { Policy } from "./rules";
 import { formatAddr } from "../net/addr";
 
-const PROTO_NAMES: Record<number, string> = { 6: "tcp", 17: "udp" };
 
 export function policyLines(p: Policy): string[] {
   const lines = ["# written by ipmasq save"];
@@ -11,7 +11,7 @@ export function policyLines(p: Policy): string[] {
   for (const c of Object.values(p.chains)) for (const r of c.rules) lines.push(`ipchains -A ${c.name} ${r.text}`);
   if (p.masqTimeouts) lines.push(`ipchains -M -S ${p.masqTimeouts.tcp} ${p.masqTimeouts.tcpFin} ${p.masqTimeouts.udp}`);
   for (const f of p.portfw) {
-    lines.push(`ipmasqadm portfw -a -P ${PROTO_NAMES[f.proto]} -L ${formatAddr(f.publicAddr)} ${f.publicPort} -R ${formatAddr(f.addr)} ${f.port} -p ${f.pref}`);
+    lines.push(`ipmasqadm portfw -a -P ${protoName(f.proto)} -L ${formatAddr(f.publicAddr)} ${f.publicPort} -R ${formatAddr(f.addr)} ${f.port} -p ${f.pref}`);
   }
   return lines;
 }

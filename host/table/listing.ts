@@ -1,10 +1,10 @@
 // The connection table as people read it (`ipmasq conns`, the demo) and as JSON.
+import { protoName } from "../net/protocols";
 import { Flow, ConnTable } from "./conntrack";
 import { formatAddr } from "../net/addr";
 import { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
 
-const PROTO_NAMES: Record<number, string> = { 6: "TCP", 17: "UDP", 1: "ICMP" };
 
 export function tcpStateName(st: number): string {
   if (st & L.TS_RST) return "CLOSE";
@@ -22,7 +22,7 @@ export interface FlowJson {
 export function flowJson(t: ConnTable, f: Flow): FlowJson {
   const ep = (a: number, p: number): string => (f.proto === L.PROTO_ICMP ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
   return {
-    proto: PROTO_NAMES[f.proto] ?? String(f.proto),
+    proto: protoName(f.proto).toUpperCase(),
     state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
     lan: ep(f.lanAddr, f.lanPort),
     remote: f.proto === L.PROTO_ICMP ? formatAddr(f.remoteAddr) : ep(f.remoteAddr, f.remotePort),
@@ -52,7 +52,7 @@ export function formatMasqList(rows: FlowJson[]): string {
 // NAT-PMP / PCP mappings: open to any peer until they expire.
 export function pinholeRows(alg: AlgState, publicAddr: number): FlowJson[] {
   return alg.pinholes().map((p) => ({
-    proto: PROTO_NAMES[p.proto] ?? String(p.proto), state: "MAPPED", lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
+    proto: protoName(p.proto).toUpperCase(), state: "MAPPED", lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
     remote: "*", public: `${formatAddr(publicAddr)}:${p.port}`, expiresIn: p.expiresIn, bytesOut: 0, bytesIn: 0,
   }));
 }

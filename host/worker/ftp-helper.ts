@@ -9,6 +9,7 @@ import { Core } from "../core/core";
 import { AlgState } from "../table/alg-state";
 import { ConnTable } from "../table/conntrack";
 import { formatAddr } from "../net/addr";
+import { parseIpv4, IPV4_TOTAL_LENGTH, IPV4_CHECKSUM, IPV4_SRC, TCP_SRC_PORT, TCP_DST_PORT, TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../net/wire";
 
 export const FTP_PORT = 21;
 
@@ -53,20 +54,18 @@ export class FtpHelper {
   process(vnet: number, n: number): number {
     const u8 = this.u8, dv = this.dv;
     const ip = vnet + L.VNET_HDR_LEN;
-    const ihl = (u8[ip] & 15) * 4;
-    const total = dv.getUint16(ip + 2);
+    const { ihl, totalLength: total, src, dst } = parseIpv4(u8, dv, ip);
     const l4 = ip + ihl;
-    const doff = (u8[l4 + 12] >> 4) * 4;
-    const src = dv.getUint32(ip + 12), dst = dv.getUint32(ip + 16);
-    const sport = dv.getUint16(l4), dport = dv.getUint16(l4 + 2);
+    const doff = (u8[l4 + TCP_DATA_OFFSET] >> 4) * 4;
+    const sport = dv.getUint16(l4 + TCP_SRC_PORT), dport = dv.getUint16(l4 + TCP_DST_PORT);
     const outbound = src === this.publicAddr;
     const entry = outbound ? this.core.lookupWan(L.PROTO_TCP, dst, dport, src, sport) : this.core.lookupLan(L.PROTO_TCP, dst, dport, src, sport);
     if (entry < 0) return n;
     const off = this.alg.offset(entry);
     let length = total;
     if (outbound) {
-      const seq = dv.getUint32(l4 + 4);
-      dv.setUint32(l4 + 4, (seq + (seqGE(seq, off.boundary) ? off.after : off.before)) >>> 0);
+      const seq = dv.getUint32(l4 + TCP_SEQ);
+      dv.setUint32(l4 + TCP_SEQ, (seq + (seqGE(seq, off.boundary) ? off.after : off.before)) >>> 0);
       const payloadLen = total - ihl - doff;
       const payload = Buffer.from(u8.subarray(l4 + doff, l4 + doff + payloadLen)).toString("latin1");
       const flow = this.table.flow(entry);
@@ -81,12 +80,12 @@ export class FtpHelper {
           }
           u8.set(Buffer.from(text, "latin1"), l4 + doff);
           length = total + growth;
-          dv.setUint16(ip + 2, length);
+          dv.setUint16(ip + IPV4_TOTAL_LENGTH, length);
         }
       }
     } else if (off.boundary !== 0 || off.after !== 0) {
-      const ack = dv.getUint32(l4 + 8);
-      dv.setUint32(l4 + 8, (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0);
+      const ack = dv.getUint32(l4 + TCP_ACK);
+      dv.setUint32(l4 + TCP_ACK, (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0);
     }
     this.reseal(vnet, ip, ihl, length);
     return L.VNET_HDR_LEN + length;
@@ -96,12 +95,13 @@ export class FtpHelper {
   private reseal(vnet: number, ip: number, ihl: number, length: number): void {
     const u8 = this.u8, dv = this.dv;
     u8.fill(0, vnet, vnet + L.VNET_HDR_LEN);
-    dv.setUint16(ip + 10, 0);
-    dv.setUint16(ip + 10, ~this.core.sum(ip, ihl, 0) & 0xffff, true);
+    dv.setUint16(ip + IPV4_CHECKSUM, 0);
+    dv.setUint16(ip + IPV4_CHECKSUM, ~this.core.sum(ip, ihl, 0) & 0xffff, true);
     const l4 = ip + ihl, l4len = length - ihl;
-    dv.setUint16(l4 + 16, 0);
-    // pseudo-header: addresses, protocol, TCP length (summed in memory order, like the core)
-    const pseudo = this.core.sum(ip + 12, 8, 0) + ((L.PROTO_TCP << 8) | 0) + (((l4len & 255) << 8) | (l4len >> 8));
-    dv.setUint16(l4 + 16, ~this.core.sum(l4, l4len, pseudo) & 0xffff, true);
+    dv.setUint16(l4 + TCP_CHECKSUM, 0);
+    // pseudo-header: source and destination addresses, protocol, TCP length (summed in memory
+    // order, like the core)
+    const pseudo = this.core.sum(ip + IPV4_SRC, 8, 0) + ((L.PROTO_TCP << 8) | 0) + (((l4len & 255) << 8) | (l4len >> 8));
+    dv.setUint16(l4 + TCP_CHECKSUM, ~this.core.sum(l4, l4len, pseudo) & 0xffff, true);
   }
 }

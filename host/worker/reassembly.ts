@@ -2,6 +2,10 @@
 // holds the ports, and later ones none). Bounded so that it is no DoS hole: at most
 // MAX_DATAGRAMS datagrams and MAX_BYTES held per worker, each for at most TIMEOUT_SECONDS;
 // overlapping fragments drop their whole datagram (RFC 5722's rule, and the teardrop defence).
+import { IPV4_VER_IHL, IPV4_TOTAL_LENGTH, IPV4_ID, IPV4_FRAG, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPV4_CHECKSUM } from "../net/wire";
+
+const FRAG_MF = 0x2000; // more fragments
+const FRAG_OFFSET = 0x1fff; // in 8-byte units
 
 export const MAX_DATAGRAMS = 64;
 export const MAX_BYTES = 2 * 1024 * 1024;
@@ -23,14 +27,15 @@ export class Reassembler {
   // `pkt` is one IPv4 fragment (header included); `now` in seconds.
   add(pkt: Uint8Array, now: number): FragmentResult {
     this.expire(now);
-    const ihl = (pkt[0] & 15) * 4;
-    const totalLen = (pkt[2] << 8) | pkt[3];
-    const frag = (pkt[6] << 8) | pkt[7];
-    const off = (frag & 0x1fff) * 8;
-    const more = (frag & 0x2000) !== 0;
-    const data = pkt.subarray(ihl, totalLen);
+    const dv = new DataView(pkt.buffer, pkt.byteOffset, pkt.byteLength);
+    const ihl = (pkt[IPV4_VER_IHL] & 15) * 4;
+    const frag = dv.getUint16(IPV4_FRAG);
+    const off = (frag & FRAG_OFFSET) * 8;
+    const more = (frag & FRAG_MF) !== 0;
+    const data = pkt.subarray(ihl, dv.getUint16(IPV4_TOTAL_LENGTH));
     if (more && data.length % 8 !== 0) return { kind: "refused", why: "bad" };
-    const key = `${pkt[9]}:${pkt.subarray(12, 20).join(".")}:${(pkt[4] << 8) | pkt[5]}`;
+    // a datagram is known by protocol, addresses and identification (RFC 791)
+    const key = `${pkt[IPV4_PROTO]}:${pkt.subarray(IPV4_SRC, IPV4_DST + 4).join(".")}:${dv.getUint16(IPV4_ID)}`;
     let p = this.pending.get(key);
     if (!p) {
       if (this.pending.size >= MAX_DATAGRAMS) return { kind: "refused", why: "limit" };
@@ -55,15 +60,14 @@ export class Reassembler {
     const out = new Uint8Array(h.length + p.total);
     out.set(h);
     for (const q of p.parts) out.set(q.data, h.length + q.off);
-    const len = out.length;
-    out[2] = len >> 8; out[3] = len & 255;
-    out[6] = 0; out[7] = 0; // whole again, and DF clear: the kernel may fragment it for the next link
-    out[10] = 0; out[11] = 0;
+    const o = new DataView(out.buffer);
+    o.setUint16(IPV4_TOTAL_LENGTH, out.length);
+    o.setUint16(IPV4_FRAG, 0); // whole again, and DF clear: the kernel may fragment it for the next link
+    o.setUint16(IPV4_CHECKSUM, 0);
     let sum = 0;
-    for (let i = 0; i < h.length; i += 2) sum += (out[i] << 8) | out[i + 1];
+    for (let i = 0; i < h.length; i += 2) sum += o.getUint16(i);
     while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-    const c = ~sum & 0xffff;
-    out[10] = c >> 8; out[11] = c & 255;
+    o.setUint16(IPV4_CHECKSUM, ~sum & 0xffff);
     return { kind: "complete", datagram: out };
   }
 

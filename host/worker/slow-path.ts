@@ -15,6 +15,7 @@ import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CO
 import { NetworkView, IngressView } from "../net/network-view";
 import { routeDev } from "../kernel/interfaces";
 import { checkSource, SpoofCheck } from "./reverse-path";
+import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
 export const A_FORWARD = 0; // translated: write it
 export const A_DROP = 1;
@@ -33,8 +34,6 @@ export interface PathOptions {
   ftpHelper: boolean; // the FTP helper watches control connections to port 21
   spoofCheck: SpoofCheck;
 }
-
-const ICMP_QUERY_TYPES = new Set([L.ICMP_ECHO_REQUEST, L.ICMP_TIMESTAMP]);
 
 export class SlowPath {
   private readonly u8: Uint8Array;
@@ -92,28 +91,18 @@ export class SlowPath {
     this.ingress = ingress;
     if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
     if (fastReason === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
-    const u8 = this.u8, dv = this.dv, o = this.options, net = this.net;
+    const o = this.options, net = this.net;
     const ip = vnet + L.VNET_HDR_LEN;
-    const ihl = (u8[ip] & 15) * 4;
-    const bytes = dv.getUint16(ip + 2);
-    const proto = u8[ip + 9];
-    const src = dv.getUint32(ip + 12), dst = dv.getUint32(ip + 16);
-    const l4 = ip + ihl;
+    const { ihl, totalLength: bytes, proto, src, dst } = parseIpv4(this.u8, this.dv, ip);
+    const l4 = parseL4(this.u8, this.dv, ip + ihl, proto);
 
     // Sent by the gateway itself (a redirect target's replies are routed through us): not a flow.
     if (ingress.iface === "lo") return this.pass(ip);
     const bad = checkSource(o.spoofCheck, src, ingress.iface, this.own, net.routes);
     if (bad !== L.R_NONE) return this.drop(bad);
 
-    const k: PacketKey = { proto, src, sport: 0, dst, dport: 0, syn: false, fragment: false, icmpType: -1, iface: "" };
-    let rst = false;
-    if (proto === L.PROTO_TCP || proto === L.PROTO_UDP) {
-      k.sport = dv.getUint16(l4); k.dport = dv.getUint16(l4 + 2);
-      if (proto === L.PROTO_TCP) { const f = u8[l4 + 13]; k.syn = (f & 0x12) === 0x02; rst = (f & 0x04) !== 0; }
-    } else if (proto === L.PROTO_ICMP) {
-      k.icmpType = u8[l4];
-      if (ICMP_QUERY_TYPES.has(k.icmpType)) k.sport = dv.getUint16(l4 + 4);
-    }
+    const k: PacketKey = { proto, src, sport: l4.sport, dst, dport: l4.dport, syn: isSyn(l4.tcpFlags), fragment: false, icmpType: l4.icmpType, iface: "" };
+    const rst = (l4.tcpFlags & TCP_RST) !== 0;
     const fromLan = !ingress.wan;
     k.iface = ingress.iface;
 
@@ -159,7 +148,7 @@ export class SlowPath {
     if (out.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
     if (fwd.verdict !== "MASQ") return this.pass(ip); // ACCEPT: routed as it is
 
-    const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && ICMP_QUERY_TYPES.has(k.icmpType));
+    const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && isQuery(k.icmpType));
     if (!translatable) return this.drop(L.R_UNSUPPORTED);
     if (rst) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
     // masquerading is for what comes from inside: a WAN packet with an inside source is forged

@@ -1,0 +1,70 @@
+// The running gateway's state that outlives a single request: the live policy and the parts
+// that must follow it (the workers' copy, the kernel rules, the table's timeouts), and what
+// happens when the public address changes. The control commands and the graceful restart work
+// on it; host/gateway.ts builds it.
+import { Policy } from "./policy/rules";
+import { SharedPolicy } from "./policy/shared-policy";
+import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
+import { AlgState } from "./table/alg-state";
+import { Wiring } from "./kernel/wiring";
+import { NetworkFollower } from "./kernel/follow-network";
+import { PortMappingServer } from "./control/port-mapping-server";
+import { NetworkStatus } from "./control/server";
+import { formatAddr } from "./net/addr";
+import { RunOptions } from "./run-options";
+
+// The table's timeouts: ipchains -M -S where set, else the RFC defaults.
+export function timeoutsOf(p: Policy): Timeouts {
+  const m = p.masqTimeouts;
+  return {
+    udp: m?.udp || DEFAULT_TIMEOUTS.udp, tcpEstablished: m?.tcp || DEFAULT_TIMEOUTS.tcpEstablished,
+    tcpTransitory: m?.tcpFin || DEFAULT_TIMEOUTS.tcpTransitory, icmp: DEFAULT_TIMEOUTS.icmp,
+  };
+}
+
+export class GatewayState {
+  follower!: NetworkFollower; // set once built (it calls back into this state)
+  pcp?: PortMappingServer;
+
+  constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
+              readonly alg: AlgState, readonly wiring: Wiring) {}
+
+  // Makes `next` the live policy: kernel rules first (they can fail), then timeouts and workers.
+  // Returns what went wrong, with the old policy kept, or undefined.
+  setPolicy(next: Policy): string | undefined {
+    const before = this.policy;
+    this.policy = next;
+    try {
+      this.follower.reconcile(); // the rules that follow the policy (port forwards, redirects)
+    } catch (e) {
+      this.policy = before;
+      try { this.follower.reconcile(); } catch { /* tried again on the next network change */ }
+      return (e as Error).message;
+    }
+    this.table.setTimeouts(timeoutsOf(next));
+    this.shared.publish(next);
+    return undefined;
+  }
+
+  // A new WAN address: what was bound to the old one is forgotten, port forwards follow.
+  // Returns what the log line should add.
+  publicChanged(old: number, now: number): string {
+    if (!old || old === now) return "";
+    const forgotten = this.table.forgetAddress(old);
+    const moved = this.policy.portfw.filter((f) => f.publicAddr === old);
+    for (const f of moved) f.publicAddr = now;
+    if (moved.length) this.shared.publish(this.policy);
+    return `: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`;
+  }
+
+  network(): NetworkStatus {
+    const f = this.follower;
+    return {
+      tun: this.options.tun, offloads: f.offloads,
+      devices: this.wiring.devices.map((d) => ({ iface: d.iface, device: d.name })),
+      wan: f.wan ?? "", publicAddress: f.publicAddr ? formatAddr(f.publicAddr) : "",
+      ...(f.waiting ? { waiting: f.waiting } : {}),
+      portMappingRefused: this.pcp?.refused ?? 0,
+    };
+  }
+}

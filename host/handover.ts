@@ -1,0 +1,50 @@
+// Graceful restart (`ipmasq restart`, SIGHUP): the TUN devices are made persistent (they and their
+// routes outlive our fds), the workers stop, the table and the live policy are written out, and a
+// new process takes over the devices, the wiring journal, the instance lock (the same open file,
+// passed as its fd 4) and every connection with its public port. If the new process fails to
+// start, the gateway is taken down cleanly instead.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+import { Policy } from "./policy/rules";
+import { FlowRecord, takeSnapshot } from "./table/snapshot";
+import { GatewayState } from "./gateway-state";
+import { Wiring } from "./kernel/wiring";
+import { InstanceLock } from "./state/instance";
+import { readPrivateFile, writePrivateFile } from "./state/private-files";
+
+export interface Handover { policy: Policy; flows: FlowRecord[] }
+
+// The process started by a graceful restart finds the instance lock on this descriptor.
+export const HANDOVER_LOCK_FD = 4;
+
+export const readHandover = (file: string): Handover => JSON.parse(readPrivateFile(file).toString()) as Handover;
+
+export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopWorkers: () => Promise<void>, log: (msg: string) => void): Promise<never> {
+  const o = g.options;
+  log("graceful restart: handing the connection table to a new process");
+  g.follower.persist();
+  await stopWorkers();
+  const file = join(o.stateDir, `handover-${process.pid}.json`);
+  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table) } satisfies Handover));
+  const devices = g.follower.deviceNames;
+  g.follower.close();
+  const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");
+  // stdio position HANDOVER_LOCK_FD (4) becomes the child's fd 4
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file],
+    { stdio: ["inherit", "inherit", "inherit", "ipc", lock.fd] });
+  const ok = await new Promise<boolean>((resolve) => {
+    child.once("message", (m) => resolve(m === "ready"));
+    child.once("exit", () => resolve(false));
+  });
+  if (ok) {
+    child.disconnect();
+    child.unref();
+    log(`handed over to process ${child.pid}`);
+    process.exit(0);
+  }
+  log("the new process failed to start: removing the gateway");
+  Wiring.deleteDevices(devices);
+  Wiring.undo(journal);
+  lock.release();
+  process.exit(1);
+}

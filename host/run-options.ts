@@ -1,0 +1,28 @@
+// What `ipmasq run` was asked to do (host/cli.ts checks and fills it in).
+import { CoreKind } from "./core/core";
+import { Filtering } from "./worker/slow-path";
+import { SpoofCheck } from "./worker/reverse-path";
+
+export interface RunOptions {
+  config: string;
+  core: CoreKind;
+  workers: number;
+  maxConns: number;
+  wan?: string; // pinned WAN interface (else the default route's)
+  lan?: string; // pinned LAN interface (else those holding a MASQ -s network)
+  tun: string; // base TUN device name
+  table: number; // base routing table
+  stateDir: string;
+  portMin: number;
+  portMax: number;
+  mssClamp: number;
+  workerFile: string; // the module that exports runWorker (the bundle itself when bundled)
+  argv: string[]; // the command line, to start the next process on a graceful restart
+  handover?: string; // snapshot left by the process that handed over to this one
+  metrics?: string; // host:port of the Prometheus endpoint (off when absent)
+  filtering: Filtering;
+  ftpHelper: boolean;
+  pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
+  groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
+  spoofCheck: SpoofCheck;
+}
