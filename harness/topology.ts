@@ -122,9 +122,40 @@ export function waitListening(p: ChildProcess): Promise<void> {
   });
 }
 
-// Did the command fail (for checks that something is NOT reachable)?
-export function fails(fn: () => unknown): boolean {
-  try { fn(); return false; } catch { return true; }
+// How a command ended: its exit code (0 when it succeeded) and what it printed. A check that
+// something is NOT reachable asserts the code and the reason, so that a missing tool, a crashed
+// peer or the wrong failure is not taken for the expected one.
+export function outcome(run: () => string): { code: number; out: string } {
+  try {
+    return { code: 0, out: run() };
+  } catch (e) {
+    const x = e as { status?: number | null; stdout?: string; stderr?: string; message: string };
+    return { code: x.status ?? -1, out: `${x.stdout ?? ""}${x.stderr ?? ""}` || x.message };
+  }
+}
+
+// A namespace's IP, ICMP, TCP and UDP counters (/proc/net/snmp), as "Udp.InDatagrams" -> n: the
+// receiving side's own word that something did or did not arrive.
+export function snmp(t: Topology, ns: string): Record<string, number> {
+  const lines = t.exec(ns, ["cat", "/proc/net/snmp"]).trim().split("\n");
+  const out: Record<string, number> = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) {
+    const keys = lines[i].split(/\s+/), values = lines[i + 1].split(/\s+/);
+    const proto = keys[0].replace(":", "");
+    for (let k = 1; k < keys.length; k++) out[`${proto}.${keys[k]}`] = Number(values[k]);
+  }
+  return out;
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+// Milliseconds until `ok()` holds (polled every 50 ms); throws after `ms`. The way to wait for a
+// condition (a port listening, a log line, a counter), never a fixed sleep.
+export async function until(ok: () => boolean, ms = 10_000): Promise<number> {
+  const t0 = Date.now();
+  while (!ok()) {
+    if (Date.now() - t0 > ms) throw new Error(`still not so after ${ms} ms`);
+    await sleep(50);
+  }
+  return Date.now() - t0;
+}

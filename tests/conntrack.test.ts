@@ -132,5 +132,7 @@ t.test("churn: lookups by both keys stay right while entries come and go", async
       if (core.lookupLan(L.PROTO_TCP, LAN, p, R1, 443) !== e || core.lookupWan(L.PROTO_TCP, R1, 443, WAN, w) !== e) bad++;
     }
   }
+  t.ok(live.size >= 100, `the churn ends with many live flows to check (${live.size}), not an empty list`);
+  t.equal(tb.live, live.size, "the table counts exactly the flows the test holds");
   t.equal(bad, 0, `${live.size} live flows found by both keys in both cores after 20000 rounds of insert and remove`);
 });

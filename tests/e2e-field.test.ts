@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readdirSync, renameSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "./helpers/kernel-state";
 
 const PEERS = join(__dirname, "peers");
@@ -18,16 +18,6 @@ const fetch = (topo: Topology, url: string, seconds = 5): string =>
 const seenAs = (topo: Topology, seconds = 5): string => JSON.parse(fetch(topo, "http://10.0.0.2:8080/", seconds)).from;
 const pings = (topo: Topology): boolean => { try { topo.exec(topo.lan, ["ping", "-c", "1", "-W", "1", "10.0.0.2"]); return true; } catch { return false; } };
 const localRules = (topo: Topology): number => topo.exec(topo.gw, ["ip", "rule"]).split("\n").filter((l) => /^\d+:\s+from all lookup local$/.test(l)).length; // the local table itself, wherever it sits
-
-// Milliseconds until `ok()` holds (polled every 50 ms), or fails the test after `ms`.
-async function until(ok: () => boolean, ms = 10_000): Promise<number> {
-  const t0 = Date.now();
-  while (!ok()) {
-    if (Date.now() - t0 > ms) throw new Error(`still not so after ${ms} ms`);
-    await sleep(50);
-  }
-  return Date.now() - t0;
-}
 
 t.test("a second start is refused and touches nothing; the first keeps forwarding", async (t) => {
   const topo = makeTopology("twice");

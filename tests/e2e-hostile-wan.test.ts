@@ -6,23 +6,19 @@
 import t, { Test } from "tap";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, Topology } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const PY = "/usr/bin/python3"; // Debian's, which sees python3-scapy
 
-// The LAN host's own receive counters (/proc/net/snmp), to prove nothing arrived.
-function lanCounters(topo: Topology): Record<string, number> {
-  const lines = topo.exec(topo.lan, ["cat", "/proc/net/snmp"]).split("\n");
-  const out: Record<string, number> = {};
-  for (const [proto, names] of [["Icmp:", ["InEchos", "InMsgs"]], ["Tcp:", ["PassiveOpens", "InSegs"]], ["Udp:", ["InDatagrams", "NoPorts"]]] as const) {
-    const [keys, values] = lines.filter((l) => l.startsWith(proto)).map((l) => l.split(/\s+/));
-    for (const n of names) out[`${proto}${n}`] = Number(values[keys.indexOf(n)]);
-  }
-  return out;
-}
+// The LAN host's own receive counters, to prove nothing arrived.
+const RECEIVED = ["Icmp.InEchos", "Icmp.InMsgs", "Tcp.PassiveOpens", "Tcp.InSegs", "Udp.InDatagrams", "Udp.NoPorts"];
+const lanCounters = (topo: Topology): Record<string, number> => {
+  const all = snmp(topo, topo.lan);
+  return Object.fromEntries(RECEIVED.map((k) => [k, all[k]]));
+};
 
 // Collects what a UDP sink on the WAN host receives.
 async function sink(topo: Topology, port: number): Promise<{ proc: ChildProcess; lines: () => string[] }> {

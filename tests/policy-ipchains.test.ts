@@ -75,8 +75,23 @@ t.test("timeouts, portfw, save round trip", async (t) => {
   t.same(c.policy.masqTimeouts, { tcp: 7440, tcpFin: 240, udp: 160 }, "timeouts below the RFC minimums are raised");
   t.equal(c.warnings.length, 2, "with a warning each");
   t.same(c.policy.portfw[0], { pref: 5, proto: 6, publicAddr: parseAddr("10.0.0.1"), publicPort: 8080, addr: parseAddr("192.168.0.2"), port: 80 });
-  const again = parseConfig("saved", policyLines(c.policy).join("\n"));
-  t.same(policyLines(again.policy), policyLines(c.policy), "save writes what loads back the same");
+  // what save must write, by hand: user chains made first, every policy, the rules in order, the
+  // raised timeouts, the port forward with its preference
+  const EXPECTED = [
+    "# written by ipmasq save",
+    "ipchains -N web",
+    "ipchains -P input ACCEPT",
+    "ipchains -P forward DENY",
+    "ipchains -P output ACCEPT",
+    "ipchains -A forward -s 192.168.0.0/24 -j MASQ",
+    "ipchains -A web -p tcp -d 0/0 443 -j RETURN",
+    "ipchains -M -S 7440 240 160",
+    "ipmasqadm portfw -a -P tcp -L 10.0.0.1 8080 -R 192.168.0.2 80 -p 5",
+  ];
+  t.same(policyLines(c.policy), EXPECTED, "save writes the rules as an operator would");
+  const again = parseConfig("saved", EXPECTED.join("\n"));
+  t.same([again.policy.masqTimeouts, again.policy.portfw, Object.keys(again.policy.chains)], [c.policy.masqTimeouts, c.policy.portfw, Object.keys(c.policy.chains)], "and they load back: timeouts, port forwards, chains");
+  t.same(policyLines(again.policy), EXPECTED, "with the same rules");
 });
 
 t.test("errors name file, line, column and reason; nothing is half-applied", async (t) => {

@@ -117,8 +117,11 @@ export class Wiring {
     this.sysctl(`net.ipv4.conf.${p.tun}.accept_local`, "1");
     const [lo, hi] = readSysctl("net.ipv4.ip_local_port_range").split(" ").map(Number);
     if (lo <= p.portMax && hi >= p.portMin) {
-      // keep the gateway's own sockets out of the NAT range: above it if there is room, else below
-      const range = 65535 - p.portMax >= 1000 ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
+      // keep the gateway's own sockets out of the NAT range: above it if there are 1000 ports
+      // there, else below if there are, else wherever there are more (--ports ends at 65000 at
+      // most, so at least 535 remain above)
+      const above = 65535 - p.portMax, below = p.portMin - 1024;
+      const range = above >= 1000 || above >= below ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
       this.sysctl("net.ipv4.ip_local_port_range", range);
     }
     this.device(p.tun, p.table, p.mtu);

@@ -1,0 +1,72 @@
+// Run options end to end: the edges of --ports (the gateway's own connections keep working while
+// it runs), --tun, --wan pinned without a default route, --gro-hold.
+import t from "tap";
+import { join } from "node:path";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
+import { receiveOffload } from "./helpers/kernel-state";
+
+const PEERS = join(__dirname, "peers");
+const NODE = process.execPath;
+
+t.test("run options", async (t) => {
+  const topo = makeTopology("opt");
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  const range = (): string => topo.exec(topo.gw, ["sysctl", "-n", "net.ipv4.ip_local_port_range"]).trim().replace(/\s+/g, " ");
+  const original = range();
+  const run = async (args: string[], check: (log: string) => void | Promise<void>): Promise<void> => {
+    const g = await startGateway(topo, ["--config", writeConfig(topo), ...args], state);
+    try { await check(g.log()); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
+  };
+  // the address the WAN server saw; `port`: the client's source port
+  const seen = (ns: string, port?: number): string =>
+    JSON.parse(topo.exec(ns, ["curl", "-sS", "--max-time", "5", ...(port ? ["--local-port", String(port)] : []), "http://10.0.0.2:8080/"])).from;
+
+  // [--ports, the gateway's own ports it must move to]
+  const EDGES: Array<[string, string]> = [
+    ["1024-65000", "65001 65535"], // the widest range: 535 ports left above it
+    ["1024-64535", "64536 65535"], // exactly 1000 above
+    ["5000-65000", "1024 4999"], // more room below than above
+  ];
+  for (const [k, [ports, own]] of EDGES.entries()) {
+    await t.test(`--ports ${ports}`, async (t) => {
+      await run(["--ports", ports], async () => {
+        t.equal(range(), own, `the gateway's own sockets move to ${own}`);
+        t.equal(seen(topo.lan, 40000 + k), "10.0.0.1", "a LAN host is masqueraded");
+        t.equal(seen(topo.gw), "10.0.0.1", "and the gateway's own connection to the WAN works while it runs");
+      });
+      t.equal(range(), original, "on stop the range is put back");
+    });
+  }
+
+  await t.test("--tun names the devices", async (t) => {
+    await run(["--tun", "gw7"], (log) => {
+      const links = topo.exec(topo.gw, ["ip", "-o", "link"]);
+      for (const dev of ["gw7", "gw7-1", "gw7-2"]) t.match(links, new RegExp(`: ${dev}: `), `device ${dev}`);
+      t.notMatch(links, /masq0/, "and no masq0");
+      t.match(log, /TUN gw7, gw7-1, gw7-2/, "the log names them");
+      t.equal(seen(topo.lan), "10.0.0.1", "it forwards");
+    });
+  });
+
+  await t.test("--wan pinned: no default route needed", async (t) => {
+    topo.exec(topo.gw, ["ip", "route", "del", "default"]);
+    try {
+      await run(["--wan", "eth0"], (log) => {
+        t.match(log, /the WAN is eth0: masquerading as 10\.0\.0\.1/, "the pinned interface is the WAN");
+        t.notMatch(log, /waiting for the WAN/, "without waiting for a default route");
+        t.equal(seen(topo.lan), "10.0.0.1", "an on-link WAN host is reached, masqueraded");
+      });
+    } finally {
+      topo.exec(topo.gw, ["ip", "route", "add", "default", "via", "10.0.0.2"]);
+    }
+  });
+
+  await t.test("--gro-hold", async (t) => {
+    const eth0 = (): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith("eth0:"))!;
+    await run(["--gro-hold", "200"], () => { t.match(eth0(), /generic-receive-offload: on .* 200000 1\s*$/, "200 µs: gro_flush_timeout 200000 ns, deferred interrupts"); });
+    await run(["--gro-hold", "0"], () => { t.match(eth0(), /generic-receive-offload: on .* 0 0\s*$/, "0: GRO on, nothing held"); });
+    t.match(eth0(), /generic-receive-offload: off .* 0 0\s*$/, "and all put back on stop");
+  });
+});
