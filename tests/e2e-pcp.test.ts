@@ -16,6 +16,7 @@ t.test("NAT-PMP and PCP", async (t) => {
   topo.exec(topo.wan, ["ip", "addr", "add", "10.0.0.3/24", "dev", "wan0"]); // a second WAN host, new to the mappings
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "45010"]));
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "45020"]));
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "45021"]));
   const off = await startGateway(topo, ["--config", writeConfig(topo)], state);
   const off1 = outcome(() => topo.exec(topo.lan, ["natpmpc", "-g", "192.168.0.1"], { timeout: 20_000 }));
   t.ok(off1.code !== 0 && /Connection refused/.test(off1.out), "off by default: nothing listens (the port is closed)");
@@ -35,6 +36,10 @@ t.test("NAT-PMP and PCP", async (t) => {
   t.notOk(conns().some((c) => c.state === "MAPPED"), "lifetime 0 deletes it");
   const closed = outcome(() => topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.1", "45010", "in", "10.0.0.3:0"]));
   t.same([closed.code, closed.out.trim()], [1, "no answer"], "and closes it for new peers");
+
+  t.match(topo.exec(topo.lan, ["natpmpc", "-g", "192.168.0.1", "-a", "45021", "45021", "tcp", "60"]), /Mapped public port 45021 protocol TCP to local port 45021/, "NAT-PMP: TCP mapping");
+  t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", "http://10.0.0.1:45021/"]), /"from":"10\.0\.0\.2"/, "a WAN client reaches the LAN server through it");
+  topo.exec(topo.lan, ["natpmpc", "-g", "192.168.0.1", "-a", "45021", "45021", "tcp", "0"]);
 
   const res = JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), "192.168.0.1", "192.168.0.2", "tcp", "45020", "3"]));
   t.match(res, { version: 2, response: true, opcode: 1, result: 0, lifetime: 3, nonceEchoed: true, protocol: 6, internalPort: 45020, externalAddress: "10.0.0.1" }, "PCP MAP answered");

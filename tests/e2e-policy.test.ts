@@ -34,6 +34,7 @@ t.test("policy and operations", async (t) => {
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "80"]));
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "5300"]));
   await waitListening(topo.spawn(topo.gw, [NODE, join(PEERS, "http-server.js"), "3128"]));
   const before = kernelState(topo, topo.gw);
 
@@ -110,6 +111,40 @@ t.test("policy and operations", async (t) => {
     t.same(hairpin, { from: "10.0.0.1" }, "hairpin: a LAN client using the public address reaches it, and the server sees the public source");
     ipmasq("portfw", "-d", "-P", "tcp", "-L", "10.0.0.1", "8080");
     t.equal(outcome(() => topo.exec(topo.wan, ["curl", "-sS", "--max-time", "2", "http://10.0.0.1:8080/"])).code, 7, "closed again after portfw -d");
+
+    ipmasq("portfw", "-a", "-P", "udp", "-L", "10.0.0.1", "5300", "-R", "192.168.0.2", "5300");
+    t.match(topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.1", "5300", "dns?"]), /^seen 10\.0\.0\.2:\d+ dns\?/, "a UDP port forward carries a WAN client's datagram to the LAN server and its answer back");
+    ipmasq("portfw", "-d", "-P", "udp", "-L", "10.0.0.1", "5300");
+  });
+
+  await t.test("REJECT, -R, -Z, -F and a live -P", async (t) => {
+    const forward = (): Array<{ target: string; packets: number; text: string }> => JSON.parse(ipmasq("ipchains", "-L", "forward", "--json"))[0].rules;
+    ipmasq("ipchains", "-I", "forward", "1", "-p", "udp", "-d", "10.0.0.2", "5353", "-j", "REJECT");
+    const rejected = outcome(() => topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "connected", "10.0.0.2", "5353", "hi"]));
+    t.same([rejected.code, rejected.out.trim()], [2, "refused"], "REJECT: the LAN client hears port unreachable at once");
+    t.ok(forward()[0].packets >= 1, `counted on the REJECT rule (${forward()[0].packets} packets)`);
+    ipmasq("ipchains", "-D", "forward", "1");
+
+    ipmasq("ipchains", "-R", "forward", "1", "-s", "192.168.0.0/24", "-d", "10.0.0.0/8", "-j", "MASQ");
+    t.same(forward().map((r) => r.text), ["-s 192.168.0.0/24 -d 10.0.0.0/8 -j MASQ"], "-R replaces the rule in place");
+    t.match(topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "after-R"]), /seen 10\.0\.0\.1/, "and traffic follows it");
+    t.ok(forward()[0].packets > 0, "which counts it");
+    ipmasq("ipchains", "-Z");
+    t.equal(forward()[0].packets, 0, "-Z zeroes the counters");
+
+    ipmasq("ipchains", "-F", "forward");
+    t.same(forward(), [], "-F empties the chain");
+    t.equal(outcome(() => topo.exec(topo.lan, ["curl", "-sS", "--max-time", "2", "http://10.0.0.2:8080/"])).code, 28, "with the policy DENY nothing new crosses");
+    topo.exec(topo.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
+    try {
+      ipmasq("ipchains", "-P", "forward", "ACCEPT");
+      t.same(JSON.parse(topo.exec(topo.lan, ["curl", "-sS", "--max-time", "5", "http://10.0.0.2:8080/"])), { from: "192.168.0.2" }, "-P forward ACCEPT: routed as it is, not masqueraded");
+    } finally {
+      ipmasq("ipchains", "-P", "forward", "DENY");
+      ipmasq("ipchains", "-A", "forward", "-s", "192.168.0.0/24", "-j", "MASQ");
+      topo.exec(topo.wan, ["ip", "route", "del", "192.168.0.0/24"]);
+    }
+    t.match(topo.exec(topo.lan, ["curl", "-sS", "--max-time", "5", "http://10.0.0.2:8080/"]), /10\.0\.0\.1/, "the seed's two lines again: masqueraded");
   });
 
   await t.test("transparent proxy: REDIRECT LAN web traffic to a port of the gateway", async (t) => {
