@@ -1,7 +1,9 @@
 // Differential run: random and mutated packets through the WASM and the TS core over the same
 // table, half of them one at a time (processPacket), half in batches (processBatch); both cores
 // must give the same verdict, drop reason and bytes for every packet, and count the same in
-// their statistics; every translated packet must carry correct checksums by full recomputation.
+// their statistics; every translated packet must carry correct checksums by full recomputation,
+// and a packet of a known flow the addresses and ports the flow says (an oracle of its own, from
+// the flow list, not from the cores).
 import { coreSetup, addFlows, FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
 import { slotAddress, statsAddress, descAddress } from "../host/table/memory-map";
@@ -12,6 +14,21 @@ export interface DiffResult {
   verdicts: Record<string, number>;
   mismatches: string[];
   badChecksums: string[];
+  badTranslations: string[];
+  translationsChecked: number;
+}
+
+// What a translated packet of a known flow must carry: source and destination address:port (for
+// ICMP queries the id stands in the source or destination port).
+type Expect = [string, number, string, number];
+
+// The addresses and ports of a packet (virtio_net_hdr first), as an Expect.
+function endpoints(b: Uint8Array): Expect {
+  const ip = b.subarray(10), ihl = (ip[0] & 15) * 4, l4 = ip.subarray(ihl);
+  const addr = (o: number): string => [...ip.subarray(o, o + 4)].join(".");
+  const u16 = (o: number): number => (l4[o] << 8) | l4[o + 1];
+  if (ip[9] === 1) return l4[0] === 8 ? [addr(12), u16(4), addr(16), 0] : [addr(12), 0, addr(16), u16(4)];
+  return [addr(12), u16(0), addr(16), u16(2)];
 }
 
 // xorshift32: reproducible from the seed.
@@ -53,7 +70,8 @@ export function runDifferential(count: number, seed: number): DiffResult {
     return icmp(icmpType, 0, ((icmpType === 8 ? sport : dport) << 16) | int(65536), payload(size));
   }
 
-  function packet(): Uint8Array {
+  // The packet, and (for a known flow's plain packet) what it must look like once translated.
+  function packet(): { bytes: Uint8Array; expect?: Expect } {
     const f = pick(flows);
     const unknown = rand() < 0.1;
     const out = rand() < 0.5;
@@ -68,7 +86,7 @@ export function runDifferential(count: number, seed: number): DiffResult {
       const cut = emb.subarray(0, Math.min(emb.length, 28 + int(emb.length)));
       const src = out ? f.lan : pick([f.remote, "10.9.9.9"]);
       const dst = out ? f.remote : f.wan;
-      return concat(plainVnet(), ipv4({ src, dst, proto: 1, ttl: 1 + int(255) }, icmp(pick([3, 11, 12]), int(16), 0, cut)));
+      return { bytes: concat(plainVnet(), ipv4({ src, dst, proto: 1, ttl: 1 + int(255) }, icmp(pick([3, 11, 12]), int(16), 0, cut))) };
     }
     const [src, dst, sport, dport] = out
       ? [f.lan, f.remote, lanPort, f.remotePort]
@@ -76,8 +94,13 @@ export function runDifferential(count: number, seed: number): DiffResult {
     const l4 = l4For(f.proto, src, dst, sport, dport, out ? 8 : 0, size);
     const pkt = ipv4({ src, dst, proto: f.proto, ttl: 1 + int(255), id: int(65536), options: options(),
       frag: rand() < 0.03 ? pick([0x2000, 0x0010, 0x4000]) : rand() < 0.3 ? 0x4000 : 0 }, l4);
-    if (f.proto !== 1 && rand() < 0.3) return withPartialChecksum(pkt, size > 1400 ? (f.proto === 6 ? 1 : 5) : 0, 1400);
-    return concat(plainVnet(), pkt);
+    // out: our public end replaces the LAN end; in: the LAN end replaces the public one (an ICMP
+    // query's remote "port" is 0: the id travels as the LAN side's port)
+    const expect: Expect | undefined = unknown ? undefined : out
+      ? [f.wan, f.wanPort, f.remote, f.remotePort]
+      : [f.remote, f.remotePort, f.lan, f.lanPort];
+    if (f.proto !== 1 && rand() < 0.3) return { bytes: withPartialChecksum(pkt, size > 1400 ? (f.proto === 6 ? 1 : 5) : 0, 1400), expect };
+    return { bytes: concat(plainVnet(), pkt), expect };
   }
 
   function mutate(b: Uint8Array): Uint8Array {
@@ -88,11 +111,11 @@ export function runDifferential(count: number, seed: number): DiffResult {
     const c = Uint8Array.from(b); c[int(10)] = int(256); return c;
   }
 
-  const res: DiffResult = { packets: 0, verdicts: {}, mismatches: [], badChecksums: [] };
+  const res: DiffResult = { packets: 0, verdicts: {}, mismatches: [], badChecksums: [], badTranslations: [], translationsChecked: 0 };
   const u8 = s.u8, dv = new DataView(s.memory.buffer);
 
   // Compares the two cores' results for one packet (at `a` and `b`, `len` bytes).
-  const judge = (n: number, pkt: Uint8Array, a: number, b: number, va: number, vb: number, ra: number, rb: number): void => {
+  const judge = (n: number, pkt: Uint8Array, expect: Expect | undefined, a: number, b: number, va: number, vb: number, ra: number, rb: number): void => {
     res.packets++;
     const name = ["forward", "drop", "slow"][va] ?? `?${va}`;
     res.verdicts[name] = (res.verdicts[name] ?? 0) + 1;
@@ -107,10 +130,15 @@ export function runDifferential(count: number, seed: number): DiffResult {
       const bad = verifyChecksums(outA);
       if (bad && res.badChecksums.length < 5) res.badChecksums.push(`#${n} ${bad}: ${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
     }
+    if (va === L.V_FORWARD && expect) {
+      res.translationsChecked++;
+      const got = endpoints(outA);
+      if (got.join(" ") !== expect.join(" ") && res.badTranslations.length < 5) res.badTranslations.push(`#${n} got ${got.join(" ")}, want ${expect.join(" ")}`);
+    }
   };
 
   // Batches hold packets of one side (the side is per batch, as a TUN device's queue is).
-  const pending: Array<Array<{ n: number; pkt: Uint8Array }>> = [[], []];
+  const pending: Array<Array<{ n: number; pkt: Uint8Array; expect?: Expect }>> = [[], []];
   const flush = (side: number): void => {
     const batch = pending[side];
     if (batch.length === 0) return;
@@ -123,21 +151,22 @@ export function runDifferential(count: number, seed: number): DiffResult {
     });
     s.cores.wasm.processBatch(descOf(0), batch.length, statsA, side);
     s.cores.ts.processBatch(descOf(1), batch.length, statsB, side);
-    batch.forEach(({ n, pkt }, k) => {
+    batch.forEach(({ n, pkt, expect }, k) => {
       const da = descOf(0) + k * L.D_SIZE, db = descOf(1) + k * L.D_SIZE;
-      judge(n, pkt, batchSlot(0, k), batchSlot(1, k), dv.getUint32(da + L.D_VERDICT, true), dv.getUint32(db + L.D_VERDICT, true),
+      judge(n, pkt, expect, batchSlot(0, k), batchSlot(1, k), dv.getUint32(da + L.D_VERDICT, true), dv.getUint32(db + L.D_VERDICT, true),
         dv.getUint32(da + L.D_REASON, true), dv.getUint32(db + L.D_REASON, true));
     });
     pending[side] = [];
   };
 
   for (let n = 0; n < count; n++) {
-    let pkt = packet();
-    if (rand() < 0.4) pkt = mutate(pkt);
+    const made = packet();
+    let pkt = made.bytes, expect = made.expect;
+    if (rand() < 0.4) { pkt = mutate(pkt); expect = undefined; } // a mutated packet has no oracle
     u8.set(pkt, slotA);
     const side = ingressOf(u8, slotA + L.VNET_HDR_LEN);
     if (rand() < 0.5) {
-      pending[side].push({ n, pkt });
+      pending[side].push({ n, pkt, expect });
       if (pending[side].length === BATCH) flush(side);
       continue;
     }
@@ -145,7 +174,7 @@ export function runDifferential(count: number, seed: number): DiffResult {
     const va = s.cores.wasm.processPacket(slotA, pkt.length, statsA, side);
     const ra = s.cores.wasm.lastReason();
     const vb = s.cores.ts.processPacket(slotB, pkt.length, statsB, side);
-    judge(n, pkt, slotA, slotB, va, vb, ra, s.cores.ts.lastReason());
+    judge(n, pkt, expect, slotA, slotB, va, vb, ra, s.cores.ts.lastReason());
   }
   flush(0);
   flush(1);
