@@ -63,6 +63,26 @@ t.test("run options", async (t) => {
     }
   });
 
+  await t.test("--lan pins the LAN among several inside interfaces", async (t) => {
+    topo.exec(topo.gw, ["ip", "link", "add", "eth2", "type", "veth", "peer", "name", "eth2p"]);
+    topo.exec(topo.gw, ["ip", "addr", "add", "192.168.1.1/24", "dev", "eth2"]);
+    topo.exec(topo.gw, ["ip", "link", "set", "eth2", "up"]);
+    const wide = "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/16 -j MASQ\n";
+    const start = (args: string[]): ReturnType<typeof startGateway> => startGateway(topo, ["--config", writeConfig(topo, wide), ...args], state);
+    try {
+      let g = await start([]);
+      t.match(g.log(), /masquerading 192\.168\.0\.0\/16 from eth1, eth2 as 10\.0\.0\.1/, "without --lan every interface in the masqueraded network is a LAN");
+      g.proc.kill("SIGTERM"); await waitExit(g.proc);
+      g = await start(["--lan", "eth1"]);
+      t.match(g.log(), /masquerading 192\.168\.0\.0\/16 from eth1 as 10\.0\.0\.1/, "--lan eth1: only eth1");
+      t.match(g.log(), /receive offload on eth1, eth0:/, "receive offload is set on the pinned LAN and the WAN only");
+      t.equal(seen(topo.lan), "10.0.0.1", "and it forwards");
+      g.proc.kill("SIGTERM"); await waitExit(g.proc);
+    } finally {
+      topo.exec(topo.gw, ["ip", "link", "del", "eth2"]);
+    }
+  });
+
   await t.test("--gro-hold", async (t) => {
     const eth0 = (): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith("eth0:"))!;
     await run(["--gro-hold", "200"], () => { t.match(eth0(), /generic-receive-offload: on .* 200000 1\s*$/, "200 µs: gro_flush_timeout 200000 ns, deferred interrupts"); });

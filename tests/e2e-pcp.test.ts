@@ -44,6 +44,8 @@ t.test("NAT-PMP and PCP", async (t) => {
   const res = JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), "192.168.0.1", "192.168.0.2", "tcp", "45020", "3"]));
   t.match(res, { version: 2, response: true, opcode: 1, result: 0, lifetime: 3, nonceEchoed: true, protocol: 6, internalPort: 45020, externalAddress: "10.0.0.1" }, "PCP MAP answered");
   t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", `http://10.0.0.1:${res.externalPort}/`]), /"from":"10\.0\.0\.2"/, `PCP: TCP to 10.0.0.1:${res.externalPort} reaches the LAN server`);
+  const announce = JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), "192.168.0.1", "192.168.0.2", "announce", "0", "0"]));
+  t.match(announce, { version: 2, response: true, opcode: 0, result: 0, lifetime: 0, size: 24 }, "PCP ANNOUNCE answered: success, header only (RFC 6887 14.1)");
   const bad = JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), "192.168.0.1", "192.168.0.9", "tcp", "45020", "60"]));
   t.equal(bad.result, 12, "PCP: a client address that is not the sender's gets ADDRESS_MISMATCH");
   // the sweep runs every 5 s: wait for the expiry itself, not a fixed time

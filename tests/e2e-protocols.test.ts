@@ -37,6 +37,17 @@ t.test("protocols", async (t) => {
   const pattern = Buffer.from(Array.from({ length: 8000 }, (_, i) => (i * 7 + (i >> 8)) & 255)); // udp-echo.js's bytes:N
   t.match(big, new RegExp(`sha256 ${createHash("sha256").update(pattern).digest("hex")}`), "byte-exact, in order (the payload never repeats)");
 
+  // reassembly is bounded: first fragments of 100 datagrams that never complete fill a worker's
+  // 64 places; the rest are refused and counted, and whole packets go on as before
+  const fragDrops = (): number => JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).drops.fragment ?? 0;
+  const dropsBefore = fragDrops();
+  topo.exec(topo.lan, ["/usr/bin/python3", "-c", `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
+from scapy.all import *
+send([IP(src="192.168.0.2", dst="10.1.0.2", id=3000 + i, flags="MF")/UDP(sport=7000, dport=9)/(b"x" * 64) for i in range(100)], verbose=0)`]);
+  await until(() => fragDrops() - dropsBefore >= 100 - 64);
+  t.pass(`of 100 incomplete datagrams, ${fragDrops() - dropsBefore} were refused once the reassembly places were full (at most 64 held per worker)`);
+  t.match(topo.exec(topo.lan, ["ping", "-c", "1", "-W", "2", "10.1.0.2"]), /1 received/, "unfragmented traffic is unaffected");
+
   // an ICMP error about a flow does not end it (RFC 4787 REQ-12, RFC 5382 REQ-10): the error
   // must first be shown to arrive — a connected socket hears it, and the LAN host counts it
   const unreach = snmp(topo, topo.lan)["Icmp.InDestUnreachs"];
@@ -46,6 +57,22 @@ t.test("protocols", async (t) => {
   const conns = JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "conns", "--json", "--state-dir", state]));
   t.ok(conns.some((c: { lan: string; remote: string }) => c.lan === "192.168.0.2:45001" && c.remote === "10.1.0.2:9"), "the mapping survives the ICMP error");
   t.match(topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.1.0.2", "5353", "again", "45001"]), /^seen 10\.0\.0\.1:45001 again/, "and keeps its public port for the next datagram");
+});
+
+t.test("TCP simultaneous open through the gateway (RFC 5382 REQ-2)", async (t) => {
+  const topo = makeTopology("simo");
+  t.teardown(() => topo.destroy());
+  const g = await startGateway(topo, ["--config", writeConfig(topo)], join(topo.dir, "state"));
+  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  // neither end listens: a connection forms only when the two SYNs cross
+  const wan = topo.spawn(topo.wan, ["/usr/bin/python3", join(PEERS, "simopen.py"), "10.0.0.1", "45100", "45200", "from-wan"]);
+  let wanOut = "";
+  wan.stdout!.on("data", (d) => { wanOut += d; });
+  const wanDone = new Promise((r) => wan.on("exit", r));
+  const lan = topo.exec(topo.lan, ["/usr/bin/python3", join(PEERS, "simopen.py"), "10.0.0.2", "45200", "45100", "from-lan"], { timeout: 30_000 });
+  await wanDone;
+  t.equal(lan.trim(), "connected 10.0.0.2 from-wan", "the LAN end connected, and got the WAN end's line");
+  t.equal(wanOut.trim(), "connected 10.0.0.1 from-lan", "the WAN end connected to the public address:port, and got the LAN end's line");
 });
 
 t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port preservation", async (t) => {
