@@ -4,9 +4,10 @@
 //   npm run bench:e2e [-- --seconds 5] [-- --quick]
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until, Topology } from "../harness/topology";
 import { barChart } from "./chart";
 import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
+import { requirePeers, wrote } from "./peers";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 5);
@@ -111,12 +112,13 @@ function setReceiveOffload(t: Topology, values?: Map<string, string>): Map<strin
 }
 
 async function main(): Promise<void> {
+  requirePeers([["ip", "iproute2"], ["nft", "nftables"], ["iperf3", "iperf3"], ["ethtool", "ethtool"], ["ping", "iputils-ping"]]);
   const t = makeTopology("bench");
   const rows: Row[] = [];
   try {
     t.spawn(t.wan, ["iperf3", "-s"]);
-    t.spawn(t.wan, [process.execPath, join(PEERS, "tcp-many.js"), "server", "9000"]);
-    await new Promise((r) => setTimeout(r, 800));
+    await waitListening(t.spawn(t.wan, [process.execPath, join(PEERS, "tcp-many.js"), "server", "9000"]));
+    await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
     t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
     t.exec(t.gw, ["nft", "-f", "-"], { input: "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n" });
     rows.push(measure(t, "kernel nftables masquerade"));
@@ -144,6 +146,7 @@ async function main(): Promise<void> {
   writeFileSync(join(RESULTS, "e2e.md"), md);
   writeFileSync(join(RESULTS, "e2e.svg"), barChart("ipmasq vs kernel nftables masquerade (ratio to the kernel, higher is better)",
     COLUMNS.filter(([k]) => !k.startsWith("ping")).map(([key, label]) => ({ label, values: rows.filter((r) => !isKernel(r)).map((r) => ({ name: r.setup, value: (r[key] as number) / kernelBest(rows, key) })) }))));
+  wrote(["e2e.json", "e2e.md", "e2e.svg"].map((f) => join(RESULTS, f)));
 }
 
 if (require.main === module) main().catch((e) => { console.error(e); process.exit(1); });

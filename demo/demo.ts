@@ -28,13 +28,13 @@ async function demo(): Promise<void> {
   step("three namespaces: lan, gw, wan");
   const t = makeTopology("demo");
   const cleanup = (): void => { t.destroy(); };
-  process.on("SIGINT", () => { cleanup(); process.exit(130); });
+  process.on("SIGINT", () => { cleanup(); say("\ninterrupted: the namespaces, their processes and the demo's files are removed; nothing outside them was changed"); process.exit(130); });
   try {
     say(indent(`lan ${t.lan}: 192.168.0.2/24, default via 192.168.0.1\ngw  ${t.gw}: eth1 192.168.0.1/24, eth0 10.0.0.1/24, default via 10.0.0.2\nwan ${t.wan}: 10.0.0.2/24 (no route to 192.168.0.0/24)`));
     await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
     await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
 
-    step("the seed's rc.ipmasq rules, as /etc/ipmasq.conf");
+    step(`the seed's rc.ipmasq rules, as /etc/ipmasq.conf would hold them (written to ${join(t.dir, "ipmasq.conf")} for the demo)`);
     say(indent(SEED_CONFIG));
     const state = join(t.dir, "state");
     step("ipmasq run (in gw)");

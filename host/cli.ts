@@ -1,199 +1,275 @@
 // The command line: `ipmasq run`, the commands that ask the running gateway (status, conns,
 // ipchains, portfw, save, restart), and those that need none (check, install, uninstall, selftest).
+// Every command's options and usage come from the two tables below, and so does its help: the
+// help cannot say what the parser does not take. Exit status: 0 done, 1 failed, 2 usage error,
+// 3 (status) no gateway is running, as LSB init scripts have it.
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import pkg from "../package.json";
 import { runGateway, defaultStateDir, RunOptions } from "./gateway";
-import { loadConfig } from "./config/config-file";
+import { parseConfig } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
-import { request } from "./control/client";
+import { masqSources } from "./policy/rules";
+import { request, NotRunning } from "./control/client";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
 import { selftest } from "./selftest";
-import { existsSync } from "node:fs";
 import { controlSocketPath } from "./control/server";
 import { DEFAULT_GRO_HOLD_US } from "./kernel/receive-offload";
 import { SPOOF_CHECKS, SpoofCheck } from "./worker/reverse-path";
 import { NATIVE_DIR_ENV } from "./tun/embedded-addon";
-import { join } from "node:path";
 
-const HELP = `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
-
-usage:
-  ipmasq run [options]        run the gateway in the foreground (this network namespace)
-  ipmasq check FILE           validate a rule file; nothing is applied
-  ipmasq status [--json]      summary of the running gateway
-  ipmasq conns [--json]       the masqueraded connections
-  ipmasq ipchains ARGS        change or list the running rules, as ipchains did:
-                              -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S tcp tcpfin udp
-  ipmasq portfw ARGS          ipmasqadm portfw: -a -P tcp|udp -L addr port -R addr port [-p pref], -d, -f, -l
-  ipmasq save                 write the running rules back to the config file
-  ipmasq restart              graceful restart: a new process takes over every connection (also SIGHUP)
-  ipmasq install [--init systemd|sysv] [--root DIR]   start the gateway at boot
-  ipmasq selftest [--count N]  core tests on this machine (golden vectors, WASM vs TS, koffi)
-  ipmasq uninstall [--root DIR]
-
-run options:
-  --config FILE     rule file: ipchains lines as in rc.ipmasq (default /etc/ipmasq.conf)
-  --core wasm|ts    packet core: WebAssembly (default) or plain TypeScript
-  --workers N       worker threads, one TUN queue each (default: one per CPU)
-  --max-conns N     connection table size (default 65536)
-  --wan IF          WAN interface (default: the default route's)
-  --lan IF          LAN interface (default: the one holding the MASQ -s network)
-  --tun NAME        base TUN device name, at most 12 characters (default masq0); each
-                    interface's packets come in through a device of its own, NAME-1, NAME-2, …
-  --table N         routing table of the base TUN device; the others use N+1, N+2, … (default 4242)
-  --spoof-check off|loose|strict
-                    drop a new flow's packet whose source is not routed back through the
-                    interface it came in on (strict, the default), or through any (loose)
-  --ports MIN-MAX   NAT port range for ports >= 1024 (default 32768-60999, the usual client
-                    ports, so that they are preserved when free; the gateway's own move above)
-  --mss-clamp N     clamp the TCP MSS of SYNs to N (default off)
-  --pcp on|off      NAT-PMP and PCP server on the LAN address, UDP 5351 (default off)
-  --ftp-helper on|off  rewrite FTP PORT/EPRT/227/229 and expect the data connection (default on)
-  --gro on|off      receive offload on the LAN and WAN interfaces: bursts of a flow reach the
-                    gateway as one packet (default on; needs ethtool; undone on exit)
-  --gro-hold US     hold a burst open up to US microseconds so that it can grow (default 50,
-                    0 = flush at the end of each receive poll)
-  --filtering address-dependent|endpoint-independent
-                    who may send in to a mapped public port (default address-dependent)
-  --state-dir DIR   journal and control socket (default /run/ipmasq)
-  --metrics [ADDR:]PORT  Prometheus text at http://ADDR:PORT/metrics (off by default; ADDR 127.0.0.1)
-`;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+export const EXIT_NOT_RUNNING = 3;
 
 const DEFAULT_TUN = "masq0";
 
-const OPTIONS = {
-  config: { type: "string", default: "/etc/ipmasq.conf" },
-  core: { type: "string", default: "wasm" },
-  workers: { type: "string" },
-  "max-conns": { type: "string", default: "65536" },
-  wan: { type: "string" },
-  lan: { type: "string" },
-  tun: { type: "string", default: DEFAULT_TUN },
-  table: { type: "string", default: "4242" },
-  ports: { type: "string", default: "32768-60999" },
-  filtering: { type: "string", default: "address-dependent" },
-  "ftp-helper": { type: "string", default: "on" },
-  pcp: { type: "string", default: "off" },
-  gro: { type: "string", default: "on" },
-  "gro-hold": { type: "string", default: String(DEFAULT_GRO_HOLD_US) },
-  "mss-clamp": { type: "string", default: "0" },
-  "spoof-check": { type: "string", default: "strict" },
-  "state-dir": { type: "string" },
-  json: { type: "boolean", default: false },
-  metrics: { type: "string" },
-  handover: { type: "string" },
-  init: { type: "string" },
-  root: { type: "string", default: "/" },
-  count: { type: "string", default: "20000" },
-  help: { type: "boolean", short: "h", default: false },
-} as const;
+export interface OptionSpec { type: "string" | "boolean"; arg?: string; default?: string; help: string; short?: string; hidden?: boolean }
+
+export const OPTIONS: Record<string, OptionSpec> = {
+  config: { type: "string", arg: "FILE", default: "/etc/ipmasq.conf", help: "rule file: ipchains lines as in rc.ipmasq" },
+  core: { type: "string", arg: "wasm|ts", default: "wasm", help: "packet core: WebAssembly, or the plain TypeScript twin" },
+  workers: { type: "string", arg: "N", help: "worker threads, one TUN queue each (default: one per CPU, at most 8)" },
+  "max-conns": { type: "string", arg: "N", default: "65536", help: "connection table size" },
+  wan: { type: "string", arg: "IF", help: "WAN interface (default: the default route's, followed as it moves)" },
+  lan: { type: "string", arg: "IF", help: "LAN interface (default: those holding a MASQ -s network)" },
+  tun: { type: "string", arg: "NAME", default: DEFAULT_TUN, help: "base TUN device, at most 12 characters; each interface's packets come in through NAME-1, NAME-2, …" },
+  table: { type: "string", arg: "N", default: "4242", help: "routing table of the base TUN device; the others use N+1, N+2, …" },
+  ports: { type: "string", arg: "MIN-MAX", default: "32768-60999", help: "NAT port range for ports >= 1024 (the usual client ports, preserved when free; the gateway's own move outside it)" },
+  "mss-clamp": { type: "string", arg: "N", default: "0", help: "clamp the TCP MSS of SYNs to N (0: off)" },
+  pcp: { type: "string", arg: "on|off", default: "off", help: "NAT-PMP and PCP server on the LAN interfaces, UDP 5351" },
+  "ftp-helper": { type: "string", arg: "on|off", default: "on", help: "rewrite FTP PORT/EPRT/227/229 and expect the data connection" },
+  gro: { type: "string", arg: "on|off", default: "on", help: "receive offload on the LAN and WAN interfaces (needs ethtool; undone on exit)" },
+  "gro-hold": { type: "string", arg: "US", default: String(DEFAULT_GRO_HOLD_US), help: "hold a burst open up to US microseconds so that it can grow (0: flush at the end of each receive poll)" },
+  filtering: { type: "string", arg: "address-dependent|endpoint-independent", default: "address-dependent", help: "who may send in to a mapped public port" },
+  "spoof-check": { type: "string", arg: "off|loose|strict", default: "strict", help: "drop a new flow's packet whose source is not routed back through the interface it came in on (strict), or through any (loose)" },
+  "state-dir": { type: "string", arg: "DIR", help: "journal, lock, control socket and native code (default /run/ipmasq)" },
+  metrics: { type: "string", arg: "[ADDR:]PORT", help: "Prometheus text at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given; off by default)" },
+  json: { type: "boolean", help: "answer in JSON" },
+  init: { type: "string", arg: "systemd|sysv", help: "what starts it at boot (default: systemd where it runs)" },
+  root: { type: "string", arg: "DIR", default: "/", help: "install under DIR (packaging, tests)" },
+  count: { type: "string", arg: "N", default: "20000", help: "packets in the differential run" },
+  handover: { type: "string", arg: "FILE", hidden: true, help: "the snapshot a graceful restart hands over (internal)" },
+  help: { type: "boolean", short: "h", help: "this help" },
+};
+
+export interface CommandSpec { args: string; summary: string; options: string[]; positionals: [number, number] }
+
+const CLIENT = ["state-dir", "tun"];
+export const COMMANDS: Record<string, CommandSpec> = {
+  run: { args: "[options]", summary: "run the gateway in the foreground, in this network namespace", positionals: [0, 0],
+    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "ftp-helper", "gro", "gro-hold", "filtering", "spoof-check", "state-dir", "metrics", "handover"] },
+  check: { args: "[FILE|-] [--json]", summary: "validate a rule file (- reads standard input); nothing is applied", positionals: [0, 1], options: ["config", "json"] },
+  status: { args: "[--json]", summary: "the running gateway: WAN, packets, drops by reason, table fill, workers", positionals: [0, 0], options: ["json", ...CLIENT] },
+  conns: { args: "[--json]", summary: "the masqueraded connections and mappings", positionals: [0, 0], options: ["json", ...CLIENT] },
+  ipchains: { args: "ARGS", summary: "change or list the running rules, as ipchains did: -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S", positionals: [0, Infinity], options: ["json", ...CLIENT] },
+  portfw: { args: "ARGS", summary: "ipmasqadm portfw: -a -P tcp|udp -L ADDR PORT -R ADDR PORT [-p PREF], -d, -f, -l", positionals: [0, Infinity], options: ["json", ...CLIENT] },
+  save: { args: "", summary: "write the running rules back to the config file", positionals: [0, 0], options: ["json", ...CLIENT] },
+  restart: { args: "", summary: "graceful restart: a new process takes over every connection (also SIGHUP)", positionals: [0, 0], options: ["json", ...CLIENT] },
+  install: { args: "[--init systemd|sysv] [--root DIR]", summary: "start the gateway at boot (systemd unit, or /etc/rc.d/rc.ipmasq)", positionals: [0, 0], options: ["init", "root", "config"] },
+  uninstall: { args: "[--root DIR]", summary: "remove what install wrote", positionals: [0, 0], options: ["root"] },
+  selftest: { args: "[--count N]", summary: "the core tests on this machine (golden vectors, WASM vs TS, koffi)", positionals: [0, 0], options: ["count", "state-dir"] },
+};
 
 class UsageError extends Error {}
+
+const version = (): string => `ipmasq ${pkg.version} (WebAssembly core, TypeScript twin; node ${process.version}, ${process.platform}-${process.arch})`;
+
+// Control characters and other bytes a terminal would act on, shown as \xNN.
+export const printable = (s: string): string =>
+  s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+
+function globalHelp(): string {
+  const width = Math.max(...Object.entries(COMMANDS).map(([n, c]) => `${n} ${c.args}`.length));
+  return `ipmasq - IP masquerade gateway (a LAN shares one public IPv4 address)
+
+usage: ipmasq COMMAND [options]      ipmasq COMMAND --help      ipmasq --version
+
+${Object.entries(COMMANDS).map(([n, c]) => `  ${`${n} ${c.args}`.padEnd(width)}  ${c.summary}`).join("\n")}
+`;
+}
+
+function commandHelp(name: string): string {
+  const c = COMMANDS[name];
+  const opts = [...c.options.filter((o) => !OPTIONS[o].hidden), "help"];
+  const label = (o: string): string => `${OPTIONS[o].short ? `-${OPTIONS[o].short}, ` : ""}--${o}${OPTIONS[o].arg ? ` ${OPTIONS[o].arg}` : ""}`;
+  const width = Math.min(28, Math.max(...opts.map((o) => label(o).length)));
+  const lines = opts.map((o) => {
+    const l = label(o), text = `${OPTIONS[o].help}${OPTIONS[o].default !== undefined && OPTIONS[o].type === "string" ? ` (default ${OPTIONS[o].default})` : ""}`;
+    return l.length > width ? `  ${l}\n  ${"".padEnd(width)}  ${text}` : `  ${l.padEnd(width)}  ${text}`;
+  });
+  return `usage: ipmasq ${name} ${c.args}\n${c.summary}\n\noptions:\n${lines.join("\n")}\n`;
+}
+
+const usageLine = (name: string): string => `usage: ipmasq ${name} ${COMMANDS[name].args}   (ipmasq ${name} --help)`;
 
 function int(name: string, v: string, min: number, max: number): number {
   if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new UsageError(`--${name} must be a whole number from ${min} to ${max}, got "${v}"`);
   return Number(v);
 }
 
-// `ipmasq ipchains ...` / `ipmasq portfw ...`: the arguments are ipchains' own; only --json,
-// --state-dir and --tun are ipmasq's.
-async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number> {
-  let json = false, stateDir = defaultStateDir(), tun = DEFAULT_TUN;
-  const args: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === "--json") json = true;
-    else if (argv[i] === "--state-dir") stateDir = argv[++i];
-    else if (argv[i] === "--tun") tun = argv[++i];
-    else args.push(argv[i]);
-  }
-  process.env[NATIVE_DIR_ENV] = join(stateDir, "lib");
+function oneOf<T extends string>(name: string, v: string, allowed: readonly T[]): T {
+  if (!(allowed as readonly string[]).includes(v)) throw new UsageError(`--${name} must be ${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}, got "${v}"`);
+  return v as T;
+}
+
+type Values = Record<string, string | boolean | undefined>;
+
+// The command's options and arguments, by its table; usage errors say what is wrong.
+function parse(name: string, argv: string[]): { v: Values; positionals: string[] } {
+  const spec = COMMANDS[name];
+  const options = Object.fromEntries([...spec.options, "help"].map((o) => [o, { type: OPTIONS[o].type, ...(OPTIONS[o].short ? { short: OPTIONS[o].short } : {}) }]));
+  let parsed;
   try {
-    const res = (await request(controlSocketPath(stateDir, tun), { cmd: kind, args })) as { text: string; json: unknown };
-    process.stdout.write(json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+    parsed = parseArgs({ args: argv, options: options as NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>, allowPositionals: true, strict: true });
+  } catch (e) {
+    const m = /Unknown option '([^']+)'/.exec((e as Error).message);
+    const missing = /Option '([^']+)'.* argument missing/.exec((e as Error).message);
+    throw new UsageError(m ? `unknown option ${m[1]}` : missing ? `${missing[1].replace(/^-\w, /, "").replace(/ <value>$/, "")} needs a value` : (e as Error).message.split("\n")[0]);
+  }
+  const v: Values = { ...(parsed.values as Values) };
+  for (const o of spec.options) if (v[o] === undefined && OPTIONS[o].default !== undefined) v[o] = OPTIONS[o].default;
+  const [min, max] = spec.positionals;
+  if (!v.help && parsed.positionals.length > max) throw new UsageError(`unexpected argument "${parsed.positionals[max]}"`);
+  if (!v.help && parsed.positionals.length < min) throw new UsageError("an argument is missing");
+  return { v, positionals: parsed.positionals };
+}
+
+// The state directory, and native code loaded only from under it (host/tun/embedded-addon.ts).
+function stateDirOf(v: Values): string {
+  const dir = (v["state-dir"] as string | undefined) ?? defaultStateDir();
+  process.env[NATIVE_DIR_ENV] = join(dir, "lib");
+  return dir;
+}
+
+function runOptions(v: Values, stateDir: string, argv: string[], workerFile: string): RunOptions {
+  const s = (o: string): string => v[o] as string;
+  if (!/^[A-Za-z0-9_.-]{1,12}$/.test(s("tun"))) throw new UsageError(`--tun must be 1 to 12 letters, digits, _ . or - (the devices of the interfaces add -N), got "${s("tun")}"`);
+  const ports = /^(\d+)-(\d+)$/.exec(s("ports"));
+  if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${s("ports")}"`);
+  const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
+  if (v.metrics) { try { parseListen(s("metrics")); } catch (e) { throw new UsageError((e as Error).message); } }
+  const onOff = (o: string): boolean => oneOf(o, s(o), ["on", "off"] as const) === "on";
+  return {
+    config: s("config"), core: oneOf("core", s("core"), ["wasm", "ts"] as const),
+    workers: int("workers", (v.workers as string | undefined) ?? String(Math.min(cpus().length, 8)), 1, 64),
+    maxConns: int("max-conns", s("max-conns"), 16, 4_000_000), wan: v.wan as string | undefined, lan: v.lan as string | undefined, tun: s("tun"),
+    table: int("table", s("table"), 1, 2 ** 31 - 1), stateDir, portMin, portMax,
+    mssClamp: int("mss-clamp", s("mss-clamp"), 0, 65535), workerFile, argv, handover: v.handover as string | undefined, metrics: v.metrics as string | undefined,
+    filtering: oneOf("filtering", s("filtering"), ["address-dependent", "endpoint-independent"] as const),
+    ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"),
+    groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
+    spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
+  };
+}
+
+// `check`: the file parsed exactly as `run` parses it, plus warnings for what is legal but
+// probably wrong. An error shows the line with a caret under its column.
+function check(file: string, json: boolean): number {
+  let text: string;
+  try {
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    const why = ({ ENOENT: "no such file", EISDIR: "is a directory", EACCES: "permission denied", EPERM: "permission denied" } as Record<string, string>)[code] ?? (e as Error).message;
+    throw new Error(`cannot read ${file === "-" ? "standard input" : file}: ${why}`);
+  }
+  const name = file === "-" ? "<stdin>" : file;
+  try {
+    const c = parseConfig(name, text);
+    const warnings = [...c.warnings];
+    const masqRules = Object.values(c.policy.chains).flatMap((ch) => ch.rules).filter((r) => r.target === "MASQ");
+    if (masqRules.length > 0 && masqSources(c.policy).length === 0) warnings.push("no MASQ rule names its network with -s: `run` cannot tell the LAN interface without --lan IF");
+    const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
+    if (json) {
+      process.stdout.write(JSON.stringify({ file: name, ok: true, rules, portForwards: c.policy.portfw.length, forwardPolicy: c.policy.chains.forward.policy, warnings }, null, 1) + "\n");
+    } else {
+      for (const w of warnings) process.stderr.write(`warning: ${printable(w)}\n`);
+      process.stdout.write(`${printable(name)}: ok (${rules} rule${rules === 1 ? "" : "s"}, ${c.policy.portfw.length} port forward${c.policy.portfw.length === 1 ? "" : "s"}, forward policy ${c.policy.chains.forward.policy})\n`);
+    }
     return 0;
   } catch (e) {
-    process.stderr.write(`ipmasq ${kind}: ${(e as Error).message}\n`);
-    return 1;
+    if (!(e instanceof ConfigError)) throw e;
+    if (json) {
+      process.stdout.write(JSON.stringify({ file: name, ok: false, error: { line: e.line, column: e.column, reason: e.reason } }, null, 1) + "\n");
+      return EXIT_FAILED;
+    }
+    const line = text.split("\n")[e.line - 1] ?? "";
+    process.stderr.write(`${printable(e.message)}\n  ${printable(line)}\n  ${" ".repeat(printable(line.slice(0, e.column - 1)).length)}^\nipmasq: nothing was applied\n`);
+    return EXIT_FAILED;
+  }
+}
+
+// `ipmasq ipchains …` / `ipmasq portfw …`: the arguments are ipchains' own; only --json,
+// --state-dir and --tun are ipmasq's.
+async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number> {
+  if (argv.length === 1 && (argv[0] === "--help" || argv[0] === "-h")) { process.stdout.write(commandHelp(kind)); return 0; }
+  const v: Values = { tun: DEFAULT_TUN, json: false };
+  const args: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === "--json") v.json = true;
+    else if (argv[i] === "--state-dir" || argv[i] === "--tun") {
+      if (argv[i + 1] === undefined) throw new UsageError(`${argv[i]} needs a value`);
+      v[argv[i].slice(2)] = argv[++i];
+    } else args.push(argv[i]);
+  }
+  const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: kind, args })) as { text: string; json: unknown };
+  process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+  return 0;
+}
+
+async function command(name: string, argv: string[], workerFile: string): Promise<number> {
+  if (name === "ipchains" || name === "portfw") return live(name, argv);
+  const { v, positionals } = parse(name, argv);
+  if (v.help) { process.stdout.write(commandHelp(name)); return 0; }
+  switch (name) {
+    case "run": { const dir = stateDirOf(v); return runGateway(runOptions(v, dir, [name, ...argv], workerFile)); }
+    case "check": return check(positionals[0] ?? (v.config as string), v.json === true);
+    case "status": {
+      const s = await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "status" });
+      process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
+      return 0;
+    }
+    case "conns": case "save": case "restart": {
+      const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name })) as { text: string; json: unknown };
+      process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+      return 0;
+    }
+    case "install": {
+      const init = oneOf("init", (v.init as string | undefined) ?? (existsSync("/run/systemd/system") ? "systemd" : "sysv"), ["systemd", "sysv"] as const);
+      process.stdout.write(install({ root: v.root as string, init, config: v.config as string, bundle: workerFile }));
+      return 0;
+    }
+    case "uninstall": process.stdout.write(uninstall(v.root as string)); return 0;
+    case "selftest": stateDirOf(v); return selftest(int("count", v.count as string, 1, 100_000_000));
+    default: throw new UsageError(`unknown command "${name}"`);
   }
 }
 
 export async function main(argv: string[], workerFile: string): Promise<number> {
-  if (argv[0] === "ipchains" || argv[0] === "portfw") return live(argv[0], argv.slice(1));
-  let parsed;
-  try {
-    parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    process.stderr.write(`ipmasq: ${(e as Error).message}\n\n${HELP}`);
-    return 2;
+  const [first, ...rest] = argv;
+  if (first === "--version" || first === "-V" || first === "version") { process.stdout.write(`${version()}\n`); return 0; }
+  if (first === undefined) { process.stderr.write(globalHelp()); return EXIT_USAGE; }
+  if (first === "--help" || first === "-h" || first === "help") {
+    if (rest[0] && COMMANDS[rest[0]]) { process.stdout.write(commandHelp(rest[0])); return 0; }
+    if (rest[0]) { process.stderr.write(`ipmasq: unknown command "${printable(rest[0])}"\n`); return EXIT_USAGE; }
+    process.stdout.write(globalHelp());
+    return 0;
   }
-  const { values: v, positionals } = parsed;
-  const cmd = positionals[0];
-  if (v.help || !cmd || cmd === "help") { process.stdout.write(HELP); return cmd || v.help ? 0 : 2; }
-  const stateDir = v["state-dir"] ?? defaultStateDir();
-  // native code is extracted to and loaded from a directory of ours under the state directory
-  process.env[NATIVE_DIR_ENV] = join(stateDir, "lib");
+  if (!COMMANDS[first]) {
+    process.stderr.write(`ipmasq: ${first.startsWith("-") ? `unknown option ${printable(first)}` : `unknown command "${printable(first)}"`}\nusage: ipmasq COMMAND [options]   (ipmasq --help lists the commands)\n`);
+    return EXIT_USAGE;
+  }
   try {
-    switch (cmd) {
-      case "run": {
-        if (v.core !== "wasm" && v.core !== "ts") throw new UsageError(`--core must be wasm or ts, got "${v.core}"`);
-        if (v.filtering !== "address-dependent" && v.filtering !== "endpoint-independent") throw new UsageError(`--filtering must be address-dependent or endpoint-independent, got "${v.filtering}"`);
-        if (v["ftp-helper"] !== "on" && v["ftp-helper"] !== "off") throw new UsageError(`--ftp-helper must be on or off, got "${v["ftp-helper"]}"`);
-        if (v.gro !== "on" && v.gro !== "off") throw new UsageError(`--gro must be on or off, got "${v.gro}"`);
-        if (v.pcp !== "on" && v.pcp !== "off") throw new UsageError(`--pcp must be on or off, got "${v.pcp}"`);
-        if (!SPOOF_CHECKS.includes(v["spoof-check"] as SpoofCheck)) throw new UsageError(`--spoof-check must be off, loose or strict, got "${v["spoof-check"]}"`);
-        if (!/^[A-Za-z0-9_.-]{1,12}$/.test(v.tun!)) throw new UsageError(`--tun must be 1 to 12 letters, digits, _ . or - (the devices of the interfaces add -N), got "${v.tun}"`);
-        const ports = /^(\d+)-(\d+)$/.exec(v.ports ?? "");
-        if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${v.ports}"`);
-        const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
-        const o: RunOptions = {
-          config: v.config!, core: v.core, workers: int("workers", v.workers ?? String(Math.min(cpus().length, 8)), 1, 64),
-          maxConns: int("max-conns", v["max-conns"]!, 16, 4_000_000), wan: v.wan, lan: v.lan, tun: v.tun!,
-          table: int("table", v.table!, 1, 2 ** 31 - 1), stateDir, portMin, portMax,
-          mssClamp: int("mss-clamp", v["mss-clamp"]!, 0, 65535), workerFile, argv, handover: v.handover, metrics: v.metrics, filtering: v.filtering, ftpHelper: v["ftp-helper"] === "on", pcp: v.pcp === "on",
-          groHoldUs: v.gro === "on" ? int("gro-hold", v["gro-hold"]!, 0, 10_000) : undefined,
-          spoofCheck: v["spoof-check"] as SpoofCheck,
-        };
-        if (o.metrics) parseListen(o.metrics);
-        return await runGateway(o);
-      }
-      case "check": {
-        const file = positionals[1] ?? v.config!;
-        const c = loadConfig(file);
-        for (const w of c.warnings) process.stderr.write(`warning: ${w}\n`);
-        const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
-        process.stdout.write(`${file}: ok (${rules} rule${rules === 1 ? "" : "s"}, ${c.policy.portfw.length} port forward${c.policy.portfw.length === 1 ? "" : "s"}, forward policy ${c.policy.chains.forward.policy})\n`);
-        return 0;
-      }
-      case "status": {
-        const s = await request(controlSocketPath(stateDir, v.tun!), { cmd: "status" });
-        process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
-        return 0;
-      }
-      case "install": {
-        const init = v.init ?? (existsSync("/run/systemd/system") ? "systemd" : "sysv");
-        if (init !== "systemd" && init !== "sysv") throw new UsageError(`--init must be systemd or sysv, got "${init}"`);
-        process.stdout.write(install({ root: v.root!, init, config: v.config!, bundle: workerFile }));
-        return 0;
-      }
-      case "selftest":
-        return selftest(int("count", v.count!, 1, 100_000_000));
-      case "uninstall":
-        process.stdout.write(uninstall(v.root!));
-        return 0;
-      case "conns": case "save": case "restart": {
-        const res = (await request(controlSocketPath(stateDir, v.tun!), { cmd })) as { text: string; json: unknown };
-        process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
-        return 0;
-      }
-      default:
-        throw new UsageError(`unknown command "${cmd}"`);
-    }
+    return await command(first, rest, workerFile);
   } catch (e) {
-    if (e instanceof UsageError) { process.stderr.write(`ipmasq: ${e.message}\n\n${HELP}`); return 2; }
-    if (e instanceof ConfigError) { process.stderr.write(`${e.message}\nipmasq: nothing was applied\n`); return 1; }
-    process.stderr.write(`ipmasq: ${(e as Error).message}\n`);
-    return 1;
+    if (e instanceof UsageError) { process.stderr.write(`ipmasq ${first}: ${printable(e.message)}\n${usageLine(first)}\n`); return EXIT_USAGE; }
+    if (e instanceof ConfigError) { process.stderr.write(`${printable(e.message)}\nipmasq: nothing was applied\n`); return EXIT_FAILED; }
+    process.stderr.write(`ipmasq ${first}: ${printable((e as Error).message)}\n`);
+    return e instanceof NotRunning && first === "status" ? EXIT_NOT_RUNNING : EXIT_FAILED;
   }
 }
 

@@ -76,14 +76,22 @@ CONFIG=\${CONFIG:-${config}}
 LOG=\${LOG:-/var/log/ipmasq.log}
 IPMASQ_OPTS=\${IPMASQ_OPTS:-}
 
+# IPMASQ_OPTS are run's; status finds the gateway by --state-dir and --tun among them
+client_opts() {
+  set -- $IPMASQ_OPTS
+  while [ $# -gt 0 ]; do
+    case "$1" in --state-dir|--tun) printf ' %s %s' "$1" "$2"; shift 2 ;; *) shift ;; esac
+  done
+}
+
 running_pid() {
-  "$IPMASQ" status --json $IPMASQ_OPTS 2>/dev/null | sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p'
+  "$IPMASQ" status --json $(client_opts) 2>/dev/null | sed -n 's/.*"pid": *\\([0-9][0-9]*\\).*/\\1/p'
 }
 
 case "\${1:-start}" in
   start)
     if [ -n "$(running_pid)" ]; then echo "ipmasq is already running"; exit 0; fi
-    "$IPMASQ" check "$CONFIG" $IPMASQ_OPTS || exit 1
+    "$IPMASQ" check "$CONFIG" || exit 1
     nohup "$IPMASQ" run --config "$CONFIG" $IPMASQ_OPTS >>"$LOG" 2>&1 </dev/null &
     for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
       [ -n "$(running_pid)" ] && { echo "ipmasq started"; exit 0; }
@@ -101,7 +109,7 @@ case "\${1:-start}" in
     [ -z "$pid" ] && { echo "ipmasq is not running"; exit 1; }
     kill -HUP "$pid" && echo "ipmasq: graceful restart" ;;
   status)
-    exec "$IPMASQ" status $IPMASQ_OPTS ;;
+    exec "$IPMASQ" status $(client_opts) ;;
   *)
     echo "usage: $0 start|stop|restart|status"; exit 2 ;;
 esac

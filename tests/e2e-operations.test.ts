@@ -18,7 +18,9 @@ t.test("operations", async (t) => {
   const topo = makeTopology("ops");
   t.teardown(() => topo.destroy());
   const state = join(topo.dir, "state");
-  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, "--state-dir", state]);
+  // the commands that talk to the gateway find it through the state directory; check, install and
+  // uninstall need none (and take no such option)
+  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, ...(["check", "install", "uninstall"].includes(args[0]) ? [] : ["--state-dir", state])]);
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const before = kernelState(topo, topo.gw);
   const config = writeConfig(topo);

@@ -30,7 +30,9 @@ t.test("policy and operations", async (t) => {
   const topo = makeTopology("pol");
   t.teardown(() => topo.destroy());
   const state = join(topo.dir, "state");
-  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, "--state-dir", state]);
+  // the commands that talk to the gateway find it through the state directory; check, install and
+  // uninstall need none (and take no such option)
+  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, ...(["check", "install", "uninstall"].includes(args[0]) ? [] : ["--state-dir", state])]);
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "80"]));
@@ -48,7 +50,9 @@ t.test("policy and operations", async (t) => {
     t.equal(kernelState(topo, topo.gw), before, "the kernel is untouched");
     writeFileSync(bad, "ipchains -A forward -s 192.168.0.0/33 -j MASQ\n");
     const slash33 = outcome(() => ipmasq("check", bad));
-    t.same([slash33.code, slash33.out.trim()], [1, `${bad}:1:24: prefix length /33 is more than 32\nipmasq: nothing was applied`], "a /33 prefix is refused, saying where and why");
+    t.equal(slash33.code, 1, "a /33 prefix is refused");
+    t.equal(slash33.out.split("\n")[0], `${bad}:1:24: prefix length /33 is more than 32`, "saying where and why");
+    t.equal(slash33.out.split("\n")[2], `  ${" ".repeat(23)}^`, "with a caret under the column");
   });
 
   const config = join(topo.dir, "rc.ipmasq");

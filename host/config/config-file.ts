@@ -1,7 +1,10 @@
 // The configuration file: the seed's /etc/rc.d/rc.ipmasq as written. ipchains and ipmasqadm
 // portfw lines make the policy; the shell lines around them that ipmasq does itself (ip_forward,
-// loading ip_masq modules) are recognised and need no action. Anything else, or any bad line,
-// refuses the whole file: the policy is built on a fresh copy and only returned when all is right.
+// loading ip_masq modules) are recognised and need no action; shell variables assigned at the top
+// (IPCHAINS=/sbin/ipchains, EXTIF="eth0", as the IP-Masquerade HOWTO's rc.firewall did) are
+// expanded where used as $NAME or ${NAME}. Anything else — a loop, an `if`, an unset variable, any
+// bad line — refuses the whole file: the policy is built on a fresh copy and only returned when
+// all is right.
 import { readFileSync } from "node:fs";
 import { ConfigError, runIpchains, runPortfw, tokenize, Token } from "../policy/ipchains";
 import { Policy, emptyPolicy } from "../policy/rules";
@@ -18,9 +21,36 @@ const IPMASQADM = /^((\/usr)?\/sbin\/)?ipmasqadm$/;
 
 export interface Config { file: string; policy: Policy; warnings: string[] }
 
+// NAME=value (also `export NAME=value`): the value bare, "double-quoted" or 'single-quoted'.
+const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|'([^']*)'|([^\s"'#]*))\s*(?:#.*)?$/;
+// Shell control structures: refused, never guessed at.
+const SHELL_CONSTRUCT = /^(if|then|elif|else|fi|for|while|until|do|done|case|esac|function|select)\b|^[A-Za-z_]\w*\s*\(\)|^[{}]/;
+const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
+
+// $NAME and ${NAME} in `text` (at `column` of the line), from `vars`.
+function expand(text: string, vars: Map<string, string>, file: string, lineNo: number, column: number): string {
+  return text.replace(VARIABLE, (whole, braced: string | undefined, bare: string | undefined, at: number) => {
+    const name = (braced ?? bare)!;
+    const value = vars.get(name);
+    if (value === undefined) throw new ConfigError(file, lineNo, column + at, `$${name} is not set above this line`);
+    return value;
+  });
+}
+
+// The words of a line with variables expanded: a bare word whose value has spaces becomes several
+// words, as in the shell; a quoted one stays one.
+function expandTokens(toks: Token[], vars: Map<string, string>, file: string, lineNo: number): Token[] {
+  return toks.flatMap((t) => {
+    if (t.quote === "single" || !t.text.includes("$")) return [t];
+    const text = expand(t.text, vars, file, lineNo, t.column + (t.quote ? 1 : 0));
+    if (t.quote) return [{ ...t, text }];
+    return text.split(/\s+/).filter(Boolean).map((w) => ({ text: w, column: t.column }));
+  });
+}
+
 // Applies one line of the file to `policy`.
-export function applyLine(policy: Policy, file: string, lineNo: number, raw: string) {
-  return applyTokens(policy, file, lineNo, tokenize(raw), raw.length + 1);
+export function applyLine(policy: Policy, file: string, lineNo: number, raw: string, vars = new Map<string, string>()) {
+  return applyTokens(policy, file, lineNo, expandTokens(tokenize(raw), vars, file, lineNo), raw.length + 1);
 }
 
 // Applies one command, already split into tokens (with their columns), to `policy`. Shared with
@@ -38,21 +68,39 @@ export function applyTokens(policy: Policy, file: string, lineNo: number, toks: 
 export function parseConfig(file: string, text: string): Config {
   const policy = emptyPolicy();
   const warnings: string[] = [];
+  const vars = new Map<string, string>();
   text.split("\n").forEach((raw, n) => {
     const line = raw.trim();
+    const column = raw.length - raw.trimStart().length + 1;
     if (line === "" || (line.startsWith("#") && !line.startsWith("#!"))) return;
     if (BUILT_IN_LINES.some((re) => re.test(line))) return;
-    warnings.push(...applyLine(policy, file, n + 1, raw).warnings);
+    const assignment = ASSIGNMENT.exec(line);
+    if (assignment) {
+      const [, name, double, single, bare] = assignment;
+      vars.set(name, single ?? expand(double ?? bare ?? "", vars, file, n + 1, column + name.length + 1));
+      return;
+    }
+    const construct = SHELL_CONSTRUCT.exec(line);
+    if (construct) throw new ConfigError(file, n + 1, column, `the shell construct "${construct[0].trim()}" is not supported: a rule file holds ipchains and ipmasqadm lines, and NAME=value lines used as $NAME`);
+    warnings.push(...applyLine(policy, file, n + 1, raw, vars).warnings);
   });
   return { file, policy, warnings };
 }
 
+// What an errno means, as a sentence.
+const ERRNO_SENTENCES: Record<string, string> = {
+  ENOENT: "no such file", EISDIR: "is a directory", EACCES: "permission denied", EPERM: "permission denied",
+  ENOTDIR: "a part of the path is not a directory", ELOOP: "too many symbolic links", EMFILE: "too many open files",
+};
+
+// Reads a rule file; "-" is standard input.
 export function loadConfig(file: string): Config {
   let text: string;
   try {
-    text = readFileSync(file, "utf8");
+    text = readFileSync(file === "-" ? 0 : file, "utf8");
   } catch (e) {
-    throw new Error(`cannot read config ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const code = (e as NodeJS.ErrnoException).code ?? "";
+    throw new Error(`cannot read ${file === "-" ? "standard input" : file}: ${ERRNO_SENTENCES[code] ?? (e as Error).message}`);
   }
-  return parseConfig(file, text);
+  return parseConfig(file === "-" ? "<stdin>" : file, text);
 }

@@ -1,6 +1,9 @@
 // Talks to a running gateway's control socket.
 import { createConnection } from "node:net";
 
+// There is no gateway to ask (no control socket, or nobody behind it).
+export class NotRunning extends Error {}
+
 export function request(path: string, req: object, timeoutMs = 5000): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
@@ -18,9 +21,8 @@ export function request(path: string, req: object, timeoutMs = 5000): Promise<un
     });
     sock.on("error", (e: NodeJS.ErrnoException) => {
       clearTimeout(timer);
-      reject(new Error(e.code === "ENOENT" || e.code === "ECONNREFUSED"
-        ? `no gateway is running in this network namespace (no control socket ${path})`
-        : e.code === "EACCES" ? `permission denied on ${path}: the control socket is root only` : e.message));
+      if (e.code === "ENOENT" || e.code === "ECONNREFUSED") reject(new NotRunning(`no gateway is running in this network namespace (no control socket ${path})`));
+      else reject(new Error(e.code === "EACCES" ? `permission denied on ${path}: the control socket is root only` : e.message));
     });
   });
 }

@@ -13,7 +13,9 @@ export class ConfigError extends Error {
   }
 }
 
-export interface Token { text: string; column: number }
+// A word of a line, with the column it starts at; `quote` says how it was quoted in the file
+// (a shell variable is expanded in "…" and bare words, not in '…').
+export interface Token { text: string; column: number; quote?: "double" | "single" }
 
 export function tokenize(line: string): Token[] {
   const out: Token[] = [];
@@ -21,7 +23,7 @@ export function tokenize(line: string): Token[] {
   let m: RegExpExecArray | null;
   while ((m = re.exec(line))) {
     if (m[3]?.startsWith("#")) break;
-    out.push({ text: m[1] ?? m[2] ?? m[3], column: m.index + 1 });
+    out.push({ text: m[1] ?? m[2] ?? m[3], column: m.index + 1, ...(m[1] !== undefined ? { quote: "double" as const } : m[2] !== undefined ? { quote: "single" as const } : {}) });
   }
   return out;
 }
@@ -180,12 +182,12 @@ function ruleNumber(c: Cursor, chain: string, p: Policy, allowEnd: boolean): num
 
 // Each rule gets a free slot of the shared counters (see shared-policy.ts).
 
-function addCounter(p: Policy, r: Rule): Rule {
+function addCounter(p: Policy, r: Rule, c: Cursor): Rule {
   const used = new Set<number>();
   for (const ch of Object.values(p.chains)) { used.add(ch.policyCounter); for (const x of ch.rules) used.add(x.counter); }
   let slot = 0;
   while (used.has(slot)) slot++;
-  if (slot >= MAX_COUNTERS) throw new Error(`more than ${MAX_COUNTERS} rules`);
+  if (slot >= MAX_COUNTERS) c.fail(c.toks[0], `more than ${MAX_COUNTERS} rules (and chain policies): this one is refused`);
   r.counter = slot;
   return r;
 }
@@ -197,13 +199,13 @@ export function runIpchains(p: Policy, toks: Token[], file: string, line: number
   switch (cmd.text) {
     case "-A": case "--append": {
       const chain = chainArg(c, p, true)!;
-      p.chains[chain].rules.push(addCounter(p, parseRuleSpec(c, p, chain)));
+      p.chains[chain].rules.push(addCounter(p, parseRuleSpec(c, p, chain), c));
       break;
     }
     case "-I": case "--insert": {
       const chain = chainArg(c, p, true)!;
       const at = c.peek() && /^\d+$/.test(c.peek()!.text) ? ruleNumber(c, chain, p, true) : 0;
-      p.chains[chain].rules.splice(at, 0, addCounter(p, parseRuleSpec(c, p, chain)));
+      p.chains[chain].rules.splice(at, 0, addCounter(p, parseRuleSpec(c, p, chain), c));
       break;
     }
     case "-R": case "--replace": {
