@@ -71,7 +71,7 @@ const common = {
   platform: "node",
   target: "node20",
   format: "cjs",
-  loader: { ".wasm": "binary", ".node": "binary" },
+  loader: { ".wasm": "binary", ".node": "binary", ".8": "text", ".5": "text" },
   plugins: [embedPlugin],
   logLevel: "warning",
   legalComments: "none",

@@ -3,8 +3,13 @@
 import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { execFileSync } from "node:child_process";
+import { bashCompletion } from "./completion";
+import { pageSource } from "./manual";
 
 const LIB = "usr/local/lib/ipmasq/ipmasq.js";
+const MAN8 = "usr/local/share/man/man8/ipmasq.8";
+const MAN5 = "usr/local/share/man/man5/ipmasq.conf.5";
+const COMPLETION = "usr/local/share/bash-completion/completions/ipmasq";
 const BIN = "usr/local/sbin/ipmasq";
 const UNIT = "etc/systemd/system/ipmasq.service";
 const RC = "etc/rc.d/rc.ipmasq";
@@ -17,6 +22,7 @@ export const CAPABILITIES = ["CAP_NET_ADMIN"];
 export function systemdUnit(node: string, config: string): string {
   return `[Unit]
 Description=ipmasq IP masquerade gateway
+Documentation=man:ipmasq(8) man:ipmasq.conf(5)
 After=network-online.target
 Wants=network-online.target
 
@@ -126,6 +132,11 @@ export function install(o: { root: string; init: "systemd" | "sysv"; config: str
   rmSync(at(BIN), { force: true });
   symlinkSync(`/${LIB}`.replace(/^\/usr\/local/, ".."), at(BIN));
   out.push(`installed /${LIB} and /${BIN}`);
+  for (const [path, text] of [[MAN8, pageSource("manual")], [MAN5, pageSource("conf")], [COMPLETION, bashCompletion()]] as const) {
+    mkdirSync(dirname(at(path)), { recursive: true });
+    writeFileSync(at(path), text, { mode: 0o644 });
+  }
+  out.push(`installed the manual pages ipmasq(8), ipmasq.conf(5) and bash completion`);
   if (o.init === "systemd") {
     mkdirSync(dirname(at(UNIT)), { recursive: true });
     writeFileSync(at(UNIT), systemdUnit(process.execPath, o.config));
@@ -149,7 +160,7 @@ export function uninstall(root: string): string {
   if (root === "/" && existsSync(join(root, UNIT)) && existsSync("/run/systemd/system")) {
     try { execFileSync("systemctl", ["disable", "ipmasq.service"]); } catch { /* not enabled */ }
   }
-  for (const p of [UNIT, RC, BIN, LIB]) {
+  for (const p of [UNIT, RC, BIN, LIB, MAN8, MAN5, COMPLETION]) {
     if (existsSync(join(root, p)) || p === BIN) {
       try { rmSync(join(root, p)); removed.push(`/${p}`); } catch { /* not there */ }
     }

@@ -1,0 +1,54 @@
+// What the command line takes: every option with its help, and every command with the options it
+// accepts. host/cli.ts parses and prints help from these tables, and `ipmasq install` makes the
+// bash completion from them, so none of the three can say what the others do not.
+import { DEFAULT_GRO_HOLD_US } from "./kernel/receive-offload";
+
+export const DEFAULT_TUN = "masq0";
+
+export interface OptionSpec { type: "string" | "boolean"; arg?: string; default?: string; help: string; short?: string; hidden?: boolean }
+
+export const OPTIONS: Record<string, OptionSpec> = {
+  config: { type: "string", arg: "FILE", default: "/etc/ipmasq.conf", help: "rule file: ipchains lines as in rc.ipmasq" },
+  core: { type: "string", arg: "wasm|ts", default: "wasm", help: "packet core: WebAssembly, or the plain TypeScript twin" },
+  workers: { type: "string", arg: "N", help: "worker threads, one TUN queue each (default: one per CPU, at most 8)" },
+  "max-conns": { type: "string", arg: "N", default: "65536", help: "connection table size" },
+  wan: { type: "string", arg: "IF", help: "WAN interface (default: the default route's, followed as it moves)" },
+  lan: { type: "string", arg: "IF", help: "LAN interface (default: those holding a MASQ -s network)" },
+  tun: { type: "string", arg: "NAME", default: DEFAULT_TUN, help: "base TUN device, at most 12 characters; each interface's packets come in through NAME-1, NAME-2, …" },
+  table: { type: "string", arg: "N", default: "4242", help: "routing table of the base TUN device; the others use N+1, N+2, …" },
+  ports: { type: "string", arg: "MIN-MAX", default: "32768-60999", help: "NAT port range for ports >= 1024 (the usual client ports, preserved when free; the gateway's own move outside it)" },
+  "mss-clamp": { type: "string", arg: "N", default: "0", help: "clamp the TCP MSS of SYNs to N (0: off)" },
+  pcp: { type: "string", arg: "on|off", default: "off", help: "NAT-PMP and PCP server on the LAN interfaces, UDP 5351" },
+  "ftp-helper": { type: "string", arg: "on|off", default: "on", help: "rewrite FTP PORT/EPRT/227/229 and expect the data connection" },
+  gro: { type: "string", arg: "on|off", default: "on", help: "receive offload on the LAN and WAN interfaces (needs ethtool; undone on exit)" },
+  "gro-hold": { type: "string", arg: "US", default: String(DEFAULT_GRO_HOLD_US), help: "hold a burst open up to US microseconds so that it can grow (0: flush at the end of each receive poll)" },
+  filtering: { type: "string", arg: "address-dependent|endpoint-independent", default: "address-dependent", help: "who may send in to a mapped public port" },
+  "spoof-check": { type: "string", arg: "off|loose|strict", default: "strict", help: "drop a new flow's packet whose source is not routed back through the interface it came in on (strict), or through any (loose)" },
+  "state-dir": { type: "string", arg: "DIR", help: "journal, lock, control socket and native code (default /run/ipmasq)" },
+  metrics: { type: "string", arg: "[ADDR:]PORT", help: "Prometheus text at http://ADDR:PORT/metrics (ADDR 127.0.0.1 unless given; off by default)" },
+  json: { type: "boolean", help: "answer in JSON" },
+  init: { type: "string", arg: "systemd|sysv", help: "what starts it at boot (default: systemd where it runs)" },
+  root: { type: "string", arg: "DIR", default: "/", help: "install under DIR (packaging, tests)" },
+  count: { type: "string", arg: "N", default: "20000", help: "packets in the differential run" },
+  handover: { type: "string", arg: "FILE", hidden: true, help: "the snapshot a graceful restart hands over (internal)" },
+  help: { type: "boolean", short: "h", help: "this help" },
+};
+
+export interface CommandSpec { args: string; summary: string; options: string[]; positionals: [number, number] }
+
+const CLIENT = ["state-dir", "tun"];
+export const COMMANDS: Record<string, CommandSpec> = {
+  run: { args: "[options]", summary: "run the gateway in the foreground, in this network namespace", positionals: [0, 0],
+    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "ftp-helper", "gro", "gro-hold", "filtering", "spoof-check", "state-dir", "metrics", "handover"] },
+  check: { args: "[FILE|-] [--json]", summary: "validate a rule file (- reads standard input); nothing is applied", positionals: [0, 1], options: ["config", "json"] },
+  status: { args: "[--json]", summary: "the running gateway: WAN, packets, drops by reason, table fill, workers", positionals: [0, 0], options: ["json", ...CLIENT] },
+  conns: { args: "[--json]", summary: "the masqueraded connections and mappings", positionals: [0, 0], options: ["json", ...CLIENT] },
+  ipchains: { args: "ARGS", summary: "change or list the running rules, as ipchains did: -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S", positionals: [0, Infinity], options: ["json", ...CLIENT] },
+  portfw: { args: "ARGS", summary: "ipmasqadm portfw: -a -P tcp|udp -L ADDR PORT -R ADDR PORT [-p PREF], -d, -f, -l", positionals: [0, Infinity], options: ["json", ...CLIENT] },
+  save: { args: "", summary: "write the running rules back to the config file", positionals: [0, 0], options: ["json", ...CLIENT] },
+  restart: { args: "", summary: "graceful restart: a new process takes over every connection (also SIGHUP)", positionals: [0, 0], options: ["json", ...CLIENT] },
+  install: { args: "[--init systemd|sysv] [--root DIR]", summary: "start the gateway at boot (systemd unit, or /etc/rc.d/rc.ipmasq)", positionals: [0, 0], options: ["init", "root", "config"] },
+  uninstall: { args: "[--root DIR]", summary: "remove what install wrote", positionals: [0, 0], options: ["root"] },
+  selftest: { args: "[--count N]", summary: "the core tests on this machine (golden vectors, WASM vs TS, koffi)", positionals: [0, 0], options: ["count", "state-dir"] },
+};
+
