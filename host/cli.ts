@@ -12,7 +12,8 @@ export { OPTIONS, COMMANDS } from "./cli-spec";
 import { runGateway, defaultStateDir, RunOptions } from "./gateway";
 import { parseConfig } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
-import { masqSources } from "./policy/rules";
+import { lintPolicy } from "./policy/lint";
+import { listInterfaces, Iface } from "./kernel/interfaces";
 import { request, NotRunning } from "./control/client";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
@@ -134,9 +135,9 @@ function check(file: string, json: boolean): number {
   const name = file === "-" ? "<stdin>" : file;
   try {
     const c = parseConfig(name, text);
-    const warnings = [...c.warnings];
-    const masqRules = Object.values(c.policy.chains).flatMap((ch) => ch.rules).filter((r) => r.target === "MASQ");
-    if (masqRules.length > 0 && masqSources(c.policy).length === 0) warnings.push("no MASQ rule names its network with -s: `run` cannot tell the LAN interface without --lan IF");
+    let here: Iface[] | undefined;
+    try { here = listInterfaces(); } catch { /* no iproute2 here: the interface check is skipped */ }
+    const warnings = [...c.warnings, ...lintPolicy(c.policy, here)];
     const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
     if (json) {
       process.stdout.write(JSON.stringify({ file: name, ok: true, rules, portForwards: c.policy.portfw.length, forwardPolicy: c.policy.chains.forward.policy, warnings }, null, 1) + "\n");

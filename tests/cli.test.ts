@@ -77,6 +77,25 @@ t.test("check", async (t) => {
   t.match([jsonErr.code, JSON.parse(jsonErr.out)], [1, { ok: false, error: { line: 1, column: 24, reason: /unknown target "MASK"/ } }], "--json error: line, column, reason");
 });
 
+t.test("check warns about what is legal but probably wrong (exit 0)", async (t) => {
+  const r = ipmasq(["check", "--json", "-"], [
+    "ipchains -P forward DENY",
+    "ipchains -A forward -s 10.99.3.0/24 -i eth9 -j DENY",
+    "ipchains -A forward -s 10.99.3.0/24 -p tcp -d 0/0 25 -j DENY",
+    "ipchains -A forward -s 10.99.0.0/16 -j MASQ",
+    "ipchains -A forward -s 10.99.5.0/24 -j ACCEPT",
+    "ipmasqadm portfw -a -P tcp -L 10.0.0.1 80 -R 172.16.0.9 80",
+  ].join("\n"));
+  const out = JSON.parse(r.out);
+  t.equal(r.code, 0, "still ok");
+  t.match(out.warnings, [
+    /chain forward, rule 4 \("-s 10\.99\.5\.0\/24 -j ACCEPT"\) can never match: rule 3 \("-s 10\.99\.0\.0\/16 -j MASQ"\) decides every packet it would/,
+    /the port forward to 172\.16\.0\.9:80 leads outside every masqueraded network \(10\.99\.0\.0\/16\)/,
+    /no interface here has an address in 10\.99\.0\.0\/16/,
+  ], "a shadowed rule, a port forward to no LAN, a network no interface here holds");
+  t.equal(out.warnings.length, 3, "and nothing else: a rule behind one limited to an interface (-i) is not taken for shadowed");
+});
+
 t.test("the 2.2-era script dialect: shell variables, refused shell constructs", async (t) => {
   const howto = file("rc.firewall", [
     "#!/bin/sh", "# as the IP-Masquerade HOWTO's rc.firewall", "IPCHAINS=/sbin/ipchains", 'EXTIF="eth0"', "INTNET=192.168.0.0/24", "export PORTS='-p tcp'", "",

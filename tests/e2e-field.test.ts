@@ -30,7 +30,7 @@ t.test("a second start is refused and touches nothing; the first keeps forwardin
   let err = "", code = 0;
   try { topo.exec(topo.gw, [NODE, BUNDLE, "run", "--config", writeConfig(topo), "--state-dir", state], { timeout: 20_000 }); } catch (e) { code = (e as { status: number }).status; err = String((e as { stderr: string }).stderr); }
   t.equal(code, 1, "the second start exits 1");
-  t.equal(err, `ipmasq: another ipmasq (pid ${g.proc.pid}) runs the gateway of this network namespace with TUN masq0; nothing was changed (stop it first, or choose another --tun)\n`, "one line naming the running gateway's pid");
+  t.equal(err, `ipmasq run: another ipmasq (pid ${g.proc.pid}) runs the gateway of this network namespace with TUN masq0; nothing was changed (stop it first, or choose another --tun)\n`, "one line naming the running gateway's pid");
   t.notMatch(err, /restored/, "it restored nothing");
   t.equal(topo.exec(topo.gw, ["ip", "rule"]), rules, "the rules are untouched");
   t.ok(pings(topo), "the first gateway still forwards");
