@@ -138,11 +138,8 @@ t.test("MSS clamping for PPPoE-style links: the server sees the clamped MSS", as
       let curlErr = "";
       curl.stderr!.on("data", (d) => { curlErr += d; });
       let ss = "";
-      for (let i = 0; i < 50 && !/mss:\d+/.test(ss); i++) {
-        await new Promise((r) => setTimeout(r, 200));
-        ss = topo.exec(topo.wan, ["ss", "-tin", "sport", "= :8080"]);
-      }
-      if (curlErr) t.comment(`curl: ${curlErr}`);
+      await until(() => /mss:\d+/.test(ss = topo.exec(topo.wan, ["ss", "-tin", "sport", "= :8080"])) || curl.exitCode !== null, 20_000).catch(() => undefined);
+      if (!/mss:\d+/.test(ss)) t.comment(`no connection seen: curl ${curl.exitCode === null ? "still running" : `exited ${curl.exitCode}`} ${curlErr}; gateway log:\n${g.log()}`);
       t.match(ss, new RegExp(`\\bmss:${mss}\\b`), clamp === "0" ? "without clamping the server sends 1448-byte segments" : "with --mss-clamp 1400 the server's segments fit 1400 (1388 + timestamps)");
       curl.kill();
     } finally {
