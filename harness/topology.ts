@@ -134,6 +134,12 @@ export function outcome(run: () => string): { code: number; out: string } {
   }
 }
 
+// Runs scapy code in a namespace (Debian's python3-scapy, seen only by /usr/bin/python3), for
+// packets no ordinary program sends: forged sources, martians, incomplete fragments.
+export function scapy(t: Topology, ns: string, code: string): string {
+  return t.exec(ns, ["/usr/bin/python3", "-c", `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)\nfrom scapy.all import *\n${code}`], { timeout: 60_000 });
+}
+
 // A namespace's IP, ICMP, TCP and UDP counters (/proc/net/snmp), as "Udp.InDatagrams" -> n: the
 // receiving side's own word that something did or did not arrive.
 export function snmp(t: Topology, ns: string): Record<string, number> {

@@ -5,12 +5,12 @@
 // 3 (status) no gateway is running, as LSB init scripts have it.
 import { parseArgs } from "node:util";
 import { cpus } from "node:os";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../package.json";
 export { OPTIONS, COMMANDS } from "./cli-spec";
 import { runGateway, defaultStateDir, RunOptions } from "./gateway";
-import { parseConfig } from "./config/config-file";
+import { parseConfig, readRuleText } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
 import { lintPolicy } from "./policy/lint";
 import { listInterfaces, Iface } from "./kernel/interfaces";
@@ -21,7 +21,7 @@ import { selftest } from "./selftest";
 import { controlSocketPath } from "./control/server";
 import { OPTIONS, COMMANDS, DEFAULT_TUN } from "./cli-spec";
 import { PAGES, PageName, showPage } from "./manual";
-import { SPOOF_CHECKS, SpoofCheck } from "./worker/reverse-path";
+import { SPOOF_CHECKS } from "./worker/reverse-path";
 import { NATIVE_DIR_ENV } from "./tun/embedded-addon";
 
 export const EXIT_FAILED = 1;
@@ -124,15 +124,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
 // `check`: the file parsed exactly as `run` parses it, plus warnings for what is legal but
 // probably wrong. An error shows the line with a caret under its column.
 function check(file: string, json: boolean): number {
-  let text: string;
-  try {
-    text = readFileSync(file === "-" ? 0 : file, "utf8");
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code ?? "";
-    const why = ({ ENOENT: "no such file", EISDIR: "is a directory", EACCES: "permission denied", EPERM: "permission denied" } as Record<string, string>)[code] ?? (e as Error).message;
-    throw new Error(`cannot read ${file === "-" ? "standard input" : file}: ${why}`);
-  }
-  const name = file === "-" ? "<stdin>" : file;
+  const { name, text } = readRuleText(file);
   try {
     const c = parseConfig(name, text);
     let here: Iface[] | undefined;

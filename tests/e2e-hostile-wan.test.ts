@@ -6,12 +6,11 @@
 import t, { Test } from "tap";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, scapy, Topology } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
-const PY = "/usr/bin/python3"; // Debian's, which sees python3-scapy
 
 // The LAN host's own receive counters, to prove nothing arrived.
 const RECEIVED = ["Icmp.InEchos", "Icmp.InMsgs", "Tcp.PassiveOpens", "Tcp.InSegs", "Udp.InDatagrams", "Udp.NoPorts"];
@@ -29,8 +28,6 @@ async function sink(topo: Topology, port: number): Promise<{ proc: ChildProcess;
   return { proc, lines: () => out.split("\n").filter((l) => l.startsWith("from ")) };
 }
 
-const scapy = (topo: Topology, ns: string, code: string): string =>
-  topo.exec(ns, [PY, "-c", `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)\nfrom scapy.all import *\n${code}`], { timeout: 60_000 });
 
 t.test("a hostile WAN host", async (t) => {
   const topo = makeTopology("hostile");

@@ -4,7 +4,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, until, outcome } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, until, outcome, scapy } from "../harness/topology";
 
 const PEERS = join(__dirname, "peers");
 const NODE = process.execPath;
@@ -41,9 +41,7 @@ t.test("protocols", async (t) => {
   // 64 places; the rest are refused and counted, and whole packets go on as before
   const fragDrops = (): number => JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).drops.fragment ?? 0;
   const dropsBefore = fragDrops();
-  topo.exec(topo.lan, ["/usr/bin/python3", "-c", `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)
-from scapy.all import *
-send([IP(src="192.168.0.2", dst="10.1.0.2", id=3000 + i, flags="MF")/UDP(sport=7000, dport=9)/(b"x" * 64) for i in range(100)], verbose=0)`]);
+  scapy(topo, topo.lan, `send([IP(src="192.168.0.2", dst="10.1.0.2", id=3000 + i, flags="MF")/UDP(sport=7000, dport=9)/(b"x" * 64) for i in range(100)], verbose=0)`);
   await until(() => fragDrops() - dropsBefore >= 100 - 64);
   t.pass(`of 100 incomplete datagrams, ${fragDrops() - dropsBefore} were refused once the reassembly places were full (at most 64 held per worker)`);
   t.match(topo.exec(topo.lan, ["ping", "-c", "1", "-W", "2", "10.1.0.2"]), /1 received/, "unfragmented traffic is unaffected");

@@ -93,14 +93,18 @@ const ERRNO_SENTENCES: Record<string, string> = {
   ENOTDIR: "a part of the path is not a directory", ELOOP: "too many symbolic links", EMFILE: "too many open files",
 };
 
-// Reads a rule file; "-" is standard input.
-export function loadConfig(file: string): Config {
-  let text: string;
+// A rule file's text and the name its messages use; "-" is standard input. A file that cannot
+// be read says why in a sentence.
+export function readRuleText(file: string): { name: string; text: string } {
   try {
-    text = readFileSync(file === "-" ? 0 : file, "utf8");
+    return { name: file === "-" ? "<stdin>" : file, text: readFileSync(file === "-" ? 0 : file, "utf8") };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
     throw new Error(`cannot read ${file === "-" ? "standard input" : file}: ${ERRNO_SENTENCES[code] ?? (e as Error).message}`);
   }
-  return parseConfig(file === "-" ? "<stdin>" : file, text);
+}
+
+export function loadConfig(file: string): Config {
+  const { name, text } = readRuleText(file);
+  return parseConfig(name, text);
 }

@@ -75,21 +75,25 @@ export class NetworkFollower {
   // The TUN devices' MTU is the smallest of the interfaces they serve, so that an oversized DF
   // packet is refused on the first forward and the sender hears of it (docs/architecture.md).
   private wantedMtu(net: NetState): number {
-    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name) && i.mtu >= 576);
-    return served.length ? Math.min(...served.map((i) => i.mtu)) : 1500;
+    const mtus = this.served(net).map((i) => i.mtu).filter((m) => m >= 576);
+    return mtus.length ? Math.min(...mtus) : 1500;
   }
 
   private isOurs(name: string): boolean {
     return name === this.o.tun || this.tuns.has(name) || this.wiring.devices.some((d) => d.name === name);
   }
 
+  // The interfaces the gateway forwards for: all but loopback and its own TUN devices.
+  private served(net: NetState): Iface[] {
+    return net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name));
+  }
+
   lanInterfaces(net = readNetwork()): Iface[] {
-    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name));
-    return lanInterfaces(served, masqSources(this.hooks.policy()), this.wan, this.o.lan);
+    return lanInterfaces(this.served(net), masqSources(this.hooks.policy()), this.wan, this.o.lan);
   }
 
   reconcile(net = readNetwork(), adopted = false): void {
-    const served = net.interfaces.filter((i) => i.name !== "lo" && !this.isOurs(i.name));
+    const served = this.served(net);
     for (const i of served) {
       if (!this.wiring.devices.some((d) => d.iface === i.name)) this.addDevice(i.name);
     }
@@ -134,7 +138,7 @@ export class NetworkFollower {
 
     // receive offload: on each LAN interface and the WAN, again on a device made anew
     if (this.o.groHoldUs !== undefined) {
-      const want = [...lanInterfaces(served, masqSources(this.hooks.policy()), this.wan, this.o.lan), ...(wanIf ? [wanIf] : [])];
+      const want = [...this.lanInterfaces(net), ...(wanIf ? [wanIf] : [])];
       const todo = want.filter((i) => this.tunedIndex.get(i.name) !== i.index);
       if (todo.length) {
         if (!adopted) {

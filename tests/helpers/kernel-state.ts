@@ -26,7 +26,7 @@ export function receiveOffload(t: Topology, ns: string): string {
       features = t.exec(ns, ["ethtool", "-k", dev]);
     } catch (e) {
       // only a device removed since it was listed (a stopping gateway's TUN) may be skipped
-      if (!t.exec(ns, ["ip", "-o", "link"]).includes(`: ${dev}:`) && !t.exec(ns, ["ip", "-o", "link"]).includes(`: ${dev}@`)) return [];
+      if (!new RegExp(`^\\d+: ${dev}[:@]`, "m").test(t.exec(ns, ["ip", "-o", "link"]))) return [];
       throw e;
     }
     const sysfs = SYSFS.map((name) => { try { return t.exec(ns, ["cat", `/sys/class/net/${dev}/${name}`]).trim(); } catch { return "gone"; } });
