@@ -12,7 +12,7 @@ import {
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_GSO_SIZE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
-  E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN,
+  E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN, E_PKTS_OUT, E_PKTS_IN,
   T_NOW, T_MSS_CLAMP, ES_ALG, ES_FIXED, IN_WAN, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
   S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
@@ -66,6 +66,12 @@ function trackTcp(e: usize, flags: u32, outbound: bool): void {
   if (load<u32>(e + E_LAST_SEEN) != now) store<u32>(e + E_LAST_SEEN, now);
 }
 
+// The flow's own counters, one direction: what per-host accounting folds in when the flow ends.
+@inline function account(e: usize, bytesAt: usize, pktsAt: usize, packets: i32, bytes: f64): void {
+  store<f64>(e + bytesAt, load<f64>(e + bytesAt) + bytes);
+  store<f64>(e + pktsAt, load<f64>(e + pktsAt) + <f64>packets);
+}
+
 // Translates one packet in place (the slow path's entry). `vnet` is the virtio_net_hdr, `n` the
 // bytes read, `ingress` IN_INSIDE or IN_WAN.
 export function processPacket(vnet: usize, n: i32, stats: usize, ingress: u32): u32 {
@@ -114,10 +120,10 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
     rewriteEndTtl(ip, l4, l4len, proto, END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
     touch(e);
-    store<f64>(e + E_BYTES_OUT, load<f64>(e + E_BYTES_OUT) + bytes);
+    account(e, E_BYTES_OUT, E_PKTS_OUT, segs, bytes);
     count(true, segs, bytes);
     // Hairpin (RFC 4787 REQ-9): addressed to a public address of ours, so it comes back in.
-    if (dst == wanAddr && proto != PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
+    if (dst == wanAddr && proto != PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, segs, bytes);
     return helped(e, idx);
   }
   idx = lookupWan(<u32>proto, src, sport, dst, dport);
@@ -127,7 +133,7 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
     rewriteEndTtl(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
     touch(e);
-    store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
+    account(e, E_BYTES_IN, E_PKTS_IN, segs, bytes);
     count(false, segs, bytes);
     return helped(e, idx);
   }
@@ -144,14 +150,14 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
 export function lastReason(): u32 { return verdictReason; }
 
 // The second half of a hairpinned packet: now from our public end, it is translated inbound.
-function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: u32, dst: u32, dport: u32, partial: bool, bytes: f64): void {
+function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: u32, dst: u32, dport: u32, partial: bool, segs: i32, bytes: f64): void {
   const idx = lookupWan(<u32>proto, src, sport, dst, dport);
   if (idx < 0) return;
   const e = entryAddress(<u32>idx);
   rewriteEnd(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial);
   finishTcp(e, l4, proto, false, partial);
   touch(e);
-  store<f64>(e + E_BYTES_IN, load<f64>(e + E_BYTES_IN) + bytes);
+  account(e, E_BYTES_IN, E_PKTS_IN, segs, bytes);
 }
 
 @inline function finishTcp(e: usize, l4: usize, proto: i32, outbound: bool, partial: bool): void {

@@ -45,7 +45,8 @@ export const R_ALG = 16; // not a drop: translated, and an application helper (F
 export const R_SPOOFED = 17; // source not reachable through the interface it came in on (reverse path)
 export const R_MARTIAN = 18; // source that no interface may send: 0/8, 127/8, multicast, class E, ours
 export const R_NO_WAN = 19; // a new outbound flow while the WAN has no address or route
-export const R_COUNT = 20;
+export const R_HOST_LIMIT = 20; // a new flow of a LAN host that has --max-conns-per-host flows already
+export const R_COUNT = 21;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
 // Every ingress interface has its own TUN device (host/kernel/ingress.ts), so the worker knows it.
@@ -101,9 +102,11 @@ export const T_TIMEOUT_TCP_TRANS = 72;
 export const T_TIMEOUT_ICMP = 76;
 export const T_PORT_MIN = 80; // u32 NAT port range for ports >= 1024
 export const T_PORT_MAX = 84;
+export const T_HOST_LIMIT = 88; // u32 flows one LAN host may have (0: no limit)
+export const T_HOST_LIMIT_DROPS = 92; // u32 new flows refused for that
 export const T_HEADER_SIZE = 128;
 
-// ---- Connection entry (40 bytes) -------------------------------------------------------------------
+// ---- Connection entry (64 bytes: one cache line) -----------------------------------------------------
 // Addresses and ports are stored as numbers (10.0.0.1 = 0x0a000001), not in wire order.
 export const E_LAN_ADDR = 0; // u32 the LAN host
 export const E_REMOTE_ADDR = 4; // u32 the far end
@@ -117,7 +120,10 @@ export const E_STATE = 19; // u8 TS_* bits | ES_FIXED | ES_ALG
 export const E_LAST_SEEN = 20; // u32 T_NOW of the last packet; when free: when it was freed
 export const E_BYTES_OUT = 24; // f64
 export const E_BYTES_IN = 32; // f64
-export const E_SIZE = 40;
+export const E_PKTS_OUT = 40; // f64 packets on the wire (a GSO super-packet counts its segments)
+export const E_PKTS_IN = 48; // f64
+export const E_CREATED = 56; // u32 T_NOW when the flow was made
+export const E_SIZE = 64;
 
 // Flags set when the entry is made; the fast path keeps them when it adds TCP bits.
 export const ES_FIXED = 64; // port forward or redirect: fixed ports, no port-table mapping

@@ -33,7 +33,7 @@ export function addFlows(s: CoreSetup, flows: FlowSpec[]): void {
   for (const f of flows) {
     const i = f.fixed
       ? s.table.createFixedFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), f.wanPort, L.TS_ESTABLISHED)
-      : s.table.createFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), L.TS_ESTABLISHED, f.wanPort);
+      : s.table.createFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), L.TS_ESTABLISHED, { wantPort: f.wanPort });
     if (i < 0 || s.table.flow(i).wanPort !== f.wanPort) throw new Error(`could not place flow ${JSON.stringify(f)}`);
   }
 }

@@ -52,14 +52,20 @@ function touch(e: number): void {
   if (le32(e + L.E_LAST_SEEN) !== now) mem.dv.setUint32(e + L.E_LAST_SEEN, now, true);
 }
 
-function hairpin(ip: number, l4: number, l4len: number, proto: number, src: number, sport: number, dst: number, dport: number, partial: boolean, bytes: number): void {
+function hairpin(ip: number, l4: number, l4len: number, proto: number, src: number, sport: number, dst: number, dport: number, partial: boolean, segs: number, bytes: number): void {
   const idx = lookupWan(proto, src, sport, dst, dport);
   if (idx < 0) return;
   const e = entryAddress(idx);
   rewriteEnd(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
   finishTcp(e, l4, proto, false, partial);
   touch(e);
-  mem.dv.setFloat64(e + L.E_BYTES_IN, mem.dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
+  account(e, L.E_BYTES_IN, L.E_PKTS_IN, segs, bytes);
+}
+
+// The flow's own counters, one direction: what per-host accounting folds in when the flow ends.
+function account(e: number, bytesAt: number, pktsAt: number, packets: number, bytes: number): void {
+  add(e + bytesAt, bytes);
+  add(e + pktsAt, packets);
 }
 
 function finishTcp(e: number, l4: number, proto: number, outbound: boolean, partial: boolean): void {
@@ -133,9 +139,9 @@ function translate(vnet: number, n: number, ingress: number): number {
     rewriteEndTtl(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
     touch(e);
-    dv.setFloat64(e + L.E_BYTES_OUT, dv.getFloat64(e + L.E_BYTES_OUT, true) + bytes, true);
+    account(e, L.E_BYTES_OUT, L.E_PKTS_OUT, segs, bytes);
     count(true, segs, bytes);
-    if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, bytes);
+    if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, segs, bytes);
     return helped(e, idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);
@@ -145,7 +151,7 @@ function translate(vnet: number, n: number, ingress: number): number {
     rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
     touch(e);
-    dv.setFloat64(e + L.E_BYTES_IN, dv.getFloat64(e + L.E_BYTES_IN, true) + bytes, true);
+    account(e, L.E_BYTES_IN, L.E_PKTS_IN, segs, bytes);
     count(false, segs, bytes);
     return helped(e, idx);
   }

@@ -5,6 +5,8 @@
 import * as L from "../../assembly/layout";
 import { MemoryMap } from "./memory-map";
 import { hash5, homeSlot } from "../core-ts/table";
+import { HostTotals } from "./host-totals";
+import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, EndReason } from "./flow-events";
 
 export interface Flow {
   index: number;
@@ -16,7 +18,19 @@ export interface Flow {
   fixed: boolean; // a port forward or a redirect
   alg: boolean; // an application helper sees its packets (FTP control)
   lastSeen: number;
+  created: number; // T_NOW when it was made
   bytesOut: number; bytesIn: number;
+  pktsOut: number; pktsIn: number;
+}
+
+// Why createFlow gave no flow (it returns one of these, below 0).
+export const TABLE_FULL = -1;
+export const HOST_LIMITED = -2;
+
+export interface FlowOptions {
+  wantPort?: number; // the public port to use if it is free (a restored snapshot, port preservation)
+  alg?: boolean; // an application helper sees its packets
+  limited?: boolean; // counts against --max-conns-per-host (a flow the LAN host opens)
 }
 
 export interface Timeouts { udp: number; tcpEstablished: number; tcpTransitory: number; icmp: number }
@@ -30,17 +44,29 @@ export const LOW_PORT_MAX = 1023;
 
 const PORT_PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UDP]: 1, [L.PROTO_ICMP]: 2 };
 
+// A TCP flow swept after a reset or both FINs was closed; anything else timed out.
+function endedBy(proto: number, tcp: number): EndReason {
+  if (proto !== L.PROTO_TCP) return "timeout";
+  if (tcp & L.TS_RST) return "reset";
+  return (tcp & L.TS_FIN_OUT) && (tcp & L.TS_FIN_IN) ? "closed" : "timeout";
+}
+
 export class ConnTable {
   readonly dv: DataView;
   readonly i32: Int32Array;
   readonly u8: Uint8Array;
   readonly t: number;
+  readonly hosts: HostTotals;
+  readonly events: FlowEventRing;
+  quiet = false; // no events (a graceful restart puts flows back; they are not new)
 
   constructor(readonly memory: WebAssembly.Memory, readonly map: MemoryMap) {
     this.dv = new DataView(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
     this.t = map.tableBase;
+    this.hosts = new HostTotals(memory, map.hosts);
+    this.events = new FlowEventRing(memory, map.events);
   }
 
   private u32(off: number): number { return this.dv.getUint32(this.t + off, true); }
@@ -49,7 +75,8 @@ export class ConnTable {
   // Fills the header and chains every entry into the free list. Only the host calls this, once.
   init(opts: { seed: number; portMin: number; portMax: number; timeouts: Timeouts; mssClamp: number }): void {
     const m = this.map;
-    new Uint8Array(this.memory.buffer, this.t, m.end - this.t).fill(0);
+    new Uint8Array(this.memory.buffer, this.t, m.ports - this.t).fill(0);
+    new Uint8Array(this.memory.buffer, m.hosts, m.end - m.hosts).fill(0);
     this.setU32(L.T_MAX_CONNS, m.maxConns);
     this.setU32(L.T_INDEX_SLOTS, m.indexSlots);
     this.setU32(L.T_ENTRIES, m.entries);
@@ -81,6 +108,9 @@ export class ConnTable {
   set now(v: number) { Atomics.store(this.i32, (this.t + L.T_NOW) >> 2, v); }
   get live(): number { return this.u32(L.T_LIVE); }
   get fullDrops(): number { return this.u32(L.T_FULL_DROPS); }
+  get hostLimit(): number { return this.u32(L.T_HOST_LIMIT); }
+  set hostLimit(n: number) { this.setU32(L.T_HOST_LIMIT, n); }
+  get hostLimitDrops(): number { return this.u32(L.T_HOST_LIMIT_DROPS); }
   get portMin(): number { return this.u32(L.T_PORT_MIN); }
   get portMax(): number { return this.u32(L.T_PORT_MAX); }
 
@@ -214,21 +244,34 @@ export class ConnTable {
 
   // ---- flows -----------------------------------------------------------------------------------
   // Creates the flow lanAddr:lanPort -> remoteAddr:remotePort masqueraded as wanAddr, reusing the
-  // LAN endpoint's existing public port. Returns the entry index, or -1 when the table or the port
-  // range is full (and counts it). `wantPort`: the public port to use if it is free (a restored
-  // snapshot, port preservation); otherwise a random one.
+  // LAN endpoint's existing public port. Returns the entry index, or TABLE_FULL when the table or
+  // the port range is full, HOST_LIMITED when a limited flow's LAN host has its share (both
+  // counted). Without a wanted port, a random one.
   createFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-             wanAddr: number, tcpState: number, wantPort = -1, alg = false): number {
+             wanAddr: number, tcpState: number, o: FlowOptions = {}): number {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
       const now = this.now;
       const head = this.u32(L.T_FREE_HEAD);
       if (head === 0 || !this.rested(head - 1, now)) return this.full();
-      const port = this.holdMappingLocked(proto, lanAddr, lanPort, wantPort);
+      if (o.limited && this.overLimit(lanAddr)) {
+        this.setU32(L.T_HOST_LIMIT_DROPS, this.hostLimitDrops + 1);
+        return HOST_LIMITED;
+      }
+      const port = this.holdMappingLocked(proto, lanAddr, lanPort, o.wantPort ?? -1);
       if (port < 0) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState | (alg ? L.ES_ALG : 0));
+      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState | (o.alg ? L.ES_ALG : 0));
     });
+  }
+
+  // RFC 6888 REQ-4: a host may hold at most T_HOST_LIMIT flows. Hosts past MAX_HOSTS share one
+  // record and are not limited (their sum would punish each for the others). Lock held.
+  private overLimit(lanAddr: number): boolean {
+    const limit = this.hostLimit;
+    if (limit === 0) return false;
+    const r = this.hosts.recordOf(lanAddr);
+    return !this.hosts.isOther(r) && this.hosts.live(r) >= limit;
   }
 
   // A flow with fixed ports on both sides (a port forward, a redirect): no port allocation.
@@ -262,8 +305,8 @@ export class ConnTable {
     dv.setUint16(e + L.E_WAN_PORT, port, true);
     dv.setUint8(e + L.E_STATE, state);
     dv.setUint32(e + L.E_LAST_SEEN, this.now, true);
-    dv.setFloat64(e + L.E_BYTES_OUT, 0, true);
-    dv.setFloat64(e + L.E_BYTES_IN, 0, true);
+    dv.setUint32(e + L.E_CREATED, this.now, true);
+    for (const at of [L.E_BYTES_OUT, L.E_BYTES_IN, L.E_PKTS_OUT, L.E_PKTS_IN]) dv.setFloat64(e + at, 0, true);
     Atomics.store(this.u8, e + L.E_PROTO, proto); // a protocol makes the entry live
     // Publishing the index slots last makes the complete entry visible to lock-free readers.
     const seed = this.seed();
@@ -271,7 +314,16 @@ export class ConnTable {
     this.indexInsert(this.map.wanIndex, hash5(L.H_WAN, proto, remoteAddr, remotePort, wanAddr, port, seed), i + 1);
     this.indexInsert(this.map.remoteIndex, hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, seed), i + 1);
     this.setU32(L.T_LIVE, this.live + 1);
+    const host = this.hosts.recordOf(lanAddr);
+    this.hosts.setLive(host, this.hosts.live(host) + 1);
+    this.event(EV_NEW, this.flow(i), "");
     return i;
+  }
+
+  private event(type: number, f: Flow, why: EndReason): void {
+    if (this.quiet) return;
+    this.events.put({ ...f, state: f.tcpState | (f.fixed ? L.ES_FIXED : 0), time: Date.now(), type,
+      seconds: Math.max(0, this.now - f.created), why: END_REASONS.indexOf(why) });
   }
 
   private rested(i: number, now: number): boolean {
@@ -291,14 +343,18 @@ export class ConnTable {
       (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr) && this.dv.getUint16(this.entry(i) + L.E_REMOTE_PORT, true) === remotePort);
   }
 
-  removeFlow(i: number): void {
-    this.locked(() => this.removeLocked(i));
+  removeFlow(i: number, why: EndReason): void {
+    this.locked(() => this.removeLocked(i, why));
   }
 
-  private removeLocked(i: number): void {
+  private removeLocked(i: number, why: EndReason): void {
     const e = this.entry(i);
     if (!this.isLive(i)) return;
     const f = this.flow(i);
+    const host = this.hosts.recordOf(f.lanAddr);
+    this.hosts.setLive(host, this.hosts.live(host) - 1);
+    this.hosts.fold(host, { flows: 1, bytesOut: f.bytesOut, bytesIn: f.bytesIn, pktsOut: f.pktsOut, pktsIn: f.pktsIn });
+    this.event(EV_DESTROY, f, why);
     const seed = this.seed();
     this.indexRemove(this.map.lanIndex, hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed), i + 1);
     this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
@@ -360,8 +416,9 @@ export class ConnTable {
       tcpState: state & L.TS_MASK,
       fixed: (state & L.ES_FIXED) !== 0,
       alg: (state & L.ES_ALG) !== 0,
-      lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
+      lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true), created: dv.getUint32(e + L.E_CREATED, true),
       bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
+      pktsOut: dv.getFloat64(e + L.E_PKTS_OUT, true), pktsIn: dv.getFloat64(e + L.E_PKTS_IN, true),
     };
   }
 
@@ -382,8 +439,9 @@ export class ConnTable {
       if (!this.isLive(i)) continue;
       const e = this.entry(i);
       const idle = now - this.dv.getUint32(e + L.E_LAST_SEEN, true);
-      if (idle > this.timeoutOf(this.dv.getUint8(e + L.E_PROTO), this.dv.getUint8(e + L.E_STATE) & L.TS_MASK)) {
-        this.removeFlow(i);
+      const tcp = this.dv.getUint8(e + L.E_STATE) & L.TS_MASK;
+      if (idle > this.timeoutOf(this.dv.getUint8(e + L.E_PROTO), tcp)) {
+        this.removeFlow(i, endedBy(this.dv.getUint8(e + L.E_PROTO), tcp));
         removed++;
       }
     }
@@ -396,7 +454,16 @@ export class ConnTable {
   forgetAddress(addr: number): number {
     let removed = 0;
     for (const f of this.flows()) {
-      if (f.wanAddr === addr || f.remoteAddr === addr) { this.removeFlow(f.index); removed++; }
+      if (f.wanAddr === addr || f.remoteAddr === addr) { this.removeFlow(f.index, "wan-change"); removed++; }
+    }
+    return removed;
+  }
+
+  // `ipmasq flush [ADDR]`: every flow, or a LAN host's, forgotten; their packets meet no entry.
+  flush(lanAddr?: number): number {
+    let removed = 0;
+    for (const f of this.flows()) {
+      if (lanAddr === undefined || f.lanAddr === lanAddr) { this.removeFlow(f.index, "flush"); removed++; }
     }
     return removed;
   }

@@ -11,6 +11,8 @@
 //   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
 //   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
 //   network view     NETWORK_AREA_SIZE                      host/net/network-view.ts
+//   host totals      HOST_AREA_SIZE                         host/table/host-totals.ts
+//   flow events      EVENT_AREA_SIZE                        host/table/flow-events.ts
 import * as L from "../../assembly/layout";
 import { blobAreaSize } from "./shared-blob";
 
@@ -31,6 +33,19 @@ export const ALG_AREA_SIZE = ALG_SEQ_RECORDS * ALG_SEQ_SIZE + ALG_EXPECTATIONS *
 export const NETWORK_VIEW_MAX = 256 * 1024;
 export const NETWORK_AREA_SIZE = blobAreaSize(NETWORK_VIEW_MAX);
 
+// Per-LAN-host totals: records for MAX_HOSTS hosts (more share one "other" record), in twice as
+// many open-addressed slots. 1.5 MiB, touched only as hosts appear.
+export const MAX_HOSTS = 16384;
+export const HOST_SLOTS = 32768;
+export const HOST_RECORD_SIZE = 48;
+export const HOST_AREA_SIZE = 128 + HOST_SLOTS * HOST_RECORD_SIZE;
+
+// Connection events waiting for the host: a ring of EVENT_RECORDS (the host drains it 5 times a
+// second, so 8192 holds bursts of 40 000 new connections a second).
+export const EVENT_RECORDS = 8192;
+export const EVENT_RECORD_SIZE = 72;
+export const EVENT_AREA_SIZE = 64 + EVENT_RECORDS * EVENT_RECORD_SIZE;
+
 export interface MemoryMap {
   workers: number;
   maxConns: number;
@@ -45,6 +60,8 @@ export interface MemoryMap {
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   alg: number; // application helper state (host/table/alg-state.ts)
   network: number; // the network view (host/net/network-view.ts)
+  hosts: number; // per-LAN-host totals (host/table/host-totals.ts)
+  events: number; // the connection event ring (host/table/flow-events.ts)
   end: number;
   pages: number;
 }
@@ -55,7 +72,7 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`workers must be 1..64, got ${workers}`);
   if (!Number.isInteger(maxConns) || maxConns < 16 || maxConns > 4_000_000) throw new Error(`max-conns must be 16..4000000, got ${maxConns}`);
   // Linear probing stays short at 5/7 load (about 2 probes to find a key, 7 to miss one), and
-  // a 40-byte entry with four 4-byte indexes costs 62.4 bytes.
+  // a 64-byte entry (one cache line) with four 4-byte indexes costs 86.4 bytes.
   const indexSlots = Math.ceil(maxConns * 1.4);
   const tableBase = L.WORKERS_BASE + workers * L.WORKER_SIZE;
   const entries = tableBase + L.T_HEADER_SIZE;
@@ -67,10 +84,12 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const policy = ports + 3 * 65536 * L.P_SIZE;
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
-  const end = network + NETWORK_AREA_SIZE;
+  const hosts = align(network + NETWORK_AREA_SIZE, 64);
+  const events = align(hosts + HOST_AREA_SIZE, 64);
+  const end = events + EVENT_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
   if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, network, end, pages };
+  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, network, hosts, events, end, pages };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

@@ -5,7 +5,8 @@ import * as L from "../../assembly/layout";
 
 export interface FlowRecord {
   proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number;
-  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; alg: boolean; idle: number; bytesOut: number; bytesIn: number;
+  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; alg: boolean; idle: number; age: number;
+  bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number;
 }
 
 export function takeSnapshot(t: ConnTable): FlowRecord[] {
@@ -13,19 +14,25 @@ export function takeSnapshot(t: ConnTable): FlowRecord[] {
   return [...t.flows()].map((f) => ({
     proto: f.proto, lanAddr: f.lanAddr, lanPort: f.lanPort, remoteAddr: f.remoteAddr, remotePort: f.remotePort,
     wanAddr: f.wanAddr, wanPort: f.wanPort, tcpState: f.tcpState, fixed: f.fixed, alg: f.alg, idle: Math.max(0, now - f.lastSeen),
-    bytesOut: f.bytesOut, bytesIn: f.bytesIn,
+    age: Math.max(0, now - f.created), bytesOut: f.bytesOut, bytesIn: f.bytesIn, pktsOut: f.pktsOut, pktsIn: f.pktsIn,
   }));
 }
 
-// Returns how many flows could not be restored with their public port.
+// Returns how many flows could not be restored with their public port. The flows are not new:
+// no events for them.
 export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
+  t.quiet = true;
+  try { return restore(t, flows); } finally { t.quiet = false; }
+}
+
+function restore(t: ConnTable, flows: FlowRecord[]): number {
   let lost = 0;
   for (const f of flows) {
     const i = f.fixed
       ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState, f.alg)
-      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, f.wanPort, f.alg);
+      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, { wantPort: f.wanPort, alg: f.alg });
     if (i < 0 || t.flow(i).wanPort !== f.wanPort) {
-      if (i >= 0) t.removeFlow(i);
+      if (i >= 0) t.removeFlow(i, "restore");
       lost++;
       continue;
     }
@@ -33,6 +40,9 @@ export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
     t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
     t.dv.setFloat64(e + L.E_BYTES_OUT, f.bytesOut, true);
     t.dv.setFloat64(e + L.E_BYTES_IN, f.bytesIn, true);
+    t.dv.setFloat64(e + L.E_PKTS_OUT, f.pktsOut ?? 0, true);
+    t.dv.setFloat64(e + L.E_PKTS_IN, f.pktsIn ?? 0, true);
+    t.dv.setUint32(e + L.E_CREATED, Math.max(1, t.now - (f.age ?? f.idle)), true);
   }
   return lost;
 }

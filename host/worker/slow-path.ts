@@ -4,7 +4,7 @@
 // then translated by the core like any other. Everything here is per flow, not per packet.
 import * as L from "../../assembly/layout";
 import { Core } from "../core/core";
-import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "../table/conntrack";
+import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX, HOST_LIMITED } from "../table/conntrack";
 import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
 import { formatAddr } from "../net/addr";
@@ -122,8 +122,8 @@ export class SlowPath {
         if (fromLan) {
           // hairpin: masquerade the LAN client first, so the server answers through us and sees
           // the public address (RFC 4787 REQ-9a); the fast path then chains the two entries
-          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, this.tcpState(k.syn), k.sport);
-          if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, this.tcpState(k.syn), { wantPort: k.sport, limited: true });
+          if (m < 0) return this.refused(vnet, n, m);
           const wanPort = this.table.flow(m).wanPort;
           return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, net.publicAddr, wanPort, dst, k.dport, k.syn);
         }
@@ -155,8 +155,8 @@ export class SlowPath {
     if (ingress.wan) return this.drop(L.R_SPOOFED);
     if (net.publicAddr === 0) return this.reply(vnet, n, ICMP_CODE_NET_UNREACH, L.R_NO_WAN);
     const ftp = o.ftpHelper && proto === L.PROTO_TCP && k.dport === FTP_PORT;
-    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, k.sport, ftp);
-    if (entry < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, { wantPort: k.sport, alg: ftp, limited: true });
+    if (entry < 0) return this.refused(vnet, n, entry);
     return this.translate(vnet, n);
   }
 
@@ -181,8 +181,8 @@ export class SlowPath {
     const pub = this.net.publicAddr;
     let remote = k.src, remotePort = k.sport;
     if (fromLan) {
-      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, pub, this.tcpState(k.syn), k.sport);
-      if (m < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
+      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, pub, this.tcpState(k.syn), { wantPort: k.sport, limited: true });
+      if (m < 0) return this.refused(vnet, n, m);
       remote = pub;
       remotePort = this.table.flow(m).wanPort;
     }
@@ -193,7 +193,7 @@ export class SlowPath {
     const state = proto !== L.PROTO_TCP ? 0 : k.syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
     const f = fromLan
       ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, pub, k.dport, state)
-      : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, pub, state, k.dport);
+      : this.table.createFlow(proto, owner.addr, owner.port, remote, remotePort, pub, state, { wantPort: k.dport });
     if (expected) this.alg.take(proto, k.dport, remote); // the flow holds the mapping now
     if (f < 0) return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
     return this.translate(vnet, n);
@@ -219,6 +219,12 @@ export class SlowPath {
     if (v === L.V_FORWARD) return A_FORWARD;
     if (v === L.V_SLOW && this.core.lastReason() === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
     return this.drop(L.R_NO_MAPPING);
+  }
+
+  // No flow for it: the table is full, or its LAN host has its share. The sender hears
+  // "administratively prohibited", as from a full table, and nobody else is affected.
+  private refused(vnet: number, n: number, why: number): number {
+    return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, why === HOST_LIMITED ? L.R_HOST_LIMIT : L.R_TABLE_FULL);
   }
 
   private pass(ip: number): number {
