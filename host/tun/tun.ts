@@ -22,12 +22,20 @@ export interface Tun { name: string; fds: number[]; offloads: string[] }
 
 export class TunError extends Error {}
 
+// The device of a gateway that was just killed goes when the kernel has released it, which can
+// be a moment after the process is gone (we hold the instance lock, so no other ipmasq has it).
+function gone(path: string, ms: number): boolean {
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const end = Date.now() + ms; existsSync(path); Atomics.wait(pause, 0, 0, 50)) if (Date.now() > end) return false;
+  return true;
+}
+
 // `adopt`: the device was left persistent by the gateway that handed over to us (graceful
 // restart); attach to it instead of refusing its name, and make it transient again.
 export function openTun(name: string, queues: number, adopt = false): Tun {
   if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new TunError(`bad interface name "${name}" (1-15 letters, digits, _ . -)`);
   if (!existsSync("/dev/net/tun")) throw new TunError("/dev/net/tun does not exist: the kernel's tun driver is missing (modprobe tun, or mknod /dev/net/tun c 10 200)");
-  if (!adopt && existsSync(`/sys/class/net/${name}`)) throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
+  if (!adopt && !gone(`/sys/class/net/${name}`, 3000)) throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
   const fds: number[] = [];
   try {
     for (let q = 0; q < queues; q++) {
