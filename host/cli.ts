@@ -14,7 +14,10 @@ import { parseConfig, readRuleText } from "./config/config-file";
 import { ConfigError } from "./policy/ipchains";
 import { lintPolicy } from "./policy/lint";
 import { listInterfaces, Iface } from "./kernel/interfaces";
-import { request, NotRunning } from "./control/client";
+import { request, follow, NotRunning } from "./control/client";
+import { HOST_SORTS, HostRow } from "./control/host-accounting";
+import { EventJson, eventText } from "./control/event-format";
+import { searchLog } from "./control/event-search";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
 import { selftest } from "./selftest";
@@ -106,7 +109,8 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
   const ports = /^(\d+)-(\d+)$/.exec(s("ports"));
   if (!ports) throw new UsageError(`--ports must be MIN-MAX, got "${s("ports")}"`);
   const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
-  if (v.metrics) { try { parseListen(s("metrics")); } catch (e) { throw new UsageError((e as Error).message); } }
+  for (const o of ["metrics", "web"]) if (v[o]) { try { parseListen(s(o), `--${o}`); } catch (e) { throw new UsageError((e as Error).message); } }
+  if (v["web-token"] && !v.web) throw new UsageError("--web-token goes with --web");
   const onOff = (o: string): boolean => oneOf(o, s(o), ["on", "off"] as const) === "on";
   return {
     config: s("config"), core: oneOf("core", s("core"), ["wasm", "ts"] as const),
@@ -118,6 +122,9 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"),
     groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
     spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
+    maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),
+    logEvents: v["log-events"] as string | undefined, logEventsRate: int("log-events-rate", s("log-events-rate"), 1, 1_000_000),
+    web: v.web as string | undefined, webToken: v["web-token"] as string | undefined,
   };
 }
 
@@ -185,6 +192,18 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
       return 0;
     }
+    case "hosts": {
+      const sort = oneOf("sort", v.sort as string, HOST_SORTS);
+      const rows = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "hosts", args: { sort } })) as HostRow[];
+      process.stdout.write(v.json ? JSON.stringify(rows, null, 1) + "\n" : formatHosts(rows));
+      return 0;
+    }
+    case "events": return events(v);
+    case "set": case "flush": {
+      const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name, args: positionals })) as { text: string; json: unknown };
+      process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+      return 0;
+    }
     case "install": {
       const init = oneOf("init", (v.init as string | undefined) ?? (existsSync("/run/systemd/system") ? "systemd" : "sysv"), ["systemd", "sysv"] as const);
       process.stdout.write(install({ root: v.root as string, init, config: v.config as string, bundle: workerFile }));
@@ -221,6 +240,36 @@ export async function main(argv: string[], workerFile: string): Promise<number> 
   }
 }
 
+// `ipmasq events`: follow the gateway's events, or search a log for a public port at a time.
+async function events(v: Values): Promise<number> {
+  if (v["search-log"] !== undefined) {
+    if (v["public-port"] === undefined || v.at === undefined) throw new UsageError("--search-log needs --public-port P and --at TIME");
+    const port = int("public-port", v["public-port"] as string, 1, 65535);
+    const at = Date.parse(v.at as string);
+    if (Number.isNaN(at)) throw new UsageError(`--at must be a time such as 2026-11-25T21:40:00Z, got "${v.at}"`);
+    const found = await searchLog(v["search-log"] as string, port, at);
+    if (v.json) process.stdout.write(JSON.stringify(found, null, 1) + "\n");
+    else if (found.length === 0) process.stdout.write(`nobody had public port ${port} at ${new Date(at).toISOString()} in ${printable(v["search-log"] as string)}\n`);
+    else for (const h of found) process.stdout.write(`${h.lan} had public ${h.public} (${h.proto} to ${h.remote}) from ${h.from} until ${h.until || "the end of the log"}${h.why ? ` (${h.why})` : ""}\n`);
+    return found.length ? 0 : EXIT_FAILED;
+  }
+  if (v["public-port"] !== undefined || v.at !== undefined) throw new UsageError("--public-port and --at go with --search-log");
+  await follow(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "events" }, (line) => {
+    const e = line as EventJson & { dropped?: number; following?: string };
+    if (e.following) process.stderr.write("ipmasq: following connection events (Ctrl-C stops)\n");
+    else if (e.dropped !== undefined) process.stdout.write(v.json ? JSON.stringify({ dropped: e.dropped }) + "\n" : `(${e.dropped} events dropped: this reader was too slow)\n`);
+    else process.stdout.write((v.json ? JSON.stringify(e) : eventText(e)) + "\n");
+  });
+  return 0;
+}
+
+function formatHosts(rows: HostRow[]): string {
+  const head = ["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"];
+  const cells = rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)]);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  return [head, ...cells].map((c) => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
+}
+
 function formatStatus(s: Record<string, never>): string {
   const w = s.workers as Array<Record<string, number>>;
   const sum = (k: string): number => w.reduce((n, x) => n + x[k], 0);
@@ -230,6 +279,7 @@ function formatStatus(s: Record<string, never>): string {
     s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
     `ingress: ${(s.devices as Array<{ iface: string; device: string }>).map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
+    `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,
     ...w.map((x) => `  worker ${x.id}: out ${x.packetsOut} in ${x.packetsIn} batches ${x.batches}`),

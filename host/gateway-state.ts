@@ -8,7 +8,10 @@ import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
 import { AlgState } from "./table/alg-state";
 import { Wiring } from "./kernel/wiring";
 import { NetworkFollower } from "./kernel/follow-network";
-import { PortMappingServer } from "./control/port-mapping-server";
+import { PortMappingServer, MappingChange } from "./control/port-mapping-server";
+import { HostAccounting } from "./control/host-accounting";
+import { EventFeed } from "./control/event-feed";
+import { PortForward } from "./policy/rules";
 import { NetworkStatus } from "./control/server";
 import { formatAddr } from "./net/addr";
 import { RunOptions } from "./run-options";
@@ -25,9 +28,38 @@ export function timeoutsOf(p: Policy): Timeouts {
 export class GatewayState {
   follower!: NetworkFollower; // set once built (it calls back into this state)
   pcp?: PortMappingServer;
+  readonly hosts: HostAccounting;
+  readonly events: EventFeed;
 
   constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
-              readonly alg: AlgState, readonly wiring: Wiring) {}
+              readonly alg: AlgState, readonly wiring: Wiring, afterEvents: () => void = () => {}) {
+    this.hosts = new HostAccounting(table);
+    this.events = new EventFeed(table.events, afterEvents);
+  }
+
+  // A NAT-PMP/PCP mapping made, renewed or removed: an UPDATE event.
+  mappingChanged(m: MappingChange): void {
+    this.events.update({ proto: m.proto, state: 0, lanAddr: m.lanAddr, lanPort: m.lanPort, remoteAddr: 0, remotePort: 0,
+      wanAddr: this.follower.publicAddr, wanPort: m.wanPort, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0, why: m.why });
+  }
+
+  // Pinholes past their lifetime are closed, each with an UPDATE event.
+  expireMappings(): void {
+    const before = this.alg.pinholes();
+    this.alg.expire();
+    const left = new Set(this.alg.pinholes().map((p) => `${p.proto}:${p.port}`));
+    for (const p of before) if (!left.has(`${p.proto}:${p.port}`)) this.mappingChanged({ ...p, wanPort: p.port, why: "mapping expired" });
+  }
+
+  // Port forwards added or removed by a policy change: UPDATE events.
+  private portForwardsChanged(before: PortForward[], after: PortForward[]): void {
+    const key = (f: PortForward): string => JSON.stringify(f);
+    const had = new Set(before.map(key)), has = new Set(after.map(key));
+    const say = (f: PortForward, why: string): void => this.events.update({ proto: f.proto, state: 0, lanAddr: f.addr, lanPort: f.port, remoteAddr: 0, remotePort: 0,
+      wanAddr: f.publicAddr, wanPort: f.publicPort, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0, why });
+    for (const f of after) if (!had.has(key(f))) say(f, "portfw add");
+    for (const f of before) if (!has.has(key(f))) say(f, "portfw delete");
+  }
 
   // Makes `next` the live policy: kernel rules first (they can fail), then timeouts and workers.
   // Returns what went wrong, with the old policy kept, or undefined.
@@ -43,6 +75,7 @@ export class GatewayState {
     }
     this.table.setTimeouts(timeoutsOf(next));
     this.shared.publish(next);
+    this.portForwardsChanged(before.portfw, next.portfw);
     return undefined;
   }
 

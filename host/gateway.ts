@@ -4,21 +4,25 @@
 // file: the network and its wiring in host/kernel/, live commands in host/control/, the
 // graceful restart in host/handover.ts.
 import { execFileSync } from "node:child_process";
+import type { Server } from "node:http";
 import { readFileSync, unlinkSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
 import { loadConfig } from "./config/config-file";
 import { Policy, masqSources } from "./policy/rules";
 import { SharedPolicy } from "./policy/shared-policy";
-import { readNetwork, lanInterfaces } from "./kernel/interfaces";
+import { readNetwork, lanInterfaces, Iface } from "./kernel/interfaces";
 import { Wiring, stateFile } from "./kernel/wiring";
 import { NetworkFollower } from "./kernel/follow-network";
 import { NetlinkMonitor } from "./kernel/monitor";
 import { AlgState } from "./table/alg-state";
 import { restoreSnapshot } from "./table/snapshot";
 import { startMetrics } from "./control/metrics";
+import { EventLog } from "./control/event-log";
+import { Throughput } from "./control/throughput";
+import { startStatusPage, webListen } from "./web/status-page";
 import { PortMappingServer } from "./control/port-mapping-server";
-import { ControlServer, controlSocketPath } from "./control/server";
+import { ControlServer, controlSocketPath, statusOf, Observed } from "./control/server";
 import { controlHandler } from "./control/dispatch";
 import { createMemory } from "./core/core";
 import { memoryMap } from "./table/memory-map";
@@ -78,9 +82,11 @@ function startingPolicy(o: RunOptions, handed: Handover | undefined, journal: st
   return config.policy;
 }
 
-function requireLan(o: RunOptions, policy: Policy): void {
+// The LAN interfaces as they are now, or why there are none.
+function requireLan(o: RunOptions, policy: Policy): Iface[] {
   const net = readNetwork();
-  if (lanInterfaces(net.interfaces.filter((i) => i.name !== "lo"), masqSources(policy), o.wan ?? net.defaultDev, o.lan).length > 0) return;
+  const lan = lanInterfaces(net.interfaces.filter((i) => i.name !== "lo"), masqSources(policy), o.wan ?? net.defaultDev, o.lan);
+  if (lan.length > 0) return lan;
   if (o.lan) throw new Error(`interface ${o.lan} does not exist (have: ${net.interfaces.map((x) => x.name).join(", ")})`);
   const nets = masqSources(policy);
   throw new Error(`no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`);
@@ -90,7 +96,9 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const journal = stateFile(o.stateDir, o.tun);
   const handed = o.handover ? readHandover(o.handover) : undefined;
   const policy = startingPolicy(o, handed, journal);
-  requireLan(o, policy);
+  const lan = requireLan(o, policy);
+  // what can be refused is refused before the kernel is touched
+  const webAt = o.web ? webListen(o.web, o.webToken, lan.flatMap((i) => i.addrs.map((a) => a.addr))) : undefined;
 
   const map = memoryMap(o.workers, o.maxConns);
   const memory = createMemory(map.pages);
@@ -98,8 +106,12 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: timeoutsOf(policy), mssClamp: o.mssClamp });
   const shared = new SharedPolicy(memory, map.policy);
   shared.publish(policy);
+  table.hostLimit = handed?.hostLimit ?? o.maxConnsPerHost;
+  for (const h of handed?.hosts ?? []) table.hosts.restore(h);
+  const eventLog = o.logEvents ? EventLog.open(o.logEvents, o.logEventsRate) : undefined;
   const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
-  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring);
+  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, () => eventLog?.flush());
+  if (eventLog) g.events.subscribe((e) => eventLog.add(e));
   g.follower = new NetworkFollower(
     { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`] },
     wiring, sharedNetworkView(memory, map.network), { policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now) });
@@ -115,15 +127,18 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   }, log);
   monitor.start();
 
+  table.now = 1;
   if (handed) {
     const lost = restoreSnapshot(table, handed.flows);
     log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
     unlinkSync(o.handover!);
   }
   const started = Date.now();
-  table.now = 1;
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
-  const sweeper = setInterval(() => { table.sweep(); g.alg.expire(); }, 5000);
+  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); }, 5000);
+  g.events.start();
+  const traffic = new Throughput(memory, map, () => table.live);
+  traffic.start();
 
   const pool = new Piscina({
     filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,
@@ -135,23 +150,19 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   });
 
   let handingOver = false, stopping: Promise<void> | undefined;
-  const view = { table, memory, map, started, options: o, network: () => g.network() };
+  const observed = (): Observed => ({
+    hostsSeen: table.hosts.count, topHosts: g.hosts.rows("bytes", 50),
+    events: { new: g.events.counts.NEW, destroy: g.events.counts.DESTROY, update: g.events.counts.UPDATE, lost: g.events.lost,
+      logged: eventLog?.written ?? 0, logDropped: eventLog?.dropped ?? 0, log: eventLog?.what ?? "" },
+  });
+  const view = { table, memory, map, started, options: o, network: () => g.network(), observed };
   const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), controlHandler(g, view, () => void restart()));
   await control.listen();
 
   const lanNames = g.follower.lanInterfaces().map((i) => i.name);
   log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames.join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
     `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
-  process.stdout.write("ready\n");
-  notifySystemd();
-
-  const metrics = o.metrics ? await startMetrics(o.metrics, view) : undefined;
-  if (o.pcp) {
-    g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr);
-    await g.pcp.listen(lanNames);
-  }
-  process.send?.("ready"); // to the process that handed over, if any
-
+  let metrics: Server | undefined, web: Server | undefined;
   const stopWorkers = async (): Promise<void> => {
     monitor.stop();
     Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
@@ -161,7 +172,12 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     await pool.destroy();
     await control.close();
     await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
+    web?.closeAllConnections();
+    await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
     g.pcp?.close();
+    traffic.stop();
+    g.events.stop();
+    eventLog?.close();
   };
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
@@ -179,6 +195,26 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     handingOver = true;
     await handOver(g, lock, journal, stopWorkers, log);
   };
+
+  // The listeners the operator asked for; "ready" only once they listen. One that cannot (its
+  // port is taken) takes the gateway down cleanly.
+  try {
+    if (o.metrics) metrics = await startMetrics(o.metrics, view, g.hosts);
+    if (webAt) {
+      web = await startStatusPage(webAt, { status: () => statusOf(view), table, hosts: g.hosts, traffic });
+      log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
+    }
+    if (o.pcp) {
+      g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
+      await g.pcp.listen(lanNames);
+    }
+  } catch (e) {
+    await stop(`could not start: ${(e as Error).message}`);
+    throw e;
+  }
+  process.stdout.write("ready\n");
+  notifySystemd();
+  process.send?.("ready"); // to the process that handed over, if any
 
   return new Promise<number>((resolve) => {
     const finish = (why: string, code: number): void => { if (!handingOver) void stop(why).then(() => resolve(code)); };

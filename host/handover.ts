@@ -7,12 +7,14 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { Policy } from "./policy/rules";
 import { FlowRecord, takeSnapshot } from "./table/snapshot";
+import { HostRecord } from "./table/host-totals";
 import { GatewayState } from "./gateway-state";
 import { Wiring } from "./kernel/wiring";
 import { InstanceLock } from "./state/instance";
 import { readPrivateFile, writePrivateFile } from "./state/private-files";
 
-export interface Handover { policy: Policy; flows: FlowRecord[] }
+// hosts: the per-host totals of flows that ended (the live ones travel as flows).
+export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number }
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
@@ -25,7 +27,7 @@ export async function handOver(g: GatewayState, lock: InstanceLock, journal: str
   g.follower.persist();
   await stopWorkers();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
-  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table) } satisfies Handover));
+  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit } satisfies Handover));
   const devices = g.follower.deviceNames;
   g.follower.close();
   const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");

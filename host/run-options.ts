@@ -25,4 +25,9 @@ export interface RunOptions {
   pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
   spoofCheck: SpoofCheck;
+  maxConnsPerHost: number; // 0: no limit
+  logEvents?: string; // FILE, syslog or syslog:SOCKET
+  logEventsRate: number; // lines a second
+  web?: string; // [ADDR:]PORT of the status page (off when absent)
+  webToken?: string; // file holding the page's token
 }

@@ -26,3 +26,28 @@ export function request(path: string, req: object, timeoutMs = 5000): Promise<un
     });
   });
 }
+
+// Sends `req` and hands every answer line to `onLine` until the gateway closes the socket (or
+// the process is stopped): `ipmasq events`.
+export function follow(path: string, req: object, onLine: (v: unknown) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(path);
+    let buf = "";
+    sock.on("connect", () => sock.write(JSON.stringify(req) + "\n"));
+    sock.on("data", (d) => {
+      buf += d;
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const res = JSON.parse(buf.slice(0, nl)) as { ok?: unknown; error?: string };
+        buf = buf.slice(nl + 1);
+        if (res.error) { sock.destroy(); reject(new Error(res.error)); return; }
+        onLine(res.ok);
+      }
+    });
+    sock.on("close", () => resolve());
+    sock.on("error", (e: NodeJS.ErrnoException) => {
+      if (e.code === "ENOENT" || e.code === "ECONNREFUSED") reject(new NotRunning(`no gateway is running in this network namespace (no control socket ${path})`));
+      else reject(new Error(e.code === "EACCES" ? `permission denied on ${path}: the control socket is root only` : e.message));
+    });
+  });
+}

@@ -4,6 +4,9 @@ import { GatewayView, Handler, statusOf } from "./server";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
 import { flowJson, formatFlows, pinholeRows } from "../table/listing";
+import { HOST_SORTS, HostSort } from "./host-accounting";
+import { setting } from "./settings";
+import { parseAddr } from "../net/addr";
 
 export function controlHandler(g: GatewayState, view: GatewayView, restart: () => void): Handler {
   return (req) => {
@@ -12,6 +15,20 @@ export function controlHandler(g: GatewayState, view: GatewayView, restart: () =
       case "conns": {
         const rows = [...[...g.table.flows()].map((f) => flowJson(g.table, f)), ...pinholeRows(g.alg, g.follower.publicAddr)];
         return { ok: { text: formatFlows(rows) + "\n", json: rows } };
+      }
+      case "hosts": {
+        const sort = (req.args as { sort?: string } | undefined)?.sort ?? "bytes";
+        if (!(HOST_SORTS as readonly string[]).includes(sort)) return { error: `sort by ${HOST_SORTS.join(", ")}` };
+        return { ok: g.hosts.rows(sort as HostSort) };
+      }
+      case "events": return { stream: (send) => { send({ following: "events" }); return g.events.subscribe((e) => { send(e); }); } };
+      case "set": return setting(g, (req.args as string[]) ?? []);
+      case "flush": {
+        const host = (req.args as string[] | undefined)?.[0];
+        let addr: number | undefined;
+        if (host !== undefined) { try { addr = parseAddr(host); } catch { return { error: `not an IPv4 address: "${host}"` }; } }
+        const n = g.table.flush(addr);
+        return { ok: { text: `${n} connection${n === 1 ? "" : "s"} forgotten${host ? ` of ${host}` : ""}\n`, json: { flushed: n } } };
       }
       case "ipchains": case "portfw": return liveChange(g, req.cmd, (req.args as string[]) ?? []);
       case "save": return saveConfig(g.options.config, g.policy);

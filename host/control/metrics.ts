@@ -2,18 +2,31 @@
 // 127.0.0.1: the operator names any other address; it is never all interfaces by default.
 import { createServer, Server } from "node:http";
 import { GatewayView, statusOf } from "./server";
+import { HostAccounting, HostRow } from "./host-accounting";
 import { tcpStateName } from "../table/listing";
 import { protoName } from "../net/protocols";
 import * as L from "../../assembly/layout";
 
 
-export function parseListen(spec: string): { host: string; port: number } {
+export function parseListen(spec: string, option = "--metrics"): { host: string; port: number } {
   const m = /^(?:(\[[0-9a-f:]+\]|[^:]+):)?(\d{1,5})$/i.exec(spec);
-  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`--metrics wants [ADDR:]PORT, got "${spec}"`);
+  if (!m || Number(m[2]) < 1 || Number(m[2]) > 65535) throw new Error(`${option} wants [ADDR:]PORT, got "${spec}"`);
   return { host: (m[1] ?? "127.0.0.1").replace(/^\[|\]$/g, ""), port: Number(m[2]) };
 }
 
-export function metricsText(g: GatewayView): string {
+// Host series are bounded: the METRIC_HOSTS busiest hosts by name, the rest summed as "other".
+export const METRIC_HOSTS = 1000;
+
+function boundedHosts(rows: HostRow[]): HostRow[] {
+  const named = rows.filter((r) => r.host !== "other").slice(0, METRIC_HOSTS);
+  const rest = rows.filter((r) => !named.includes(r));
+  if (rest.length === 0) return named;
+  const sum = (k: keyof HostRow): number => rest.reduce((n, r) => n + (r[k] as number), 0);
+  return [...named, { host: "other", flows: sum("flows"), flowsTotal: sum("flowsTotal"), bytesOut: sum("bytesOut"), bytesIn: sum("bytesIn"),
+    packetsOut: sum("packetsOut"), packetsIn: sum("packetsIn"), rateOut: sum("rateOut"), rateIn: sum("rateIn") }];
+}
+
+export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): string {
   const s = statusOf(g) as { workers: Array<Record<string, number>>; drops: Record<string, number>; connections: number; maxConns: number; tableFullDrops: number; uptimeSeconds: number };
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
@@ -37,14 +50,28 @@ export function metricsText(g: GatewayView): string {
   metric("ipmasq_worker_batches_total", "counter", "Batches read from the TUN queue per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.batches]));
   metric("ipmasq_worker_slow_path_total", "counter", "Packets that took the slow path, per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.slowPath]));
   metric("ipmasq_uptime_seconds", "gauge", "Seconds since the gateway started.", [["", s.uptimeSeconds]]);
+  if (hostAccounting) {
+    const hosts = boundedHosts(hostAccounting.rows("bytes"));
+    metric("ipmasq_host_bytes_total", "counter", `Bytes per LAN host since start, by direction (the ${METRIC_HOSTS} busiest; the rest as host="other").`,
+      hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.bytesOut], [`{host="${h.host}",direction="in"}`, h.bytesIn]] as Array<[string, number]>));
+    metric("ipmasq_host_packets_total", "counter", "Packets per LAN host since start, by direction.",
+      hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.packetsOut], [`{host="${h.host}",direction="in"}`, h.packetsIn]] as Array<[string, number]>));
+    metric("ipmasq_host_flows", "gauge", "Connections per LAN host now.", hosts.map((h) => [`{host="${h.host}"}`, h.flows]));
+    metric("ipmasq_host_flows_total", "counter", "Connections per LAN host since start.", hosts.map((h) => [`{host="${h.host}"}`, h.flowsTotal]));
+  }
+  const ev = (s as unknown as { events: Record<string, number> }).events;
+  metric("ipmasq_events_total", "counter", "Connection events, by type.", [['{type="new"}', ev.new], ['{type="destroy"}', ev.destroy], ['{type="update"}', ev.update]]);
+  metric("ipmasq_events_lost_total", "counter", "Connection events the host could not take in time (ring full).", [["", ev.lost]]);
+  metric("ipmasq_event_log_dropped_total", "counter", "Event log lines over --log-events-rate, or not written.", [["", ev.logDropped]]);
+  metric("ipmasq_host_limit_drops_total", "counter", "New connections refused by --max-conns-per-host.", [["", (s as unknown as { hostLimitDrops: number }).hostLimitDrops]]);
   return lines.join("\n") + "\n";
 }
 
-export async function startMetrics(spec: string, g: GatewayView): Promise<Server> {
+export async function startMetrics(spec: string, g: GatewayView, hosts?: HostAccounting): Promise<Server> {
   const { host, port } = parseListen(spec);
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") { res.writeHead(404).end("try /metrics\n"); return; }
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metricsText(g));
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metricsText(g, hosts));
   });
   await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(port, host, resolve); });
   return server;

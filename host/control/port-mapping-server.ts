@@ -56,13 +56,26 @@ const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
 const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
+// A mapping made, renewed or removed, for the event feed.
+export interface MappingChange { proto: number; lanAddr: number; lanPort: number; wanPort: number; why: string }
+
 export class PortMappingServer {
   private readonly socks: Socket[] = [];
   private readonly started = Date.now();
   refused = 0; // requests from outside the masqueraded networks
 
   // `publicAddr` is read at each request: it follows the WAN.
-  constructor(private readonly alg: AlgState, private readonly lanNets: () => Prefix[], private readonly publicAddr: () => number) {}
+  constructor(private readonly alg: AlgState, private readonly lanNets: () => Prefix[], private readonly publicAddr: () => number,
+              private readonly onMapping: (m: MappingChange) => void = () => {}) {}
+
+  // Opens, renews or (lifetime 0) closes a pinhole, and tells the event feed.
+  private map(by: string, proto: number, host: number, internal: number, want: number, lifetime: number): number {
+    const before = this.alg.pinholes().find((p) => p.proto === proto && p.lanAddr === host && p.lanPort === internal);
+    const port = this.alg.pinhole(proto, host, internal, want, lifetime);
+    const pub = lifetime === 0 ? before?.port : port;
+    if (pub !== undefined && pub > 0) this.onMapping({ proto, lanAddr: host, lanPort: internal, wanPort: pub, why: lifetime === 0 ? `${by} delete` : `${by} map ${lifetime}s` });
+    return port;
+  }
 
   private epoch(): number { return Math.floor((Date.now() - this.started) / 1000); }
 
@@ -117,7 +130,7 @@ export class PortMappingServer {
     const refuse = (result: number): Buffer => { b.writeUInt16BE(result, PMP_RESULT); return b; };
     if (internal === 0) return refuse(PMP.REFUSED); // "delete all" is not offered
     if (this.overQuota(proto, parseAddr(r.address), internal, lifetime)) return refuse(PMP.OUT_OF_RESOURCES);
-    const port = this.alg.pinhole(proto, parseAddr(r.address), internal, suggested || internal, lifetime);
+    const port = this.map("nat-pmp", proto, parseAddr(r.address), internal, suggested || internal, lifetime);
     if (port < 0) return refuse(PMP.OUT_OF_RESOURCES);
     b.writeUInt16BE(port, PMP_MAP_EXTERNAL);
     b.writeUInt32BE(lifetime, PMP_MAP_LIFETIME);
@@ -147,7 +160,7 @@ export class PortMappingServer {
     if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return refuse(PCP.UNSUPP_PROTOCOL);
     if (internal === 0) return refuse(PCP.MALFORMED_REQUEST);
     if (this.overQuota(proto, src, internal, lifetime)) return refuse(PCP.USER_EX_QUOTA);
-    const port = this.alg.pinhole(proto, src, internal, suggested || internal, lifetime);
+    const port = this.map("pcp", proto, src, internal, suggested || internal, lifetime);
     if (port < 0) return refuse(PCP.NO_RESOURCES);
     out.writeUInt16BE(lifetime === 0 ? suggested : port, MAP_EXTERNAL_PORT);
     V4_MAPPED_PREFIX.copy(out, MAP_EXTERNAL_ADDR);

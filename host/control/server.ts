@@ -20,6 +20,13 @@ export interface GatewayView {
   started: number;
   options: { core: string; workers: number; maxConns: number };
   network(): NetworkStatus;
+  observed(): Observed;
+}
+
+// What the gateway has seen beyond its counters: hosts and events (host/gateway.ts fills it).
+export interface Observed {
+  hostsSeen: number; topHosts: unknown[];
+  events: { new: number; destroy: number; update: number; lost: number; logged: number; logDropped: number; log: string };
 }
 
 export interface NetworkStatus {
@@ -41,15 +48,21 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   }
   return {
     pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, ...g.network(),
-    connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops, workers, drops,
+    connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops,
+    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workers, drops, ...g.observed(),
   };
 }
 
-export interface Answer { ok?: unknown; error?: string }
+// An answer, or a stream: `stream(send)` starts it and returns how to stop it; send() says false
+// when the line was dropped because the reader is behind.
+export interface Answer { ok?: unknown; error?: string; stream?: (send: (v: unknown) => boolean) => () => void }
+
+const STREAM_BACKLOG = 256 * 1024; // bytes a slow reader may have waiting before lines are dropped
 export type Handler = (req: { cmd?: string; args?: unknown }) => Answer;
 
 export class ControlServer {
   private server?: Server;
+  private readonly streams = new Set<Socket>();
   constructor(private readonly path: string, private readonly handle: Handler) {}
 
   async listen(): Promise<void> {
@@ -74,13 +87,33 @@ export class ControlServer {
         } catch (e) {
           answer = { error: e instanceof SyntaxError ? "request is not JSON" : (e as Error).message };
         }
+        if (answer.stream) { this.stream(sock, answer.stream); return; }
         sock.write(JSON.stringify(answer) + "\n");
       }
     });
     sock.on("error", () => sock.destroy());
   }
 
+  // Lines until the reader goes; a reader that falls behind loses lines and is told how many.
+  private stream(sock: Socket, start: NonNullable<Answer["stream"]>): void {
+    sock.removeAllListeners("data");
+    let dropped = 0;
+    const owned = (): void => {
+      if (dropped) { sock.write(JSON.stringify({ ok: { dropped } }) + "\n"); dropped = 0; }
+    };
+    const stop = start((v) => {
+      if (sock.writableLength > STREAM_BACKLOG) { dropped++; return false; }
+      owned();
+      sock.write(JSON.stringify({ ok: v }) + "\n");
+      return true;
+    });
+    sock.on("drain", owned); // told as soon as it caught up, not only with the next event
+    this.streams.add(sock);
+    sock.on("close", () => { stop(); this.streams.delete(sock); });
+  }
+
   async close(): Promise<void> {
+    for (const s of this.streams) s.end();
     if (!this.server) return;
     await new Promise<void>((resolve) => this.server!.close(() => resolve()));
     try { unlinkSync(this.path); } catch { /* gone */ }

@@ -16,6 +16,8 @@ export interface Libc {
   socket(domain: number, type: number, protocol: number): number;
   getsockopt(fd: number, level: number, name: number, value: ArrayBufferView, length: ArrayBufferView): number;
   setsockopt(fd: number, level: number, name: number, value: ArrayBufferView, length: number): number;
+  connect(fd: number, addr: ArrayBufferView, length: number): number;
+  send(fd: number, buf: ArrayBufferView, n: number, flags: number): number;
   errno(): number;
 }
 
@@ -42,6 +44,8 @@ function bind(): Libc {
     socket: lib.func("int socket(int domain, int type, int protocol)"),
     getsockopt: lib.func("int getsockopt(int fd, int level, int name, void *value, void *length)"),
     setsockopt: lib.func("int setsockopt(int fd, int level, int name, void *value, unsigned int length)"),
+    connect: lib.func("int connect(int fd, void *addr, unsigned int length)"),
+    send: lib.func("ipmasq_ssize_t send(int fd, void *buf, size_t n, int flags)"),
     errno: () => koffi.errno() as number,
   } as Libc;
 }
@@ -54,13 +58,16 @@ export const EINTR = 4;
 export const EWOULDBLOCK = EAGAIN;
 export const LOCK_EX = 2;
 export const LOCK_NB = 4;
+export const AF_UNIX = 1;
 export const AF_INET = 2;
 export const SOCK_DGRAM = 2;
+export const SOCK_NONBLOCK = 0x800;
+export const SOCK_CLOEXEC = 0x80000;
 export const SOL_SOCKET = 1;
 export const SO_BINDTODEVICE = 25;
 export const SO_NETNS_COOKIE = 71; // Linux 5.14
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 11: "EAGAIN", 4: "EINTR", 92: "ENOPROTOOPT",
+  1: "EPERM", 2: "ENOENT", 111: "ECONNREFUSED", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 11: "EAGAIN", 4: "EINTR", 92: "ENOPROTOOPT",
 };
 export const errnoName = (e: number): string => ERRNO_NAMES[e] ?? `errno ${e}`;

@@ -1,0 +1,45 @@
+// The connection events of the running gateway: the table's ring drained five times a second,
+// UPDATEs from the port-mapping side, and the listeners (`ipmasq events` clients, the event log).
+// Nothing here queues: a listener that cannot keep up drops lines and says how many.
+import { FlowEventRing } from "../table/flow-events";
+import { FlowEvent, EventJson, eventJson } from "./event-format";
+
+export const DRAIN_MS = 200;
+
+export class EventFeed {
+  private readonly listeners = new Set<(e: EventJson) => void>();
+  private timer?: NodeJS.Timeout;
+  readonly counts = { NEW: 0, DESTROY: 0, UPDATE: 0 } as Record<string, number>;
+
+  constructor(private readonly ring: FlowEventRing, private readonly afterDrain: () => void = () => {}) {}
+
+  start(): void { this.timer = setInterval(() => this.drain(), DRAIN_MS); }
+  stop(): void { clearInterval(this.timer); this.drain(); }
+
+  // Events the ring could not hold (the host fell behind by more than the ring's length).
+  get lost(): number { return this.ring.dropped; }
+
+  drain(): void {
+    for (const e of this.ring.take()) this.emit(e);
+    this.afterDrain();
+  }
+
+  // A port forward or a NAT-PMP/PCP mapping was made, renewed or removed. Drained first, so
+  // the order of the table's events and these is kept.
+  update(e: Omit<FlowEvent, "type" | "time">): void {
+    this.drain();
+    this.emit({ ...e, type: "UPDATE", time: Date.now() });
+  }
+
+  subscribe(fn: (e: EventJson) => void): () => void {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  }
+
+  private emit(e: FlowEvent): void {
+    this.counts[e.type] = (this.counts[e.type] ?? 0) + 1;
+    if (this.listeners.size === 0) return;
+    const j = eventJson(e);
+    for (const fn of this.listeners) fn(j);
+  }
+}
