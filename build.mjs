@@ -57,6 +57,8 @@ module.exports = loadEmbeddedAddon("koffi-${koffiVersion}", BINARIES);
 `,
       };
     });
+    // The status page's script is served, not run: embedded as text like the page and its style.
+    b.onLoad({ filter: /host[\\/]web[\\/]assets[\\/][^\\/]+\.js$/ }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" }));
     // Piscina starts its workers from its own worker.js beside its index.js; in the bundle the
     // bundle itself is that file (host/main.ts runs Piscina's worker code in worker threads).
     b.onLoad({ filter: /piscina[\\/]dist[\\/]index\.js$/ }, (args) => ({
@@ -71,7 +73,7 @@ const common = {
   platform: "node",
   target: "node20",
   format: "cjs",
-  loader: { ".wasm": "binary", ".node": "binary", ".8": "text", ".5": "text" },
+  loader: { ".wasm": "binary", ".node": "binary", ".8": "text", ".5": "text", ".html": "text", ".css": "text" },
   plugins: [embedPlugin],
   logLevel: "warning",
   legalComments: "none",

@@ -1,0 +1,115 @@
+// `--web [ADDR:]PORT`: a read-only live status page, off by default. A bare port binds 127.0.0.1.
+// Any other address must be one of a LAN interface's and needs `--web-token FILE`: the page then
+// asks for the token and every API call carries it. Never all interfaces, never the WAN.
+//
+//   GET /               the page (host/web/assets, served from the artifact; nothing remote)
+//   GET /api/status     status, workers, drops, table fill
+//   GET /api/traffic    one sample a second, the last ten minutes (?since=MS: only newer ones)
+//   GET /api/hosts      per-host totals (?sort=bytes|flows|rate, at most 200 rows)
+//   GET /api/conns      connections (?filter=TEXT, at most 200 rows)
+//
+// Requests whose Host header is not the address we listen on are refused (a DNS-rebinding page
+// in the operator's browser cannot read it), and the token is compared in constant time.
+import { createServer, Server, IncomingMessage, ServerResponse } from "node:http";
+import { timingSafeEqual, createHash } from "node:crypto";
+import { statSync } from "node:fs";
+import { readPrivateFile } from "../state/private-files";
+import { parseListen } from "../control/metrics";
+import { HostAccounting, HOST_SORTS, HostSort } from "../control/host-accounting";
+import { Throughput } from "../control/throughput";
+import { flowJson, FlowJson } from "../table/listing";
+import { ConnTable } from "../table/conntrack";
+import { parseAddr, formatAddr } from "../net/addr";
+
+export const MAX_ROWS = 200;
+const MIN_TOKEN = 16;
+
+export interface PageSources {
+  status(): Record<string, unknown>;
+  table: ConnTable;
+  hosts: HostAccounting;
+  traffic: Throughput;
+}
+
+export interface WebListen { host: string; port: number; token?: Buffer }
+
+// Where to listen, checked against the LAN's addresses; the token read from a file of ours.
+export function webListen(spec: string, tokenFile: string | undefined, lanAddrs: number[]): WebListen {
+  const { host, port } = parseListen(spec, "--web");
+  let addr: number;
+  try { addr = parseAddr(host); } catch { throw new Error(`--web wants an IPv4 address, got "${host}"`); }
+  const loopback = addr >>> 24 === 127;
+  if (!loopback && addr === 0) throw new Error("--web 0.0.0.0 would listen on the WAN too: name a LAN address");
+  if (!loopback && !lanAddrs.includes(addr)) throw new Error(`--web ${host}: not an address of a LAN interface (have ${lanAddrs.map(formatAddr).join(", ") || "none"})`);
+  if (!loopback && !tokenFile) throw new Error(`--web ${host}: a LAN address needs --web-token FILE`);
+  let token: Buffer | undefined;
+  if (tokenFile) {
+    if ((statSync(tokenFile).mode & 0o077) !== 0) throw new Error(`--web-token ${tokenFile}: others may read it (chmod 600 it)`);
+    token = Buffer.from(readPrivateFile(tokenFile).toString().trim());
+    if (token.length < MIN_TOKEN) throw new Error(`--web-token ${tokenFile}: a token needs at least ${MIN_TOKEN} characters`);
+  }
+  return { host, port, token };
+}
+
+function asset(name: "index.html" | "app.js" | "style.css"): string {
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const text = name === "index.html" ? require("./assets/index.html") : name === "app.js" ? require("./assets/app.js") : require("./assets/style.css");
+  return typeof text === "string" ? text : (text as { default: string }).default;
+}
+
+const TYPES = { "index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8" };
+const SECURITY_HEADERS = {
+  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
+};
+
+export function connRows(table: ConnTable, filter: string): { rows: FlowJson[]; more: boolean } {
+  const rows: FlowJson[] = [];
+  const want = filter.toLowerCase();
+  for (const f of table.flows()) {
+    const r = flowJson(table, f);
+    if (want && !`${r.proto} ${r.state} ${r.lan} ${r.remote} ${r.public}`.toLowerCase().includes(want)) continue;
+    if (rows.length === MAX_ROWS) return { rows, more: true };
+    rows.push(r);
+  }
+  return { rows, more: false };
+}
+
+export async function startStatusPage(listen: WebListen, src: PageSources): Promise<Server> {
+  const hostNames = new Set([`${listen.host}:${listen.port}`, ...(listen.host.startsWith("127.") ? [`localhost:${listen.port}`] : [])]);
+  const digest = listen.token && createHash("sha256").update(listen.token).digest();
+  const authorized = (req: IncomingMessage): boolean => {
+    if (!digest) return true;
+    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
+    return m !== null && timingSafeEqual(createHash("sha256").update(m[1]).digest(), digest);
+  };
+  const send = (res: ServerResponse, code: number, type: string, body: string): void => {
+    res.writeHead(code, { "content-type": type, ...SECURITY_HEADERS }).end(body);
+  };
+  const json = (res: ServerResponse, v: unknown): void => send(res, 200, "application/json", JSON.stringify(v));
+
+  const server = createServer((req, res) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "read-only\n");
+    if (!hostNames.has(req.headers.host ?? "")) return send(res, 421, "text/plain", "wrong Host\n");
+    const url = new URL(req.url ?? "/", "http://page");
+    const file = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
+    if (file === "index.html" || file === "app.js" || file === "style.css") return send(res, 200, TYPES[file], asset(file));
+    if (!url.pathname.startsWith("/api/")) return send(res, 404, "text/plain", "not here\n");
+    if (!authorized(req)) return send(res, 401, "application/json", JSON.stringify({ error: "token needed" }));
+    switch (url.pathname) {
+      case "/api/status": return json(res, { ...src.status(), hostsSeen: src.hosts.count });
+      case "/api/traffic": return json(res, src.traffic.samples(Number(url.searchParams.get("since")) || 0));
+      case "/api/hosts": {
+        const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "") ? url.searchParams.get("sort") as HostSort : "bytes";
+        return json(res, { sort, hosts: src.hosts.rows(sort, MAX_ROWS, 1000), total: src.hosts.count });
+      }
+      case "/api/conns": return json(res, { ...connRows(src.table, (url.searchParams.get("filter") ?? "").slice(0, 100)), live: src.table.live });
+      default: return send(res, 404, "application/json", JSON.stringify({ error: "no such call" }));
+    }
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 10_000;
+  server.maxHeadersCount = 50;
+  await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(listen.port, listen.host, resolve); });
+  return server;
+}
