@@ -77,6 +77,13 @@ with open(${JSON.stringify(join(topo.dir, "syslog.out"))}, "a") as f:
   const after = me()!;
   t.ok(after.flows === 0 && after.bytesIn >= 2_000_000, "after the flow ended, its bytes stay in the host's totals");
 
+  // a port forward made and removed: UPDATE events
+  cli("portfw", "-a", "-P", "tcp", "-L", "10.0.0.1", "8080", "-R", "192.168.0.2", "80");
+  cli("portfw", "-d", "-P", "tcp", "-L", "10.0.0.1", "8080", "-R", "192.168.0.2", "80");
+  await until(() => events().filter((e) => e.type === "UPDATE").length >= 2, 5000);
+  t.same(events().filter((e) => e.type === "UPDATE").map((e) => `${e.why} ${e.lan} ${e.public}`),
+    ["portfw add 192.168.0.2:80 10.0.0.1:8080", "portfw delete 192.168.0.2:80 10.0.0.1:8080"], "events: UPDATE for a port forward added and deleted");
+
   // Prometheus: the host series
   const metrics = topo.exec(topo.gw, ["curl", "-sS", "http://127.0.0.1:9100/metrics"]);
   t.match(metrics, /ipmasq_host_bytes_total\{host="192\.168\.0\.2",direction="in"\} \d{7,}/, "metrics: ipmasq_host_bytes_total");

@@ -38,7 +38,7 @@ export class HostAccounting {
 
   private read(now: number): HostRow[] {
     const byAddr = new Map<number, HostRecord>();
-    for (const r of this.table.hosts.records()) byAddr.set(r.addr, { ...r, flows: r.flows });
+    for (const r of this.table.hosts.records()) byAddr.set(r.addr, r); // fresh objects: added to in place
     for (const f of this.table.flows()) {
       // a live flow of a host past MAX_HOSTS is counted in "other" (addr 0)
       const h = byAddr.get(f.lanAddr) ?? byAddr.get(0);

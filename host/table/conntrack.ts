@@ -322,8 +322,7 @@ export class ConnTable {
 
   private event(type: number, f: Flow, why: EndReason): void {
     if (this.quiet) return;
-    this.events.put({ ...f, state: f.tcpState | (f.fixed ? L.ES_FIXED : 0), time: Date.now(), type,
-      seconds: Math.max(0, this.now - f.created), why: END_REASONS.indexOf(why) });
+    this.events.put(type, END_REASONS.indexOf(why), Date.now(), Math.max(0, this.now - f.created), f.tcpState | (f.fixed ? L.ES_FIXED : 0), f);
   }
 
   private rested(i: number, now: number): boolean {

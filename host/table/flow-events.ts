@@ -31,6 +31,12 @@ export interface FlowEventRecord {
   why: EndReason;
 }
 
+// What a record takes from a flow (host/table/conntrack.ts's Flow has these).
+export interface FlowFields {
+  proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number; wanAddr: number; wanPort: number;
+  bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number;
+}
+
 export class FlowEventRing {
   private readonly dv: DataView;
   private readonly i32: Int32Array;
@@ -41,8 +47,9 @@ export class FlowEventRing {
 
   get dropped(): number { return this.dv.getUint32(this.base + W_DROPPED, true); }
 
-  // Writers only (T_LOCK held).
-  put(e: Omit<FlowEventRecord, "type" | "why"> & { type: number; why: number }): void {
+  // Writers only (T_LOCK held). The flow's fields are read from `e` one by one: no object is
+  // made per event (spreading a flow into a new object cost 4.5 µs, five times a whole insert).
+  put(type: number, why: number, time: number, seconds: number, state: number, e: FlowFields): void {
     const head = Atomics.load(this.i32, (this.base + W_HEAD) >> 2) >>> 0;
     const tail = Atomics.load(this.i32, (this.base + W_TAIL) >> 2) >>> 0;
     if (((head - tail) >>> 0) >= EVENT_RECORDS) {
@@ -50,13 +57,13 @@ export class FlowEventRing {
       return;
     }
     const r = this.base + W_RECORDS + (head % EVENT_RECORDS) * EVENT_RECORD_SIZE, dv = this.dv;
-    dv.setFloat64(r + R_TIME, e.time, true);
+    dv.setFloat64(r + R_TIME, time, true);
     dv.setFloat64(r + R_BYTES_OUT, e.bytesOut, true); dv.setFloat64(r + R_BYTES_IN, e.bytesIn, true);
     dv.setFloat64(r + R_PKTS_OUT, e.pktsOut, true); dv.setFloat64(r + R_PKTS_IN, e.pktsIn, true);
     dv.setUint32(r + R_LAN_ADDR, e.lanAddr, true); dv.setUint32(r + R_REMOTE_ADDR, e.remoteAddr, true); dv.setUint32(r + R_WAN_ADDR, e.wanAddr, true);
     dv.setUint16(r + R_LAN_PORT, e.lanPort, true); dv.setUint16(r + R_REMOTE_PORT, e.remotePort, true); dv.setUint16(r + R_WAN_PORT, e.wanPort, true);
-    dv.setUint8(r + R_TYPE, e.type); dv.setUint8(r + R_PROTO, e.proto); dv.setUint8(r + R_STATE, e.state); dv.setUint8(r + R_WHY, e.why);
-    dv.setUint32(r + R_AGE, e.seconds, true);
+    dv.setUint8(r + R_TYPE, type); dv.setUint8(r + R_PROTO, e.proto); dv.setUint8(r + R_STATE, state); dv.setUint8(r + R_WHY, why);
+    dv.setUint32(r + R_AGE, seconds, true);
     Atomics.store(this.i32, (this.base + W_HEAD) >> 2, (head + 1) | 0); // the record is complete before it is counted
   }
 
