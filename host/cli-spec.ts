@@ -19,6 +19,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   ports: { type: "string", arg: "MIN-MAX", default: "32768-60999", help: "NAT port range for ports >= 1024 (the usual client ports, preserved when free; the gateway's own move outside it)" },
   "mss-clamp": { type: "string", arg: "N", default: "0", help: "clamp the TCP MSS of SYNs to N (0: off)" },
   pcp: { type: "string", arg: "on|off", default: "off", help: "NAT-PMP and PCP server on the LAN interfaces, UDP 5351" },
+  upnp: { type: "string", arg: "on|off", default: "off", help: "UPnP IGD on the LAN interfaces: SSDP (UDP 1900) and HTTP control; mappings shared with NAT-PMP/PCP" },
   "ftp-helper": { type: "string", arg: "on|off", default: "on", help: "rewrite FTP PORT/EPRT/227/229 and expect the data connection" },
   gro: { type: "string", arg: "on|off", default: "on", help: "receive offload on the LAN and WAN interfaces (needs ethtool; undone on exit)" },
   "gro-hold": { type: "string", arg: "US", default: String(DEFAULT_GRO_HOLD_US), help: "hold a burst open up to US microseconds so that it can grow (0: flush at the end of each receive poll)" },
@@ -48,7 +49,7 @@ export interface CommandSpec { args: string; summary: string; options: string[];
 const CLIENT = ["state-dir", "tun"];
 export const COMMANDS: Record<string, CommandSpec> = {
   run: { args: "[options]", summary: "run the gateway in the foreground, in this network namespace", positionals: [0, 0],
-    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "ftp-helper", "gro", "gro-hold", "filtering", "spoof-check", "state-dir", "metrics", "max-conns-per-host", "log-events", "log-events-rate", "web", "web-token", "handover"] },
+    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "upnp", "ftp-helper", "gro", "gro-hold", "filtering", "spoof-check", "state-dir", "metrics", "max-conns-per-host", "log-events", "log-events-rate", "web", "web-token", "handover"] },
   check: { args: "[FILE|-] [--json]", summary: "validate a rule file (- reads standard input); nothing is applied", positionals: [0, 1], options: ["config", "json"] },
   status: { args: "[--json]", summary: "the running gateway: WAN, packets, drops by reason, table fill, workers", positionals: [0, 0], options: ["json", ...CLIENT] },
   conns: { args: "[--json]", summary: "the masqueraded connections and mappings", positionals: [0, 0], options: ["json", ...CLIENT] },

@@ -119,7 +119,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     table: int("table", s("table"), 1, 2 ** 31 - 1), stateDir, portMin, portMax,
     mssClamp: int("mss-clamp", s("mss-clamp"), 0, 65535), workerFile, argv, handover: v.handover as string | undefined, metrics: v.metrics as string | undefined,
     filtering: oneOf("filtering", s("filtering"), ["address-dependent", "endpoint-independent"] as const),
-    ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"),
+    ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"), upnp: onOff("upnp"),
     groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
     spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
     maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),

@@ -30,6 +30,8 @@ export class GatewayState {
   pcp?: PortMappingServer;
   readonly hosts: HostAccounting;
   readonly events: EventFeed;
+  readonly origins = new Map<string, { by: string; description: string }>(); // "proto:port" of a pinhole: who made it
+  mappingsChanged: () => void = () => {}; // the UPnP server tells its subscribers
 
   constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
               readonly alg: AlgState, readonly wiring: Wiring, afterEvents: () => void = () => {}) {
@@ -37,10 +39,15 @@ export class GatewayState {
     this.events = new EventFeed(table.events, afterEvents);
   }
 
-  // A NAT-PMP/PCP mapping made, renewed or removed: an UPDATE event.
+  // A NAT-PMP, PCP or UPnP mapping made, renewed or removed: who made it (and its UPnP
+  // description) noted, an UPDATE event, and the UPnP subscribers told.
   mappingChanged(m: MappingChange): void {
+    const key = `${m.proto}:${m.wanPort}`;
+    if (/delete|expired|wan-change/.test(m.why)) this.origins.delete(key);
+    else this.origins.set(key, { by: m.why.split(" ")[0], description: m.description ?? this.origins.get(key)?.description ?? "" });
     this.events.update({ proto: m.proto, state: 0, lanAddr: m.lanAddr, lanPort: m.lanPort, remoteAddr: 0, remotePort: 0,
       wanAddr: this.follower.publicAddr, wanPort: m.wanPort, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0, why: m.why });
+    this.mappingsChanged();
   }
 
   // Pinholes past their lifetime are closed, each with an UPDATE event.
@@ -84,6 +91,12 @@ export class GatewayState {
   publicChanged(old: number, now: number): string {
     if (!old || old === now) return "";
     const forgotten = this.table.forgetAddress(old);
+    // NAT-PMP, PCP and UPnP mappings were made for the old address: their owners map again
+    for (const p of this.alg.pinholes()) {
+      this.alg.pinhole(p.proto, p.lanAddr, p.lanPort, 0, 0);
+      this.mappingChanged({ proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: p.port, why: "wan-change" });
+    }
+    this.mappingsChanged();
     const moved = this.policy.portfw.filter((f) => f.publicAddr === old);
     for (const f of moved) f.publicAddr = now;
     if (moved.length) this.shared.publish(this.policy);

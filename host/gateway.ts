@@ -19,7 +19,10 @@ import { AlgState } from "./table/alg-state";
 import { restoreSnapshot } from "./table/snapshot";
 import { startMetrics } from "./control/metrics";
 import { EventLog } from "./control/event-log";
-import { Throughput } from "./control/throughput";
+import { Throughput, trafficTotals } from "./control/throughput";
+import { UpnpServer } from "./upnp/upnp-server";
+import { pinholeRows } from "./table/listing";
+import { igdBackend } from "./upnp/backend";
 import { startStatusPage, webListen } from "./web/status-page";
 import { PortMappingServer } from "./control/port-mapping-server";
 import { ControlServer, controlSocketPath, statusOf, Observed } from "./control/server";
@@ -29,7 +32,7 @@ import { memoryMap } from "./table/memory-map";
 import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "./table/conntrack";
 import { WorkerTask } from "./worker/loop";
 import { sharedNetworkView } from "./net/network-view";
-import { formatAddr, formatPrefix } from "./net/addr";
+import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
 import { InstanceLock } from "./state/instance";
 import { GatewayState, timeoutsOf } from "./gateway-state";
 import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
@@ -92,6 +95,13 @@ function requireLan(o: RunOptions, policy: Policy): Iface[] {
   throw new Error(`no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`);
 }
 
+const inNatRange = (o: RunOptions, port: number): boolean => (port >= o.portMin && port <= o.portMax) || (port >= LOW_PORT_MIN && port <= LOW_PORT_MAX);
+
+// The address a LAN interface is reached at: the one in a masqueraded network, else its first.
+function lanAddressOf(i: Iface, nets: Prefix[]): number {
+  return (i.addrs.find((a) => nets.some((p) => inPrefix(a.addr, p))) ?? i.addrs[0]).addr;
+}
+
 async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const journal = stateFile(o.stateDir, o.tun);
   const handed = o.handover ? readHandover(o.handover) : undefined;
@@ -114,7 +124,10 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   if (eventLog) g.events.subscribe((e) => eventLog.add(e));
   g.follower = new NetworkFollower(
     { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`] },
-    wiring, sharedNetworkView(memory, map.network), { policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now) });
+    wiring, sharedNetworkView(memory, map.network), {
+      policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now),
+      mappedPorts: () => g.alg.pinholes().filter((p) => !inNatRange(o, p.port)).map((p) => ({ proto: p.proto, port: p.port })),
+    });
   try {
     g.follower.start(handed !== undefined);
   } catch (e) {
@@ -130,6 +143,9 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   table.now = 1;
   if (handed) {
     const lost = restoreSnapshot(table, handed.flows);
+    for (const p of handed.pinholes ?? []) {
+      if (g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true) === p.port) g.origins.set(`${p.proto}:${p.port}`, { by: p.by, description: p.description });
+    }
     log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
     unlinkSync(o.handover!);
   }
@@ -162,7 +178,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const lanNames = g.follower.lanInterfaces().map((i) => i.name);
   log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames.join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
     `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
-  let metrics: Server | undefined, web: Server | undefined;
+  let metrics: Server | undefined, web: Server | undefined, upnp: UpnpServer | undefined;
   const stopWorkers = async (): Promise<void> => {
     monitor.stop();
     Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
@@ -175,6 +191,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     web?.closeAllConnections();
     await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
     g.pcp?.close();
+    upnp?.close();
     traffic.stop();
     g.events.stop();
     eventLog?.close();
@@ -193,7 +210,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const restart = async (): Promise<void> => {
     if (handingOver || stopping) return;
     handingOver = true;
-    await handOver(g, lock, journal, stopWorkers, log);
+    await handOver(g, lock, journal, stopWorkers, log, upnp?.port);
   };
 
   // The listeners the operator asked for; "ready" only once they listen. One that cannot (its
@@ -201,12 +218,35 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   try {
     if (o.metrics) metrics = await startMetrics(o.metrics, view, g.hosts);
     if (webAt) {
-      web = await startStatusPage(webAt, { status: () => statusOf(view), table, hosts: g.hosts, traffic });
+      web = await startStatusPage(webAt, { status: () => statusOf(view), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });
       log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
     }
     if (o.pcp) {
       g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
       await g.pcp.listen(lanNames);
+    }
+    if (o.upnp) {
+      const counters = (): { bytesSent: number; bytesReceived: number; packetsSent: number; packetsReceived: number } => {
+        const t = trafficTotals(memory, map);
+        return { bytesSent: t.bytesOut, bytesReceived: t.bytesIn, packetsSent: t.pktsOut, packetsReceived: t.pktsIn };
+      };
+      const fromLan = (a: string): boolean => { try { return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p)); } catch { return false; } };
+      upnp = new UpnpServer(igdBackend(g, started, counters), fromLan, o.tun);
+      // After the change (it may come from inside a reconcile, when the WAN address moved, before
+      // the new address is set): the subscribers hear the new state, and mappings outside the NAT
+      // ranges get their ip rules.
+      let pending = false;
+      g.mappingsChanged = () => {
+        if (pending) return;
+        pending = true;
+        setImmediate(() => {
+          pending = false;
+          try { g.follower.reconcile(); } catch (e) { log(`following the mappings: ${(e as Error).message}`); }
+          upnp?.changed();
+        });
+      };
+      await upnp.listen(g.follower.lanInterfaces().map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })), handed?.upnpPort);
+      log(`UPnP IGD on ${lanNames.join(", ")}`);
     }
   } catch (e) {
     await stop(`could not start: ${(e as Error).message}`);

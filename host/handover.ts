@@ -14,20 +14,23 @@ import { InstanceLock } from "./state/instance";
 import { readPrivateFile, writePrivateFile } from "./state/private-files";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
-export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number }
+// pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
+export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number; pinholes?: PinholeRecord[]; upnpPort?: number }
+export interface PinholeRecord { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: string; description: string }
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
 
 export const readHandover = (file: string): Handover => JSON.parse(readPrivateFile(file).toString()) as Handover;
 
-export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopWorkers: () => Promise<void>, log: (msg: string) => void): Promise<never> {
+export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopWorkers: () => Promise<void>, log: (msg: string) => void, upnpPort = 0): Promise<never> {
   const o = g.options;
   log("graceful restart: handing the connection table to a new process");
   g.follower.persist();
   await stopWorkers();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
-  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit } satisfies Handover));
+  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit,
+    pinholes: g.alg.pinholes().map((p) => ({ ...p, ...(g.origins.get(`${p.proto}:${p.port}`) ?? { by: "", description: "" }) })), upnpPort } satisfies Handover));
   const devices = g.follower.deviceNames;
   g.follower.close();
   const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");

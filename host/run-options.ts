@@ -23,6 +23,7 @@ export interface RunOptions {
   filtering: Filtering;
   ftpHelper: boolean;
   pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
+  upnp: boolean; // UPnP IGD (SSDP, SOAP, GENA) on the LAN interfaces
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
   spoofCheck: SpoofCheck;
   maxConnsPerHost: number; // 0: no limit

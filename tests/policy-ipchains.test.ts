@@ -103,7 +103,7 @@ t.test("errors name file, line, column and reason; nothing is half-applied", asy
   t.equal(errorOf("ipchains -P forward MASQ"), "f.conf:1:21: a policy is ACCEPT, DENY or REJECT");
   t.equal(errorOf("ipchains -A forward -y -j ACCEPT"), "f.conf:1:21: -y needs -p tcp");
   t.equal(errorOf("ipchains -A forward --frob -j ACCEPT"), 'f.conf:1:21: unknown option "--frob"');
-  t.equal(errorOf("route add default gw 10.0.0.2"), 'f.conf:1:1: not an ipchains or ipmasqadm command: "route add default gw 10.0.0.2"');
+  t.equal(errorOf("route add default gw 10.0.0.2"), 'f.conf:1:1: not an ipchains, ipmasqadm or upnp line: "route add default gw 10.0.0.2"');
   t.equal(errorOf("ipmasqadm portfw -a -P icmp -L 10.0.0.1 1 -R 192.168.0.2 1"), "f.conf:1:24: portfw protocol is tcp or udp");
   t.equal(errorOf("ipchains -A forward -j"), "f.conf:1:23: target expected");
 });

@@ -7,6 +7,7 @@
 // all is right.
 import { readFileSync } from "node:fs";
 import { ConfigError, runIpchains, runPortfw, tokenize, Token } from "../policy/ipchains";
+import { parseRule } from "../upnp/permissions";
 import { Policy, emptyPolicy } from "../policy/rules";
 
 // Lines from the seed's script that ipmasq does by itself.
@@ -62,7 +63,14 @@ export function applyTokens(policy: Policy, file: string, lineNo: number, toks: 
     if (toks[1]?.text !== "portfw") throw new ConfigError(file, lineNo, toks[1]?.column ?? eol, "only `ipmasqadm portfw` is supported");
     return runPortfw(policy, toks.slice(2), file, lineNo, eol);
   }
-  throw new ConfigError(file, lineNo, toks[0].column, `not an ipchains or ipmasqadm command: "${toks.map((t) => t.text).join(" ").slice(0, 40)}"`);
+  if (toks[0].text === "upnp") {
+    // miniupnpd's permission lines (host/upnp/permissions.ts)
+    const r = parseRule(toks.slice(1).map((t) => t.text));
+    if (!r.rule) throw new ConfigError(file, lineNo, toks[1 + r.at]?.column ?? eol, r.why!);
+    (policy.upnp ??= []).push(r.rule);
+    return { warnings: [] };
+  }
+  throw new ConfigError(file, lineNo, toks[0].column, `not an ipchains, ipmasqadm or upnp line: "${toks.map((t) => t.text).join(" ").slice(0, 40)}"`);
 }
 
 export function parseConfig(file: string, text: string): Config {

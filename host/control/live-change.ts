@@ -39,7 +39,10 @@ export function liveChange(g: GatewayState, kind: "ipchains" | "portfw", args: s
       const rows = [...g.table.flows()].map((f) => flowJson(g.table, f));
       return { ok: { text: formatMasqList(rows), json: rows } };
     }
-    if (res.list.chain === "portfw") return { ok: { text: formatPortfw(g.policy), json: portfwJson(g.policy) } };
+    if (res.list.chain === "portfw") {
+      const dynamic = g.alg.pinholes().map((p) => ({ ...p, publicAddr: g.follower.publicAddr, by: g.origins.get(`${p.proto}:${p.port}`)?.by ?? "" }));
+      return { ok: { text: formatPortfw(g.policy, dynamic), json: portfwJson(g.policy, dynamic) } };
+    }
     return { ok: { text: formatRules(g.policy, g.shared, { chain: res.list.chain, numeric, verbose }), json: rulesJson(g.policy, g.shared, res.list.chain) } };
   }
   const problem = g.setPolicy(next);

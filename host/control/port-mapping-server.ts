@@ -11,7 +11,7 @@
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
 import { AlgState } from "../table/alg-state";
 import { parseAddr, Prefix, inPrefix } from "../net/addr";
-import { libc, SOL_SOCKET, SO_BINDTODEVICE, errnoName } from "../tun/libc";
+import { bindToDevice } from "../net/bind-device";
 import * as L from "../../assembly/layout";
 
 export const PCP_PORT = 5351;
@@ -57,7 +57,7 @@ const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
 // A mapping made, renewed or removed, for the event feed.
-export interface MappingChange { proto: number; lanAddr: number; lanPort: number; wanPort: number; why: string }
+export interface MappingChange { proto: number; lanAddr: number; lanPort: number; wanPort: number; why: string; description?: string }
 
 export class PortMappingServer {
   private readonly socks: Socket[] = [];
@@ -194,16 +194,5 @@ export class PortMappingServer {
     b[PCP_VERSION] = 2; b[PCP_OPCODE] = PCP_R | (req[PCP_OPCODE] & ~PCP_R); b[PCP_RESULT] = result;
     b.writeUInt32BE(lifetime, PCP_LIFETIME); b.writeUInt32BE(this.epoch(), PCP_EPOCH);
     return b;
-  }
-}
-
-// SO_BINDTODEVICE on a bound Node socket (its fd, through libc): only packets that came in on
-// `iface` are delivered to it.
-function bindToDevice(sock: Socket, iface: string): void {
-  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
-  if (fd === undefined || fd < 0) throw new Error("cannot reach the port-mapping socket's descriptor");
-  const name = Buffer.from(`${iface}\0`);
-  if (libc().setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0) {
-    throw new Error(`cannot bind the port-mapping socket to ${iface}: ${errnoName(libc().errno())}`);
   }
 }

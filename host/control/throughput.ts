@@ -7,6 +7,16 @@ export const SAMPLES = 600;
 
 export interface Sample { t: number; bitsOut: number; bitsIn: number; packetsOut: number; packetsIn: number; connections: number }
 
+// The workers' traffic counters, summed: translated bytes and packets each way since start.
+export function trafficTotals(memory: WebAssembly.Memory, map: MemoryMap): { bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number } {
+  const t = { bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0 };
+  for (let id = 0; id < map.workers; id++) {
+    const s = new Float64Array(memory.buffer, statsAddress(id), L.STATS_SLOTS);
+    t.bytesOut += s[L.S_BYTES_OUT]; t.bytesIn += s[L.S_BYTES_IN]; t.pktsOut += s[L.S_PKTS_OUT]; t.pktsIn += s[L.S_PKTS_IN];
+  }
+  return t;
+}
+
 export class Throughput {
   private readonly ring: Sample[] = [];
   private prev?: { t: number; bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number };
@@ -20,11 +30,7 @@ export class Throughput {
   samples(since = 0): Sample[] { return this.ring.filter((s) => s.t > since); }
 
   private sample(): void {
-    const now = { t: Date.now(), bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0 };
-    for (let id = 0; id < this.map.workers; id++) {
-      const s = new Float64Array(this.memory.buffer, statsAddress(id), L.STATS_SLOTS);
-      now.bytesOut += s[L.S_BYTES_OUT]; now.bytesIn += s[L.S_BYTES_IN]; now.pktsOut += s[L.S_PKTS_OUT]; now.pktsIn += s[L.S_PKTS_IN];
-    }
+    const now = { t: Date.now(), ...trafficTotals(this.memory, this.map) };
     const p = this.prev;
     this.prev = now;
     if (!p) return;

@@ -15,6 +15,7 @@ export interface RuleInputs {
   publicAddr: number; // 0 while waiting for the WAN
   natRanges: string[]; // "MIN-MAX" of the NAT ports
   policy: Policy;
+  mappedPorts?: Array<{ proto: number; port: number }>; // UPnP mappings outside the NAT ranges
 }
 
 export function dynamicRules(x: RuleInputs): string[][] {
@@ -39,9 +40,10 @@ export function dynamicRules(x: RuleInputs): string[][] {
     // address comes through ipmasq, which reassembles, and hands the gateway's own back
     rules.push(["pref", String(pref), "iif", wanDev.iface, "to", pub, "ipproto", "udp", "lookup", tableOf(wanDev)]);
   }
-  // port-forwarded ports are steered into the TUN from every interface (hairpin included)
-  for (const f of x.policy.portfw) {
-    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", protoName(f.proto), "dport", String(f.publicPort), "lookup", tableOf(d)]);
+  // port-forwarded ports, and ports mapped outside the NAT ranges, are steered into the TUN from
+  // every interface (hairpin included)
+  for (const f of [...x.policy.portfw.map((p) => ({ proto: p.proto, port: p.publicPort })), ...(x.mappedPorts ?? [])]) {
+    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", protoName(f.proto), "dport", String(f.port), "lookup", tableOf(d)]);
   }
   // a redirect target's replies, sent by the gateway itself, go to the base device
   for (const c of Object.values(x.policy.chains)) {

@@ -37,6 +37,8 @@ export interface FollowHooks {
   // the public address changed from `old` (0: none before) to `now`; returns what the log should add
   publicChanged(old: number, now: number): string;
   log(msg: string): void;
+  // public ports mapped for LAN applications (UPnP) outside the NAT ranges: steered in like port forwards
+  mappedPorts?(): Array<{ proto: number; port: number }>;
 }
 
 export class NetworkFollower {
@@ -133,7 +135,7 @@ export class NetworkFollower {
 
     this.wiring.syncRules(dynamicRules({
       base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr,
-      natRanges: this.o.natRanges, policy: this.hooks.policy(),
+      natRanges: this.o.natRanges, policy: this.hooks.policy(), mappedPorts: this.hooks.mappedPorts?.() ?? [],
     }));
 
     // receive offload: on each LAN interface and the WAN, again on a device made anew

@@ -48,12 +48,21 @@ export function formatRules(p: Policy, s: SharedPolicy, o: { chain?: string; num
   return out.join("\n") + "\n";
 }
 
-export function portfwJson(p: Policy): Array<{ prot: string; localAddr: string; localPort: number; remoteAddr: string; remotePort: number; pref: number }> {
-  return p.portfw.map((f) => ({ prot: protoName(f.proto), localAddr: formatAddr(f.publicAddr), localPort: f.publicPort, remoteAddr: formatAddr(f.addr), remotePort: f.port, pref: f.pref }));
+// A mapping a LAN application asked for (NAT-PMP, PCP, UPnP): listed beside the port forwards.
+export interface DynamicForward { proto: number; publicAddr: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: string }
+
+export interface PortfwRow { prot: string; localAddr: string; localPort: number; remoteAddr: string; remotePort: number; pref: number; dynamic?: string; expiresIn?: number }
+
+export function portfwJson(p: Policy, dynamic: DynamicForward[] = []): PortfwRow[] {
+  return [
+    ...p.portfw.map((f) => ({ prot: protoName(f.proto), localAddr: formatAddr(f.publicAddr), localPort: f.publicPort, remoteAddr: formatAddr(f.addr), remotePort: f.port, pref: f.pref })),
+    ...dynamic.map((d) => ({ prot: protoName(d.proto), localAddr: formatAddr(d.publicAddr), localPort: d.port, remoteAddr: formatAddr(d.lanAddr), remotePort: d.lanPort, pref: 0, dynamic: d.by || "dynamic", expiresIn: d.expiresIn })),
+  ];
 }
 
-export function formatPortfw(p: Policy): string {
-  const rows = portfwJson(p);
+// ipmasqadm's columns; a dynamic mapping says who made it and when it expires at the end.
+export function formatPortfw(p: Policy, dynamic: DynamicForward[] = []): string {
+  const rows = portfwJson(p, dynamic);
   return ["prot localaddr            rediraddr               lport    rport  pcnt  pref",
-    ...rows.map((r) => `${r.prot.toUpperCase().padEnd(4)} ${r.localAddr.padEnd(20)} ${r.remoteAddr.padEnd(23)} ${String(r.localPort).padStart(5)} ${String(r.remotePort).padStart(8)} ${"0".padStart(5)} ${String(r.pref).padStart(5)}`)].join("\n") + "\n";
+    ...rows.map((r) => `${r.prot.toUpperCase().padEnd(4)} ${r.localAddr.padEnd(20)} ${r.remoteAddr.padEnd(23)} ${String(r.localPort).padStart(5)} ${String(r.remotePort).padStart(8)} ${"0".padStart(5)} ${String(r.pref).padStart(5)}${r.dynamic ? `  dynamic (${r.dynamic}, ${r.expiresIn}s)` : ""}`)].join("\n") + "\n";
 }

@@ -5,6 +5,7 @@
 import { Prefix, inPrefix } from "../net/addr";
 import { PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
+import type { UpnpRule } from "../upnp/permissions";
 
 export type Verdict = "ACCEPT" | "DENY" | "REJECT" | "MASQ" | "REDIRECT";
 export const BUILTIN_CHAINS = ["input", "forward", "output"] as const;
@@ -39,6 +40,7 @@ export interface Policy {
   chains: Record<string, Chain>;
   portfw: PortForward[];
   masqTimeouts?: MasqTimeouts;
+  upnp?: UpnpRule[]; // `upnp allow|deny` lines: who may map what through UPnP IGD
 }
 
 export function emptyPolicy(): Policy {

@@ -1,7 +1,7 @@
 // Writes a policy back as the command lines that make it (`ipmasq save`).
 import { protoName } from "../net/protocols";
 import { Policy } from "./rules";
-import { formatAddr } from "../net/addr";
+import { formatAddr, formatPrefix } from "../net/addr";
 
 
 export function policyLines(p: Policy): string[] {
@@ -12,6 +12,9 @@ export function policyLines(p: Policy): string[] {
   if (p.masqTimeouts) lines.push(`ipchains -M -S ${p.masqTimeouts.tcp} ${p.masqTimeouts.tcpFin} ${p.masqTimeouts.udp}`);
   for (const f of p.portfw) {
     lines.push(`ipmasqadm portfw -a -P ${protoName(f.proto)} -L ${formatAddr(f.publicAddr)} ${f.publicPort} -R ${formatAddr(f.addr)} ${f.port} -p ${f.pref}`);
+  }
+  for (const r of p.upnp ?? []) {
+    lines.push(`upnp ${r.allow ? "allow" : "deny"} ${r.ext[0]}-${r.ext[1]} ${formatPrefix(r.client)} ${r.int[0]}-${r.int[1]}`);
   }
   return lines;
 }

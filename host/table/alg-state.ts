@@ -77,7 +77,8 @@ export class AlgState {
 
   // Opens (or renews, or with lifetime 0 closes) a pinhole for lanAddr:lanPort; returns the public
   // port, or -1 when none could be had (0 for a close).
-  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number): number {
+  // `anywhere`: `want` may be outside the NAT port range (an external port asked for by UPnP).
+  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number, anywhere = false): number {
     const existing = this.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
     if (existing) {
       this.table.locked(() => {
@@ -88,7 +89,7 @@ export class AlgState {
       return lifetime === 0 ? 0 : existing.port;
     }
     if (lifetime === 0) return 0;
-    return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE);
+    return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE, anywhere);
   }
 
   pinholes(): Array<{ slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number }> {
@@ -105,13 +106,13 @@ export class AlgState {
     return out;
   }
 
-  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number): number {
+  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number, anywhere = false): number {
     return this.table.locked(() => {
       this.expireLocked();
       let slot = -1;
       for (let k = 0; k < EXPECTATIONS && slot < 0; k++) if (this.dv.getUint32(this.exp + k * EXP_SIZE + EXP_PROTO, true) === 0) slot = k;
       if (slot < 0) return -1;
-      const port = this.table.holdMappingLocked(proto, lanAddr, lanPort, want);
+      const port = this.table.holdMappingLocked(proto, lanAddr, lanPort, want, anywhere);
       if (port < 0) return -1;
       const at = this.exp + slot * EXP_SIZE;
       this.dv.setUint32(at + EXP_PROTO, proto, true);

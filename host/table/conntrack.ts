@@ -226,8 +226,10 @@ export class ConnTable {
   }
 
   // A random free port of the right range (RFC 6056 algorithm 1: random start, then linear).
-  // `want` (port preservation, a restored snapshot) is taken if it is in the range and free.
-  private choosePort(proto: number, lanPort: number, now: number, want: number): number {
+  // `want` (port preservation, a restored snapshot) is taken if it is in the range and free;
+  // with `anywhere` (a mapping asked for by its external port: UPnP) at any port if free.
+  private choosePort(proto: number, lanPort: number, now: number, want: number, anywhere = false): number {
+    if (anywhere && want >= 1 && want <= 65535 && this.portFree(proto, want, now)) return want;
     let min: number, max: number;
     if (proto === L.PROTO_ICMP) { min = 1; max = 65535; }
     else if (lanPort < 1024) { min = LOW_PORT_MIN; max = LOW_PORT_MAX; }
@@ -383,10 +385,10 @@ export class ConnTable {
 
   // Holds the mapping of lanAddr:lanPort (made if needed, `want` preferred) for an expected
   // connection (FTP data); returns the public port or -1. Lock held by the caller.
-  holdMappingLocked(proto: number, lanAddr: number, lanPort: number, want: number): number {
+  holdMappingLocked(proto: number, lanAddr: number, lanPort: number, want: number, anywhere = false): number {
     let port = this.mappedPort(proto, lanAddr, lanPort);
     if (port < 0) {
-      port = this.choosePort(proto, lanPort, this.now, want);
+      port = this.choosePort(proto, lanPort, this.now, want, anywhere);
       if (port < 0) return -1;
       const p = this.portAt(proto, port);
       this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);

@@ -27,6 +27,7 @@ const MIN_TOKEN = 16;
 export interface PageSources {
   status(): Record<string, unknown>;
   table: ConnTable;
+  mappings(): FlowJson[]; // NAT-PMP, PCP and UPnP mappings, listed with the connections
   hosts: HostAccounting;
   traffic: Throughput;
 }
@@ -63,11 +64,11 @@ const SECURITY_HEADERS = {
   "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
 };
 
-export function connRows(table: ConnTable, filter: string): { rows: FlowJson[]; more: boolean } {
+export function connRows(table: ConnTable, mappings: FlowJson[], filter: string): { rows: FlowJson[]; more: boolean } {
   const rows: FlowJson[] = [];
   const want = filter.toLowerCase();
-  for (const f of table.flows()) {
-    const r = flowJson(table, f);
+  const all = function* (): Generator<FlowJson> { yield* mappings; for (const f of table.flows()) yield flowJson(table, f); };
+  for (const r of all()) {
     if (want && !`${r.proto} ${r.state} ${r.lan} ${r.remote} ${r.public}`.toLowerCase().includes(want)) continue;
     if (rows.length === MAX_ROWS) return { rows, more: true };
     rows.push(r);
@@ -103,7 +104,7 @@ export async function startStatusPage(listen: WebListen, src: PageSources): Prom
         const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "") ? url.searchParams.get("sort") as HostSort : "bytes";
         return json(res, { sort, hosts: src.hosts.rows(sort, MAX_ROWS, 1000), total: src.hosts.count });
       }
-      case "/api/conns": return json(res, { ...connRows(src.table, (url.searchParams.get("filter") ?? "").slice(0, 100)), live: src.table.live });
+      case "/api/conns": return json(res, { ...connRows(src.table, src.mappings(), (url.searchParams.get("filter") ?? "").slice(0, 100)), live: src.table.live });
       default: return send(res, 404, "application/json", JSON.stringify({ error: "no such call" }));
     }
   });

@@ -1,0 +1,15 @@
+// Binding a Node UDP socket to one interface: the LAN-only services (NAT-PMP/PCP, SSDP) hear
+// only what came in on their LAN devices.
+import { Socket } from "node:dgram";
+import { libc, SOL_SOCKET, SO_BINDTODEVICE, errnoName } from "../tun/libc";
+
+// SO_BINDTODEVICE on a bound Node socket (its fd, through libc): only packets that came in on
+// `iface` are delivered to it.
+export function bindToDevice(sock: Socket, iface: string): void {
+  const fd = (sock as unknown as { _handle?: { fd?: number } })._handle?.fd;
+  if (fd === undefined || fd < 0) throw new Error("cannot reach the socket's descriptor");
+  const name = Buffer.from(`${iface}\0`);
+  if (libc().setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, name.length) !== 0) {
+    throw new Error(`cannot bind the socket to ${iface}: ${errnoName(libc().errno())}`);
+  }
+}
