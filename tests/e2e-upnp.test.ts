@@ -114,6 +114,13 @@ except socket.timeout: print("no answer")
   t.match(upnpc("-s").out, new RegExp(`IGD : ${controlBase.replace(/[.]/g, "\\.")}/`), "at the same control URL (the HTTP port is handed over)");
   t.match(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "3", "http://10.0.0.1:8080/"]), /"from":"10\.0\.0\.2"/, "and still lets the WAN host in");
 
+  // deleted: the WAN host is refused again
+  t.match(upnpc("-d", "8080", "TCP").out, /UPNP_DeletePortMapping\(\) returned : 0/, "upnpc -d deletes it");
+  t.notMatch(upnpc("-l").out, /8080->192\.168\.0\.2/, "it is no longer listed");
+  await until(() => outcome(() => topo.exec(topo.wan, ["curl", "-sS", "--max-time", "2", "http://10.0.0.1:8080/"])).code !== 0, 5000);
+  t.pass("the WAN host is refused again");
+  t.match(upnpc("-e", "game", "-a", "192.168.0.2", "8086", "8086", "UDP").out, /external 10\.0\.0\.1:8086 UDP is redirected/, "a new mapping, for the WAN change below");
+
   // a GENA subscriber on the LAN host hears the new address when the WAN changes; mappings go
   const listener = topo.spawn(topo.lan, [PY, "-c", `
 import http.server, socketserver
@@ -141,6 +148,6 @@ s = socketserver.TCPServer(("192.168.0.2", 8099), H); print("listening", flush=T
   topo.exec(topo.gw, ["ip", "addr", "del", "10.0.0.1/24", "dev", "eth0"]);
   await until(() => notes.includes("<ExternalIPAddress>10.0.0.9</ExternalIPAddress>"), 15_000);
   t.pass("after the WAN address changed, a NOTIFY carries the new one");
-  t.notMatch(upnpc("-l").out, /8080->192\.168\.0\.2/, "and the mappings made for the old address are gone");
+  t.notMatch(upnpc("-l").out, /8086->192\.168\.0\.2/, "and the mappings made for the old address are gone");
   t.match(upnpc("-s").out, /ExternalIPAddress = 10\.0\.0\.9/, "upnpc -s reports the new address");
 });
