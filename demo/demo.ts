@@ -61,6 +61,8 @@ async function demo(): Promise<void> {
 
       step("ipmasq conns (the live connection table)");
       say(indent(t.exec(t.gw, [NODE, BUNDLE, "conns", "--state-dir", state])));
+      step("ipmasq hosts (traffic per LAN host since start)");
+      say(indent(t.exec(t.gw, [NODE, BUNDLE, "hosts", "--state-dir", state])));
       step("ipmasq status");
       say(indent(t.exec(t.gw, [NODE, BUNDLE, "status", "--state-dir", state])));
     } finally {

@@ -266,7 +266,7 @@ async function events(v: Values): Promise<number> {
 function formatHosts(rows: HostRow[]): string {
   const head = ["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"];
   const cells = rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const widths = head.map((h, i) => cells.reduce((w, c) => Math.max(w, c[i].length), h.length));
   return [head, ...cells].map((c) => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
 }
 

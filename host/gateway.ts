@@ -151,7 +151,8 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   }
   const started = Date.now();
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
-  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); }, 5000);
+  // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
+  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.rows(); }, 5000);
   g.events.start();
   const traffic = new Throughput(memory, map, () => table.live);
   traffic.start();

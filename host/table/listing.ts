@@ -35,7 +35,8 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
 export function formatFlows(rows: FlowJson[]): string {
   const head = ["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"];
   const cells = rows.map((r) => [r.proto, r.state, r.lan, r.remote, r.public, `${r.expiresIn}s`, String(r.bytesOut), String(r.bytesIn)]);
-  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  // a reduce, not Math.max(...): a million rows would be a million arguments
+  const widths = head.map((h, i) => cells.reduce((w, c) => Math.max(w, c[i].length), h.length));
   const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
   return [line(head), ...cells.map(line)].join("\n");
 }
