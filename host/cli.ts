@@ -121,6 +121,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     filtering: oneOf("filtering", s("filtering"), ["address-dependent", "endpoint-independent"] as const),
     ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"), upnp: onOff("upnp"),
     groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
+    busyPollUs: int("busy-poll", s("busy-poll"), 0, 1_000_000),
     spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
     maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),
     logEvents: v["log-events"] as string | undefined, logEventsRate: int("log-events-rate", s("log-events-rate"), 1, 1_000_000),

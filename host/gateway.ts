@@ -162,7 +162,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
   });
   const tasks = Array.from({ length: o.workers }, (_, id) => {
-    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck } };
+    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs };
     return pool.run(task);
   });
 

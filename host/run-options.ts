@@ -26,6 +26,7 @@ export interface RunOptions {
   upnp: boolean; // UPnP IGD (SSDP, SOAP, GENA) on the LAN interfaces
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
   spoofCheck: SpoofCheck;
+  busyPollUs: number; // workers keep polling this long after traffic before they sleep
   maxConnsPerHost: number; // 0: no limit
   logEvents?: string; // FILE, syslog or syslog:SOCKET
   logEventsRate: number; // lines a second

@@ -20,6 +20,7 @@ export interface WorkerTask {
   workers: number;
   maxConns: number;
   options: PathOptions;
+  busyPollUs: number; // after traffic, keep polling without sleeping this long (0: sleep at once)
 }
 
 
@@ -106,8 +107,13 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     }
   };
 
+  // Adaptive polling: for busyPollUs after the last packet the loop asks poll() not to sleep, so
+  // a reply that comes back at once is read without a wake-up; then it sleeps until the next.
+  const busyNs = BigInt(task.busyPollUs) * 1000n;
+  let lastWork = 0n;
   while (Atomics.load(i32, stopAt) === 0) {
-    const ready = c.poll(pfds, sources.length, POLL_MS);
+    const spin = busyNs > 0n && process.hrtime.bigint() - lastWork < busyNs;
+    const ready = c.poll(pfds, sources.length, spin ? 0 : POLL_MS);
     const changed = netBlob.poll(); // new devices, a new WAN address
     if (changed) { net = changed; slow.network = net; watch(net); continue; }
     if (ready <= 0) continue;
@@ -115,6 +121,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     for (let i = 0; i < sources.length; i++) {
       if (pfds.readInt16LE(i * POLLFD_SIZE + 6) !== 0) drain(sources[i]);
     }
+    if (busyNs > 0n) lastWork = process.hrtime.bigint();
   }
   return { id };
 }
