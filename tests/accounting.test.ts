@@ -82,3 +82,24 @@ t.test("bounds: more hosts than the table holds, more events than the ring, 200 
   tb.flush();
   t.equal(acc.rows().reduce((n, r) => n + r.flowsTotal, 0), 200_000, "after a flush every flow is in the totals once");
 });
+
+t.test("an exhausted port range is not scanned again within the second", async (t) => {
+  const s = coreSetup(1024);
+  const tb = s.table;
+  tb.now = 1;
+  tb.dv.setUint32(tb.t + L.T_PORT_MIN, 40000, true); // a range of 100 ports
+  tb.dv.setUint32(tb.t + L.T_PORT_MAX, 40099, true);
+  for (let i = 0; i < 100; i++) t.ok(tb.createFlow(L.PROTO_UDP, LAN, 50000 + i, R1, 53, WAN, 0) >= 0);
+  // count the port table lookups the scan makes (the real method, counted)
+  const table = tb as unknown as { portFree: (proto: number, port: number, now: number) => boolean };
+  const real = table.portFree.bind(tb);
+  let looked = 0;
+  table.portFree = (proto, port, now) => { looked++; return real(proto, port, now); };
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN2, 50000, R1, 53, WAN, 0), TABLE_FULL, "every port of the range is held: a new mapping is refused");
+  t.equal(looked, 100, "after one walk of the range");
+  for (let i = 1; i <= 50; i++) tb.createFlow(L.PROTO_UDP, LAN2, 50000 + i, R1, 53, WAN, 0);
+  t.equal(looked, 100, "50 more attempts in the same second walk nothing");
+  tb.removeFlow(0, "timeout");
+  tb.now = 200; // past the freed port's rest
+  t.ok(tb.createFlow(L.PROTO_UDP, LAN2, 60000, R1, 53, WAN, 0) >= 0, "later, the port freed meanwhile is found");
+});

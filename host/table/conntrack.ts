@@ -59,6 +59,7 @@ export class ConnTable {
   readonly hosts: HostTotals;
   readonly events: FlowEventRing;
   quiet = false; // no events (a graceful restart puts flows back; they are not new)
+  private readonly exhaustedAt = new Map<number, number>(); // port range (proto, min) -> T_NOW it was found full
 
   constructor(readonly memory: WebAssembly.Memory, readonly map: MemoryMap) {
     this.dv = new DataView(memory.buffer);
@@ -235,12 +236,17 @@ export class ConnTable {
     else if (lanPort < 1024) { min = LOW_PORT_MIN; max = LOW_PORT_MAX; }
     else { min = this.portMin; max = this.portMax; }
     if (want >= min && want <= max && this.portFree(proto, want, now)) return want;
+    // An exhausted range is scanned at most once a second: a LAN host spraying new flows at a
+    // full table would otherwise cost a walk of the whole range, under the lock, per packet.
+    const key = proto * 65536 + min;
+    if (this.exhaustedAt.get(key) === now) return -1;
     const n = max - min + 1;
     const start = Math.floor(Math.random() * n);
     for (let k = 0; k < n; k++) {
       const port = min + ((start + k) % n);
       if (this.portFree(proto, port, now)) return port;
     }
+    this.exhaustedAt.set(key, now);
     return -1;
   }
 
