@@ -6,6 +6,8 @@ import { FlowEvent, EventJson, eventJson } from "./event-format";
 
 export const DRAIN_MS = 200;
 
+export interface MappingUpdate { proto: number; lanAddr: number; lanPort: number; wanAddr: number; wanPort: number; why: string }
+
 export class EventFeed {
   private readonly listeners = new Set<(e: EventJson) => void>();
   private timer?: NodeJS.Timeout;
@@ -24,11 +26,11 @@ export class EventFeed {
     this.afterDrain();
   }
 
-  // A port forward or a NAT-PMP/PCP mapping was made, renewed or removed. Drained first, so
-  // the order of the table's events and these is kept.
-  update(e: Omit<FlowEvent, "type" | "time">): void {
+  // A port forward or a NAT-PMP/PCP/UPnP mapping was made, renewed or removed: no remote end,
+  // no counters. Drained first, so the order of the table's events and these is kept.
+  update(m: MappingUpdate): void {
     this.drain();
-    this.emit({ ...e, type: "UPDATE", time: Date.now() });
+    this.emit({ ...m, type: "UPDATE", time: Date.now(), state: 0, remoteAddr: 0, remotePort: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0 });
   }
 
   subscribe(fn: (e: EventJson) => void): () => void {

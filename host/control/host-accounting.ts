@@ -25,13 +25,19 @@ export class HostAccounting {
 
   constructor(private readonly table: ConnTable) {}
 
-  rows(sort: HostSort = "bytes", limit = Infinity, maxAgeMs = 0): HostRow[] {
+  // A fresh read (the rates' sample); rows() reuses one up to maxAgeMs old.
+  sample(): HostRow[] {
     const now = Date.now();
-    if (!this.last || now - this.last.at > maxAgeMs) this.last = { at: now, rows: this.read(now) };
+    this.last = { at: now, rows: this.read(now) };
+    return this.last.rows;
+  }
+
+  rows(sort: HostSort = "bytes", limit = Infinity, maxAgeMs = 0): HostRow[] {
+    const all = this.last && Date.now() - this.last.at <= maxAgeMs ? this.last.rows : this.sample();
     const key: Record<HostSort, (r: HostRow) => number> = {
       bytes: (r) => r.bytesOut + r.bytesIn, flows: (r) => r.flows, rate: (r) => r.rateOut + r.rateIn,
     };
-    return [...this.last.rows].sort((a, b) => key[sort](b) - key[sort](a) || a.host.localeCompare(b.host)).slice(0, limit);
+    return [...all].sort((a, b) => key[sort](b) - key[sort](a) || a.host.localeCompare(b.host)).slice(0, limit);
   }
 
   get count(): number { return this.table.hosts.count; }

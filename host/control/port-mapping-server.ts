@@ -70,7 +70,7 @@ export class PortMappingServer {
 
   // Opens, renews or (lifetime 0) closes a pinhole, and tells the event feed.
   private map(by: string, proto: number, host: number, internal: number, want: number, lifetime: number): number {
-    const before = this.alg.pinholes().find((p) => p.proto === proto && p.lanAddr === host && p.lanPort === internal);
+    const before = this.alg.pinholeOf(proto, host, internal);
     const port = this.alg.pinhole(proto, host, internal, want, lifetime);
     const pub = lifetime === 0 ? before?.port : port;
     if (pub !== undefined && pub > 0) this.onMapping({ proto, lanAddr: host, lanPort: internal, wanPort: pub, why: lifetime === 0 ? `${by} delete` : `${by} map ${lifetime}s` });

@@ -79,7 +79,7 @@ export class AlgState {
   // port, or -1 when none could be had (0 for a close).
   // `anywhere`: `want` may be outside the NAT port range (an external port asked for by UPnP).
   pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number, anywhere = false): number {
-    const existing = this.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
+    const existing = this.pinholeOf(proto, lanAddr, lanPort);
     if (existing) {
       this.table.locked(() => {
         const at = this.exp + existing.slot * EXP_SIZE;
@@ -90,6 +90,11 @@ export class AlgState {
     }
     if (lifetime === 0) return 0;
     return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE, anywhere);
+  }
+
+  // The pinhole of lanAddr:lanPort, if it has one.
+  pinholeOf(proto: number, lanAddr: number, lanPort: number): ReturnType<AlgState["pinholes"]>[number] | undefined {
+    return this.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
   }
 
   pinholes(): Array<{ slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number }> {

@@ -114,6 +114,10 @@ export class ConnTable {
   get hostLimitDrops(): number { return this.u32(L.T_HOST_LIMIT_DROPS); }
   get portMin(): number { return this.u32(L.T_PORT_MIN); }
   get portMax(): number { return this.u32(L.T_PORT_MAX); }
+  // A port the table hands out to masqueraded flows (the range, or the one for ports below 1024).
+  isNatPort(port: number): boolean {
+    return (port >= this.portMin && port <= this.portMax) || (port >= LOW_PORT_MIN && port <= LOW_PORT_MAX);
+  }
 
   entry(i: number): number { return this.map.entries + i * L.E_SIZE; }
 
@@ -459,19 +463,17 @@ export class ConnTable {
   // are forgotten, as Linux's MASQ did; their packets meet no entry and are refused from then on.
   // Returns how many were removed.
   forgetAddress(addr: number): number {
-    let removed = 0;
-    for (const f of this.flows()) {
-      if (f.wanAddr === addr || f.remoteAddr === addr) { this.removeFlow(f.index, "wan-change"); removed++; }
-    }
-    return removed;
+    return this.removeWhere((f) => f.wanAddr === addr || f.remoteAddr === addr, "wan-change");
   }
 
   // `ipmasq flush [ADDR]`: every flow, or a LAN host's, forgotten; their packets meet no entry.
   flush(lanAddr?: number): number {
+    return this.removeWhere((f) => lanAddr === undefined || f.lanAddr === lanAddr, "flush");
+  }
+
+  private removeWhere(match: (f: Flow) => boolean, why: EndReason): number {
     let removed = 0;
-    for (const f of this.flows()) {
-      if (lanAddr === undefined || f.lanAddr === lanAddr) { this.removeFlow(f.index, "flush"); removed++; }
-    }
+    for (const f of this.flows()) if (match(f)) { this.removeFlow(f.index, why); removed++; }
     return removed;
   }
 

@@ -15,7 +15,7 @@ export function igdBackend(g: GatewayState, started: number, counters: IgdBacken
         if (exact) return -1; // a port forward has it
         port = 0;
       }
-      const before = g.alg.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
+      const before = g.alg.pinholeOf(proto, lanAddr, lanPort);
       const got = g.alg.pinhole(proto, lanAddr, lanPort, port, lease, exact);
       if (got < 0) return -1;
       if (exact && got !== port) {

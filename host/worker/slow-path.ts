@@ -4,7 +4,7 @@
 // then translated by the core like any other. Everything here is per flow, not per packet.
 import * as L from "../../assembly/layout";
 import { Core } from "../core/core";
-import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX, HOST_LIMITED } from "../table/conntrack";
+import { ConnTable, HOST_LIMITED } from "../table/conntrack";
 import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
 import { formatAddr } from "../net/addr";
@@ -134,8 +134,7 @@ export class SlowPath {
       // Addressed to the gateway and no flow of ours: ICMP for the gateway's own use (its pings,
       // errors about its own traffic) and UDP outside the NAT ports (its own services; here
       // only because of reassembly) go back to the kernel; the NAT ports are closed.
-      const natPort = (k.dport >= this.table.portMin && k.dport <= this.table.portMax) || (k.dport >= LOW_PORT_MIN && k.dport <= LOW_PORT_MAX);
-      return proto === L.PROTO_ICMP || (proto === L.PROTO_UDP && !natPort) ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
+      return proto === L.PROTO_ICMP || (proto === L.PROTO_UDP && !this.table.isNatPort(k.dport)) ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
     }
     if (proto === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(k.icmpType)) return this.drop(L.R_NO_MAPPING); // about no flow we know
 
