@@ -31,7 +31,9 @@ export class GatewayState {
   readonly hosts: HostAccounting;
   readonly events: EventFeed;
   readonly origins = new Map<string, { by: string; description: string }>(); // "proto:port" of a pinhole: who made it
-  mappingsChanged: () => void = () => {}; // the UPnP server tells its subscribers
+  onMappings: () => void = () => {}; // the UPnP server tells its subscribers
+  private mappingsPending = false;
+  private ruledPorts = ""; // the mapped ports outside the NAT ranges that the ip rules were made for
 
   constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
               readonly alg: AlgState, readonly wiring: Wiring, afterEvents: () => void = () => {}) {
@@ -45,8 +47,7 @@ export class GatewayState {
     const key = `${m.proto}:${m.wanPort}`;
     if (/delete|expired|wan-change/.test(m.why)) this.origins.delete(key);
     else this.origins.set(key, { by: m.why.split(" ")[0], description: m.description ?? this.origins.get(key)?.description ?? "" });
-    this.events.update({ proto: m.proto, state: 0, lanAddr: m.lanAddr, lanPort: m.lanPort, remoteAddr: 0, remotePort: 0,
-      wanAddr: this.follower.publicAddr, wanPort: m.wanPort, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0, why: m.why });
+    this.events.update({ proto: m.proto, lanAddr: m.lanAddr, lanPort: m.lanPort, wanAddr: this.follower.publicAddr, wanPort: m.wanPort, why: m.why });
     this.mappingsChanged();
   }
 
@@ -62,8 +63,7 @@ export class GatewayState {
   private portForwardsChanged(before: PortForward[], after: PortForward[]): void {
     const key = (f: PortForward): string => JSON.stringify(f);
     const had = new Set(before.map(key)), has = new Set(after.map(key));
-    const say = (f: PortForward, why: string): void => this.events.update({ proto: f.proto, state: 0, lanAddr: f.addr, lanPort: f.port, remoteAddr: 0, remotePort: 0,
-      wanAddr: f.publicAddr, wanPort: f.publicPort, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0, why });
+    const say = (f: PortForward, why: string): void => this.events.update({ proto: f.proto, lanAddr: f.addr, lanPort: f.port, wanAddr: f.publicAddr, wanPort: f.publicPort, why });
     for (const f of after) if (!had.has(key(f))) say(f, "portfw add");
     for (const f of before) if (!has.has(key(f))) say(f, "portfw delete");
   }
@@ -101,6 +101,30 @@ export class GatewayState {
     for (const f of moved) f.publicAddr = now;
     if (moved.length) this.shared.publish(this.policy);
     return `: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`;
+  }
+
+  // After a mapping change (it may come from inside a reconcile, when the WAN address moved,
+  // before the new address is set): mappings outside the NAT ranges get their ip rules, and the
+  // UPnP subscribers hear the new state. Several changes in one turn make one check, and the
+  // rules are made again only when those ports changed (a renewal, or a mapping inside the
+  // ranges, runs no `ip`: a LAN host asking again and again costs no process starts).
+  mappingsChanged(): void {
+    if (this.mappingsPending) return;
+    this.mappingsPending = true;
+    setImmediate(() => {
+      this.mappingsPending = false;
+      const ports = JSON.stringify(this.mappedPorts());
+      if (ports !== this.ruledPorts) {
+        this.ruledPorts = ports;
+        try { this.follower.reconcile(); } catch { /* tried again on the next network change */ }
+      }
+      this.onMappings();
+    });
+  }
+
+  // Public ports mapped for LAN applications outside the NAT ranges: steered in like port forwards.
+  mappedPorts(): Array<{ proto: number; port: number }> {
+    return this.alg.pinholes().filter((p) => !this.table.isNatPort(p.port)).map((p) => ({ proto: p.proto, port: p.port }));
   }
 
   network(): NetworkStatus {

@@ -95,8 +95,6 @@ function requireLan(o: RunOptions, policy: Policy): Iface[] {
   throw new Error(`no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`);
 }
 
-const inNatRange = (o: RunOptions, port: number): boolean => (port >= o.portMin && port <= o.portMax) || (port >= LOW_PORT_MIN && port <= LOW_PORT_MAX);
-
 // The address a LAN interface is reached at: the one in a masqueraded network, else its first.
 function lanAddressOf(i: Iface, nets: Prefix[]): number {
   return (i.addrs.find((a) => nets.some((p) => inPrefix(a.addr, p))) ?? i.addrs[0]).addr;
@@ -126,7 +124,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`] },
     wiring, sharedNetworkView(memory, map.network), {
       policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now),
-      mappedPorts: () => g.alg.pinholes().filter((p) => !inNatRange(o, p.port)).map((p) => ({ proto: p.proto, port: p.port })),
+      mappedPorts: () => g.mappedPorts(),
     });
   try {
     g.follower.start(handed !== undefined);
@@ -146,13 +144,14 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     for (const p of handed.pinholes ?? []) {
       if (g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true) === p.port) g.origins.set(`${p.proto}:${p.port}`, { by: p.by, description: p.description });
     }
+    if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
     log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
     unlinkSync(o.handover!);
   }
   const started = Date.now();
   const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
   // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
-  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.rows(); }, 5000);
+  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.sample(); }, 5000);
   g.events.start();
   const traffic = new Throughput(memory, map, () => table.live);
   traffic.start();
@@ -168,7 +167,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
 
   let handingOver = false, stopping: Promise<void> | undefined;
   const observed = (): Observed => ({
-    hostsSeen: table.hosts.count, topHosts: g.hosts.rows("bytes", 50),
+    hostsSeen: table.hosts.count, topHosts: g.hosts.rows("bytes", 50, 1000), // a read of the last second will do
     events: { new: g.events.counts.NEW, destroy: g.events.counts.DESTROY, update: g.events.counts.UPDATE, lost: g.events.lost,
       logged: eventLog?.written ?? 0, logDropped: eventLog?.dropped ?? 0, log: eventLog?.what ?? "" },
   });
@@ -233,19 +232,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
       };
       const fromLan = (a: string): boolean => { try { return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p)); } catch { return false; } };
       upnp = new UpnpServer(igdBackend(g, started, counters), fromLan, o.tun);
-      // After the change (it may come from inside a reconcile, when the WAN address moved, before
-      // the new address is set): the subscribers hear the new state, and mappings outside the NAT
-      // ranges get their ip rules.
-      let pending = false;
-      g.mappingsChanged = () => {
-        if (pending) return;
-        pending = true;
-        setImmediate(() => {
-          pending = false;
-          try { g.follower.reconcile(); } catch (e) { log(`following the mappings: ${(e as Error).message}`); }
-          upnp?.changed();
-        });
-      };
+      g.onMappings = () => upnp?.changed();
       await upnp.listen(g.follower.lanInterfaces().map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })), handed?.upnpPort);
       log(`UPnP IGD on ${lanNames.join(", ")}`);
     }
