@@ -16,6 +16,7 @@ import { lintPolicy } from "./policy/lint";
 import { listInterfaces, Iface } from "./kernel/interfaces";
 import { request, follow, NotRunning } from "./control/client";
 import { HOST_SORTS, HostRow } from "./control/host-accounting";
+import { formatColumns } from "./table/listing";
 import { EventJson, eventText } from "./control/event-format";
 import { searchLog } from "./control/event-search";
 import { parseListen } from "./control/metrics";
@@ -188,8 +189,8 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
       return 0;
     }
-    case "conns": case "save": case "restart": {
-      const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name })) as { text: string; json: unknown };
+    case "conns": case "save": case "restart": case "set": case "flush": {
+      const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name, args: positionals })) as { text: string; json: unknown };
       process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
       return 0;
     }
@@ -200,11 +201,6 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       return 0;
     }
     case "events": return events(v);
-    case "set": case "flush": {
-      const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name, args: positionals })) as { text: string; json: unknown };
-      process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
-      return 0;
-    }
     case "install": {
       const init = oneOf("init", (v.init as string | undefined) ?? (existsSync("/run/systemd/system") ? "systemd" : "sysv"), ["systemd", "sysv"] as const);
       process.stdout.write(install({ root: v.root as string, init, config: v.config as string, bundle: workerFile }));
@@ -265,10 +261,8 @@ async function events(v: Values): Promise<number> {
 }
 
 function formatHosts(rows: HostRow[]): string {
-  const head = ["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"];
-  const cells = rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)]);
-  const widths = head.map((h, i) => cells.reduce((w, c) => Math.max(w, c[i].length), h.length));
-  return [head, ...cells].map((c) => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd()).join("\n") + "\n";
+  return formatColumns(["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"],
+    rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)])) + "\n";
 }
 
 function formatStatus(s: Record<string, never>): string {

@@ -32,13 +32,17 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
   };
 }
 
-export function formatFlows(rows: FlowJson[]): string {
-  const head = ["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"];
-  const cells = rows.map((r) => [r.proto, r.state, r.lan, r.remote, r.public, `${r.expiresIn}s`, String(r.bytesOut), String(r.bytesIn)]);
+// Rows under a heading, each column as wide as its widest cell.
+export function formatColumns(head: string[], cells: string[][]): string {
   // a reduce, not Math.max(...): a million rows would be a million arguments
   const widths = head.map((h, i) => cells.reduce((w, c) => Math.max(w, c[i].length), h.length));
   const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
   return [line(head), ...cells.map(line)].join("\n");
+}
+
+export function formatFlows(rows: FlowJson[]): string {
+  return formatColumns(["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"],
+    rows.map((r) => [r.proto, r.state, r.lan, r.remote, r.public, `${r.expiresIn}s`, String(r.bytesOut), String(r.bytesIn)]));
 }
 
 // `ipchains -M -L`: the masquerading entries the way ipchains printed them.
