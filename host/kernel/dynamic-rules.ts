@@ -12,7 +12,7 @@ export interface RuleInputs {
   base: { tun: string; table: number };
   devices: IngressDevice[];
   wan?: string; // the WAN interface, while it has an address
-  publicAddr: number; // 0 while waiting for the WAN
+  publicAddr: number; // the WAN's address, or its last one while waiting (0 before the first)
   natRanges: string[]; // "MIN-MAX" of the NAT ports
   policy: Policy;
   mappedPorts?: Array<{ proto: number; port: number }>; // UPnP mappings outside the NAT ranges

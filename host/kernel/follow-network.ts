@@ -134,7 +134,9 @@ export class NetworkFollower {
     }
 
     this.wiring.syncRules(dynamicRules({
-      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr,
+      // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
+      // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
+      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr || this.lastPublic,
       natRanges: this.o.natRanges, policy: this.hooks.policy(), mappedPorts: this.hooks.mappedPorts?.() ?? [],
     }));
 
