@@ -73,11 +73,12 @@ export class ConnTable {
   private u32(off: number): number { return this.dv.getUint32(this.t + off, true); }
   private setU32(off: number, v: number): void { this.dv.setUint32(this.t + off, v, true); }
 
-  // Fills the header and chains every entry into the free list. Only the host calls this, once.
+  // Fills the header. Only the host calls this, once, on a fresh memory (zero, from createMemory):
+  // entries, indexes and host records are written only as they are used, so an idle gateway's
+  // memory holds only what its connections use (a 1M-entry table costs nothing until it fills).
   init(opts: { seed: number; portMin: number; portMax: number; timeouts: Timeouts; mssClamp: number }): void {
     const m = this.map;
-    new Uint8Array(this.memory.buffer, this.t, m.ports - this.t).fill(0);
-    new Uint8Array(this.memory.buffer, m.hosts, m.end - m.hosts).fill(0);
+    new Uint8Array(this.memory.buffer, this.t, L.T_HEADER_SIZE).fill(0);
     this.setU32(L.T_MAX_CONNS, m.maxConns);
     this.setU32(L.T_INDEX_SLOTS, m.indexSlots);
     this.setU32(L.T_ENTRIES, m.entries);
@@ -90,12 +91,18 @@ export class ConnTable {
     this.setU32(L.T_PORT_MAX, opts.portMax);
     this.setU32(L.T_MSS_CLAMP, opts.mssClamp);
     this.setTimeouts(opts.timeouts);
-    for (let i = 0; i < m.maxConns; i++) {
-      const e = this.entry(i);
-      this.dv.setUint32(e + L.E_NEXT_FREE, i + 1 < m.maxConns ? i + 2 : 0, true);
-    }
-    this.setU32(L.T_FREE_HEAD, 1);
-    this.setU32(L.T_FREE_TAIL, m.maxConns);
+  }
+
+  // Entries below this one have been used; the rest are zero.
+  private get used(): number { return this.u32(L.T_UNUSED); }
+
+  // The entry the next flow goes into, or -1: a never-used one while there are any, then the
+  // oldest freed one once it has rested. Lock held.
+  private nextFree(now: number): number {
+    const unused = this.used;
+    if (unused < this.map.maxConns) return unused;
+    const head = this.u32(L.T_FREE_HEAD);
+    return head !== 0 && this.rested(head - 1, now) ? head - 1 : -1;
   }
 
   setTimeouts(t: Timeouts): void {
@@ -264,9 +271,7 @@ export class ConnTable {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
-      const now = this.now;
-      const head = this.u32(L.T_FREE_HEAD);
-      if (head === 0 || !this.rested(head - 1, now)) return this.full();
+      if (this.nextFree(this.now) < 0) return this.full();
       if (o.limited && this.overLimit(lanAddr)) {
         this.setU32(L.T_HOST_LIMIT_DROPS, this.hostLimitDrops + 1);
         return HOST_LIMITED;
@@ -292,22 +297,24 @@ export class ConnTable {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
-      const head = this.u32(L.T_FREE_HEAD);
-      if (head === 0 || !this.rested(head - 1, this.now)) return this.full();
+      if (this.nextFree(this.now) < 0) return this.full();
       return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState | L.ES_FIXED | (alg ? L.ES_ALG : 0));
     });
   }
 
-  // Takes the head of the free list, fills it, and publishes it in the indexes. Lock held.
-  // `state`: the TCP bits and the ES_* flags.
+  // Takes the next free entry (the caller checked there is one), fills it, and publishes it in
+  // the indexes. Lock held. `state`: the TCP bits and the ES_* flags.
   private publish(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
                   wanAddr: number, port: number, state: number): number {
-    const head = this.u32(L.T_FREE_HEAD);
-    const i = head - 1;
+    const i = this.nextFree(this.now);
     const e = this.entry(i);
-    const next = this.dv.getUint32(e + L.E_NEXT_FREE, true);
-    this.setU32(L.T_FREE_HEAD, next);
-    if (next === 0) this.setU32(L.T_FREE_TAIL, 0);
+    if (i === this.used) {
+      this.setU32(L.T_UNUSED, i + 1);
+    } else {
+      const next = this.dv.getUint32(e + L.E_NEXT_FREE, true);
+      this.setU32(L.T_FREE_HEAD, next);
+      if (next === 0) this.setU32(L.T_FREE_TAIL, 0);
+    }
     const dv = this.dv;
     dv.setUint32(e + L.E_LAN_ADDR, lanAddr, true);
     dv.setUint32(e + L.E_REMOTE_ADDR, remoteAddr, true);
@@ -446,7 +453,7 @@ export class ConnTable {
   sweep(): number {
     const now = this.now;
     let removed = 0;
-    for (let i = 0; i < this.map.maxConns; i++) {
+    for (let i = 0, n = this.used; i < n; i++) {
       if (!this.isLive(i)) continue;
       const e = this.entry(i);
       const idle = now - this.dv.getUint32(e + L.E_LAST_SEEN, true);
@@ -478,6 +485,6 @@ export class ConnTable {
   }
 
   *flows(): Generator<Flow> {
-    for (let i = 0; i < this.map.maxConns; i++) if (this.isLive(i)) yield this.flow(i);
+    for (let i = 0, n = this.used; i < n; i++) if (this.isLive(i)) yield this.flow(i);
   }
 }

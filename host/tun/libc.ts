@@ -18,6 +18,7 @@ export interface Libc {
   setsockopt(fd: number, level: number, name: number, value: ArrayBufferView, length: number): number;
   connect(fd: number, addr: ArrayBufferView, length: number): number;
   send(fd: number, buf: ArrayBufferView, n: number, flags: number): number;
+  mallocTrim(pad: number): number; // 0 where the C library has none (not glibc)
   errno(): number;
 }
 
@@ -32,6 +33,7 @@ function bind(): Libc {
   const koffi = require("koffi") as typeof Koffi;
   koffi.alias("ipmasq_ssize_t", "long");
   const lib = koffi.load("libc.so.6");
+  const optional = (decl: string): ((...a: unknown[]) => number) => { try { return lib.func(decl); } catch { return () => 0; } };
   return {
     open: lib.func("int open(const char *path, int flags)"),
     close: lib.func("int close(int fd)"),
@@ -46,6 +48,7 @@ function bind(): Libc {
     setsockopt: lib.func("int setsockopt(int fd, int level, int name, void *value, unsigned int length)"),
     connect: lib.func("int connect(int fd, void *addr, unsigned int length)"),
     send: lib.func("ipmasq_ssize_t send(int fd, void *buf, size_t n, int flags)"),
+    mallocTrim: optional("int malloc_trim(size_t pad)"),
     errno: () => koffi.errno() as number,
   } as Libc;
 }
