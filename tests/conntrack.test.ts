@@ -45,6 +45,23 @@ t.test("a full table refuses new flows and counts them", async (t) => {
   t.equal(s.table.live, 16);
 });
 
+t.test("never-used entries are taken first, in order; then freed ones, oldest first, once rested", async (t) => {
+  const s = coreSetup(16);
+  const tb = s.table;
+  tb.now = 1;
+  const made = Array.from({ length: 16 }, (_, i) => tb.createFlow(L.PROTO_UDP, LAN, 30000 + i, R1, 53, WAN, 0));
+  t.same(made, Array.from({ length: 16 }, (_, i) => i), "entries 0..15 in order: the table's memory is touched only as it fills");
+  tb.now = 10;
+  tb.removeFlow(9, "flush");
+  tb.removeFlow(4, "flush");
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN, 31000, R1, 53, WAN, 0), -1, "a just-freed entry rests: the full table refuses");
+  tb.now = 12;
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN, 31001, R1, 53, WAN, 0), 9, "after 2 s the first freed entry is reused");
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN, 31002, R1, 53, WAN, 0), 4, "then the next");
+  t.equal(tb.createFlow(L.PROTO_UDP, LAN, 31003, R1, 53, WAN, 0), -1, "and then the table is full again");
+  t.equal([...tb.flows()].length, 16);
+});
+
 t.test("an entry (one cache line) with its four index slots costs at most 88 bytes", async (t) => {
   for (const n of [1000, 100_000, 1_000_000, 4_000_000]) {
     const m = memoryMap(1, n);

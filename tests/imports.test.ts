@@ -15,9 +15,10 @@ function files(dir: string): string[] {
   });
 }
 
-// Relative imports of a file (static, re-exports, type-only and require()), resolved to files.
-function imports(file: string): string[] {
-  const text = readFileSync(file, "utf8");
+// Relative imports of a file (static, re-exports, type-only and require()), resolved to files;
+// without type-only ones when `code` (what a bundle would carry).
+function imports(file: string, code = false): string[] {
+  const text = readFileSync(file, "utf8").split("\n").filter((l) => !code || !/^import type /.test(l)).join("\n");
   const specs = [...text.matchAll(/(?:from|import|require\()\s*["'](\.{1,2}\/[^"']+)["']/g)].map((m) => m[1]);
   return specs.map((s) => {
     const base = resolve(dirname(file), s);
@@ -50,4 +51,21 @@ t.test("shipped code never imports test code", async (t) => {
   const shipped = ["host", "assembly", "harness", "bench", "demo"].flatMap((d) => files(join(ROOT, d))).concat(join(ROOT, "build.mjs"));
   const offenders = shipped.flatMap((f) => imports(f).filter((i) => relative(ROOT, i).startsWith("tests/")).map((i) => `${relative(ROOT, f)} imports ${relative(ROOT, i)}`));
   t.same(offenders, [], "nothing in host/, assembly/, harness/, bench/, demo/ or build.mjs imports from tests/");
+});
+
+// A worker thread runs its own bundle (build.mjs: host/worker/thread.ts, whose task is runWorker in
+// host/worker/loop.ts): every module it reaches is in each worker's memory, so only the data path
+// may be reachable from there.
+t.test("the worker threads' program reaches only the data path", async (t) => {
+  const reached = new Set<string>();
+  const walk = (f: string): void => {
+    if (reached.has(f) || !existsSync(f)) return;
+    reached.add(f);
+    for (const i of imports(f, true)) walk(i);
+  };
+  walk(join(ROOT, "host/worker/loop.ts"));
+  const names = [...reached].map((f) => relative(ROOT, f)).sort();
+  const hostOnly = names.filter((n) => /^host\/(cli|cli-spec|gateway|gateway-state|manual|install|handover|selftest)\.ts$|^host\/(control|upnp|web|config|kernel)\/|^host\/policy\/ipchains\.ts$|^harness\//.test(n));
+  t.ok(names.length > 10, `${names.length} modules reached from host/worker/loop.ts`);
+  t.same(hostOnly, [], "none of the CLI, control server, UPnP, status page, kernel wiring, config parser or test harness");
 });

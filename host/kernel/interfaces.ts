@@ -1,10 +1,10 @@
 // What the kernel says about this namespace's network: interfaces with their IPv4 addresses, and
 // the main routing table (for the WAN, reverse-path checks and the egress interface of -i rules).
 import { ipJson } from "./ip";
+import { Route } from "../net/routes";
 import { parseAddr, parsePrefix, Prefix, inPrefix, maskOf } from "../net/addr";
 
 export interface Iface { name: string; index: number; mtu: number; up: boolean; kind: string; addrs: Array<{ addr: number; bits: number }> }
-export interface Route { addr: number; bits: number; dev: string }
 export interface NetState { interfaces: Iface[]; routes: Route[]; defaultDev?: string }
 
 interface IpAddrJson {
@@ -39,10 +39,6 @@ export function readNetwork(): NetState {
 }
 
 // The interface a packet to `addr` leaves by (longest prefix match), undefined without a route.
-export function routeDev(routes: Route[], addr: number): string | undefined {
-  return routes.find((r) => inPrefix(addr, r))?.dev;
-}
-
 // The LAN interfaces: `--lan IF`, or every interface (not the WAN) whose subnet overlaps a
 // masqueraded network (one holds the other).
 export function lanInterfaces(all: Iface[], masqSources: Prefix[], wan: string | undefined, lanName?: string): Iface[] {

@@ -4,7 +4,7 @@
 // addresses and the main routing table.
 import { SharedBlob } from "../table/shared-blob";
 import { NETWORK_VIEW_MAX } from "../table/memory-map";
-import type { Route } from "../kernel/interfaces";
+import type { Route } from "./routes";
 
 export interface IngressView {
   iface: string; // the interface whose packets this TUN device carries; "lo" for the gateway's own

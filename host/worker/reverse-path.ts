@@ -3,7 +3,7 @@
 // off. Per flow, never per packet: established flows are held to their side by the core.
 import * as L from "../../assembly/layout";
 import { Prefix, inPrefix, parsePrefix } from "../net/addr";
-import { Route, routeDev } from "../kernel/interfaces";
+import { Route, routeDev } from "../net/routes";
 
 // off: no reverse-path check (asymmetric routing); loose: some route leads back to the source
 // (rp_filter=2); strict: the route back leaves by the interface it came in on (rp_filter=1).

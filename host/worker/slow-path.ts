@@ -13,7 +13,7 @@ import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
 import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH, ICMP_CODE_NET_UNREACH } from "./icmp-reply";
 import { NetworkView, IngressView } from "../net/network-view";
-import { routeDev } from "../kernel/interfaces";
+import { routeDev } from "../net/routes";
 import { checkSource, SpoofCheck } from "./reverse-path";
 import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
