@@ -77,6 +77,8 @@ export const S_DROPS = 16; // 16 + R_*: drops by reason (R_COUNT of them)
 export const S_WRITE_ERRORS = 48; // the worker's own slots (host/worker/loop.ts), past the drops
 export const S_REPLIES = 49; // ICMP errors the slow path sent
 export const S_SLOW_ERRORS = 50; // packets the slow path failed on (dropped)
+export const S_READS = 51; // reads from the TUN queue: super-packets, each one or many wire packets
+export const S_READ_BYTES = 52; // bytes of those reads (IP, without the virtio header)
 export const STATS_SLOTS = 64; // f64 slots in W_STATS
 
 // ---- Connection table header (at the table base) --------------------------------------------------

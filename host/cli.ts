@@ -281,6 +281,6 @@ function formatStatus(s: Record<string, never>): string {
     `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,
-    ...w.map((x) => `  worker ${x.id}: out ${x.packetsOut} in ${x.packetsIn} batches ${x.batches}`),
+    ...w.map((x) => `  worker ${x.id} (TUN queue ${x.id}): out ${x.packetsOut} in ${x.packetsIn}, ${x.reads} reads in ${x.batches} batches${x.reads ? `, ${Math.round(x.readBytes / x.reads)} bytes per read` : ""}`),
   ].join("\n") + "\n";
 }

@@ -48,6 +48,8 @@ export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): st
   metric("ipmasq_table_full_drops_total", "counter", "New flows refused because the table was full.", [["", s.tableFullDrops]]);
   metric("ipmasq_worker_packets_total", "counter", "Packets handled per worker.", s.workers.flatMap((w) => [[`{worker="${w.id}",direction="out"}`, w.packetsOut], [`{worker="${w.id}",direction="in"}`, w.packetsIn]] as Array<[string, number]>));
   metric("ipmasq_worker_batches_total", "counter", "Batches read from the TUN queue per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.batches]));
+  metric("ipmasq_worker_reads_total", "counter", "Reads from the TUN queue per worker (a read is one super-packet).", s.workers.map((w) => [`{worker="${w.id}"}`, w.reads]));
+  metric("ipmasq_worker_read_bytes_total", "counter", "Bytes of those reads per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.readBytes]));
   metric("ipmasq_worker_slow_path_total", "counter", "Packets that took the slow path, per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.slowPath]));
   metric("ipmasq_uptime_seconds", "gauge", "Seconds since the gateway started.", [["", s.uptimeSeconds]]);
   if (hostAccounting) {

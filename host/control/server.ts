@@ -43,7 +43,8 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   for (let id = 0; id < g.map.workers; id++) {
     const s = new Float64Array(g.memory.buffer, statsAddress(id), L.STATS_SLOTS);
     workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
-      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[L.S_WRITE_ERRORS], icmpSent: s[L.S_REPLIES], slowPathErrors: s[L.S_SLOW_ERRORS] });
+      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[L.S_WRITE_ERRORS], icmpSent: s[L.S_REPLIES], slowPathErrors: s[L.S_SLOW_ERRORS],
+      reads: s[L.S_READS], readBytes: s[L.S_READ_BYTES] });
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
   return {

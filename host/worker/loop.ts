@@ -79,6 +79,8 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         n++;
       }
       if (n === 0) return;
+      f64[L.S_READS] += n;
+      for (let k = 0; k < n; k++) f64[L.S_READ_BYTES] += dv.getUint32(desc + k * L.D_SIZE + L.D_LENGTH, true) - L.VNET_HDR_LEN;
       core.processBatch(desc, n, stats, side);
       for (let k = 0; k < n; k++) {
         const d = desc + k * L.D_SIZE;

@@ -1,0 +1,57 @@
+// Runs the C reference forwarder (forwarder.c) on ipmasq's own TUN setup and wiring: the devices
+// are made by host/tun/tun.ts and wired by host/kernel/wiring.ts and dynamic-rules.ts, exactly as
+// `ipmasq run` does for a LAN on eth1 and a WAN on eth0; only the data path differs. Run inside
+// the gateway's namespace; passes on the forwarder's "ready" and counters (SIGUSR1 asks for
+// them), and on SIGTERM stops it, undoes the wiring and removes the devices.
+//   ip netns exec GW tsx bench/reference/run.ts FORWARDER PUBLIC_ADDR QUEUES
+import { spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { openTun, setPersist, closeTun } from "../../host/tun/tun";
+import { Wiring } from "../../host/kernel/wiring";
+import { dynamicRules } from "../../host/kernel/dynamic-rules";
+import { DEFAULT_GRO_HOLD_US } from "../../host/kernel/receive-offload";
+import { emptyPolicy } from "../../host/policy/rules";
+import { parseAddr } from "../../host/net/addr";
+
+const [binary, publicAddr, queuesArg] = process.argv.slice(2);
+const queues = Number(queuesArg);
+const TUN = "masqc", TABLE = 4342, MTU = 1500;
+const NAT_RANGES = ["32768-60999", "600-1023"]; // ipmasq's defaults
+const devices = [{ iface: "eth1", name: `${TUN}-1`, table: TABLE + 1 }, { iface: "eth0", name: `${TUN}-2`, table: TABLE + 2 }];
+
+const dir = mkdtempSync(join(tmpdir(), "ipmasq-reference-"));
+const journal = join(dir, "wiring.json");
+const names = [TUN, ...devices.map((d) => d.name)];
+const cleanUp = (): void => {
+  Wiring.undo(journal);
+  Wiring.deleteDevices(names);
+  rmSync(dir, { recursive: true, force: true });
+};
+
+try {
+  // the devices outlive these fds (persistent) until the forwarder attaches its own queues
+  for (const name of names) {
+    const t = openTun(name, 1);
+    setPersist(t.fds[0], true);
+    closeTun(t);
+  }
+  const w = new Wiring(journal, { tun: TUN, table: TABLE });
+  w.applyBase({ tun: TUN, table: TABLE, mtu: MTU, portMin: 32768, portMax: 60999 });
+  for (const d of devices) w.addDevice(d, MTU);
+  w.syncRules(dynamicRules({ base: { tun: TUN, table: TABLE }, devices: w.devices, wan: "eth0", publicAddr: parseAddr(publicAddr), natRanges: NAT_RANGES, policy: emptyPolicy() }));
+  const r = w.tuneReceive(["eth1", "eth0"], DEFAULT_GRO_HOLD_US);
+  if (r.problem) process.stderr.write(`${r.problem}\n`);
+} catch (e) {
+  cleanUp();
+  throw e;
+}
+
+// the forwarder's "ready" and counter lines go straight to our output
+const child = spawn(binary, [publicAddr, String(queues), ...names], { stdio: ["ignore", "inherit", "inherit"] });
+for (const sig of ["SIGTERM", "SIGINT", "SIGUSR1"] as const) process.on(sig, () => child.kill(sig));
+child.on("exit", (code) => {
+  cleanUp();
+  process.exit(code ?? 1);
+});
