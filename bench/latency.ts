@@ -1,11 +1,14 @@
 // Latency through the gateway and what adaptive polling costs (`--busy-poll US`): ping p50/p99
 // through the kernel's nftables masquerade and through ipmasq with busy-poll off and on, on an
 // idle gateway and under a paced 1 Gbit/s TCP stream; and the gateway's CPU while idle (30 s
-// after traffic). In one run, same topology. Writes bench/results/latency.md.
+// after traffic), and the C reference forwarder on ipmasq's own TUN setup (bench/reference/: what
+// the design itself adds, with no Node in the way). In one run, same topology. Writes
+// bench/results/latency.md.
 //   npm run bench:latency [-- --polls 0,25,50,100] [-- --idle-seconds 30] [-- --workers N]
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChildProcess } from "node:child_process";
+import { ChildProcess, execFileSync } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 
@@ -33,7 +36,12 @@ async function measure(t: Topology, setup: string, pid?: number): Promise<Row> {
   let idleCpu: number | undefined;
   if (pid) {
     await new Promise((r) => setTimeout(r, 2000));
-    const ticks = (): number => { const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" "); return Number(f[11]) + Number(f[12]); };
+    // the process and its children (the C reference runs under a wrapper)
+    const ticks = (p = pid): number => {
+      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
+      const kids = readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
+      return Number(f[11]) + Number(f[12]) + kids.reduce((n, k) => n + ticks(k), 0);
+    };
     const t0 = ticks();
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
     idleCpu = (100 * (ticks() - t0)) / TICKS / IDLE_SECONDS;
@@ -44,10 +52,13 @@ async function measure(t: Topology, setup: string, pid?: number): Promise<Row> {
 }
 
 async function main(): Promise<void> {
-  requirePeers([["nft", "nftables"], ["iperf3", "iperf3"], ["ping", "iputils-ping"]]);
+  requirePeers([["nft", "nftables"], ["iperf3", "iperf3"], ["ping", "iputils-ping"], ["gcc", "gcc"]]);
   const t = makeTopology("lat");
+  const scratch = mkdtempSync(join(tmpdir(), "ipmasq-latency-"));
   const rows: Row[] = [];
   try {
+    const binary = join(scratch, "forwarder");
+    execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
     t.spawn(t.wan, ["iperf3", "-s"]);
     await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
     t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
@@ -59,8 +70,14 @@ async function main(): Promise<void> {
       const g = await startGateway(t, ["--config", writeConfig(t), "--busy-poll", String(us), ...(WORKERS ? ["--workers", WORKERS] : [])], join(t.dir, "state"));
       try { rows.push(await measure(t, `ipmasq${WORKERS ? ` w${WORKERS}` : ""}, --busy-poll ${us}`, g.proc.pid)); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
     }
+    const ref = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "reference", "run.ts"), binary, "10.0.0.1", WORKERS ?? "2"]);
+    let out = "";
+    ref.stdout!.on("data", (d) => { out += d; });
+    await until(() => out.includes("ready\n"), 30_000);
+    try { rows.push(await measure(t, `C reference forwarder${WORKERS ? ` w${WORKERS}` : ""}`, ref.pid)); } finally { ref.kill("SIGTERM"); await waitExit(ref); }
   } finally {
     t.destroy();
+    rmSync(scratch, { recursive: true, force: true });
   }
   const k = rows[0];
   const fmt = (n: number | undefined, d = 0): string => (n === undefined ? "—" : n.toFixed(d));
