@@ -79,6 +79,7 @@ export const S_REPLIES = 49; // ICMP errors the slow path sent
 export const S_SLOW_ERRORS = 50; // packets the slow path failed on (dropped)
 export const S_READS = 51; // reads from the TUN queue: super-packets, each one or many wire packets
 export const S_READ_BYTES = 52; // bytes of those reads (IP, without the virtio header)
+export const S_STANDBY = 53; // packets read and dropped while this gateway is an HA backup
 export const STATS_SLOTS = 64; // f64 slots in W_STATS
 
 // ---- Connection table header (at the table base) --------------------------------------------------

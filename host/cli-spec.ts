@@ -33,6 +33,10 @@ export const OPTIONS: Record<string, OptionSpec> = {
   "log-events-rate": { type: "string", arg: "N", default: "1000", help: "at most N event lines a second (more are counted as dropped)" },
   web: { type: "string", arg: "[ADDR:]PORT", help: "live status page at http://ADDR:PORT/ (ADDR 127.0.0.1 unless given; a LAN address needs --web-token; off by default)" },
   "web-token": { type: "string", arg: "FILE", help: "the status page asks for the token in FILE (ours, mode 0600)" },
+  public: { type: "string", arg: "ADDR", help: "masquerade as ADDR (a VRRP virtual address) while it is on the WAN interface, instead of the interface's first address" },
+  "sync-peer": { type: "string", arg: "ADDR[:PORT]", help: "HA pair: stream the connection table to the other gateway and take its (UDP, port 8472 unless given); starts as backup until `ipmasq role master`" },
+  "sync-key": { type: "string", arg: "FILE", help: "the pair's shared key for the table sync (ours, mode 0600, at least 32 characters)" },
+  "sync-dev": { type: "string", arg: "IF", help: "the interface of the sync link (default: the one the peer is routed through)" },
   json: { type: "boolean", help: "answer in JSON" },
   sort: { type: "string", arg: "bytes|flows|rate", default: "bytes", help: "order of the hosts" },
   "search-log": { type: "string", arg: "FILE", help: "search an event log instead of following the gateway" },
@@ -50,7 +54,7 @@ export interface CommandSpec { args: string; summary: string; options: string[];
 const CLIENT = ["state-dir", "tun"];
 export const COMMANDS: Record<string, CommandSpec> = {
   run: { args: "[options]", summary: "run the gateway in the foreground, in this network namespace", positionals: [0, 0],
-    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "upnp", "ftp-helper", "gro", "gro-hold", "busy-poll", "filtering", "spoof-check", "state-dir", "metrics", "max-conns-per-host", "log-events", "log-events-rate", "web", "web-token", "handover"] },
+    options: ["config", "core", "workers", "max-conns", "wan", "lan", "tun", "table", "ports", "mss-clamp", "pcp", "upnp", "ftp-helper", "gro", "gro-hold", "busy-poll", "filtering", "spoof-check", "state-dir", "metrics", "max-conns-per-host", "log-events", "log-events-rate", "web", "web-token", "public", "sync-peer", "sync-key", "sync-dev", "handover"] },
   check: { args: "[FILE|-] [--json]", summary: "validate a rule file (- reads standard input); nothing is applied", positionals: [0, 1], options: ["config", "json"] },
   status: { args: "[--json]", summary: "the running gateway: WAN, packets, drops by reason, table fill, workers", positionals: [0, 0], options: ["json", ...CLIENT] },
   conns: { args: "[--json]", summary: "the masqueraded connections and mappings", positionals: [0, 0], options: ["json", ...CLIENT] },
@@ -58,6 +62,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
   events: { args: "[--json] | --search-log FILE --public-port P --at TIME", summary: "follow connection events (NEW, DESTROY, UPDATE), or find who had a public port at a time", positionals: [0, 0], options: ["json", "search-log", "public-port", "at", ...CLIENT] },
   flush: { args: "[ADDR]", summary: "forget every connection, or a LAN host's (their next packets open new ones or are refused)", positionals: [0, 1], options: ["json", ...CLIENT] },
   set: { args: "max-conns-per-host N", summary: "change a setting of the running gateway", positionals: [2, 2], options: ["json", ...CLIENT] },
+  role: { args: "master|backup|fault", summary: "HA pair: forward (master) or only keep the table in sync (backup, fault); what keepalived's notify scripts call", positionals: [1, 1], options: ["json", ...CLIENT] },
   ipchains: { args: "ARGS", summary: "change or list the running rules, as ipchains did: -A -I -D -R -F -N -X -Z -P, -L [-n] [-v], -M -L, -M -S", positionals: [0, Infinity], options: ["json", ...CLIENT] },
   portfw: { args: "ARGS", summary: "ipmasqadm portfw: -a -P tcp|udp -L ADDR PORT -R ADDR PORT [-p PREF], -d, -f, -l", positionals: [0, Infinity], options: ["json", ...CLIENT] },
   save: { args: "", summary: "write the running rules back to the config file", positionals: [0, 0], options: ["json", ...CLIENT] },

@@ -21,11 +21,13 @@ import { EventJson, eventText } from "./control/event-format";
 import { searchLog } from "./control/event-search";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
-import { controlSocketPath } from "./control/server";
+import { controlSocketPath, HaStatus } from "./control/server";
 import { OPTIONS, COMMANDS, DEFAULT_TUN } from "./cli-spec";
 import { PAGES, PageName, showPage } from "./manual";
 import { SPOOF_CHECKS } from "./worker/reverse-path";
 import { NATIVE_DIR_ENV } from "./tun/embedded-addon";
+import { parseAddr } from "./net/addr";
+import { DEFAULT_SYNC_PORT } from "./sync/table-sync";
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -111,6 +113,11 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
   const portMin = int("ports", ports[1], 1024, 65000), portMax = int("ports", ports[2], portMin, 65000);
   for (const o of ["metrics", "web"]) if (v[o]) { try { parseListen(s(o), `--${o}`); } catch (e) { throw new UsageError((e as Error).message); } }
   if (v["web-token"] && !v.web) throw new UsageError("--web-token goes with --web");
+  const addr = (o: string, text: string): number => { try { return parseAddr(text); } catch { throw new UsageError(`--${o} wants an IPv4 address, got "${text}"`); } };
+  if ((v["sync-key"] || v["sync-dev"]) && !v["sync-peer"]) throw new UsageError("--sync-key and --sync-dev go with --sync-peer");
+  if (v["sync-peer"] && !v["sync-key"]) throw new UsageError("--sync-peer needs --sync-key FILE: the table sync is authenticated");
+  const peer = v["sync-peer"] ? /^([^:]+)(?::(\d+))?$/.exec(s("sync-peer")) : undefined;
+  if (v["sync-peer"] && !peer) throw new UsageError(`--sync-peer wants ADDR[:PORT], got "${s("sync-peer")}"`);
   const onOff = (o: string): boolean => oneOf(o, s(o), ["on", "off"] as const) === "on";
   return {
     config: s("config"), core: oneOf("core", s("core"), ["wasm", "ts"] as const),
@@ -126,6 +133,8 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),
     logEvents: v["log-events"] as string | undefined, logEventsRate: int("log-events-rate", s("log-events-rate"), 1, 1_000_000),
     web: v.web as string | undefined, webToken: v["web-token"] as string | undefined,
+    publicAddr: v.public ? addr("public", s("public")) : undefined,
+    sync: peer ? { peer: addr("sync-peer", peer[1]), port: peer[2] ? int("sync-peer", peer[2], 1, 65535) : DEFAULT_SYNC_PORT, keyFile: s("sync-key"), dev: v["sync-dev"] as string | undefined } : undefined,
   };
 }
 
@@ -188,7 +197,7 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
       return 0;
     }
-    case "conns": case "save": case "restart": case "set": case "flush": {
+    case "conns": case "save": case "restart": case "set": case "flush": case "role": {
       const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name, args: positionals })) as { text: string; json: unknown };
       process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
       return 0;
@@ -269,6 +278,14 @@ function formatHosts(rows: HostRow[]): string {
     rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)])) + "\n";
 }
 
+function haLine(h: HaStatus): string {
+  const c = h.counts as Record<string, number> & { refused: Record<string, number> };
+  const refused = Object.entries(c.refused).filter(([, n]) => n).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+  return `HA: ${h.role}, peer ${h.peer} ${h.lastHeardMs < 0 ? "never heard" : `(${h.peerRole}, heard ${h.lastHeardMs} ms ago, lag ${h.lagMs} ms)`}; ` +
+    `sent ${c.sentRecords} updates in ${c.sentDatagrams} datagrams (${c.sentBytes} bytes), received ${c.receivedRecords} in ${c.receivedDatagrams}; ` +
+    `full tables sent ${c.fullSent}, received ${c.fullReceived}; refused ${refused}; dropped as backup ${h.standbyDrops}`;
+}
+
 function formatStatus(s: Record<string, never>): string {
   const w = s.workers as Array<Record<string, number>>;
   const sum = (k: string): number => w.reduce((n, x) => n + x[k], 0);
@@ -281,6 +298,7 @@ function formatStatus(s: Record<string, never>): string {
     `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,
+    ...(s.ha ? [haLine(s.ha as unknown as HaStatus)] : []),
     ...w.map((x) => `  worker ${x.id} (TUN queue ${x.id}): out ${x.packetsOut} in ${x.packetsIn}, ${x.reads} reads in ${x.batches} batches${x.reads ? `, ${Math.round(x.readBytes / x.reads)} bytes per read` : ""}`),
   ].join("\n") + "\n";
 }

@@ -15,6 +15,8 @@ import { PortForward } from "./policy/rules";
 import { NetworkStatus } from "./control/server";
 import { formatAddr } from "./net/addr";
 import { RunOptions } from "./run-options";
+import { Role } from "./sync/sync-wire";
+import type { TableSync } from "./sync/table-sync";
 
 // The table's timeouts: ipchains -M -S where set, else the RFC defaults.
 export function timeoutsOf(p: Policy): Timeouts {
@@ -32,6 +34,9 @@ export class GatewayState {
   readonly events: EventFeed;
   readonly origins = new Map<string, { by: string; description: string }>(); // "proto:port" of a pinhole: who made it
   onMappings: () => void = () => {}; // the UPnP server tells its subscribers
+  // HA pair (docs/ha.md): a master forwards; a backup or a faulty one only keeps its table in sync
+  role: Role;
+  sync?: TableSync;
   private mappingsPending = false;
   private ruledPorts = ""; // the mapped ports outside the NAT ranges that the ip rules were made for
 
@@ -39,6 +44,16 @@ export class GatewayState {
               readonly alg: AlgState, readonly wiring: Wiring, afterEvents: () => void = () => {}) {
     this.hosts = new HostAccounting(table);
     this.events = new EventFeed(table.events, afterEvents);
+    this.role = options.sync ? "backup" : "master"; // a pair member forwards when keepalived says so
+  }
+
+  // `ipmasq role ROLE` (keepalived's notify scripts): the workers' view says whether to forward.
+  // Returns the role before.
+  setRole(role: Role): Role {
+    const was = this.role;
+    this.role = role;
+    if (was !== role) this.follower.reconcile();
+    return was;
   }
 
   // A NAT-PMP, PCP or UPnP mapping made, renewed or removed: who made it (and its UPnP
@@ -49,6 +64,7 @@ export class GatewayState {
     else this.origins.set(key, { by: m.why.split(" ")[0], description: m.description ?? this.origins.get(key)?.description ?? "" });
     this.events.update({ proto: m.proto, lanAddr: m.lanAddr, lanPort: m.lanPort, wanAddr: this.follower.publicAddr, wanPort: m.wanPort, why: m.why });
     this.mappingsChanged();
+    this.sync?.pinholesChanged();
   }
 
   // Pinholes past their lifetime are closed, each with an UPDATE event.
@@ -83,6 +99,7 @@ export class GatewayState {
     this.table.setTimeouts(timeoutsOf(next));
     this.shared.publish(next);
     this.portForwardsChanged(before.portfw, next.portfw);
+    this.sync?.policyChanged();
     return undefined;
   }
 

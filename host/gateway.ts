@@ -39,6 +39,12 @@ import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
 import { RunOptions } from "./run-options";
 import * as L from "../assembly/layout";
 import { libc } from "./tun/libc";
+import { statsAddress } from "./table/memory-map";
+import { TableSync } from "./sync/table-sync";
+import { readSecret } from "./state/private-files";
+import { bindToDevice } from "./net/bind-device";
+import { routeDev } from "./net/routes";
+import { mainRoutes, listInterfaces } from "./kernel/interfaces";
 
 export { defaultStateDir } from "./state/private-files";
 export type { RunOptions } from "./run-options";
@@ -108,6 +114,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const lan = requireLan(o, policy);
   // what can be refused is refused before the kernel is touched
   const webAt = o.web ? webListen(o.web, o.webToken, lan.flatMap((i) => i.addrs.map((a) => a.addr))) : undefined;
+  const syncKey = o.sync ? readSecret(o.sync.keyFile, "--sync-key", 32) : undefined;
 
   const map = memoryMap(o.workers, o.maxConns);
   const memory = createMemory(map.pages);
@@ -122,17 +129,24 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, () => eventLog?.flush());
   if (eventLog) g.events.subscribe((e) => eventLog.add(e));
   g.follower = new NetworkFollower(
-    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`] },
+    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`], publicAddr: o.publicAddr },
     wiring, sharedNetworkView(memory, map.network), {
       policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now),
-      mappedPorts: () => g.mappedPorts(),
+      mappedPorts: () => g.mappedPorts(), standby: () => g.role !== "master",
     });
+  if (handed?.role) g.role = handed.role;
   try {
     g.follower.start(handed !== undefined);
   } catch (e) {
     g.follower.close();
     Wiring.undo(journal);
     throw e;
+  }
+  // A pair member that finds its public address already here was restarted on the master
+  // (keepalived, still master, calls no notify script again): it is master.
+  if (o.sync && !handed && o.publicAddr !== undefined && g.follower.publicAddr === o.publicAddr) {
+    g.setRole("master");
+    log("the public address is on the WAN interface: this gateway is the pair's master");
   }
   const monitor = new NetlinkMonitor(() => {
     try { g.follower.reconcile(); } catch (e) { log(`following the network: ${(e as Error).message} (tried again on the next change)`); }
@@ -173,6 +187,11 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     hostsSeen: table.hosts.count, topHosts: g.hosts.rows("bytes", 50, 1000), // a read of the last second will do
     events: { new: g.events.counts.NEW, destroy: g.events.counts.DESTROY, update: g.events.counts.UPDATE, lost: g.events.lost,
       logged: eventLog?.written ?? 0, logDropped: eventLog?.dropped ?? 0, log: eventLog?.what ?? "" },
+    ha: g.sync && {
+      role: g.role, peer: g.sync.peer, peerRole: g.sync.peerRole ?? "", lastHeardMs: g.sync.lastHeard ? Date.now() - g.sync.lastHeard : -1,
+      lagMs: g.sync.lastLagMs, counts: g.sync.counts,
+      standbyDrops: Array.from({ length: o.workers }, (_, id) => new Float64Array(memory.buffer, statsAddress(id), L.STATS_SLOTS)[L.S_STANDBY]).reduce((a, b) => a + b, 0),
+    },
   });
   const view = { table, memory, map, started, options: o, network: () => g.network(), observed };
   const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), controlHandler(g, view, () => void restart()));
@@ -196,6 +215,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
     g.pcp?.close();
     upnp?.close();
+    g.sync?.stop();
     traffic.stop();
     g.events.stop();
     eventLog?.close();
@@ -224,6 +244,12 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     if (webAt) {
       web = await startStatusPage(webAt, { status: () => statusOf(view), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });
       log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
+    }
+    if (o.sync) {
+      g.sync = startSync(o.sync, syncKey!, g, log);
+      await g.sync.start();
+      g.events.subscribeRaw((e) => g.sync?.event(e));
+      log(`HA pair: table sync with ${g.sync.peer}; ${g.role}${g.role === "master" ? "" : " (forwarding nothing until `ipmasq role master`)"}`);
     }
     if (o.pcp) {
       g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
@@ -265,4 +291,22 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
 // connections used goes back to the system (3-4 MB after the start).
 function giveBackMemory(): void {
   libc().mallocTrim(0);
+}
+
+// The HA pair's table sync (host/sync/table-sync.ts): on the sync link's address, its socket
+// bound to that interface, so nothing listens on the WAN for it.
+function startSync(s: NonNullable<RunOptions["sync"]>, key: Buffer, g: GatewayState, log: (msg: string) => void): TableSync {
+  const dev = s.dev ?? routeDev(mainRoutes().routes, s.peer);
+  const iface = listInterfaces().find((i) => i.name === dev);
+  if (!dev || !iface) throw new Error(`--sync-peer ${formatAddr(s.peer)}: ${dev ? `no interface ${dev}` : "no route to it"} (name the sync link with --sync-dev IF)`);
+  const own = iface.addrs.find((a) => inPrefix(s.peer, a)) ?? iface.addrs[0];
+  if (!own) throw new Error(`--sync-dev ${dev} has no IPv4 address`);
+  if (dev === g.follower.wan) throw new Error(`the table sync would run over the WAN interface ${dev}: give the pair a link of its own or the LAN (--sync-dev IF)`);
+  return new TableSync({ peer: s.peer, port: s.port, bindAddr: own.addr, dev, key }, g.table, g.alg, {
+    role: () => g.role,
+    policyJson: () => JSON.stringify(g.policy),
+    applyPolicy: (json) => g.setPolicy(JSON.parse(json) as Policy),
+    log,
+    bindToDevice,
+  });
 }

@@ -12,10 +12,11 @@ import { GatewayState } from "./gateway-state";
 import { Wiring } from "./kernel/wiring";
 import { InstanceLock } from "./state/instance";
 import { readPrivateFile, writePrivateFile } from "./state/private-files";
+import { Role } from "./sync/sync-wire";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
-export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number; pinholes?: PinholeRecord[]; upnpPort?: number }
+export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number; pinholes?: PinholeRecord[]; upnpPort?: number; role?: Role }
 export interface PinholeRecord { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: string; description: string }
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
@@ -29,7 +30,7 @@ export async function handOver(g: GatewayState, lock: InstanceLock, journal: str
   g.follower.persist();
   await stopWorkers();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
-  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit,
+  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit, role: g.role,
     pinholes: g.alg.pinholes().map((p) => ({ ...p, ...(g.origins.get(`${p.proto}:${p.port}`) ?? { by: "", description: "" }) })), upnpPort } satisfies Handover));
   const devices = g.follower.deviceNames;
   g.follower.close();

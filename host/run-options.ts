@@ -32,4 +32,6 @@ export interface RunOptions {
   logEventsRate: number; // lines a second
   web?: string; // [ADDR:]PORT of the status page (off when absent)
   webToken?: string; // file holding the page's token
+  publicAddr?: number; // --public: masquerade as this address while it is on the WAN interface
+  sync?: { peer: number; port: number; keyFile: string; dev?: string }; // HA pair: the table sync
 }

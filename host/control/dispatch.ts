@@ -7,6 +7,7 @@ import { flowJson, formatFlows, pinholeRows } from "../table/listing";
 import { HOST_SORTS, HostSort } from "./host-accounting";
 import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
+import { ROLES, Role } from "../sync/sync-wire";
 
 export function controlHandler(g: GatewayState, view: GatewayView, restart: () => void): Handler {
   return (req) => {
@@ -23,6 +24,15 @@ export function controlHandler(g: GatewayState, view: GatewayView, restart: () =
       }
       case "events": return { stream: (send) => { send({ following: "events" }); return g.events.subscribe((e) => { send(e); }); } };
       case "set": return setting(g, (req.args as string[]) ?? []);
+      case "role": {
+        const role = (req.args as string[] | undefined)?.[0] as Role;
+        if (!ROLES.includes(role)) return { error: `a role is ${ROLES.join(", ")}; got "${role ?? ""}"` };
+        if (!g.options.sync) return { error: "this gateway is not a member of an HA pair (run it with --sync-peer): it always forwards" };
+        const was = g.setRole(role);
+        const doing = role === "master" ? "forwarding" : "forwarding nothing, keeping the table in sync";
+        return { ok: { text: `${role}${was === role ? " (already)" : ` (was ${was})`}: ${doing}
+`, json: { role, was } } };
+      }
       case "flush": {
         const host = (req.args as string[] | undefined)?.[0];
         let addr: number | undefined;

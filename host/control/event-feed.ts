@@ -10,6 +10,7 @@ export interface MappingUpdate { proto: number; lanAddr: number; lanPort: number
 
 export class EventFeed {
   private readonly listeners = new Set<(e: EventJson) => void>();
+  private readonly rawListeners = new Set<(e: FlowEvent) => void>(); // the HA table sync
   private timer?: NodeJS.Timeout;
   readonly counts = { NEW: 0, DESTROY: 0, UPDATE: 0 } as Record<string, number>;
 
@@ -38,8 +39,15 @@ export class EventFeed {
     return () => this.listeners.delete(fn);
   }
 
+  // The events as the table wrote them (numbers, not text).
+  subscribeRaw(fn: (e: FlowEvent) => void): () => void {
+    this.rawListeners.add(fn);
+    return () => this.rawListeners.delete(fn);
+  }
+
   private emit(e: FlowEvent): void {
     this.counts[e.type] = (this.counts[e.type] ?? 0) + 1;
+    for (const fn of this.rawListeners) fn(e);
     if (this.listeners.size === 0) return;
     const j = eventJson(e);
     for (const fn of this.listeners) fn(j);

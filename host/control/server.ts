@@ -27,6 +27,13 @@ export interface GatewayView {
 export interface Observed {
   hostsSeen: number; topHosts: unknown[];
   events: { new: number; destroy: number; update: number; lost: number; logged: number; logDropped: number; log: string };
+  ha?: HaStatus; // with --sync-peer
+}
+
+// An HA pair member (docs/ha.md): its role, its peer, how current its copy of the peer's table is.
+export interface HaStatus {
+  role: string; peer: string; peerRole: string; lastHeardMs: number; lagMs: number; standbyDrops: number;
+  counts: Record<string, number | Record<string, number>>;
 }
 
 export interface NetworkStatus {

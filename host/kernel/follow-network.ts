@@ -1,6 +1,7 @@
 // Follows the network the gateway sits in, as Linux's MASQ followed a dial-up address: every
 // interface gets its own ingress TUN device (so the workers know where each packet came in), the
-// WAN is the default route's interface (or --wan) and the public address its first IPv4 address.
+// WAN is the default route's interface (or --wan) and the public address its first IPv4 address
+// (or --public ADDR while the interface has it: the virtual address of an HA pair's master).
 // `reconcile()` reads the kernel's state and makes the wiring and the workers' view match it; it
 // runs at start, on every rtnetlink event (host/kernel/monitor.ts) and now and then.
 //
@@ -8,7 +9,8 @@
 //   no WAN yet            -> new outbound flows are refused (no_wan); the log says why it waits
 //   address appears       -> masquerade as it; the WAN rules (prefs 10-14) name it
 //   address goes away     -> waiting again; flows keep their entries (a short flap or a redial
-//                            with the same address keeps every connection)
+//                            with the same address keeps every connection); the WAN rules stay
+//                            (an HA backup's --public address is away for as long as it is backup)
 //   a different address   -> flows of the old address are forgotten (their packets are refused,
 //                            never sent from an address we no longer own); port forwards follow
 //   device made again     -> its rules reattach by name; receive offload is set again
@@ -30,6 +32,7 @@ export interface FollowOptions {
   lan?: string; // --lan: pinned
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces (off when absent)
   natRanges: string[];
+  publicAddr?: number; // --public: masquerade as this address, while it is on the WAN interface
 }
 
 export interface FollowHooks {
@@ -39,6 +42,8 @@ export interface FollowHooks {
   log(msg: string): void;
   // public ports mapped for LAN applications (UPnP) outside the NAT ranges: steered in like port forwards
   mappedPorts?(): Array<{ proto: number; port: number }>;
+  // an HA backup: the workers read and drop everything (docs/ha.md)
+  standby?(): boolean;
 }
 
 export class NetworkFollower {
@@ -107,9 +112,12 @@ export class NetworkFollower {
       this.wan = wanName;
     }
     const wanIf = served.find((i) => i.name === this.wan);
-    const addr = wanIf?.addrs[0]?.addr ?? 0;
+    const want = this.o.publicAddr;
+    // with --public, that address while the interface has it (a VRRP address comes and goes)
+    const addr = want !== undefined ? (wanIf?.addrs.some((a) => a.addr === want) ? want : 0) : wanIf?.addrs[0]?.addr ?? 0;
     const why = !this.wan ? "no default route (add one, or pass --wan IF)"
       : !wanIf ? `the WAN interface ${this.wan} does not exist`
+      : !addr && want !== undefined ? `${formatAddr(want)} (--public) is not on ${this.wan}`
       : !addr ? `the WAN interface ${this.wan} has no IPv4 address`
       : !net.defaultDev && !this.o.wan ? "no default route" : undefined;
     if (why !== this.waiting && why) this.hooks.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
@@ -136,7 +144,7 @@ export class NetworkFollower {
     this.wiring.syncRules(dynamicRules({
       // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
       // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
-      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr || this.lastPublic,
+      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
       natRanges: this.o.natRanges, policy: this.hooks.policy(), mappedPorts: this.hooks.mappedPorts?.() ?? [],
     }));
 
@@ -175,7 +183,7 @@ export class NetworkFollower {
 
   private publish(net: NetState): void {
     const v: NetworkView = {
-      publicAddr: this.publicAddr, wan: this.wan ?? "",
+      publicAddr: this.publicAddr, wan: this.wan ?? "", standby: this.hooks.standby?.() ?? false,
       ingress: [
         { iface: "lo", wan: false, fds: this.base!.fds },
         ...this.wiring.devices.map((d) => ({ iface: d.iface, wan: d.iface === this.wan, fds: this.tuns.get(d.name)!.fds })),

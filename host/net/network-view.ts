@@ -14,6 +14,7 @@ export interface IngressView {
 
 export interface NetworkView {
   publicAddr: number; // 0 while waiting for the WAN
+  standby: boolean; // an HA backup: read and drop everything, forward nothing (docs/ha.md)
   wan: string; // "" while there is none
   ingress: IngressView[];
   writeFds: number[]; // where every worker writes back (the base TUN device), one per worker

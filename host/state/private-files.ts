@@ -64,3 +64,17 @@ export function writePrivateFile(file: string, data: string | Uint8Array, mode =
   }
   renameSync(tmp, file);
 }
+
+// A secret in a file of ours that nobody else may read (mode 0600 or stricter), trimmed; at
+// least `min` characters. `option` names it in what goes wrong.
+export function readSecret(file: string, option: string, min: number): Buffer {
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
+  try {
+    if ((fstatSync(fd).mode & 0o077) !== 0) throw new UnsafePathError(`${option} ${file}: others may read it (chmod 600 it)`);
+  } finally {
+    closeSync(fd);
+  }
+  const secret = Buffer.from(readPrivateFile(file).toString().trim());
+  if (secret.length < min) throw new UnsafePathError(`${option} ${file}: it needs at least ${min} characters`);
+  return secret;
+}

@@ -65,6 +65,18 @@ export class AlgState {
     });
   }
 
+  // Sets a control connection's shift as its peer gateway had it (HA table sync).
+  setOffset(entry: number, o: SeqOffset): void {
+    this.table.locked(() => {
+      const at = this.seqAt(entry);
+      if (at < 0) return;
+      this.dv.setInt32(at + SEQ_ENTRY, entry + 1, true);
+      this.dv.setUint32(at + SEQ_BOUNDARY, o.boundary >>> 0, true);
+      this.dv.setInt32(at + SEQ_BEFORE, o.before, true);
+      this.dv.setInt32(at + SEQ_AFTER, o.after, true);
+    });
+  }
+
   forget(entry: number): void {
     const at = this.seqAt(entry);
     if (at >= 0 && this.dv.getInt32(at + SEQ_ENTRY, true) === entry + 1) this.dv.setInt32(at + SEQ_ENTRY, 0, true);
@@ -107,6 +119,21 @@ export class AlgState {
       const owner = this.table.mappingOwner(proto, port);
       if (!owner) continue;
       out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now) });
+    }
+    return out;
+  }
+
+  // The expected data connections (not the pinholes), with the LAN endpoint that holds each.
+  expectations(): Array<{ proto: number; port: number; remote: number; lanAddr: number; lanPort: number; expiresIn: number }> {
+    const out = [];
+    for (let k = 0; k < EXPECTATIONS; k++) {
+      const at = this.exp + k * EXP_SIZE;
+      const proto = this.dv.getUint32(at + EXP_PROTO, true);
+      if (proto === 0 || this.dv.getUint32(at + EXP_KIND, true) !== EXP_ONCE) continue;
+      const port = this.dv.getUint32(at + EXP_PORT, true);
+      const owner = this.table.mappingOwner(proto, port);
+      if (!owner) continue;
+      out.push({ proto, port, remote: this.dv.getUint32(at + EXP_REMOTE, true), lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now) });
     }
     return out;
   }

@@ -361,6 +361,11 @@ export class ConnTable {
       (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr) && this.dv.getUint16(this.entry(i) + L.E_REMOTE_PORT, true) === remotePort);
   }
 
+  // The entry of a flow by its LAN-side key, or -1.
+  findFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
+    return this.locked(() => this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort));
+  }
+
   removeFlow(i: number, why: EndReason): void {
     this.locked(() => this.removeLocked(i, why));
   }

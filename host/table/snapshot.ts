@@ -28,21 +28,30 @@ export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
 function restore(t: ConnTable, flows: FlowRecord[]): number {
   let lost = 0;
   for (const f of flows) {
-    const i = f.fixed
-      ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState, f.alg)
-      : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, { wantPort: f.wanPort, alg: f.alg });
-    if (i < 0 || t.flow(i).wanPort !== f.wanPort) {
-      if (i >= 0) t.removeFlow(i, "restore");
-      lost++;
-      continue;
-    }
+    const i = putFlow(t, f, "restore");
+    if (i < 0) { lost++; continue; }
     const e = t.entry(i);
-    t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
     t.dv.setFloat64(e + L.E_BYTES_OUT, f.bytesOut, true);
     t.dv.setFloat64(e + L.E_BYTES_IN, f.bytesIn, true);
     t.dv.setFloat64(e + L.E_PKTS_OUT, f.pktsOut ?? 0, true);
     t.dv.setFloat64(e + L.E_PKTS_IN, f.pktsIn ?? 0, true);
-    t.dv.setUint32(e + L.E_CREATED, Math.max(1, t.now - (f.age ?? f.idle)), true);
   }
   return lost;
+}
+
+// Puts a flow into the table with its public port, or brings the one there up to date (its TCP
+// state, when it was last seen). Returns its entry, or -1 when its port is taken by another.
+// Also how the standby of an HA pair installs what its peer sends (host/sync/table-sync.ts).
+export type PutFlow = Pick<FlowRecord, "proto" | "lanAddr" | "lanPort" | "remoteAddr" | "remotePort" | "wanAddr" | "wanPort" | "tcpState" | "fixed" | "alg" | "idle" | "age">;
+export function putFlow(t: ConnTable, f: PutFlow, why: "restore" | "sync"): number {
+  const i = f.fixed
+    ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState, f.alg)
+    : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, { wantPort: f.wanPort, alg: f.alg });
+  if (i < 0) return -1;
+  if (t.flow(i).wanPort !== f.wanPort) { t.removeFlow(i, why); return -1; }
+  const e = t.entry(i);
+  t.dv.setUint8(e + L.E_STATE, (t.dv.getUint8(e + L.E_STATE) & ~L.TS_MASK) | (f.tcpState & L.TS_MASK));
+  t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
+  t.dv.setUint32(e + L.E_CREATED, Math.max(1, t.now - (f.age ?? f.idle)), true);
+  return i;
 }

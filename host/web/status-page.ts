@@ -12,8 +12,7 @@
 // in the operator's browser cannot read it), and the token is compared in constant time.
 import { createServer, Server, IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual, createHash } from "node:crypto";
-import { statSync } from "node:fs";
-import { readPrivateFile } from "../state/private-files";
+import { readSecret } from "../state/private-files";
 import { parseListen } from "../control/metrics";
 import { HostAccounting, HOST_SORTS, HostSort } from "../control/host-accounting";
 import { Throughput } from "../control/throughput";
@@ -43,12 +42,7 @@ export function webListen(spec: string, tokenFile: string | undefined, lanAddrs:
   if (!loopback && addr === 0) throw new Error("--web 0.0.0.0 would listen on the WAN too: name a LAN address");
   if (!loopback && !lanAddrs.includes(addr)) throw new Error(`--web ${host}: not an address of a LAN interface (have ${lanAddrs.map(formatAddr).join(", ") || "none"})`);
   if (!loopback && !tokenFile) throw new Error(`--web ${host}: a LAN address needs --web-token FILE`);
-  let token: Buffer | undefined;
-  if (tokenFile) {
-    if ((statSync(tokenFile).mode & 0o077) !== 0) throw new Error(`--web-token ${tokenFile}: others may read it (chmod 600 it)`);
-    token = Buffer.from(readPrivateFile(tokenFile).toString().trim());
-    if (token.length < MIN_TOKEN) throw new Error(`--web-token ${tokenFile}: a token needs at least ${MIN_TOKEN} characters`);
-  }
+  const token = tokenFile ? readSecret(tokenFile, "--web-token", MIN_TOKEN) : undefined;
   return { host, port, token };
 }
 

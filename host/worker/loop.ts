@@ -79,6 +79,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         n++;
       }
       if (n === 0) return;
+      if (net.standby) { f64[L.S_STANDBY] += n; if (n < L.BATCH_MAX) return; continue; } // an HA backup forwards nothing
       f64[L.S_READS] += n;
       for (let k = 0; k < n; k++) f64[L.S_READ_BYTES] += dv.getUint32(desc + k * L.D_SIZE + L.D_LENGTH, true) - L.VNET_HDR_LEN;
       core.processBatch(desc, n, stats, side);
