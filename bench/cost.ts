@@ -17,7 +17,7 @@ import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync, rmSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
-import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
+import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
 
@@ -126,14 +126,12 @@ function kernelNat(t: Topology, name: string, ipmasqOffload: boolean): Setup {
   return {
     name, target: "10.0.0.2",
     async start() {
-      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-      t.exec(t.gw, ["nft", "-f", "-"], { input: "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n" });
+      kernelMasquerade(t, true);
       if (ipmasqOffload) was = setReceiveOffload(t);
     },
     async stop() {
       if (was) setReceiveOffload(t, was);
-      t.exec(t.gw, ["nft", "delete", "table", "ip", "nat"]);
-      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+      kernelMasquerade(t, false);
     },
   };
 }
@@ -200,23 +198,6 @@ function cReference(t: Topology, binary: string): Setup {
       return m ? { bytes: Number(m[2]), reads: Number(m[3]) } : { bytes: 0, reads: 0 };
     },
   };
-}
-
-// ipmasq's receive offload on the gateway's interfaces (as bench/e2e.ts does for its kernel row).
-function setReceiveOffload(t: Topology, values?: Map<string, string>): Map<string, string> {
-  const was = new Map<string, string>();
-  for (const dev of ["eth1", "eth0"]) {
-    for (const s of receiveSettings(DEFAULT_GRO_HOLD_US)) {
-      const key = `${dev} ${s.name}`;
-      const path = `/sys/class/net/${dev}/${s.name}`;
-      was.set(key, s.kind === "sysfs" ? t.exec(t.gw, ["cat", path]).trim()
-        : /: (\S+)/.exec(t.exec(t.gw, ["ethtool", "-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`))!)![1]);
-      const value = values?.get(key) ?? s.value;
-      if (s.kind === "sysfs") t.exec(t.gw, ["sh", "-c", `echo ${value} > ${path}`]);
-      else t.exec(t.gw, ["ethtool", "-K", dev, s.name, value]);
-    }
-  }
-  return was;
 }
 
 // ---- figures ---------------------------------------------------------------------------------

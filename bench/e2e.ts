@@ -6,7 +6,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until, Topology } from "../harness/topology";
 import { barChart } from "./chart";
-import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
+import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { requirePeers, wrote } from "./peers";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
@@ -93,24 +93,6 @@ export function markdown(rows: Row[]): string {
   return [head, ...lines, ...ratios].join("\n") + "\n\n(ratios to the kernel's better row in each column; higher is better for ipmasq; for ping the ratio is kernel latency / ipmasq latency)\n";
 }
 
-// The receive offload ipmasq sets on its interfaces, for the kernel's second row: same topology,
-// same interface settings; with `values`, puts those back. Returns the values it replaced.
-function setReceiveOffload(t: Topology, values?: Map<string, string>): Map<string, string> {
-  const was = new Map<string, string>();
-  for (const dev of ["eth1", "eth0"]) {
-    for (const s of receiveSettings(DEFAULT_GRO_HOLD_US)) {
-      const key = `${dev} ${s.name}`;
-      const path = `/sys/class/net/${dev}/${s.name}`;
-      was.set(key, s.kind === "sysfs" ? t.exec(t.gw, ["cat", path]).trim()
-        : /: (\S+)/.exec(t.exec(t.gw, ["ethtool", "-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`))!)![1]);
-      const value = values?.get(key) ?? s.value;
-      if (s.kind === "sysfs") t.exec(t.gw, ["sh", "-c", `echo ${value} > ${path}`]);
-      else t.exec(t.gw, ["ethtool", "-K", dev, s.name, value]);
-    }
-  }
-  return was;
-}
-
 async function main(): Promise<void> {
   requirePeers([["ip", "iproute2"], ["nft", "nftables"], ["iperf3", "iperf3"], ["ethtool", "ethtool"], ["ping", "iputils-ping"]]);
   const t = makeTopology("bench");
@@ -119,14 +101,12 @@ async function main(): Promise<void> {
     t.spawn(t.wan, ["iperf3", "-s"]);
     await waitListening(t.spawn(t.wan, [process.execPath, join(PEERS, "tcp-many.js"), "server", "9000"]));
     await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
-    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    t.exec(t.gw, ["nft", "-f", "-"], { input: "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n" });
+    kernelMasquerade(t, true);
     rows.push(measure(t, "kernel nftables masquerade"));
     const was = setReceiveOffload(t);
     rows.push(measure(t, `kernel nftables, receive offload as ipmasq's`));
     setReceiveOffload(t, was);
-    t.exec(t.gw, ["nft", "delete", "table", "ip", "nat"]);
-    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    kernelMasquerade(t, false);
     const config = writeConfig(t);
     for (const core of ["wasm", "ts"]) {
       for (const workers of [1, 2]) {

@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { ChildProcess, execFileSync } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { kernelMasquerade } from "./kernel-nat";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const POLLS = (arg("--polls") ?? "0,25,50,100,200").split(",").map(Number);
@@ -61,11 +62,9 @@ async function main(): Promise<void> {
     execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
     t.spawn(t.wan, ["iperf3", "-s"]);
     await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
-    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
-    t.exec(t.gw, ["nft", "-f", "-"], { input: "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n" });
+    kernelMasquerade(t, true);
     rows.push(await measure(t, "kernel nftables masquerade"));
-    t.exec(t.gw, ["nft", "delete", "table", "ip", "nat"]);
-    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+    kernelMasquerade(t, false);
     for (const us of POLLS) {
       const g = await startGateway(t, ["--config", writeConfig(t), "--busy-poll", String(us), ...(WORKERS ? ["--workers", WORKERS] : [])], join(t.dir, "state"));
       try { rows.push(await measure(t, `ipmasq${WORKERS ? ` w${WORKERS}` : ""}, --busy-poll ${us}`, g.proc.pid)); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }

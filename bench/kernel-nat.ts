@@ -1,0 +1,35 @@
+// The kernel's own NAT in the gateway namespace, the row every benchmark compares with: nftables
+// masquerade of the LAN out of eth0, and (for the fair second row) ipmasq's receive offload on
+// the gateway's interfaces.
+import { Topology } from "../harness/topology";
+import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
+
+const MASQUERADE = "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n";
+
+export function kernelMasquerade(t: Topology, on: boolean): void {
+  if (on) {
+    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+    t.exec(t.gw, ["nft", "-f", "-"], { input: MASQUERADE });
+  } else {
+    t.exec(t.gw, ["nft", "delete", "table", "ip", "nat"]);
+    t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+  }
+}
+
+// The receive offload ipmasq sets on its interfaces: same topology, same interface settings; with
+// `values`, puts those back. Returns the values it replaced.
+export function setReceiveOffload(t: Topology, values?: Map<string, string>): Map<string, string> {
+  const was = new Map<string, string>();
+  for (const dev of ["eth1", "eth0"]) {
+    for (const s of receiveSettings(DEFAULT_GRO_HOLD_US)) {
+      const key = `${dev} ${s.name}`;
+      const path = `/sys/class/net/${dev}/${s.name}`;
+      was.set(key, s.kind === "sysfs" ? t.exec(t.gw, ["cat", path]).trim()
+        : /: (\S+)/.exec(t.exec(t.gw, ["ethtool", "-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`))!)![1]);
+      const value = values?.get(key) ?? s.value;
+      if (s.kind === "sysfs") t.exec(t.gw, ["sh", "-c", `echo ${value} > ${path}`]);
+      else t.exec(t.gw, ["ethtool", "-K", dev, s.name, value]);
+    }
+  }
+  return was;
+}
