@@ -1,0 +1,110 @@
+// Raw throughput of ipmasq against the C reference forwarder on the same TUN setup
+// (bench/reference/), and optionally against an earlier build of ipmasq (a regression check):
+// iperf3 TCP 1 and 4 streams both ways, and UDP 64 B at a fixed 150 kpps (what arrives), in one
+// run, interleaved, median of --reps. Writes bench/results/versus-c.md.
+//   npm run bench:vs-c [-- --reps 3] [-- --seconds 4] [-- --before DIR/ipmasq.js]
+import { execFileSync, ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { makeTopology, writeConfig, waitExit, until, Topology } from "../harness/topology";
+import { requirePeers, wrote } from "./peers";
+
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const REPS = Number(arg("--reps") ?? 3);
+const SECONDS = Number(arg("--seconds") ?? 4);
+const BEFORE = arg("--before");
+const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
+
+const CASES: Array<[string, string[]]> = [
+  ["TCP 1 up Gbit/s", []], ["TCP 1 down", ["-R"]], ["TCP 4 up", ["-P", "4"]], ["TCP 4 down", ["-P", "4", "-R"]],
+  ["UDP 64 B at 150 kpps, kpps arriving", ["-u", "-w", "4M", "-l", "36", "-b", String(150_000 * 36 * 8)]],
+];
+
+// A data path in the gateway namespace: started, then `stop()`.
+type Path = { name: string; start(): Promise<ChildProcess> };
+
+function ipmasqPath(t: Topology, name: string, bundle: string): Path {
+  return {
+    name, async start() {
+      const p = t.spawn(t.gw, [process.execPath, bundle, "run", "--config", writeConfig(t), "--state-dir", join(t.dir, "state")]);
+      let out = "";
+      p.stdout!.on("data", (d) => { out += d; });
+      await until(() => out.includes("ready\n"), 30_000);
+      return p;
+    },
+  };
+}
+
+function cPath(t: Topology, binary: string): Path {
+  return {
+    name: "C reference forwarder", async start() {
+      const p = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "reference", "run.ts"), binary, "10.0.0.1", "2"]);
+      let out = "";
+      p.stdout!.on("data", (d) => { out += d; });
+      await until(() => out.includes("ready\n"), 30_000);
+      return p;
+    },
+  };
+}
+
+function run(t: Topology, args: string[]): number {
+  try {
+    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], { timeout: (SECONDS + 15) * 1000 }));
+    if (args.includes("-u")) return ((j.end.sum.packets - j.end.sum.lost_packets) / SECONDS) / 1000;
+    return j.end.sum_received.bits_per_second / 1e9;
+  } catch {
+    return NaN; // iperf3 now and then never returns a UDP test's results
+  }
+}
+
+async function main(): Promise<void> {
+  requirePeers([["iperf3", "iperf3"], ["gcc", "gcc"]]);
+  const scratch = mkdtempSync(join(tmpdir(), "ipmasq-vs-c-"));
+  const binary = join(scratch, "forwarder");
+  execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
+  const t = makeTopology("vsc");
+  const paths = [ipmasqPath(t, "ipmasq (this tree)", BUNDLE), cPath(t, binary), ...(BEFORE ? [ipmasqPath(t, "ipmasq (before)", BEFORE)] : [])];
+  const values = paths.map(() => CASES.map(() => [] as number[]));
+  let server: ChildProcess | undefined;
+  try {
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const [pi, path] of paths.entries()) {
+        const p = await path.start();
+        try {
+          for (const [ci, [, args]] of CASES.entries()) {
+            if (!server || server.exitCode !== null) {
+              server = t.spawn(t.wan, ["iperf3", "-s"]);
+              await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
+            }
+            let v = run(t, args);
+            if (Number.isNaN(v)) { server.kill("SIGKILL"); server = undefined; await new Promise((r) => setTimeout(r, 300)); continue; }
+            values[pi][ci].push(v);
+            process.stderr.write(`rep ${rep + 1} ${path.name} | ${CASES[ci][0]}: ${v.toFixed(2)}\n`);
+          }
+        } finally {
+          p.kill("SIGTERM");
+          await waitExit(p);
+        }
+      }
+    }
+  } finally {
+    t.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
+  const rows = paths.map((p, pi) => ({ name: p.name, v: CASES.map((_, ci) => med(values[pi][ci])) }));
+  const md = [
+    `raw throughput through the gateway namespace (${process.arch}, median of ${REPS} interleaved runs of ${SECONDS} s; 2 workers / 2 queues each)`, "",
+    `| setup | ${CASES.map((c) => c[0]).join(" | ")} |`, `|---|${CASES.map(() => "---:").join("|")}|`,
+    ...rows.map((r) => `| ${r.name} | ${r.v.map((x) => x.toFixed(2)).join(" | ")} |`),
+    `| ipmasq ÷ C | ${rows[0].v.map((x, i) => (x / rows[1].v[i]).toFixed(2)).join(" | ")} |`,
+    ...(rows[2] ? [`| ipmasq ÷ before | ${rows[0].v.map((x, i) => (x / rows[2].v[i]).toFixed(2)).join(" | ")} |`] : []),
+  ].join("\n") + "\n";
+  process.stdout.write(`\n${md}`);
+  const out = join(__dirname, "results", "versus-c.md");
+  writeFileSync(out, md);
+  wrote([out]);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
