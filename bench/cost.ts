@@ -11,7 +11,8 @@
 // nominal clock (perf's cycle counters are not available on this VM).
 // Each figure is the median of --reps repetitions (interquartile range beside it).
 // Writes bench/results/cost.md, cost.json and cost.svg.
-//   npm run bench:cost [-- --reps 5] [-- --seconds 4] [-- --quick] [-- --only NAME]
+//   npm run bench:cost [-- --reps 5] [-- --seconds 4] [-- --quick] [-- --only NAME] [-- --loads NAME]
+//                      [-- --variants "--gro-hold 0;--gro-hold 200"] [-- --out NAME]
 import { execFileSync, ChildProcess } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -26,12 +27,17 @@ const QUICK = process.argv.includes("--quick");
 const REPS = Number(arg("--reps") ?? (QUICK ? 2 : 5));
 const SECONDS = Number(arg("--seconds") ?? (QUICK ? 2 : 4));
 const ONLY = arg("--only"); // only the setups whose name has this (and the endpoints', always)
+const LOAD_FILTER = arg("--loads"); // only the loads whose name has this ("UDP", "TCP 4", …)
+// more ipmasq rows with other options, ";"-separated ("--gro-hold 0;--gro-hold 200"): a setting
+// measured against the default in the same run
+const VARIANTS = (arg("--variants") ?? "").split(";").map((v) => v.trim()).filter(Boolean);
+const OUT = arg("--out") ?? "cost"; // bench/results/OUT.md, .json, .svg
 const TICKS = 100; // USER_HZ
 const MSS = 1448; // TCP payload per segment on a 1500-byte path with timestamps
 const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 interface Load { name: string; args: string[]; udpSize?: number }
-const LOADS: Load[] = [
+const ALL_LOADS: Load[] = [
   ...[1, 3, 6].map((g) => ({ name: `TCP 1 × ${g} Gbit/s`, args: ["-b", `${g}G`] })),
   ...[1, 3, 6].map((g) => ({ name: `TCP 4 × ${g / 4} Gbit/s`, args: ["-P", "4", "-b", `${(g * 1000) / 4}M`] })),
   ...[64, 1400].flatMap((size) => [50, 100, 150].map((k) => ({
@@ -40,6 +46,8 @@ const LOADS: Load[] = [
     args: ["-u", "-w", "4M", "-l", String(size - 28), "-b", String(k * 1000 * (size - 28) * 8)],
   }))),
 ];
+
+const LOADS = ALL_LOADS.filter((l) => !LOAD_FILTER || l.name.includes(LOAD_FILTER));
 
 interface Sample { busy: number; gwCpu?: number; bytes: number; packets: number; superPacket?: number } // busy, gwCpu: CPU seconds
 interface Setup {
@@ -155,12 +163,12 @@ function endpointsOnly(): Setup {
   return { name: "endpoints only (direct link)", target: "172.31.0.2", async start() { /* always there */ }, async stop() { /* nothing */ } };
 }
 
-function ipmasq(t: Topology, core: string): Setup {
+function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
   let g: { proc: ChildProcess } | undefined;
   const state = join(t.dir, "state");
   return {
-    name: `ipmasq ${core}`, target: "10.0.0.2",
-    async start() { g = await startGateway(t, ["--config", writeConfig(t), "--core", core], state); },
+    name: `ipmasq ${core}${extra.length ? ` ${extra.join(" ")}` : ""}`, target: "10.0.0.2",
+    async start() { g = await startGateway(t, ["--config", writeConfig(t), "--core", core, ...extra], state); },
     async stop() { g!.proc.kill("SIGTERM"); await waitExit(g!.proc); },
     pid: () => g?.proc.pid,
     async counters() {
@@ -236,7 +244,7 @@ async function main(): Promise<void> {
   const hz = clockHz();
   const setups: Setup[] = [
     endpointsOnly(), kernelForwarding(t), kernelNat(t, "kernel nftables masquerade", false),
-    kernelNat(t, "kernel nftables, receive offload as ipmasq's", true), ipmasq(t, "wasm"), ipmasq(t, "ts"), cReference(t, binary),
+    kernelNat(t, "kernel nftables, receive offload as ipmasq's", true), ipmasq(t, "wasm"), ...VARIANTS.map((v) => ipmasq(t, "wasm", v.split(/\s+/))), ipmasq(t, "ts"), cReference(t, binary),
   ].filter((s, i) => i === 0 || !ONLY || s.name.includes(ONLY));
   // samples[setup][load] = one Sample per repetition
   const samples = setups.map(() => LOADS.map(() => [] as Sample[]));
@@ -298,7 +306,7 @@ async function main(): Promise<void> {
   const wasm = index("ipmasq wasm"), reference = index("C reference");
   // the kernel's cheaper nftables row for a load
   const kernelBest = (li: number, key: "total" | "gateway"): number => Math.min(...kernels.map((k) => cells[k][li][key].median));
-  const ratio = (num: number, den: number): string => (num > 0 && den > 0 ? (num / den).toFixed(2) : "—");
+  const ratio = (num: number, den: number): string => (Number.isFinite(num) && num > 0 && den > 0 ? (num / den).toFixed(2) : "—");
   const f = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1));
   const withIqr = (x?: Stat): string => (x ? `${f(x.median)} [${f(x.iqr)}]` : "—");
   const lines: string[] = [
@@ -337,12 +345,12 @@ async function main(): Promise<void> {
   process.stdout.write(`\n${md}`);
   const RESULTS = join(__dirname, "results");
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, "cost.md"), md);
-  writeFileSync(join(RESULTS, "cost.json"), JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1) + "\n");
+  writeFileSync(join(RESULTS, `${OUT}.md`), md);
+  writeFileSync(join(RESULTS, `${OUT}.json`), JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1) + "\n");
   const shown = setups.map((s, si) => ({ s, si })).filter(({ si }) => si > 1 && !kernels.includes(si));
-  writeFileSync(join(RESULTS, "cost.svg"), barChart("whole-machine CPU per packet: kernel nftables ÷ this (higher is cheaper; 1 = as cheap as the kernel)",
+  writeFileSync(join(RESULTS, `${OUT}.svg`), barChart("whole-machine CPU per packet: kernel nftables ÷ this (higher is cheaper; 1 = as cheap as the kernel)",
     LOADS.map((l, li) => ({ label: l.name, values: shown.map(({ s, si }) => ({ name: s.name, value: kernels.length ? kernelBest(li, "total") / cells[si][li].total.median : 0 })) }))));
-  wrote(["cost.md", "cost.json", "cost.svg"].map((x) => join(RESULTS, x)));
+  wrote(["md", "json", "svg"].map((x) => join(RESULTS, `${OUT}.${x}`)));
 }
 
 main().catch((e) => { console.error(e); process.exit(1); });
