@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { readdirSync, renameSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome, Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "./helpers/kernel-state";
 
 const PEERS = join(__dirname, "peers");
@@ -49,6 +49,13 @@ t.test("SIGKILL mid-download; the next start recovers; a clean stop leaves the k
   g1.proc.kill("SIGKILL");
   await waitExit(g1.proc);
   t.notOk(pings(topo), "with the gateway killed, nothing is forwarded (rule 201 blackholes it: fail closed)");
+  // its TUN devices go with it (no child of it held a queue open)...
+  await until(() => outcome(() => topo.exec(topo.gw, ["ip", "link", "show", "masq0-2"])).code !== 0, 5000).catch(() => undefined);
+  t.not(outcome(() => topo.exec(topo.gw, ["ip", "link", "show", "masq0-2"])).code, 0, "the killed gateway's TUN devices are gone");
+  // ...and a WAN packet to a NAT port, steered at the vanished device, is dropped, not answered by
+  // the gateway's own stack: a reset there would end the connections a restart (or an HA peer) saves
+  const code = outcome(() => topo.exec(topo.wan, ["curl", "-sS", "--connect-timeout", "2", "http://10.0.0.1:40000/"])).code;
+  t.equal(code, 28, "a connection attempt to a NAT port times out (curl 28), it is not refused (7): no reset from the dead gateway");
   const t0 = Date.now();
   const g2 = await startGateway(topo, ["--config", writeConfig(topo)], state);
   t.match(g2.log(), /restored the kernel settings an earlier run left behind/, "the journal of the killed run is undone first");

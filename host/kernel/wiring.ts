@@ -24,6 +24,7 @@ import { netnsId, bootId } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
 
 export const TUN_TXQUEUELEN = 1000;
+const BLACKHOLE_METRIC = 4294967295; // behind the device's own default route (metric 0)
 
 export const PREF_FROM_TUN = 5;
 export const PREF_WAN_FIRST = 10;
@@ -98,7 +99,9 @@ export class Wiring {
   }
 
   // A TUN device's own settings: no reverse-path filter (ipmasq checks the real ingress), IPv4
-  // only, a queue that holds a burst, and a default route in its table.
+  // only, a queue that holds a burst, and a default route in its table — with a blackhole behind
+  // it: if the process dies and its device with it, what the rules steer here is dropped, never
+  // handed on to the next rule (the local table would answer a flow's segment with a reset).
   private device(name: string, table: number, mtu: number): void {
     const key = `net.ipv4.conf.${name}`;
     this.sysctl(`${key}.rp_filter`, "0");
@@ -107,6 +110,7 @@ export class Wiring {
     // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
     ip("link", "set", name, "mtu", String(mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
     ip("route", "replace", "default", "dev", name, "table", String(table));
+    ip("route", "replace", "blackhole", "default", "metric", String(BLACKHOLE_METRIC), "table", String(table));
   }
 
   applyBase(p: BasePlan): void {

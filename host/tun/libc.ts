@@ -55,6 +55,7 @@ function bind(): Libc {
 
 export const O_RDWR = 0x2;
 export const O_NONBLOCK = 0x800;
+export const O_CLOEXEC = 0x80000;
 export const POLLIN = 0x1;
 export const EAGAIN = 11;
 export const EINTR = 4;

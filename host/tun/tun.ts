@@ -2,7 +2,7 @@
 // The kernel then hands over GSO super-packets (up to 64 KiB) with partial checksums, and takes
 // them back the same way (measured before the project began: without offloads the data plane was ~7x slower).
 import { existsSync } from "node:fs";
-import { libc, O_RDWR, O_NONBLOCK, errnoName } from "./libc";
+import { libc, O_RDWR, O_NONBLOCK, O_CLOEXEC, errnoName } from "./libc";
 
 const TUNSETIFF = 0x400454ca;
 const TUNSETOFFLOAD = 0x400454d0;
@@ -39,7 +39,9 @@ export function openTun(name: string, queues: number, adopt = false): Tun {
   const fds: number[] = [];
   try {
     for (let q = 0; q < queues; q++) {
-      const fd = libc().open("/dev/net/tun", O_RDWR | O_NONBLOCK);
+      // close-on-exec: a child (`ip monitor` lives as long as we do) must not hold a queue, or
+      // the device outlives a killed gateway and swallows what the rules steer into it
+      const fd = libc().open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
         const e = libc().errno();
         throw new TunError(e === 13 || e === 1 ? "permission denied opening /dev/net/tun: run as root or with CAP_NET_ADMIN" : `cannot open /dev/net/tun: ${errnoName(e)}`);
