@@ -7,7 +7,7 @@ import { writeFileSync, readFileSync, readdirSync } from "node:fs";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { sleep, waitExit, waitListening } from "../harness/topology";
-import { makePair, watch, Pair } from "../harness/ha-pair";
+import { makePair, watch, pairFiles, Pair } from "../harness/ha-pair";
 import { requirePeers, wrote } from "./peers";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
@@ -18,7 +18,6 @@ const NODE = process.execPath;
 const ROOT = join(__dirname, "..");
 const BUNDLE = join(ROOT, "dist", "ipmasq.js");
 const PEERS = join(ROOT, "tests", "peers");
-const CONFIG = "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n";
 
 // CPU seconds of a process and all its threads (scheduler's own counts).
 const cpu = (pid: number): number => readdirSync(`/proc/${pid}/task`).reduce((n, t) => n + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]) / 1e9, 0);
@@ -26,10 +25,7 @@ const cpu = (pid: number): number => readdirSync(`/proc/${pid}/task`).reduce((n,
 interface Run { synced: boolean; conns: number; failed: number; masterCpu: number; backupCpu: number; records: number; datagrams: number; bytes: number }
 
 async function once(p: Pair, synced: boolean): Promise<Run> {
-  const key = join(p.dir, "sync.key");
-  writeFileSync(key, "the pair's benchmark key, 32 characters or more\n", { mode: 0o600 });
-  const config = join(p.dir, "ipmasq.conf");
-  writeFileSync(config, CONFIG);
+  const { key, config } = pairFiles(p);
   const start = async (gw: "gw1" | "gw2", peer: string): Promise<ChildProcess> => {
     const sync = synced ? ["--sync-peer", peer, "--sync-key", key, "--sync-dev", "sync0"] : [];
     const g = p.spawn(p.ns[gw], [NODE, BUNDLE, "run", "--config", config, "--state-dir", join(p.dir, gw), "--public", "10.0.0.1", ...sync]);

@@ -6,7 +6,7 @@
 //   wan (10.0.0.254)   --[wan switch]-- gw1 eth0 10.0.0.11   | gw2 eth0 10.0.0.12     (VIP 10.0.0.1)
 //   gw1 sync0 10.9.0.1/29 ------------------------------------- gw2 sync0 10.9.0.2/29
 import { execFileSync, spawn, ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "./topology";
@@ -89,4 +89,13 @@ export function watch(p: ChildProcess): { text: () => string; until: (re: RegExp
   p.stdout!.on("data", (d) => { out += d; });
   p.stderr!.on("data", (d) => { out += d; });
   return { text: () => out, until: async (re, ms = 20_000) => { await until(() => re.test(out), ms); } };
+}
+
+// The files both gateways of a pair run with: the shared sync key (mode 0600) and the seed's rules.
+export function pairFiles(p: Pair): { key: string; config: string } {
+  const key = join(p.dir, "sync.key");
+  writeFileSync(key, "a shared secret of the pair, 32+ characters long\n", { mode: 0o600 });
+  const config = join(p.dir, "ipmasq.conf");
+  writeFileSync(config, "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n");
+  return { key, config };
 }
