@@ -305,7 +305,12 @@ function startSync(s: NonNullable<RunOptions["sync"]>, key: Buffer, g: GatewaySt
   return new TableSync({ peer: s.peer, port: s.port, bindAddr: own.addr, dev, key }, g.table, g.alg, {
     role: () => g.role,
     policyJson: () => JSON.stringify(g.policy),
-    applyPolicy: (json) => g.setPolicy(JSON.parse(json) as Policy),
+    applyPolicy: (json) => {
+      let p: Policy;
+      try { p = JSON.parse(json) as Policy; } catch { return "it is not JSON"; }
+      if (!p || typeof p !== "object" || !Array.isArray(p.portfw) || typeof p.chains !== "object") return "it is not a policy";
+      return g.setPolicy(p);
+    },
     log,
     bindToDevice,
   });

@@ -219,6 +219,11 @@ t.test("the sync refuses forged, replayed and strange datagrams", async (t) => {
   await until(() => counts().refused.skew === 1);
   t.match(conns(), /192\.168\.0\.10:40000/, "a datagram two minutes old is refused (skew): the flow stays");
 
+  send(`const out = [encode(key, { kind: 0, sender: 8n, seq: seq + 1000n, role: "master", full: false, fullFrom: 0 }, [{ type: 4, json: "{not a policy" }, { type: 4, json: "{}" }])];`);
+  await until(() => /the peer's policy was not applied: it is not a policy/.test(w.text()));
+  t.match(w.text(), /the peer's policy was not applied: it is not JSON/, "a policy that is not JSON, with the right key, is refused and the gateway goes on");
+  t.match(w.text(), /the peer's policy was not applied: it is not a policy/, "and so is JSON that is not a policy");
+
   p.exec(p.ns.gw2, ["ip", "addr", "add", "10.9.0.3/29", "dev", "sync0"]);
   send(`const out = [encode(key, { kind: 0, sender: 9n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 2, key: flow }])];`, "10.9.0.3");
   await until(() => counts().refused.stranger === 1);

@@ -251,43 +251,49 @@ export class TableSync {
     this.table.quiet = true; // installed flows make no events: nothing goes back to the peer
     try {
       for (const r of records) {
-        switch (r.type) {
-          case T_FLOW:
-            if (!validFlow(r.flow)) break;
-            if (putFlow(this.table, r.flow, "sync") < 0) this.counts.conflicts++;
-            break;
-          case T_DELETE: {
-            const k = r.key;
-            const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
-            if (i >= 0) this.table.removeFlow(i, "sync");
-            break;
-          }
-          case T_PINHOLE:
-            this.alg.pinhole(r.pinhole.proto, r.pinhole.lanAddr, r.pinhole.lanPort, r.pinhole.port, r.pinhole.expiresIn, true);
-            break;
-          case T_SEQ: {
-            const k = r.seq.key;
-            const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
-            if (i >= 0) this.alg.setOffset(i, r.seq);
-            break;
-          }
-          case T_EXPECT: {
-            const e = r.expect;
-            if (!this.alg.expected(e.proto, e.port, e.remote)) this.alg.expect(e.proto, e.lanAddr, e.lanPort, e.remote, e.port);
-            break;
-          }
-          case T_POLICY:
-            if (r.json === this.policySeen) break;
-            this.policySeen = r.json;
-            {
-              const problem = this.hooks.applyPolicy(r.json);
-              this.hooks.log(problem ? `table sync: the peer's policy was not applied: ${problem}` : "table sync: the peer's policy applied");
-            }
-            break;
-        }
+        // a record the table cannot take (the peer's key, but not a sane peer) is counted and
+        // skipped; the gateway goes on
+        try { this.applyOne(r); } catch { this.counts.refused.malformed++; }
       }
     } finally {
       this.table.quiet = false;
+    }
+  }
+
+  private applyOne(r: SyncRecord): void {
+    switch (r.type) {
+      case T_FLOW:
+        if (!validFlow(r.flow)) break;
+        if (putFlow(this.table, r.flow, "sync") < 0) this.counts.conflicts++;
+        break;
+      case T_DELETE: {
+        const k = r.key;
+        const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
+        if (i >= 0) this.table.removeFlow(i, "sync");
+        break;
+      }
+      case T_PINHOLE:
+        this.alg.pinhole(r.pinhole.proto, r.pinhole.lanAddr, r.pinhole.lanPort, r.pinhole.port, r.pinhole.expiresIn, true);
+        break;
+      case T_SEQ: {
+        const k = r.seq.key;
+        const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
+        if (i >= 0) this.alg.setOffset(i, r.seq);
+        break;
+      }
+      case T_EXPECT: {
+        const e = r.expect;
+        if (!this.alg.expected(e.proto, e.port, e.remote)) this.alg.expect(e.proto, e.lanAddr, e.lanPort, e.remote, e.port);
+        break;
+      }
+      case T_POLICY:
+        if (r.json === this.policySeen) break;
+        this.policySeen = r.json;
+        {
+          const problem = this.hooks.applyPolicy(r.json);
+          this.hooks.log(problem ? `table sync: the peer's policy was not applied: ${problem}` : "table sync: the peer's policy applied");
+        }
+        break;
     }
   }
 }
