@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
+import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
 
@@ -181,28 +182,22 @@ function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
 }
 
 function cReference(t: Topology, binary: string): Setup {
-  let p: ChildProcess | undefined;
-  let out = "";
+  let ref: Awaited<ReturnType<typeof startReference>> | undefined;
   return {
     name: "C reference forwarder", target: "10.0.0.2",
-    async start() {
-      out = "";
-      p = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "reference", "run.ts"), binary, "10.0.0.1", "2"]);
-      p.stdout!.on("data", (d) => { out += d; });
-      p.stderr!.on("data", (d) => { process.stderr.write(d); });
-      await until(() => out.includes("ready\n"), 30_000);
-    },
+    async start() { ref = await startReference(t, binary); },
     async stop() {
-      p!.kill("SIGTERM");
-      await waitExit(p!);
+      ref!.proc.kill("SIGTERM");
+      await waitExit(ref!.proc);
     },
-    pid: () => p?.pid,
+    pid: () => ref?.proc.pid,
     async counters() {
-      const seen = out.length;
+      const out = ref!.output;
+      const seen = out().length;
       // the wrapper passes SIGUSR1 on; the forwarder answers with a line of totals
-      p!.kill("SIGUSR1");
-      await until(() => /packets \d+ bytes \d+ reads \d+\n/.test(out.slice(seen)), 5000);
-      const m = [...out.slice(seen).matchAll(/packets (\d+) bytes (\d+) reads (\d+)/g)].pop();
+      ref!.proc.kill("SIGUSR1");
+      await until(() => /packets \d+ bytes \d+ reads \d+\n/.test(out().slice(seen)), 5000);
+      const m = [...out().slice(seen).matchAll(/packets (\d+) bytes (\d+) reads (\d+)/g)].pop();
       return m ? { bytes: Number(m[2]), reads: Number(m[3]) } : { bytes: 0, reads: 0 };
     },
   };
@@ -235,8 +230,7 @@ interface Cell {
 async function main(): Promise<void> {
   requirePeers([["nft", "nftables"], ["iperf3", "iperf3"], ["ethtool", "ethtool"], ["gcc", "gcc"]]);
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-cost-"));
-  const binary = join(scratch, "forwarder");
-  execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
+  const binary = buildReference(scratch);
   const t = makeTopology("cost");
   const abort = (): void => { t.destroy(); rmSync(scratch, { recursive: true, force: true }); process.exit(130); };
   process.on("SIGINT", abort);

@@ -8,10 +8,11 @@
 import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChildProcess, execFileSync } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { kernelMasquerade } from "./kernel-nat";
+import { buildReference, startReference } from "./reference/reference";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const POLLS = (arg("--polls") ?? "0,25,50,100,200").split(",").map(Number);
@@ -58,8 +59,7 @@ async function main(): Promise<void> {
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-latency-"));
   const rows: Row[] = [];
   try {
-    const binary = join(scratch, "forwarder");
-    execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
+    const binary = buildReference(scratch);
     t.spawn(t.wan, ["iperf3", "-s"]);
     await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
     kernelMasquerade(t, true);
@@ -69,10 +69,7 @@ async function main(): Promise<void> {
       const g = await startGateway(t, ["--config", writeConfig(t), "--busy-poll", String(us), ...(WORKERS ? ["--workers", WORKERS] : [])], join(t.dir, "state"));
       try { rows.push(await measure(t, `ipmasq${WORKERS ? ` w${WORKERS}` : ""}, --busy-poll ${us}`, g.proc.pid)); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
     }
-    const ref = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "reference", "run.ts"), binary, "10.0.0.1", WORKERS ?? "2"]);
-    let out = "";
-    ref.stdout!.on("data", (d) => { out += d; });
-    await until(() => out.includes("ready\n"), 30_000);
+    const ref = (await startReference(t, binary, Number(WORKERS ?? 2))).proc;
     try { rows.push(await measure(t, `C reference forwarder${WORKERS ? ` w${WORKERS}` : ""}`, ref.pid)); } finally { ref.kill("SIGTERM"); await waitExit(ref); }
   } finally {
     t.destroy();

@@ -3,12 +3,13 @@
 // iperf3 TCP 1 and 4 streams both ways, and UDP 64 B at a fixed 150 kpps (what arrives), in one
 // run, interleaved, median of --reps. Writes bench/results/versus-c.md.
 //   npm run bench:vs-c [-- --reps 3] [-- --seconds 4] [-- --before DIR/ipmasq.js]
-import { execFileSync, ChildProcess } from "node:child_process";
+import { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { buildReference, startReference } from "./reference/reference";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const REPS = Number(arg("--reps") ?? 3);
@@ -38,13 +39,7 @@ function ipmasqPath(t: Topology, name: string, bundle: string): Path {
 
 function cPath(t: Topology, binary: string): Path {
   return {
-    name: "C reference forwarder", async start() {
-      const p = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "reference", "run.ts"), binary, "10.0.0.1", "2"]);
-      let out = "";
-      p.stdout!.on("data", (d) => { out += d; });
-      await until(() => out.includes("ready\n"), 30_000);
-      return p;
-    },
+    name: "C reference forwarder", async start() { return (await startReference(t, binary)).proc; },
   };
 }
 
@@ -61,8 +56,7 @@ function run(t: Topology, args: string[]): number {
 async function main(): Promise<void> {
   requirePeers([["iperf3", "iperf3"], ["gcc", "gcc"]]);
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-vs-c-"));
-  const binary = join(scratch, "forwarder");
-  execFileSync("gcc", ["-O2", "-pthread", "-o", binary, join(__dirname, "reference", "forwarder.c")]);
+  const binary = buildReference(scratch);
   const t = makeTopology("vsc");
   const paths = [ipmasqPath(t, "ipmasq (this tree)", BUNDLE), cPath(t, binary), ...(BEFORE ? [ipmasqPath(t, "ipmasq (before)", BEFORE)] : [])];
   const values = paths.map(() => CASES.map(() => [] as number[]));
