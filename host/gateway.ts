@@ -39,12 +39,10 @@ import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
 import { RunOptions } from "./run-options";
 import * as L from "../assembly/layout";
 import { libc } from "./tun/libc";
-import { statsAddress } from "./table/memory-map";
 import { TableSync } from "./sync/table-sync";
 import { readSecret } from "./state/private-files";
 import { bindToDevice } from "./net/bind-device";
 import { routeDev } from "./net/routes";
-import { mainRoutes, listInterfaces } from "./kernel/interfaces";
 
 export { defaultStateDir } from "./state/private-files";
 export type { RunOptions } from "./run-options";
@@ -190,7 +188,6 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     ha: g.sync && {
       role: g.role, peer: g.sync.peer, peerRole: g.sync.peerRole ?? "", lastHeardMs: g.sync.lastHeard ? Date.now() - g.sync.lastHeard : -1,
       lagMs: g.sync.lastLagMs, counts: g.sync.counts,
-      standbyDrops: Array.from({ length: o.workers }, (_, id) => new Float64Array(memory.buffer, statsAddress(id), L.STATS_SLOTS)[L.S_STANDBY]).reduce((a, b) => a + b, 0),
     },
   });
   const view = { table, memory, map, started, options: o, network: () => g.network(), observed };
@@ -296,8 +293,9 @@ function giveBackMemory(): void {
 // The HA pair's table sync (host/sync/table-sync.ts): on the sync link's address, its socket
 // bound to that interface, so nothing listens on the WAN for it.
 function startSync(s: NonNullable<RunOptions["sync"]>, key: Buffer, g: GatewayState, log: (msg: string) => void): TableSync {
-  const dev = s.dev ?? routeDev(mainRoutes().routes, s.peer);
-  const iface = listInterfaces().find((i) => i.name === dev);
+  const net = readNetwork();
+  const dev = s.dev ?? routeDev(net.routes, s.peer);
+  const iface = net.interfaces.find((i) => i.name === dev);
   if (!dev || !iface) throw new Error(`--sync-peer ${formatAddr(s.peer)}: ${dev ? `no interface ${dev}` : "no route to it"} (name the sync link with --sync-dev IF)`);
   const own = iface.addrs.find((a) => inPrefix(s.peer, a)) ?? iface.addrs[0];
   if (!own) throw new Error(`--sync-dev ${dev} has no IPv4 address`);

@@ -27,7 +27,7 @@ export interface GatewayView {
 export interface Observed {
   hostsSeen: number; topHosts: unknown[];
   events: { new: number; destroy: number; update: number; lost: number; logged: number; logDropped: number; log: string };
-  ha?: HaStatus; // with --sync-peer
+  ha?: Omit<HaStatus, "standbyDrops">; // with --sync-peer; statusOf adds the workers' drops
 }
 
 // An HA pair member (docs/ha.md): its role, its peer, how current its copy of the peer's table is.
@@ -51,13 +51,15 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
     const s = new Float64Array(g.memory.buffer, statsAddress(id), L.STATS_SLOTS);
     workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
       slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[L.S_WRITE_ERRORS], icmpSent: s[L.S_REPLIES], slowPathErrors: s[L.S_SLOW_ERRORS],
-      reads: s[L.S_READS], readBytes: s[L.S_READ_BYTES] });
+      reads: s[L.S_READS], readBytes: s[L.S_READ_BYTES], standbyDrops: s[L.S_STANDBY] });
     for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
   }
+  const observed = g.observed();
+  const ha: HaStatus | undefined = observed.ha && { ...observed.ha, standbyDrops: workers.reduce((n, w) => n + w.standbyDrops, 0) };
   return {
     pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, ...g.network(),
     connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops,
-    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workers, drops, ...g.observed(),
+    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workers, drops, ...observed, ha,
   };
 }
 

@@ -38,10 +38,13 @@ export function ensurePrivateDir(dir: string): void {
 }
 
 // Reads a file of ours: no link is followed, and it must be a regular file that only we can write.
-export function readPrivateFile(file: string): Buffer {
+// `first`: a check of the open file's stat before those (what is wrong, or undefined).
+export function readPrivateFile(file: string, first?: (st: Stats) => string | undefined): Buffer {
   const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
   try {
     const st = fstatSync(fd);
+    const said = first?.(st);
+    if (said) throw new UnsafePathError(said);
     const why = !st.isFile() ? "it is not a regular file" : unsafe(st);
     if (why) throw new UnsafePathError(`refusing to read ${file}: ${why}`);
     return readFileSync(fd);
@@ -68,13 +71,8 @@ export function writePrivateFile(file: string, data: string | Uint8Array, mode =
 // A secret in a file of ours that nobody else may read (mode 0600 or stricter), trimmed; at
 // least `min` characters. `option` names it in what goes wrong.
 export function readSecret(file: string, option: string, min: number): Buffer {
-  const fd = openSync(file, constants.O_RDONLY | constants.O_NOFOLLOW);
-  try {
-    if ((fstatSync(fd).mode & 0o077) !== 0) throw new UnsafePathError(`${option} ${file}: others may read it (chmod 600 it)`);
-  } finally {
-    closeSync(fd);
-  }
-  const secret = Buffer.from(readPrivateFile(file).toString().trim());
+  const readable = (st: Stats): string | undefined => ((st.mode & 0o077) !== 0 ? `${option} ${file}: others may read it (chmod 600 it)` : undefined);
+  const secret = Buffer.from(readPrivateFile(file, readable).toString().trim());
   if (secret.length < min) throw new UnsafePathError(`${option} ${file}: it needs at least ${min} characters`);
   return secret;
 }

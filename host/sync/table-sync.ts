@@ -14,7 +14,7 @@
 //   every 60 s    master: the whole table again (what a lost datagram of a full table missed)
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { ConnTable } from "../table/conntrack";
+import { ConnTable, Flow } from "../table/conntrack";
 import { AlgState } from "../table/alg-state";
 import { putFlow } from "../table/snapshot";
 import { FlowEvent } from "../control/event-format";
@@ -129,11 +129,11 @@ export class TableSync {
   }
 
   // A flow, and for an FTP control connection its sequence shift where a rewrite made one.
-  private queueFlow(i: number): void {
-    const r = this.flowRecord(i);
+  private queueFlow(f: Flow): void {
+    const r = this.flowRecord(f);
     this.queue.push(r);
     if (r.type !== T_FLOW || !r.flow.alg) return;
-    const o = this.alg.offset(i);
+    const o = this.alg.offset(f.index);
     if (o.before !== 0 || o.after !== 0) this.queue.push({ type: T_SEQ, seq: { key: r.flow, boundary: o.boundary, before: o.before, after: o.after } });
   }
 
@@ -142,8 +142,7 @@ export class TableSync {
     for (const e of this.alg.expectations()) this.queue.push({ type: T_EXPECT, expect: e });
   }
 
-  private flowRecord(i: number): SyncRecord {
-    const f = this.table.flow(i);
+  private flowRecord(f: Flow): SyncRecord {
     const flow: SyncFlow = {
       proto: f.proto, tcpState: f.tcpState, fixed: f.fixed, alg: f.alg, lanAddr: f.lanAddr, lanPort: f.lanPort,
       remoteAddr: f.remoteAddr, remotePort: f.remotePort, wanAddr: f.wanAddr, wanPort: f.wanPort,
@@ -157,7 +156,7 @@ export class TableSync {
     const since = this.lastRefresh;
     this.lastRefresh = this.table.now;
     if (!this.master) return;
-    for (const f of this.table.flows()) if (f.lastSeen >= since) this.queueFlow(f.index);
+    for (const f of this.table.flows()) if (f.lastSeen >= since) this.queueFlow(f);
     this.queueExpectations();
   }
 
@@ -167,7 +166,7 @@ export class TableSync {
     this.counts.fullSent++;
     this.queuePolicy(this.hooks.policyJson());
     this.queuePinholes();
-    for (const f of this.table.flows()) this.queueFlow(f.index);
+    for (const f of this.table.flows()) this.queueFlow(f);
     this.queueExpectations();
     this.flush(true);
   }
@@ -192,7 +191,7 @@ export class TableSync {
   flush(full = false): void {
     for (const key of this.dirty.values()) {
       const i = this.table.findFlow(key.proto, key.lanAddr, key.lanPort, key.remoteAddr, key.remotePort);
-      if (i >= 0) this.queueFlow(i);
+      if (i >= 0) this.queueFlow(this.table.flow(i));
     }
     this.dirty.clear();
     let batch: SyncRecord[] = [];
