@@ -2,7 +2,7 @@
 // masquerade of the LAN out of eth0, and (for the fair second row) ipmasq's receive offload on
 // the gateway's interfaces.
 import { Topology } from "../harness/topology";
-import { receiveSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
+import { offloadSettings, holdSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
 
 const MASQUERADE = "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n";
 
@@ -16,12 +16,12 @@ export function kernelMasquerade(t: Topology, on: boolean): void {
   }
 }
 
-// The receive offload ipmasq sets on its interfaces: same topology, same interface settings; with
+// The receive offload ipmasq sets on its interfaces under load (the benchmarks' loads all are): same topology, same interface settings; with
 // `values`, puts those back. Returns the values it replaced.
 export function setReceiveOffload(t: Topology, values?: Map<string, string>): Map<string, string> {
   const was = new Map<string, string>();
   for (const dev of ["eth1", "eth0"]) {
-    for (const s of receiveSettings(DEFAULT_GRO_HOLD_US)) {
+    for (const s of [...offloadSettings(), ...holdSettings(DEFAULT_GRO_HOLD_US)]) {
       const key = `${dev} ${s.name}`;
       const path = `/sys/class/net/${dev}/${s.name}`;
       was.set(key, s.kind === "sysfs" ? t.exec(t.gw, ["cat", path]).trim()

@@ -22,6 +22,7 @@ import { searchLog } from "./control/event-search";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
 import { controlSocketPath, HaStatus } from "./control/server";
+import { HoldStatus } from "./kernel/receive-hold";
 import { OPTIONS, COMMANDS, DEFAULT_TUN } from "./cli-spec";
 import { PAGES, PageName, showPage } from "./manual";
 import { SPOOF_CHECKS } from "./worker/reverse-path";
@@ -128,6 +129,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     filtering: oneOf("filtering", s("filtering"), ["address-dependent", "endpoint-independent"] as const),
     ftpHelper: onOff("ftp-helper"), pcp: onOff("pcp"), upnp: onOff("upnp"),
     groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
+    groBusyPps: int("gro-busy", s("gro-busy"), 0, 100_000_000),
     busyPollUs: int("busy-poll", s("busy-poll"), 0, 1_000_000),
     spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
     maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),
@@ -286,6 +288,12 @@ function haLine(h: HaStatus): string {
     `full tables sent ${c.fullSent}, received ${c.fullReceived}; refused ${refused}; dropped as backup ${h.standbyDrops}`;
 }
 
+// Which interfaces hold bursts open now (busy), and since start how often each switched.
+function holdLine(holds: HoldStatus[]): string[] {
+  if (!holds.length) return [];
+  return [`receive hold: ${holds.map((h) => `${h.iface} ${h.holding ? "holding" : "off"} (${h.pps} packets/s, switched ${h.switches} times)`).join(", ")}`];
+}
+
 function formatStatus(s: Record<string, never>): string {
   const w = s.workers as Array<Record<string, number>>;
   const sum = (k: string): number => w.reduce((n, x) => n + x[k], 0);
@@ -294,6 +302,7 @@ function formatStatus(s: Record<string, never>): string {
     `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${(s.offloads as string[]).join(",")})`,
     s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
     `ingress: ${(s.devices as Array<{ iface: string; device: string }>).map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
+    ...holdLine(s.receiveHolds as unknown as HoldStatus[]),
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
     `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,

@@ -152,6 +152,7 @@ export class GatewayState {
       wan: f.wan ?? "", publicAddress: f.publicAddr ? formatAddr(f.publicAddr) : "",
       ...(f.waiting ? { waiting: f.waiting } : {}),
       portMappingRefused: this.pcp?.refused ?? 0,
+      receiveHolds: f.receiveHolds(),
     };
   }
 }

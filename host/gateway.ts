@@ -14,6 +14,7 @@ import { SharedPolicy } from "./policy/shared-policy";
 import { readNetwork, lanInterfaces, Iface } from "./kernel/interfaces";
 import { Wiring, stateFile } from "./kernel/wiring";
 import { NetworkFollower } from "./kernel/follow-network";
+import { HOLD_SAMPLE_MS } from "./kernel/receive-hold";
 import { NetlinkMonitor } from "./kernel/monitor";
 import { AlgState } from "./table/alg-state";
 import { restoreSnapshot } from "./table/snapshot";
@@ -127,7 +128,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, () => eventLog?.flush());
   if (eventLog) g.events.subscribe((e) => eventLog.add(e));
   g.follower = new NetworkFollower(
-    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`], publicAddr: o.publicAddr },
+    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, groBusyPps: o.groBusyPps, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`], publicAddr: o.publicAddr },
     wiring, sharedNetworkView(memory, map.network), {
       policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now),
       mappedPorts: () => g.mappedPorts(), standby: () => g.role !== "master",
@@ -166,6 +167,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
   const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.sample(); }, 5000);
   const trimmer = setInterval(giveBackMemory, 60_000);
+  const receiveHold = setInterval(() => g.follower.sampleReceive(), HOLD_SAMPLE_MS);
   g.events.start();
   const traffic = new Throughput(memory, map, () => table.live);
   traffic.start();
@@ -204,6 +206,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     clearInterval(clock);
     clearInterval(sweeper);
     clearInterval(trimmer);
+    clearInterval(receiveHold);
     await Promise.allSettled(tasks);
     await pool.destroy();
     await control.close();

@@ -25,6 +25,7 @@ export interface RunOptions {
   pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
   upnp: boolean; // UPnP IGD (SSDP, SOAP, GENA) on the LAN interfaces
   groHoldUs?: number; // receive offload on the LAN and WAN interfaces, with this hold (off when absent)
+  groBusyPps: number; // an interface holds bursts while it receives this many packets a second (0: always)
   spoofCheck: SpoofCheck;
   busyPollUs: number; // workers keep polling this long after traffic before they sleep
   maxConnsPerHost: number; // 0: no limit

@@ -1,8 +1,9 @@
 // Run options end to end: the edges of --ports (the gateway's own connections keep working while
-// it runs), --tun, --wan pinned without a default route, --gro-hold.
+// it runs), --tun, --wan pinned without a default route, --gro-hold and --gro-busy (a
+// burst held only while its interface is busy).
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until } from "../harness/topology";
 import { receiveOffload } from "./helpers/kernel-state";
 
 const PEERS = join(__dirname, "peers");
@@ -83,10 +84,52 @@ t.test("run options", async (t) => {
     }
   });
 
-  await t.test("--gro-hold", async (t) => {
-    const eth0 = (): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith("eth0:"))!;
-    await run(["--gro-hold", "200"], () => { t.match(eth0(), /generic-receive-offload: on .* 200000 1\s*$/, "200 µs: gro_flush_timeout 200000 ns, deferred interrupts"); });
-    await run(["--gro-hold", "0"], () => { t.match(eth0(), /generic-receive-offload: on .* 0 0\s*$/, "0: GRO on, nothing held"); });
-    t.match(eth0(), /generic-receive-offload: off .* 0 0\s*$/, "and all put back on stop");
+  await t.test("--gro-hold, --gro-busy", async (t) => {
+    const line = (dev: string): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith(`${dev}:`))!;
+    await run(["--gro-hold", "200", "--gro-busy", "0"], async () => {
+      await until(() => / 200000 1\s*$/.test(line("eth0")));
+      t.match(line("eth0"), /generic-receive-offload: on .* 200000 1\s*$/, "--gro-busy 0: held always, 200 µs: gro_flush_timeout 200000 ns, deferred interrupts");
+    });
+    await run(["--gro-hold", "0"], () => { t.match(line("eth0"), /generic-receive-offload: on .* 0 0\s*$/, "--gro-hold 0: GRO on, nothing held"); });
+    t.match(line("eth0"), /generic-receive-offload: off .* 0 0\s*$/, "and all put back on stop");
+  });
+
+  await t.test("a burst is held only while the interface is busy", async (t) => {
+    const line = (dev: string): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith(`${dev}:`))!;
+    const held = (dev: string): string => / (\d+ \d+)\s*$/.exec(line(dev))![1];
+    // the operator's own hold on eth1, which ipmasq must put back each time it lets go
+    const mine = (v: string): void => { const [timeout, irqs] = v.split(" "); topo.exec(topo.gw, ["sh", "-c", `echo ${timeout} > /sys/class/net/eth1/gro_flush_timeout; echo ${irqs} > /sys/class/net/eth1/napi_defer_hard_irqs`]); };
+    mine("20000 2");
+    const iperf = topo.spawn(topo.wan, ["iperf3", "-s", "-p", "5202"]);
+    try {
+      await until(() => topo.exec(topo.wan, ["ss", "-Hltn", "sport = :5202"]).trim() !== "");
+      await run(["--metrics", "9465"], async () => {
+        const holds = (): Array<{ iface: string; holding: boolean; pps: number }> => JSON.parse(topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--json", "--state-dir", state])).receiveHolds;
+        await until(() => holds().length === 2);
+        t.same(holds().map((h) => [h.iface, h.holding]).sort(), [["eth0", false], ["eth1", false]], "quiet: neither interface holds");
+        t.equal(held("eth1"), "20000 2", "and the operator's own setting stays");
+        t.equal(held("eth0"), "0 0", "the WAN keeps the kernel's default");
+        // 64-byte datagrams at 50 000 a second into eth1 for a while
+        const load = topo.spawn(topo.lan, ["iperf3", "-c", "10.0.0.2", "-p", "5202", "-u", "-w", "4M", "-l", "36", "-b", String(50_000 * 36 * 8), "-t", "6"]);
+        try {
+          await until(() => held("eth1") === "50000 1", 5000);
+          const busy = holds().find((h) => h.iface === "eth1")!;
+          t.ok(busy.holding && busy.pps >= 20_000, `busy: eth1 holds bursts 50 µs (receiving ${busy.pps} packets/s)`);
+          t.equal(held("eth0"), "0 0", "eth0, still quiet, holds nothing");
+          const metrics = topo.exec(topo.gw, ["curl", "-sS", "http://127.0.0.1:9465/metrics"]);
+          t.match(metrics, /^ipmasq_receive_hold\{iface="eth1"\} 1$/m, "metrics: eth1 holds");
+          t.match(metrics, /^ipmasq_receive_hold\{iface="eth0"\} 0$/m, "metrics: eth0 does not");
+        } finally {
+          load.kill("SIGKILL");
+        }
+        await until(() => held("eth1") === "20000 2", 5000);
+        t.pass("quiet again: eth1 lets go, back to the operator's setting");
+        t.match(topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--state-dir", state]), /receive hold: .*eth1 off \(\d+ packets\/s, switched 2 times\)/, "status says so");
+      });
+      t.equal(held("eth1"), "20000 2", "on stop the operator's setting is there");
+    } finally {
+      iperf.kill("SIGKILL");
+      mine("0 0");
+    }
   });
 });

@@ -11,7 +11,8 @@ import { join } from "node:path";
 import { openTun, setPersist, closeTun } from "../../host/tun/tun";
 import { Wiring } from "../../host/kernel/wiring";
 import { dynamicRules } from "../../host/kernel/dynamic-rules";
-import { DEFAULT_GRO_HOLD_US } from "../../host/kernel/receive-offload";
+import { DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS, offloadSettings } from "../../host/kernel/receive-offload";
+import { ReceiveHold, HOLD_SAMPLE_MS } from "../../host/kernel/receive-hold";
 import { emptyPolicy } from "../../host/policy/rules";
 import { parseAddr } from "../../host/net/addr";
 
@@ -41,8 +42,11 @@ try {
   w.applyBase({ tun: TUN, table: TABLE, mtu: MTU, portMin: 32768, portMax: 60999 });
   for (const d of devices) w.addDevice(d, MTU);
   w.syncRules(dynamicRules({ base: { tun: TUN, table: TABLE }, devices: w.devices, wan: "eth0", publicAddr: parseAddr(publicAddr), natRanges: NAT_RANGES, policy: emptyPolicy() }));
-  const r = w.tuneReceive(["eth1", "eth0"], DEFAULT_GRO_HOLD_US);
+  const r = w.tuneReceive(["eth1", "eth0"], offloadSettings());
   if (r.problem) process.stderr.write(`${r.problem}\n`);
+  // bursts held as ipmasq holds them: while an interface is busy
+  const hold = new ReceiveHold(DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS, w, (m) => process.stderr.write(`${m}\n`));
+  setInterval(() => hold.sample(["eth1", "eth0"]), HOLD_SAMPLE_MS).unref();
 } catch (e) {
   cleanUp();
   throw e;

@@ -6,6 +6,7 @@ import { HostAccounting, HostRow } from "./host-accounting";
 import { tcpStateName } from "../table/listing";
 import { protoName } from "../net/protocols";
 import * as L from "../../assembly/layout";
+import { HoldStatus } from "../kernel/receive-hold";
 
 
 export function parseListen(spec: string, option = "--metrics"): { host: string; port: number } {
@@ -27,7 +28,7 @@ function boundedHosts(rows: HostRow[]): HostRow[] {
 }
 
 export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): string {
-  const s = statusOf(g) as { workers: Array<Record<string, number>>; drops: Record<string, number>; connections: number; maxConns: number; tableFullDrops: number; uptimeSeconds: number };
+  const s = statusOf(g) as { workers: Array<Record<string, number>>; drops: Record<string, number>; connections: number; maxConns: number; tableFullDrops: number; uptimeSeconds: number; receiveHolds: HoldStatus[] };
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -51,6 +52,7 @@ export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): st
   metric("ipmasq_worker_reads_total", "counter", "Reads from the TUN queue per worker (a read is one super-packet).", s.workers.map((w) => [`{worker="${w.id}"}`, w.reads]));
   metric("ipmasq_worker_read_bytes_total", "counter", "Bytes of those reads per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.readBytes]));
   metric("ipmasq_worker_slow_path_total", "counter", "Packets that took the slow path, per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.slowPath]));
+  metric("ipmasq_receive_hold", "gauge", "1 while an interface is busy and holds bursts open (--gro-busy), by interface.", s.receiveHolds.map((h) => [`{iface="${h.iface}"}`, h.holding ? 1 : 0]));
   metric("ipmasq_uptime_seconds", "gauge", "Seconds since the gateway started.", [["", s.uptimeSeconds]]);
   if (hostAccounting) {
     const hosts = boundedHosts(hostAccounting.rows("bytes"));

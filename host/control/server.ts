@@ -8,6 +8,7 @@ import { ConnTable } from "../table/conntrack";
 import { MemoryMap, statsAddress } from "../table/memory-map";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
+import { HoldStatus } from "../kernel/receive-hold";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
   return join(stateDir, `control-net${netnsId()}-${tun}.sock`);
@@ -42,6 +43,7 @@ export interface NetworkStatus {
   wan: string; publicAddress: string; // "" while there is none
   waiting?: string; // why new connections are refused, while they are
   portMappingRefused: number; // NAT-PMP/PCP requests from outside the masqueraded networks
+  receiveHolds: HoldStatus[]; // per tuned interface: holding bursts (busy) or not, its receive rate
 }
 
 export function statusOf(g: GatewayView): Record<string, unknown> {

@@ -23,6 +23,8 @@ import { SharedBlob } from "../table/shared-blob";
 import { NetworkView } from "../net/network-view";
 import { Policy, masqSources } from "../policy/rules";
 import { formatAddr } from "../net/addr";
+import { offloadSettings } from "./receive-offload";
+import { ReceiveHold, HoldStatus } from "./receive-hold";
 
 export interface FollowOptions {
   tun: string; // the base device; ingress devices are named <tun>-<slot>
@@ -30,7 +32,8 @@ export interface FollowOptions {
   queues: number; // one per worker
   wan?: string; // --wan: pinned
   lan?: string; // --lan: pinned
-  groHoldUs?: number; // receive offload on the LAN and WAN interfaces (off when absent)
+  groHoldUs?: number; // receive offload on the LAN and WAN interfaces (off when absent), bursts held up to this
+  groBusyPps: number; // while an interface receives this many packets a second (0: always)
   natRanges: string[];
   publicAddr?: number; // --public: masquerade as this address, while it is on the WAN interface
 }
@@ -56,9 +59,12 @@ export class NetworkFollower {
   private tunedIndex = new Map<string, number>(); // interface -> ifindex whose offload we set
   private mtu = 0;
   private published = "";
+  private readonly hold?: ReceiveHold;
 
   constructor(private readonly o: FollowOptions, private readonly wiring: Wiring, private readonly view: SharedBlob<NetworkView>,
-              private readonly hooks: FollowHooks) {}
+              private readonly hooks: FollowHooks) {
+    if (o.groHoldUs) this.hold = new ReceiveHold(o.groHoldUs, o.groBusyPps, wiring, hooks.log);
+  }
 
   // Creates (or, after a graceful restart, adopts) the devices, then the first reconcile.
   start(adopt: boolean): void {
@@ -154,14 +160,32 @@ export class NetworkFollower {
       const todo = want.filter((i) => this.tunedIndex.get(i.name) !== i.index);
       if (todo.length) {
         if (!adopted) {
-          const r = this.wiring.tuneReceive(todo.map((i) => i.name), this.o.groHoldUs);
+          const r = this.wiring.tuneReceive(todo.map((i) => i.name), offloadSettings());
           if (r.problem) this.hooks.log(r.problem);
-          if (r.changed.length) this.hooks.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP, bursts held up to ${this.o.groHoldUs} µs`);
+          if (r.changed.length) this.hooks.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP${this.holdSays()}`);
         }
-        for (const i of todo) this.tunedIndex.set(i.name, i.index);
+        for (const i of todo) {
+          this.tunedIndex.set(i.name, i.index);
+          this.hold?.forget(i.name);
+        }
+        this.sampleReceive();
       }
     }
     this.publish(net);
+  }
+
+  // Every HOLD_SAMPLE_MS: each tuned interface's receive rate decides whether it holds bursts.
+  sampleReceive(): void {
+    this.hold?.sample([...this.tunedIndex.keys()]);
+  }
+
+  receiveHolds(): HoldStatus[] {
+    return this.hold?.status() ?? [];
+  }
+
+  private holdSays(): string {
+    if (!this.o.groHoldUs) return "";
+    return `; bursts held up to ${this.o.groHoldUs} µs ${this.o.groBusyPps ? `while an interface receives at least ${this.o.groBusyPps} packets/s` : "always"}`;
   }
 
   private addDevice(iface: string): void {

@@ -19,7 +19,7 @@
 import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ip, ipJson, readSysctl, writeSysctl, sysctlPath } from "./ip";
-import { receiveSettings, readSettings, writeSetting, ReceiveSetting } from "./receive-offload";
+import { readSettings, writeSetting, ReceiveSetting } from "./receive-offload";
 import { netnsId, bootId } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
 
@@ -156,10 +156,9 @@ export class Wiring {
   // what cannot be set is reported, not fatal. The value before is kept per interface and
   // setting: a device made again under the same name (a PPP redial) records its own.
   // Returns the interfaces changed, and why not all.
-  tuneReceive(devs: string[], holdUs: number): { changed: string[]; problem?: string } {
+  tuneReceive(devs: string[], settings: ReceiveSetting[]): { changed: string[]; problem?: string } {
     const changed = new Set<string>();
     try {
-      const settings = receiveSettings(holdUs);
       for (const dev of devs) {
         const values = readSettings(dev, settings);
         for (const [i, s] of settings.entries()) {
@@ -176,6 +175,14 @@ export class Wiring {
       return { changed: [...changed], problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${(e as Error).message}` };
     }
     return { changed: [...changed] };
+  }
+
+  // Puts the settings named back as they were before tuneReceive on `dev` (a hold ends).
+  releaseReceive(dev: string, names: string[]): void {
+    const mine = this.journal.receive.filter(([d, x]) => d === dev && names.includes(x.name));
+    for (const [, s, before] of mine) writeSetting(dev, s, before);
+    this.journal.receive = this.journal.receive.filter((e) => !mine.includes(e));
+    this.save();
   }
 
   // Makes the dynamic rules exactly `desired`: removes the others, adds the missing.
