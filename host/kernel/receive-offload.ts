@@ -17,7 +17,7 @@ export interface ReceiveSetting {
 export const DEFAULT_GRO_HOLD_US = 50;
 // Bursts are held only while an interface receives at least this many packets a second: below
 // it packets are too far apart to merge within a hold, and a hold would only delay them (a UDP
-// request and its reply each waited a whole hold: +128 µs a round trip at 50 µs, measured).
+// request and its reply each waited a hold: a round trip through ipmasq took 262 µs, 105 without).
 export const DEFAULT_GRO_BUSY_PPS = 20_000;
 
 // What ipmasq sets on each LAN and WAN interface for as long as it runs.
