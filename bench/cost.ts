@@ -9,7 +9,8 @@
 // Loads: TCP 1 and 4 streams at 1, 3 and 6 Gbit/s; UDP 64 B and 1400 B at 50, 100 and 150 kpps,
 // LAN to WAN. CPU is the machine's busy time (/proc/stat: elapsed minus idle), in cycles at the
 // nominal clock (perf's cycle counters are not available on this VM).
-// Each figure is the median of --reps repetitions (interquartile range beside it).
+// Each figure is the median of --reps repetitions (interquartile range beside it), each measured
+// after the load has run for a second (the steady state).
 // Writes bench/results/cost.md, cost.json and cost.svg.
 //   npm run bench:cost [-- --reps 5] [-- --seconds 4] [-- --quick] [-- --only NAME] [-- --loads NAME]
 //                      [-- --variants "--gro-hold 0;--gro-hold 200"] [-- --out NAME]
@@ -22,6 +23,7 @@ import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
+import { request } from "../host/control/client";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const QUICK = process.argv.includes("--quick");
@@ -35,7 +37,6 @@ const VARIANTS = (arg("--variants") ?? "").split(";").map((v) => v.trim()).filte
 const OUT = arg("--out") ?? "cost"; // bench/results/OUT.md, .json, .svg
 const TICKS = 100; // USER_HZ
 const MSS = 1448; // TCP payload per segment on a 1500-byte path with timestamps
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 interface Load { name: string; args: string[]; udpSize?: number }
 const ALL_LOADS: Load[] = [
@@ -106,13 +107,25 @@ async function runLoad(t: Topology, s: Setup, load: Load): Promise<Sample> {
   }
 }
 
+// The load runs WARM_UP_SECONDS before it is measured (iperf3 omits them too): the steady state
+// at a fixed load, after the flow is set up and the receive hold engaged.
+const WARM_UP_SECONDS = 1;
+
 async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
-  const before = await s.counters?.();
   const pid = s.pid?.();
+  const client = t.spawn(t.lan, ["iperf3", "-c", s.target, "-t", String(SECONDS), "-O", String(WARM_UP_SECONDS), "-J", ...load.args]);
+  let out = "";
+  client.stdout!.on("data", (d) => { out += d; });
+  const exited = new Promise<number | null>((resolve) => client.on("exit", resolve));
+  await sleep(WARM_UP_SECONDS * 1000);
   const b0 = busySeconds(), g0 = pid ? treeSeconds(pid) : 0;
-  const out = t.exec(t.lan, ["iperf3", "-c", s.target, "-t", String(SECONDS), "-J", ...load.args], { timeout: (SECONDS + 12) * 1000 });
+  const before = await s.counters?.(); // for bytes per read only: a few ms into the window do no harm
+  const timeout = setTimeout(() => client.kill("SIGKILL"), (SECONDS + 12) * 1000);
+  const code = await exited;
+  clearTimeout(timeout);
   const b1 = busySeconds(), g1 = pid ? treeSeconds(pid) : 0;
   const after = await s.counters?.();
+  if (code !== 0) throw new Error(`iperf3 exited with ${code}: ${out.slice(0, 300)}`);
   const j = JSON.parse(out);
   let bytes: number, packets: number;
   if (load.udpSize) {
@@ -173,7 +186,10 @@ function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
     async stop() { g!.proc.kill("SIGTERM"); await waitExit(g!.proc); },
     pid: () => g?.proc.pid,
     async counters() {
-      const s = JSON.parse(t.exec(t.gw, [process.execPath, BUNDLE, "status", "--json", "--state-dir", state])) as { workers: Array<Record<string, number>> };
+      // straight from the control socket (named after the gateway's namespace): a status command
+      // would start a Node process, whose CPU the machine's busy time would count
+      const socket = join(state, readdirSync(state).find((f) => /^control-.*\.sock$/.test(f))!);
+      const s = await request(socket, { cmd: "status" }) as { workers: Array<Record<string, number>> };
       let bytes = 0, reads = 0;
       for (const w of s.workers) { bytes += w.readBytes; reads += w.reads; }
       return { bytes, reads };
@@ -305,7 +321,7 @@ async function main(): Promise<void> {
   const withIqr = (x?: Stat): string => (x ? `${f(x.median)} [${f(x.iqr)}]` : "—");
   const lines: string[] = [
     `CPU cost of carrying fixed loads through the gateway (${process.arch}, ${CPUS} cores, ${(hz / 1e9).toFixed(2)} GHz nominal; median of ${REPS} ` +
-    `interleaved repetitions of ${SECONDS} s, interquartile range in brackets). Cycles are busy time × the nominal clock (this VM has no cycle ` +
+    `interleaved repetitions of ${SECONDS} s after ${WARM_UP_SECONDS} s of the load, interquartile range in brackets). Cycles are busy time × the nominal clock (this VM has no cycle ` +
     `counters). Per packet: per UDP datagram, or per ${MSS}-byte TCP segment. *total*: the whole machine, senders and receivers included; ` +
     `*gateway*: total minus the same load between the two hosts over a direct link (the endpoints' own cost; below zero where the gateway's ` +
     `receive offload saves the receiver more than forwarding costs); *process*: the gateway process alone (ipmasq, the C reference). ` +

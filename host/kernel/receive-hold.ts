@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { Wiring } from "./wiring";
 import { holdSettings } from "./receive-offload";
 
-export const HOLD_SAMPLE_MS = 200;
+export const HOLD_SAMPLE_MS = 100;
 
 // Whether an interface receiving `pps` packets a second should hold, given whether it does now.
 export function shouldHold(holding: boolean, pps: number, busyPps: number): boolean {
