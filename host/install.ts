@@ -15,9 +15,11 @@ const UNIT = "etc/systemd/system/ipmasq.service";
 const RC = "etc/rc.d/rc.ipmasq";
 
 // The least the gateway needs, found by trying (tests/e2e-privileges.test.ts): CAP_NET_ADMIN for
-// the TUN devices, rules, routes, net sysctls and ethtool; nothing else. Root's own files
-// (/proc/sys/net, the state directory) need no capability.
-export const CAPABILITIES = ["CAP_NET_ADMIN"];
+// the TUN devices, rules, routes, net sysctls and ethtool; CAP_BPF to load the program that reads
+// both directions of a flow from one TUN queue (host/tun/steering.ts; without it the gateway runs
+// and says so, and TCP costs more CPU). Root's own files (/proc/sys/net, the state directory)
+// need no capability.
+export const CAPABILITIES = ["CAP_NET_ADMIN", "CAP_BPF"];
 
 export function systemdUnit(node: string, config: string): string {
   return `[Unit]

@@ -25,6 +25,7 @@ import { Policy, masqSources } from "../policy/rules";
 import { formatAddr } from "../net/addr";
 import { offloadSettings } from "./receive-offload";
 import { ReceiveHold, HoldStatus } from "./receive-hold";
+import { steerQueues, RemoteEnd } from "../tun/steering";
 
 export interface FollowOptions {
   tun: string; // the base device; ingress devices are named <tun>-<slot>
@@ -60,6 +61,8 @@ export class NetworkFollower {
   private mtu = 0;
   private published = "";
   private readonly hold?: ReceiveHold;
+  private readonly steered = new Map<string, RemoteEnd>(); // TUN device -> how its queue is picked
+  private steeringRefused = false; // said once
 
   constructor(private readonly o: FollowOptions, private readonly wiring: Wiring, private readonly view: SharedBlob<NetworkView>,
               private readonly hooks: FollowHooks) {
@@ -171,7 +174,28 @@ export class NetworkFollower {
         this.sampleReceive();
       }
     }
+    this.steer();
     this.publish(net);
+  }
+
+  // Both directions of a flow to one queue (host/tun/steering.ts): a device's packets are
+  // steered by their destination, or by their source on the WAN's device.
+  private steer(): void {
+    const want: Array<[string, RemoteEnd]> = [
+      [this.o.tun, "destination"], // the gateway's own traffic
+      ...this.wiring.devices.map((d): [string, RemoteEnd] => [d.name, d.iface === this.wan ? "source" : "destination"]),
+    ];
+    for (const [name, end] of want) {
+      const tun = this.tuns.get(name);
+      if (!tun || this.steered.get(name) === end || this.steeringRefused) continue;
+      const why = steerQueues(tun.fds, end);
+      if (why) {
+        this.steeringRefused = true;
+        this.hooks.log(`a flow's two directions may be read by different workers (costs CPU, not correctness): steering the TUN queues failed: ${why}`);
+        return;
+      }
+      this.steered.set(name, end);
+    }
   }
 
   // Every HOLD_SAMPLE_MS: each tuned interface's receive rate decides whether it holds bursts.
@@ -195,6 +219,7 @@ export class NetworkFollower {
     const d: IngressDevice = { iface, name: `${this.o.tun}-${slot}`, table: this.o.table + slot };
     const tun = openTun(d.name, this.o.queues);
     this.tuns.set(d.name, tun);
+    this.steered.delete(d.name);
     try {
       this.wiring.addDevice(d, this.mtu);
     } catch (e) {

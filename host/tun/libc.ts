@@ -19,6 +19,9 @@ export interface Libc {
   connect(fd: number, addr: ArrayBufferView, length: number): number;
   send(fd: number, buf: ArrayBufferView, n: number, flags: number): number;
   mallocTrim(pad: number): number; // 0 where the C library has none (not glibc)
+  nameThread(name: string): number; // the calling thread's name in top -H, ps -L, perf (15 bytes at most)
+  bpf(cmd: number, attr: ArrayBufferView, size: number): number; // the bpf(2) system call (glibc has no wrapper)
+  address(buf: ArrayBufferView): bigint; // where a buffer's bytes are, for a pointer inside a struct
   errno(): number;
 }
 
@@ -49,9 +52,24 @@ function bind(): Libc {
     connect: lib.func("int connect(int fd, void *addr, unsigned int length)"),
     send: lib.func("ipmasq_ssize_t send(int fd, void *buf, size_t n, int flags)"),
     mallocTrim: optional("int malloc_trim(size_t pad)"),
+    nameThread: (() => {
+      const self = optional("unsigned long pthread_self()");
+      const setName = optional("int pthread_setname_np(unsigned long thread, const char *name)");
+      return (name: string) => setName(self(), name);
+    })(),
+    bpf: (() => {
+      const syscall = lib.func("long syscall(long number, ...)");
+      const nr = SYS_BPF[process.arch];
+      return (cmd: number, attr: ArrayBufferView, size: number) =>
+        (nr === undefined ? -1 : Number(syscall(nr, "int", cmd, "void *", attr, "unsigned int", size)));
+    })(),
+    address: (buf: ArrayBufferView) => koffi.address(buf) as bigint,
     errno: () => koffi.errno() as number,
   } as Libc;
 }
+
+// bpf(2)'s number on the architectures ipmasq is built for
+const SYS_BPF: Record<string, number> = { x64: 321, arm64: 280, arm: 386 };
 
 export const O_RDWR = 0x2;
 export const O_NONBLOCK = 0x800;

@@ -30,6 +30,7 @@ const MAX_DEVICES = 64;
 
 export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   const { memory, id } = task;
+  libc().nameThread(`ipmasq-w${id}`); // which thread is which in top -H, perf, taskset
   const map = memoryMap(task.workers, task.maxConns);
   const core = createCore(task.core, memory);
   core.setTable(map.tableBase);
