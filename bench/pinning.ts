@@ -1,0 +1,122 @@
+// Scaling across queues (#15 item 4): does pinning the workers to CPUs, or steering the
+// interfaces' receive softirqs (RPS) away from them, help — and how many workers to run on this
+// machine? For 1 worker, 2 and one per CPU (if more): the workers as the scheduler places them,
+// each pinned to a CPU of its own (taskset on the named threads ipmasq-wN), and pinned with the
+// LAN and WAN interfaces' receive work steered to the other CPUs. Raw TCP 1 and 4 streams (what
+// gets through) and TCP 4 × 0.75 Gbit/s paced (what it costs: the gateway's CPU and the whole
+// machine's busy time), interleaved, median of --reps. Run it on the board that will carry the
+// traffic: the answer depends on its cores. Writes bench/results/pinning.md.
+//   npm run bench:pinning [-- --reps 3] [-- --seconds 4]
+import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { cpus } from "node:os";
+import { join } from "node:path";
+import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
+import { requirePeers, wrote } from "./peers";
+
+const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
+const REPS = Number(arg("--reps") ?? 3);
+const SECONDS = Number(arg("--seconds") ?? 4);
+const CPUS = cpus().length;
+const TICKS = 100; // USER_HZ
+
+const LOADS: Array<{ name: string; args: string[]; paced?: boolean }> = [
+  { name: "TCP 1 stream, Gbit/s", args: [] },
+  { name: "TCP 4 streams, Gbit/s", args: ["-P", "4"] },
+  { name: "TCP 4 × 0.75 Gbit/s", args: ["-P", "4", "-b", "750M"], paced: true },
+];
+type Layout = "scheduler" | "pinned" | "pinned, RPS elsewhere";
+const LAYOUTS: Layout[] = ["scheduler", "pinned", "pinned, RPS elsewhere"];
+const WORKERS = [...new Set([1, 2, CPUS])];
+
+// the machine's busy CPU seconds: elapsed on every CPU minus idle (cost.ts says why not the busy fields)
+const busySeconds = (): number => {
+  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
+  return (performance.now() / 1000) * CPUS - (f[3] + f[4]) / TICKS;
+};
+const threadSeconds = (pid: number): number => readdirSync(`/proc/${pid}/task`)
+  .reduce((n, task) => { try { return n + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e9; } catch { return n; } }, 0);
+const mask = (cpuList: number[]): string => cpuList.reduce((m, c) => m | (1 << c), 0).toString(16);
+
+// Worker N on CPU N (mod the CPUs); with RPS, the interfaces' receive work on the CPUs no worker has.
+async function place(t: Topology, pid: number, workers: number, layout: Layout): Promise<void> {
+  const rps = (value: string): void => {
+    for (const dev of ["eth0", "eth1"]) t.exec(t.gw, ["sh", "-c", `echo ${value} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
+  };
+  rps("0");
+  if (layout === "scheduler") return;
+  let named: string[] = [];
+  await until(() => (named = readdirSync(`/proc/${pid}/task`).filter((task) => /^ipmasq-w\d+$/.test(readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim()))).length === workers);
+  for (const task of named) {
+    const id = Number(readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim().slice("ipmasq-w".length));
+    t.exec(t.gw, ["taskset", "-p", "-c", String(id % CPUS), task]);
+  }
+  if (layout === "pinned, RPS elsewhere") {
+    const free = Array.from({ length: CPUS }, (_, c) => c).filter((c) => c >= workers);
+    rps(mask(free.length ? free : [CPUS - 1])); // every CPU has a worker: the last one
+  }
+}
+
+interface Sample { value: number; gwCpu: number; busy: number }
+
+function iperf(t: Topology, args: string[]): number {
+  try {
+    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], { timeout: (SECONDS + 15) * 1000 }));
+    return j.end.sum_received.bits_per_second / 1e9;
+  } catch {
+    return NaN;
+  }
+}
+
+async function main(): Promise<void> {
+  requirePeers([["iperf3", "iperf3"], ["taskset", "util-linux"]]);
+  const t = makeTopology("pin");
+  const samples = new Map<string, Sample[]>();
+  try {
+    t.spawn(t.wan, ["iperf3", "-s"]);
+    await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
+    for (let rep = 0; rep < REPS; rep++) {
+      for (const workers of WORKERS) {
+        for (const layout of LAYOUTS) {
+          const g = await startGateway(t, ["--config", writeConfig(t), "--workers", String(workers)], join(t.dir, "state"));
+          try {
+            const pid = Number(t.exec(t.gw, ["pgrep", "-f", `ipmasq.js run --state-dir ${join(t.dir, "state")}`]).trim());
+            await place(t, pid, workers, layout);
+            for (const load of LOADS) {
+              const b0 = busySeconds(), g0 = threadSeconds(pid);
+              const value = iperf(t, load.args);
+              const s = { value, gwCpu: (threadSeconds(pid) - g0) / SECONDS, busy: (busySeconds() - b0) / SECONDS };
+              const key = `${workers}|${layout}|${load.name}`;
+              samples.set(key, [...(samples.get(key) ?? []), s]);
+              process.stderr.write(`${key}: ${JSON.stringify(s)}\n`);
+              await sleep(300);
+            }
+          } finally {
+            g.proc.kill("SIGTERM");
+            await waitExit(g.proc);
+          }
+        }
+      }
+    }
+  } finally {
+    t.destroy();
+  }
+  const median = (xs: number[]): number => { const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN; };
+  const cell = (key: string, f: (s: Sample) => number, d: number): string => median((samples.get(key) ?? []).map(f)).toFixed(d);
+  const md = [
+    `Workers, pinning and receive steering (x64, ${CPUS} CPUs; iperf3 LAN → WAN through ipmasq, ${SECONDS} s each, median of ${REPS} interleaved repetitions). ` +
+    "*pinned*: worker N on CPU N (taskset on the thread ipmasq-wN); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
+    "(the last CPU where every CPU has one). Paced: the gateway process's CPU and the whole machine's busy time, in cores.", "",
+    "| workers | layout | TCP 1 stream, Gbit/s | TCP 4 streams, Gbit/s | TCP 4 × 0.75 Gbit/s: gateway cores | machine cores |",
+    "|---:|---|---:|---:|---:|---:|",
+    ...WORKERS.flatMap((w) => LAYOUTS.map((l) => {
+      const k = (load: string): string => `${w}|${l}|${load}`;
+      return `| ${w} | ${l} | ${cell(k(LOADS[0].name), (s) => s.value, 1)} | ${cell(k(LOADS[1].name), (s) => s.value, 1)} | ${cell(k(LOADS[2].name), (s) => s.gwCpu, 2)} | ${cell(k(LOADS[2].name), (s) => s.busy, 2)} |`;
+    })),
+  ].join("\n") + "\n";
+  process.stdout.write(`\n${md}`);
+  const out = join(__dirname, "results", "pinning.md");
+  writeFileSync(out, md);
+  wrote([out]);
+}
+
+main().catch((e) => { console.error(e); process.exit(1); });
