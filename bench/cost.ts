@@ -24,6 +24,7 @@ import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
 import { request } from "../host/control/client";
+import { CPUS, busySeconds, processSeconds } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const QUICK = process.argv.includes("--quick");
@@ -35,7 +36,6 @@ const LOAD_FILTER = arg("--loads"); // only the loads whose name has this ("UDP"
 // measured against the default in the same run
 const VARIANTS = (arg("--variants") ?? "").split(";").map((v) => v.trim()).filter(Boolean);
 const OUT = arg("--out") ?? "cost"; // bench/results/OUT.md, .json, .svg
-const TICKS = 100; // USER_HZ
 const MSS = 1448; // TCP payload per segment on a 1500-byte path with timestamps
 
 interface Load { name: string; args: string[]; udpSize?: number }
@@ -61,26 +61,6 @@ interface Setup {
   counters?(): Promise<{ bytes: number; reads: number }>; // what the data path carried: IP bytes, TUN reads
 }
 
-// The machine's busy CPU seconds so far: elapsed time on every CPU minus idle time. (The busy
-// fields of /proc/stat are sampled at ticks and on this VM miss most of the network softirq work
-// for seconds at a time; idle time is measured, not sampled.)
-const CPUS = readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d/.test(l)).length;
-const busySeconds = (): number => {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return (performance.now() / 1000) * CPUS - (f[3] + f[4]) / TICKS; // idle, iowait
-};
-// CPU seconds of a process, all its threads and its children still running (the C reference runs
-// under a wrapper), from the scheduler's own nanosecond counts.
-function treeSeconds(pid: number): number {
-  let sum = 0;
-  try {
-    for (const task of readdirSync(`/proc/${pid}/task`)) {
-      sum += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e9;
-      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) sum += treeSeconds(Number(child));
-    }
-  } catch { /* gone */ }
-  return sum;
-}
 const clockHz = (): number => {
   const m = /cpu MHz\s*:\s*([\d.]+)/.exec(readFileSync("/proc/cpuinfo", "utf8"));
   return m ? Number(m[1]) * 1e6 : 1e9;
@@ -118,12 +98,12 @@ async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
   client.stdout!.on("data", (d) => { out += d; });
   const exited = new Promise<number | null>((resolve) => client.on("exit", resolve));
   await sleep(WARM_UP_SECONDS * 1000);
-  const b0 = busySeconds(), g0 = pid ? treeSeconds(pid) : 0;
+  const b0 = busySeconds(), g0 = pid ? processSeconds(pid) : 0;
   const before = await s.counters?.(); // for bytes per read only: a few ms into the window do no harm
   const timeout = setTimeout(() => client.kill("SIGKILL"), (SECONDS + 12) * 1000);
   const code = await exited;
   clearTimeout(timeout);
-  const b1 = busySeconds(), g1 = pid ? treeSeconds(pid) : 0;
+  const b1 = busySeconds(), g1 = pid ? processSeconds(pid) : 0;
   const after = await s.counters?.();
   if (code !== 0) throw new Error(`iperf3 exited with ${code}: ${out.slice(0, 300)}`);
   const j = JSON.parse(out);

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { median } from "./cpu-time";
 import { kernelMasquerade } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 
@@ -103,7 +104,6 @@ async function main(): Promise<void> {
     t.destroy();
     rmSync(scratch, { recursive: true, force: true });
   }
-  const median = (xs: number[]): number => { const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN; };
   const mid = (rs: Row[], f: (r: Row) => Rtt): Rtt => ({ p50: median(rs.map((r) => f(r).p50)), p99: median(rs.map((r) => f(r).p99)) });
   const rows: Row[] = [...runs.values()].map((rs) => ({
     setup: rs[0].setup, fresh: mid(rs, (r) => r.fresh), ping: mid(rs, (r) => r.ping), udp: mid(rs, (r) => r.udp), pingLoad: mid(rs, (r) => r.pingLoad), udpLoad: mid(rs, (r) => r.udpLoad), idleCpu: rs[0].idleCpu,

@@ -8,16 +8,14 @@
 // traffic: the answer depends on its cores. Writes bench/results/pinning.md.
 //   npm run bench:pinning [-- --reps 3] [-- --seconds 4]
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
-import { cpus } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { CPUS, busySeconds, processSeconds, median } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const REPS = Number(arg("--reps") ?? 3);
 const SECONDS = Number(arg("--seconds") ?? 4);
-const CPUS = cpus().length;
-const TICKS = 100; // USER_HZ
 
 const LOADS: Array<{ name: string; args: string[]; paced?: boolean }> = [
   { name: "TCP 1 stream, Gbit/s", args: [] },
@@ -28,13 +26,6 @@ type Layout = "scheduler" | "pinned" | "pinned, RPS elsewhere";
 const LAYOUTS: Layout[] = ["scheduler", "pinned", "pinned, RPS elsewhere"];
 const WORKERS = [...new Set([1, 2, CPUS])];
 
-// the machine's busy CPU seconds: elapsed on every CPU minus idle (cost.ts says why not the busy fields)
-const busySeconds = (): number => {
-  const f = readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).slice(1).map(Number);
-  return (performance.now() / 1000) * CPUS - (f[3] + f[4]) / TICKS;
-};
-const threadSeconds = (pid: number): number => readdirSync(`/proc/${pid}/task`)
-  .reduce((n, task) => { try { return n + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e9; } catch { return n; } }, 0);
 const mask = (cpuList: number[]): string => cpuList.reduce((m, c) => m | (1 << c), 0).toString(16);
 
 // Worker N on CPU N (mod the CPUs); with RPS, the interfaces' receive work on the CPUs no worker has.
@@ -82,9 +73,9 @@ async function main(): Promise<void> {
             const pid = Number(t.exec(t.gw, ["pgrep", "-f", `ipmasq.js run --state-dir ${join(t.dir, "state")}`]).trim());
             await place(t, pid, workers, layout);
             for (const load of LOADS) {
-              const b0 = busySeconds(), g0 = threadSeconds(pid);
+              const b0 = busySeconds(), g0 = processSeconds(pid);
               const value = iperf(t, load.args);
-              const s = { value, gwCpu: (threadSeconds(pid) - g0) / SECONDS, busy: (busySeconds() - b0) / SECONDS };
+              const s = { value, gwCpu: (processSeconds(pid) - g0) / SECONDS, busy: (busySeconds() - b0) / SECONDS };
               const key = `${workers}|${layout}|${load.name}`;
               samples.set(key, [...(samples.get(key) ?? []), s]);
               process.stderr.write(`${key}: ${JSON.stringify(s)}\n`);
@@ -100,7 +91,6 @@ async function main(): Promise<void> {
   } finally {
     t.destroy();
   }
-  const median = (xs: number[]): number => { const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b); return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN; };
   const cell = (key: string, f: (s: Sample) => number, d: number): string => median((samples.get(key) ?? []).map(f)).toFixed(d);
   const md = [
     `Workers, pinning and receive steering (x64, ${CPUS} CPUs; iperf3 LAN → WAN through ipmasq, ${SECONDS} s each, median of ${REPS} interleaved repetitions). ` +

@@ -7,11 +7,12 @@
 // Writes bench/results/syscalls.md.
 //   npm run bench:syscalls [-- --seconds 3]
 import { execFileSync, spawnSync, ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { processSeconds } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 3);
@@ -25,10 +26,6 @@ const LOADS: Array<{ name: string; args: string[] }> = [
   { name: "UDP 1400 B 50 kpps", args: ["-u", "-w", "4M", "-l", "1372", "-b", String(50_000 * 1372 * 8)] },
 ];
 const EVENTS = ["raw_syscalls:sys_enter", "syscalls:sys_enter_read", "syscalls:sys_enter_write", "syscalls:sys_enter_poll", "syscalls:sys_enter_ppoll", "sched:sched_switch"];
-
-// CPU seconds of all the process's threads, from the scheduler's nanosecond counts
-const cpuSeconds = (pid: number): number => readdirSync(`/proc/${pid}/task`)
-  .reduce((n, task) => { try { return n + Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e9; } catch { return n; } }, 0);
 
 function syscallCost(t: Topology, dir: string): { getppid: number; readEagain: number } {
   const binary = join(dir, "syscall-cost");
@@ -47,9 +44,9 @@ async function measure(t: Topology, pid: number, state: string, load: { name: st
   const client: ChildProcess = t.spawn(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS + 3), ...load.args]);
   try {
     await sleep(1500); // past the start, and the receive hold engaged
-    const r0 = reads(), c0 = cpuSeconds(pid);
+    const r0 = reads(), c0 = processSeconds(pid);
     const perf = spawnSync("perf", ["stat", "-x", ",", "-e", EVENTS.join(","), "-p", String(pid), "--", "sleep", String(SECONDS)], { encoding: "utf8" });
-    const r1 = reads(), c1 = cpuSeconds(pid);
+    const r1 = reads(), c1 = processSeconds(pid);
     const perSecond: Record<string, number> = {};
     for (const line of perf.stderr.split("\n")) {
       const [count, , event] = line.split(",");
