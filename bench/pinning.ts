@@ -1,13 +1,13 @@
 // Scaling across queues (#15 item 4): does pinning the workers to CPUs, or steering the
 // interfaces' receive softirqs (RPS) away from them, help — and how many workers to run on this
 // machine? For 1 worker, 2 and one per CPU (if more): the workers as the scheduler places them,
-// each pinned to a CPU of its own (taskset on the named threads ipmasq-wN), and pinned with the
-// LAN and WAN interfaces' receive work steered to the other CPUs. Raw TCP 1 and 4 streams (what
+// each pinned to a CPU of its own (--pin on), and pinned with the LAN and WAN interfaces' receive
+// work steered to the other CPUs. Raw TCP 1 and 4 streams (what
 // gets through) and TCP 4 × 0.75 Gbit/s paced (what it costs: the gateway's CPU and the whole
 // machine's busy time), interleaved, median of --reps. Run it on the board that will carry the
 // traffic: the answer depends on its cores. Writes bench/results/pinning.md.
 //   npm run bench:pinning [-- --reps 3] [-- --seconds 4]
-import { readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
@@ -28,23 +28,11 @@ const WORKERS = [...new Set([1, 2, CPUS])];
 
 const mask = (cpuList: number[]): string => cpuList.reduce((m, c) => m | (1 << c), 0).toString(16);
 
-// Worker N on CPU N (mod the CPUs); with RPS, the interfaces' receive work on the CPUs no worker has.
-async function place(t: Topology, pid: number, workers: number, layout: Layout): Promise<void> {
-  const rps = (value: string): void => {
-    for (const dev of ["eth0", "eth1"]) t.exec(t.gw, ["sh", "-c", `echo ${value} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
-  };
-  rps("0");
-  if (layout === "scheduler") return;
-  let named: string[] = [];
-  await until(() => (named = readdirSync(`/proc/${pid}/task`).filter((task) => /^ipmasq-w\d+$/.test(readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim()))).length === workers);
-  for (const task of named) {
-    const id = Number(readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim().slice("ipmasq-w".length));
-    t.exec(t.gw, ["taskset", "-p", "-c", String(id % CPUS), task]);
-  }
-  if (layout === "pinned, RPS elsewhere") {
-    const free = Array.from({ length: CPUS }, (_, c) => c).filter((c) => c >= workers);
-    rps(mask(free.length ? free : [CPUS - 1])); // every CPU has a worker: the last one
-  }
+// With RPS: the interfaces' receive work on the CPUs no worker has (--pin on puts worker N on CPU N).
+function steerReceive(t: Topology, workers: number, layout: Layout): void {
+  const free = Array.from({ length: CPUS }, (_, c) => c).filter((c) => c >= workers);
+  const value = layout === "pinned, RPS elsewhere" ? mask(free.length ? free : [CPUS - 1]) : "0"; // every CPU has a worker: the last one
+  for (const dev of ["eth0", "eth1"]) t.exec(t.gw, ["sh", "-c", `echo ${value} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
 }
 
 interface Sample { value: number; gwCpu: number; busy: number }
@@ -59,7 +47,7 @@ function iperf(t: Topology, args: string[]): number {
 }
 
 async function main(): Promise<void> {
-  requirePeers([["iperf3", "iperf3"], ["taskset", "util-linux"]]);
+  requirePeers([["iperf3", "iperf3"]]);
   const t = makeTopology("pin");
   const samples = new Map<string, Sample[]>();
   try {
@@ -68,10 +56,10 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPS; rep++) {
       for (const workers of WORKERS) {
         for (const layout of LAYOUTS) {
-          const g = await startGateway(t, ["--config", writeConfig(t), "--workers", String(workers)], join(t.dir, "state"));
+          const g = await startGateway(t, ["--config", writeConfig(t), "--workers", String(workers), "--pin", layout === "scheduler" ? "off" : "on"], join(t.dir, "state"));
           try {
             const pid = Number(t.exec(t.gw, ["pgrep", "-f", `ipmasq.js run --state-dir ${join(t.dir, "state")}`]).trim());
-            await place(t, pid, workers, layout);
+            steerReceive(t, workers, layout);
             for (const load of LOADS) {
               const b0 = busySeconds(), g0 = processSeconds(pid);
               const value = iperf(t, load.args);
@@ -94,7 +82,7 @@ async function main(): Promise<void> {
   const cell = (key: string, f: (s: Sample) => number, d: number): string => median((samples.get(key) ?? []).map(f)).toFixed(d);
   const md = [
     `Workers, pinning and receive steering (x64, ${CPUS} CPUs; iperf3 LAN → WAN through ipmasq, ${SECONDS} s each, median of ${REPS} interleaved repetitions). ` +
-    "*pinned*: worker N on CPU N (taskset on the thread ipmasq-wN); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
+    "*pinned*: worker N on CPU N (--pin on); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
     "(the last CPU where every CPU has one). Paced: the gateway process's CPU and the whole machine's busy time, in cores.", "",
     "| workers | layout | TCP 1 stream, Gbit/s | TCP 4 streams, Gbit/s | TCP 4 × 0.75 Gbit/s: gateway cores | machine cores |",
     "|---:|---|---:|---:|---:|---:|",

@@ -131,6 +131,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     groHoldUs: onOff("gro") ? int("gro-hold", s("gro-hold"), 0, 10_000) : undefined,
     groBusyPps: int("gro-busy", s("gro-busy"), 0, 100_000_000),
     busyPollUs: int("busy-poll", s("busy-poll"), 0, 1_000_000),
+    pin: onOff("pin"),
     spoofCheck: oneOf("spoof-check", s("spoof-check"), SPOOF_CHECKS),
     maxConnsPerHost: int("max-conns-per-host", s("max-conns-per-host"), 0, 4_000_000),
     logEvents: v["log-events"] as string | undefined, logEventsRate: int("log-events-rate", s("log-events-rate"), 1, 1_000_000),

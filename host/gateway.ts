@@ -178,7 +178,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     recordTiming: false, // its histograms (0.7 MB) would measure the one task each worker runs for ever
   });
   const tasks = Array.from({ length: o.workers }, (_, id) => {
-    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs };
+    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs, pin: o.pin };
     return pool.run(task);
   });
 

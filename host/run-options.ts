@@ -28,6 +28,7 @@ export interface RunOptions {
   groBusyPps: number; // an interface holds bursts while it receives this many packets a second (0: always)
   spoofCheck: SpoofCheck;
   busyPollUs: number; // workers keep polling this long after traffic before they sleep
+  pin: boolean; // worker N on CPU N (modulo the CPUs) only
   maxConnsPerHost: number; // 0: no limit
   logEvents?: string; // FILE, syslog or syslog:SOCKET
   logEventsRate: number; // lines a second

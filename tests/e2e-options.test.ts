@@ -1,8 +1,10 @@
 // Run options end to end: the edges of --ports (the gateway's own connections keep working while
 // it runs), --tun, --wan pinned without a default route, --gro-hold and --gro-busy (a
-// burst held only while its interface is busy).
+// burst held only while its interface is busy), --pin.
 import t from "tap";
 import { join } from "node:path";
+import { readdirSync, readFileSync } from "node:fs";
+import { cpus } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until } from "../harness/topology";
 import { receiveOffload } from "./helpers/kernel-state";
 
@@ -92,6 +94,28 @@ t.test("run options", async (t) => {
     });
     await run(["--gro-hold", "0"], () => { t.match(line("eth0"), /generic-receive-offload: on .* 0 0\s*$/, "--gro-hold 0: GRO on, nothing held"); });
     t.match(line("eth0"), /generic-receive-offload: off .* 0 0\s*$/, "and all put back on stop");
+  });
+
+  await t.test("--pin", async (t) => {
+    // the CPUs each worker thread (named ipmasq-wN) may run on
+    const placement = (): Record<string, string> => {
+      const pid = topo.exec(topo.gw, ["pgrep", "-f", `ipmasq.js run --state-dir ${state}`]).trim();
+      const out: Record<string, string> = {};
+      for (const task of readdirSync(`/proc/${pid}/task`)) {
+        const name = readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim();
+        if (/^ipmasq-w\d$/.test(name)) out[name] = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1];
+      }
+      return out;
+    };
+    const all = `0-${cpus().length - 1}`;
+    await run(["--workers", "2", "--pin", "on"], async () => {
+      await until(() => Object.keys(placement()).length === 2);
+      t.same(placement(), { "ipmasq-w0": "0", "ipmasq-w1": String(1 % cpus().length) }, "--pin on: worker N on CPU N only");
+    });
+    await run(["--workers", "2"], async () => {
+      await until(() => Object.keys(placement()).length === 2);
+      t.same(placement(), { "ipmasq-w0": all, "ipmasq-w1": all }, "by default the workers may run anywhere");
+    });
   });
 
   await t.test("a burst is held only while the interface is busy", async (t) => {

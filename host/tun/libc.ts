@@ -20,6 +20,7 @@ export interface Libc {
   send(fd: number, buf: ArrayBufferView, n: number, flags: number): number;
   mallocTrim(pad: number): number; // 0 where the C library has none (not glibc)
   nameThread(name: string): number; // the calling thread's name in top -H, ps -L, perf (15 bytes at most)
+  pinThread(cpu: number): number; // the calling thread runs on that CPU only (-1 and errno if it cannot)
   bpf(cmd: number, attr: ArrayBufferView, size: number): number; // the bpf(2) system call (glibc has no wrapper)
   address(buf: ArrayBufferView): bigint; // where a buffer's bytes are, for a pointer inside a struct
   errno(): number;
@@ -56,6 +57,14 @@ function bind(): Libc {
       const self = optional("unsigned long pthread_self()");
       const setName = optional("int pthread_setname_np(unsigned long thread, const char *name)");
       return (name: string) => setName(self(), name);
+    })(),
+    pinThread: (() => {
+      const setAffinity = lib.func("int sched_setaffinity(int pid, size_t size, void *mask)");
+      return (cpu: number) => {
+        const mask = Buffer.alloc(128); // cpu_set_t: 1024 CPUs
+        mask[cpu >> 3] |= 1 << (cpu & 7);
+        return setAffinity(0, mask.length, mask); // pid 0: the calling thread
+      };
     })(),
     bpf: (() => {
       const syscall = lib.func("long syscall(long number, ...)");

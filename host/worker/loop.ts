@@ -12,6 +12,7 @@ import { SlowPath, PathOptions, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slo
 import { SharedPolicy } from "../policy/shared-policy";
 import { sharedNetworkView, NetworkView, IngressView } from "../net/network-view";
 import { libc, POLLIN } from "../tun/libc";
+import { pinWorker } from "./pin";
 
 export interface WorkerTask {
   memory: WebAssembly.Memory;
@@ -21,6 +22,7 @@ export interface WorkerTask {
   maxConns: number;
   options: PathOptions;
   busyPollUs: number; // after traffic, keep polling without sleeping this long (0: sleep at once)
+  pin: boolean; // run on CPU id (modulo the CPUs) only
 }
 
 
@@ -31,6 +33,8 @@ const MAX_DEVICES = 64;
 export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   const { memory, id } = task;
   libc().nameThread(`ipmasq-w${id}`); // which thread is which in top -H, perf, taskset
+  const unpinned = task.pin ? pinWorker(id) : undefined;
+  if (unpinned) process.stderr.write(`ipmasq: --pin: ${unpinned}\n`);
   const map = memoryMap(task.workers, task.maxConns);
   const core = createCore(task.core, memory);
   core.setTable(map.tableBase);
