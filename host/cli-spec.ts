@@ -24,7 +24,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
   gro: { type: "string", arg: "on|off", default: "on", help: "receive offload on the LAN and WAN interfaces (needs ethtool; undone on exit)" },
   "gro-hold": { type: "string", arg: "US", default: String(DEFAULT_GRO_HOLD_US), help: "on a busy interface, hold a burst open up to US microseconds so that it can grow (0: flush at the end of each receive poll)" },
   "gro-busy": { type: "string", arg: "PPS", default: String(DEFAULT_GRO_BUSY_PPS), help: "an interface is busy from PPS received packets a second (until half that); a quiet one holds nothing, so nothing waits (0: always busy)" },
-  pin: { type: "string", arg: "on|off", default: "off", help: "worker N runs on CPU N only (one stream went 13-16 % faster on a 2-core machine; a pinned worker cannot move off a busy CPU)" },
+  pin: { type: "string", arg: "on|off", default: "off", help: "worker N runs on CPU N only (one stream went 10-16 % faster on a 2-core machine; a pinned worker cannot move off a busy CPU)" },
   "busy-poll": { type: "string", arg: "US", default: "0", help: "after traffic, a worker keeps polling up to US microseconds before it sleeps (lower latency for a little CPU; 0: off)" },
   filtering: { type: "string", arg: "address-dependent|endpoint-independent", default: "address-dependent", help: "who may send in to a mapped public port" },
   "spoof-check": { type: "string", arg: "off|loose|strict", default: "strict", help: "drop a new flow's packet whose source is not routed back through the interface it came in on (strict), or through any (loose)" },
