@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openTun, setPersist, closeTun } from "../../host/tun/tun";
+import { steerQueues } from "../../host/tun/steering";
 import { Wiring } from "../../host/kernel/wiring";
 import { dynamicRules } from "../../host/kernel/dynamic-rules";
 import { DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS, offloadSettings } from "../../host/kernel/receive-offload";
@@ -36,6 +37,9 @@ try {
   for (const name of names) {
     const t = openTun(name, 1);
     setPersist(t.fds[0], true);
+    // both directions of a flow on one queue, as ipmasq steers them (the program stays with the device)
+    const why = steerQueues(t.fds, devices.find((d) => d.name === name)?.iface === "eth0" ? "source" : "destination");
+    if (why) process.stderr.write(`queue steering: ${why}\n`);
     closeTun(t);
   }
   const w = new Wiring(journal, { tun: TUN, table: TABLE });
