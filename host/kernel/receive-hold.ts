@@ -58,15 +58,13 @@ export class ReceiveHold {
 
   private set(iface: string, s: Seen, hold: boolean): void {
     const settings = holdSettings(this.holdUs);
-    try {
-      if (hold) {
-        const r = this.wiring.tuneReceive([iface], settings);
-        if (r.problem) throw new Error(r.problem);
-      } else {
-        this.wiring.releaseReceive(iface, settings.map((x) => x.name));
-      }
-    } catch (e) {
-      const problem = `receive hold on ${iface} left as it was: ${(e as Error).message}`;
+    let problem: string | undefined;
+    if (hold) {
+      problem = this.wiring.tuneReceive([iface], settings).problem;
+    } else {
+      try { this.wiring.releaseReceive(iface, settings.map((x) => x.name)); } catch (e) { problem = `receive hold on ${iface} left on: ${(e as Error).message}`; }
+    }
+    if (problem) { // tried again at the next sample; said once
       if (problem !== this.problem) this.log(problem);
       this.problem = problem;
       return;

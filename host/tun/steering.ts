@@ -82,7 +82,8 @@ const SEED = randomInt(2 ** 31); // one per process: both directions must hash a
 export function steerQueues(fds: number[], remote: RemoteEnd): string | undefined {
   const c = libc();
   const insns = encode(steeringProgram(remote, SEED));
-  const license = Buffer.from("GPL\0");
+  const license = Buffer.alloc(4); // alloc, not from(): never a slice of a shared pool, so address() is its own
+  license.write("GPL", "ascii");
   const log = Buffer.alloc(4096);
   const attr = Buffer.alloc(ATTR_SIZE);
   attr.writeUInt32LE(BPF_PROG_TYPE_SOCKET_FILTER, 0);

@@ -22,7 +22,7 @@ export interface WorkerTask {
   maxConns: number;
   options: PathOptions;
   busyPollUs: number; // after traffic, keep polling without sleeping this long (0: sleep at once)
-  pin: boolean; // run on CPU id (modulo the CPUs) only
+  pin: boolean; // run on the id-th CPU the process may use (host/worker/pin.ts)
 }
 
 
