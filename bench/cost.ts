@@ -15,7 +15,7 @@
 //   npm run bench:cost [-- --reps 5] [-- --seconds 4] [-- --quick] [-- --only NAME] [-- --loads NAME]
 //                      [-- --variants "--gro-hold 0;--gro-hold 200"] [-- --out NAME]
 import { execFileSync, ChildProcess } from "node:child_process";
-import { readFileSync, readdirSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
@@ -23,7 +23,7 @@ import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
-import { request } from "../host/control/client";
+import { gatewayStatus } from "./gateway-status";
 import { CPUS, busySeconds, processSeconds } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
@@ -166,10 +166,7 @@ function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
     async stop() { g!.proc.kill("SIGTERM"); await waitExit(g!.proc); },
     pid: () => g?.proc.pid,
     async counters() {
-      // straight from the control socket (named after the gateway's namespace): a status command
-      // would start a Node process, whose CPU the machine's busy time would count
-      const socket = join(state, readdirSync(state).find((f) => /^control-.*\.sock$/.test(f))!);
-      const s = await request(socket, { cmd: "status" }) as { workers: Array<Record<string, number>> };
+      const s = await gatewayStatus(state);
       let bytes = 0, reads = 0;
       for (const w of s.workers) { bytes += w.readBytes; reads += w.reads; }
       return { bytes, reads };

@@ -3,12 +3,13 @@
 // against the same load through a gateway without a peer. In one run, interleaved.
 // Writes bench/results/ha.md.
 //   npm run bench:ha [-- --seconds 10] [-- --rate 1000] [-- --reps 3]
-import { writeFileSync, readFileSync, readdirSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { sleep, waitExit, waitListening } from "../harness/topology";
 import { makePair, watch, pairFiles, Pair } from "../harness/ha-pair";
 import { requirePeers, wrote } from "./peers";
+import { median, processSeconds } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 10);
@@ -18,9 +19,6 @@ const NODE = process.execPath;
 const ROOT = join(__dirname, "..");
 const BUNDLE = join(ROOT, "dist", "ipmasq.js");
 const PEERS = join(ROOT, "tests", "peers");
-
-// CPU seconds of a process and all its threads (scheduler's own counts).
-const cpu = (pid: number): number => readdirSync(`/proc/${pid}/task`).reduce((n, t) => n + Number(readFileSync(`/proc/${pid}/task/${t}/schedstat`, "utf8").split(" ")[0]) / 1e9, 0);
 
 interface Run { synced: boolean; conns: number; failed: number; masterCpu: number; backupCpu: number; records: number; datagrams: number; bytes: number }
 
@@ -41,10 +39,10 @@ async function once(p: Pair, synced: boolean): Promise<Run> {
     if (synced) cli("gw1", "role", "master");
     await sleep(2000);
     const before = synced ? JSON.parse(cli("gw1", "status", "--json")).ha.counts : undefined;
-    const m0 = cpu(master.pid!), b0 = backup ? cpu(backup.pid!) : 0;
+    const m0 = processSeconds(master.pid!), b0 = backup ? processSeconds(backup.pid!) : 0;
     const out = JSON.parse(p.exec(p.ns.lan, [NODE, join(PEERS, "conn-rate.js"), "10.0.0.254", "9000", String(SECONDS), "1", String(RATE)], (SECONDS + 30) * 1000));
     await sleep(500); // the last batch and the DESTROYs of the last connections
-    const m1 = cpu(master.pid!), b1 = backup ? cpu(backup.pid!) : 0;
+    const m1 = processSeconds(master.pid!), b1 = backup ? processSeconds(backup.pid!) : 0;
     const after = synced ? JSON.parse(cli("gw1", "status", "--json")).ha.counts : undefined;
     const run: Run = {
       synced, conns: out.connections, failed: out.failed, masterCpu: m1 - m0, backupCpu: b1 - b0,
@@ -71,15 +69,14 @@ async function main(): Promise<void> {
   } finally {
     p.destroy();
   }
-  const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)]; };
   const plain = runs.filter((r) => !r.synced), synced = runs.filter((r) => r.synced);
   const perSecond = (r: Run, x: number): number => x / SECONDS;
   const md = [
     `HA table sync at ${RATE} new TCP connections a second (each opened, answered and closed) through the master for ${SECONDS} s; median of ${REPS} interleaved runs`, "",
     "| | connections/s done | updates/s sent | updates per connection | datagrams/s | bytes per update (datagram overhead included) | master CPU, % of a core | master CPU per 1000 connections, ms | backup CPU per 1000 connections, ms |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    `| one gateway, no peer | ${med(plain.map((r) => r.conns / SECONDS)).toFixed(0)} | — | — | — | — | ${med(plain.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${med(plain.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | — |`,
-    `| HA pair, table sync | ${med(synced.map((r) => r.conns / SECONDS)).toFixed(0)} | ${med(synced.map((r) => perSecond(r, r.records))).toFixed(0)} | ${med(synced.map((r) => r.records / r.conns)).toFixed(2)} | ${med(synced.map((r) => perSecond(r, r.datagrams))).toFixed(0)} | ${med(synced.map((r) => r.bytes / Math.max(1, r.records))).toFixed(1)} | ${med(synced.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${med(synced.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | ${med(synced.map((r) => (1e6 * r.backupCpu) / r.conns)).toFixed(0)} |`,
+    `| one gateway, no peer | ${median(plain.map((r) => r.conns / SECONDS)).toFixed(0)} | — | — | — | — | ${median(plain.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${median(plain.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | — |`,
+    `| HA pair, table sync | ${median(synced.map((r) => r.conns / SECONDS)).toFixed(0)} | ${median(synced.map((r) => perSecond(r, r.records))).toFixed(0)} | ${median(synced.map((r) => r.records / r.conns)).toFixed(2)} | ${median(synced.map((r) => perSecond(r, r.datagrams))).toFixed(0)} | ${median(synced.map((r) => r.bytes / Math.max(1, r.records))).toFixed(1)} | ${median(synced.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${median(synced.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | ${median(synced.map((r) => (1e6 * r.backupCpu) / r.conns)).toFixed(0)} |`,
 
   ].join("\n") + "\n";
   process.stdout.write(`\n${md}`);

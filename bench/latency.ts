@@ -7,13 +7,13 @@
 // each gateway's CPU while idle (after the load). In one run, same topology. Writes
 // bench/results/latency.md.
 //   npm run bench:latency [-- --variants "--gro-busy 0;--busy-poll 100"] [-- --reps 3] [-- --warm-up 10] [-- --idle-seconds 30] [-- --workers N]
-import { readFileSync, writeFileSync, mkdtempSync, rmSync } from "node:fs";
+import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
-import { median } from "./cpu-time";
+import { median, processSeconds } from "./cpu-time";
 import { kernelMasquerade } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 
@@ -24,7 +24,6 @@ const IDLE_SECONDS = Number(arg("--idle-seconds") ?? 30);
 const WARM_UP_SECONDS = Number(arg("--warm-up") ?? 10); // half of it ping, half UDP
 const REPS = Number(arg("--reps") ?? 3); // rounds over all setups (on this VM one round's p50 moved by 30 µs from run to run)
 const WORKERS = arg("--workers"); // default: the gateway's own
-const TICKS = 100; // USER_HZ
 const UDP_PORT = 11111;
 
 interface Rtt { p50: number; p99: number } // µs
@@ -62,14 +61,9 @@ async function measure(t: Topology, setup: string, pid?: number): Promise<Row> {
   if (pid) {
     await new Promise((r) => setTimeout(r, 2000));
     // the process and its children (the C reference runs under a wrapper)
-    const ticks = (p = pid): number => {
-      const f = readFileSync(`/proc/${p}/stat`, "utf8").split(") ")[1].split(" ");
-      const kids = readFileSync(`/proc/${p}/task/${p}/children`, "utf8").trim().split(/\s+/).filter(Boolean).map(Number);
-      return Number(f[11]) + Number(f[12]) + kids.reduce((n, k) => n + ticks(k), 0);
-    };
-    const t0 = ticks();
+    const t0 = processSeconds(pid);
     await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
-    idleCpu = (100 * (ticks() - t0)) / TICKS / IDLE_SECONDS;
+    idleCpu = (100 * (processSeconds(pid) - t0)) / IDLE_SECONDS;
   }
   const row = { setup, fresh, ...idle, pingLoad: loaded.ping, udpLoad: loaded.udp, idleCpu };
   process.stderr.write(`${JSON.stringify(row)}\n`);

@@ -58,7 +58,7 @@ async function main(): Promise<void> {
         for (const layout of LAYOUTS) {
           const g = await startGateway(t, ["--config", writeConfig(t), "--workers", String(workers), "--pin", layout === "scheduler" ? "off" : "on"], join(t.dir, "state"));
           try {
-            const pid = Number(t.exec(t.gw, ["pgrep", "-f", `ipmasq.js run --state-dir ${join(t.dir, "state")}`]).trim());
+            const pid = g.proc.pid!;
             steerReceive(t, workers, layout);
             for (const load of LOADS) {
               const b0 = busySeconds(), g0 = processSeconds(pid);

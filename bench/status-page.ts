@@ -1,24 +1,19 @@
-// What the open status page costs the gateway: its CPU (utime + stime from /proc/PID/stat) over
+// What the open status page costs the gateway: its CPU (the scheduler's count, bench/cpu-time.ts) over
 // phases of equal length with the page closed and open in headless Chromium, interleaved, while
 // a paced download runs and the table holds 10 000 flows (the page walks the table for hosts and
 // connections). Prints the figures and the difference in % of one core.
 //   npm run bench:page [-- --seconds 20] [-- --flows 10000]
-import { readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { chromium, Browser } from "playwright-core";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { processSeconds } from "./cpu-time";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 20);
 const FLOWS = Number(arg("--flows") ?? 10_000);
 const PEERS = join(__dirname, "..", "tests", "peers");
-const TICKS = 100; // USER_HZ: /proc/PID/stat counts CPU time in 1/100 s
-
-const cpuTicks = (pid: number): number => {
-  const f = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return Number(f[11]) + Number(f[12]); // utime, stime (fields 14 and 15)
-};
 
 async function main(): Promise<void> {
   requirePeers([["chromium", "chromium"], ["curl", "curl"]]);
@@ -41,11 +36,11 @@ async function main(): Promise<void> {
       const page = open ? await browser!.newPage() : undefined;
       if (page) await page.goto("http://127.0.0.1:8080/");
       await new Promise((r) => setTimeout(r, 2000)); // settle
-      const t0 = cpuTicks(pid);
+      const t0 = processSeconds(pid);
       await new Promise((r) => setTimeout(r, SECONDS * 1000));
-      const used = cpuTicks(pid) - t0;
+      const used = processSeconds(pid) - t0;
       await page?.close();
-      return (100 * used) / TICKS / SECONDS; // % of one core
+      return (100 * used) / SECONDS; // % of one core
     };
     const closed: number[] = [], open: number[] = [];
     for (let k = 0; k < 2; k++) { closed.push(await phase(false)); open.push(await phase(true)); }

@@ -13,10 +13,10 @@ import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
+import { gatewayStatus } from "./gateway-status";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 3);
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 const LOADS: Array<{ name: string; args: string[] }> = [
   { name: "TCP 1 × 1 Gbit/s", args: ["-b", "1G"] },
@@ -39,14 +39,13 @@ function syscallCost(t: Topology, dir: string): { getppid: number; readEagain: n
 interface Row { load: string; cpu: number; perSecond: Record<string, number>; reads: number }
 
 async function measure(t: Topology, pid: number, state: string, load: { name: string; args: string[] }): Promise<Row> {
-  const reads = (): number => (JSON.parse(t.exec(t.gw, [process.execPath, BUNDLE, "status", "--json", "--state-dir", state])) as { workers: Array<{ reads: number }> })
-    .workers.reduce((n, w) => n + w.reads, 0);
+  const reads = async (): Promise<number> => (await gatewayStatus(state)).workers.reduce((n, w) => n + w.reads, 0);
   const client: ChildProcess = t.spawn(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS + 3), ...load.args]);
   try {
     await sleep(1500); // past the start, and the receive hold engaged
-    const r0 = reads(), c0 = processSeconds(pid);
+    const r0 = await reads(), c0 = processSeconds(pid);
     const perf = spawnSync("perf", ["stat", "-x", ",", "-e", EVENTS.join(","), "-p", String(pid), "--", "sleep", String(SECONDS)], { encoding: "utf8" });
-    const r1 = reads(), c1 = processSeconds(pid);
+    const r1 = await reads(), c1 = processSeconds(pid);
     const perSecond: Record<string, number> = {};
     for (const line of perf.stderr.split("\n")) {
       const [count, , event] = line.split(",");

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { median } from "./cpu-time";
 import { buildReference, startReference } from "./reference/reference";
 
 const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
@@ -86,8 +87,7 @@ async function main(): Promise<void> {
     t.destroy();
     rmSync(scratch, { recursive: true, force: true });
   }
-  const med = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s.length ? s[Math.floor(s.length / 2)] : NaN; };
-  const rows = paths.map((p, pi) => ({ name: p.name, v: CASES.map((_, ci) => med(values[pi][ci])) }));
+  const rows = paths.map((p, pi) => ({ name: p.name, v: CASES.map((_, ci) => median(values[pi][ci])) }));
   const md = [
     `raw throughput through the gateway namespace (${process.arch}, median of ${REPS} interleaved runs of ${SECONDS} s; 2 workers / 2 queues each)`, "",
     `| setup | ${CASES.map((c) => c[0]).join(" | ")} |`, `|---|${CASES.map(() => "---:").join("|")}|`,
