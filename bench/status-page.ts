@@ -26,7 +26,7 @@ async function main(): Promise<void> {
     // that the slow path takes every first packet
     topo.exec(topo.lan, [process.execPath, "-e", `const s = require("dgram").createSocket("udp4");
       let i = 0; const next = () => i >= ${FLOWS} ? s.close() : s.send("x", 20000 + i++, "10.0.0.2", () => (i % 50 ? next() : setTimeout(next, 5))); next();`]);
-    const download = topo.spawn(topo.lan, ["curl", "-sS", "-o", "/dev/null", "--limit-rate", "2M", "http://10.0.0.2:8000/bytes?n=100000000000"]);
+    const download = topo.spawn(topo.lan, ["curl", "-sS", "-o", "/dev/null", "http://10.0.0.2:8000/bytes?n=100000000000&rate=2000000"]);
     const wrapper = join(topo.dir, "chromium-in-gw");
     writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${topo.gw} /usr/bin/chromium "$@"\n`, { mode: 0o700 });
     browser = await chromium.launch({ executablePath: wrapper, headless: true,

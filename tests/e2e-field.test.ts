@@ -43,7 +43,7 @@ t.test("SIGKILL mid-download; the next start recovers; a clean stop leaves the k
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const before = kernelState(topo, topo.gw);
   const g1 = await startGateway(topo, ["--config", writeConfig(topo)], state);
-  const download = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "2M", "-o", "/dev/null", "http://10.0.0.2:8080/bytes?n=20000000"]);
+  const download = topo.spawn(topo.lan, ["curl", "-sS", "-o", "/dev/null", "http://10.0.0.2:8080/bytes?n=20000000&rate=2000000"]);
   await sleep(1500);
   t.equal(download.exitCode, null, "the download is under way");
   g1.proc.kill("SIGKILL");
@@ -125,7 +125,7 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
   // a short flap of the link during a download: the flow survives
   const path = "/bytes?n=12000000&seed=7";
   const want = topo.exec(topo.wan, ["sh", "-c", `curl -sS 'http://127.0.0.1:8080${path}' | sha256sum`]).split(" ")[0];
-  const dl = topo.spawn(topo.lan, ["sh", "-c", `curl -sS --max-time 60 --limit-rate 3M 'http://10.0.0.2:8080${path}' | sha256sum`]);
+  const dl = topo.spawn(topo.lan, ["sh", "-c", `curl -sS --max-time 60 'http://10.0.0.2:8080${path}&rate=1500000' | sha256sum`]);
   let got = "";
   dl.stdout!.on("data", (d) => { got += d; });
   dl.stderr!.on("data", (d) => { got += d; });

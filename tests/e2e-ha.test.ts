@@ -115,7 +115,7 @@ vrrp_instance gateway {
   await waitListening(p.spawn(p.ns.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const path = "/bytes?n=40000000&seed=11";
   const want = p.exec(p.ns.wan, ["sh", "-c", `curl -sS 'http://127.0.0.1:8080${path}' | sha256sum`]).split(" ")[0];
-  const downloader = p.spawn(p.ns.lan, ["sh", "-c", `curl -sS --max-time 120 --limit-rate 2500K 'http://10.0.0.254:8080${path}' | sha256sum`]);
+  const downloader = p.spawn(p.ns.lan, ["sh", "-c", `curl -sS --max-time 120 'http://10.0.0.254:8080${path}&rate=2500000' | sha256sum`]);
   const download = watch(downloader);
   const downloadDone = new Promise((r) => downloader.on("exit", r));
   const session = watch(p.spawn(p.ns.lan, [NODE, join(PEERS, "session.js"), "client", "10.0.0.254", "7000", "40"]));

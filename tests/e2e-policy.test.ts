@@ -85,7 +85,7 @@ t.test("policy and operations", async (t) => {
   await t.test("live change: established connections keep flowing, new ones see the new rule", async (t) => {
     const n = 8 * 1024 * 1024;
     const file = join(topo.dir, "slow");
-    const curl = topo.spawn(topo.lan, ["curl", "-sS", "--limit-rate", "2M", "-o", file, `http://10.0.0.2:8080/bytes?n=${n}&seed=5`]);
+    const curl = topo.spawn(topo.lan, ["curl", "-sS", "-o", file, `http://10.0.0.2:8080/bytes?n=${n}&seed=5&rate=2000000`]);
     const done = new Promise<number | null>((resolve) => curl.on("exit", resolve));
     await until(() => { try { return statSync(file).size > 0; } catch { return false; } });
     ipmasq("ipchains", "-I", "forward", "1", "-p", "tcp", "-d", "10.0.0.2", "8080", "-j", "DENY");

@@ -48,7 +48,7 @@ t.test("the status page", async (t) => {
   t.not(fromWan.code, 0, `from the WAN the page cannot be reached (curl exit ${fromWan.code})`);
 
   // traffic while the page is open: a paced download of 100 MB at 4 MB/s (longer than the test)
-  const download = topo.spawn(topo.lan, ["curl", "-sS", "-o", "/dev/null", "--limit-rate", "4M", "http://10.0.0.2:8000/bytes?n=100000000"]);
+  const download = topo.spawn(topo.lan, ["curl", "-sS", "-o", "/dev/null", "http://10.0.0.2:8000/bytes?n=100000000&rate=4000000"]);
   t.teardown(() => { download.kill("SIGKILL"); });
 
   // Chromium in the LAN namespace: Playwright starts it through this wrapper
