@@ -108,6 +108,7 @@ export const T_PORT_MAX = 84;
 export const T_HOST_LIMIT = 88; // u32 flows one LAN host may have (0: no limit)
 export const T_HOST_LIMIT_DROPS = 92; // u32 new flows refused for that
 export const T_UNUSED = 96; // u32 entries from this one on were never used (zero): taken before the free list
+export const T_WORKERS_READING = 100; // i32 workers whose loop reads its queues: "ready" waits for all (host/worker/readiness.ts)
 export const T_HEADER_SIZE = 128;
 
 // ---- Connection entry (64 bytes: one cache line) -----------------------------------------------------

@@ -32,6 +32,7 @@ import { createMemory } from "./core/core";
 import { memoryMap } from "./table/memory-map";
 import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "./table/conntrack";
 import { WorkerTask } from "./worker/loop";
+import { allReading } from "./worker/readiness";
 import { sharedNetworkView } from "./net/network-view";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
 import { InstanceLock } from "./state/instance";
@@ -237,9 +238,10 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     await handOver(g, lock, journal, stopWorkers, log, upnp?.port);
   };
 
-  // The listeners the operator asked for; "ready" only once they listen. One that cannot (its
-  // port is taken) takes the gateway down cleanly.
+  // "ready" only once every worker reads its queues and the listeners the operator asked for
+  // listen. One that cannot (its port is taken) takes the gateway down cleanly.
   try {
+    await allReading(memory, map, o.workers, tasks);
     if (o.metrics) metrics = await startMetrics(o.metrics, view, g.hosts);
     if (webAt) {
       web = await startStatusPage(webAt, { status: () => statusOf(view), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });

@@ -9,6 +9,7 @@ import { MemoryMap, statsAddress } from "../table/memory-map";
 import { REASON_NAMES } from "./reasons";
 import * as L from "../../assembly/layout";
 import { HoldStatus } from "../kernel/receive-hold";
+import { workersReading } from "../worker/readiness";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
   return join(stateDir, `control-net${netnsId()}-${tun}.sock`);
@@ -61,7 +62,7 @@ export function statusOf(g: GatewayView): Record<string, unknown> {
   return {
     pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, ...g.network(),
     connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops,
-    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workers, drops, ...observed, ha,
+    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workersReading: workersReading(g.memory, g.map), workers, drops, ...observed, ha,
   };
 }
 

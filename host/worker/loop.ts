@@ -13,6 +13,7 @@ import { SharedPolicy } from "../policy/shared-policy";
 import { sharedNetworkView, NetworkView, IngressView } from "../net/network-view";
 import { libc, POLLIN } from "../tun/libc";
 import { pinWorker } from "./pin";
+import { markReading } from "./readiness";
 
 export interface WorkerTask {
   memory: WebAssembly.Memory;
@@ -119,6 +120,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
   // a reply that comes back at once is read without a wake-up; then it sleeps until the next.
   const busyNs = BigInt(task.busyPollUs) * 1000n;
   let lastWork = 0n;
+  markReading(memory, map, 1);
   while (Atomics.load(i32, stopAt) === 0) {
     const spin = busyNs > 0n && process.hrtime.bigint() - lastWork < busyNs;
     const ready = c.poll(pfds, sources.length, spin ? 0 : POLL_MS);
@@ -131,5 +133,6 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     }
     if (busyNs > 0n) lastWork = process.hrtime.bigint();
   }
+  markReading(memory, map, -1);
   return { id };
 }
