@@ -36,6 +36,7 @@ import { allReading } from "./worker/readiness";
 import { sharedNetworkView } from "./net/network-view";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
 import { InstanceLock } from "./state/instance";
+import { sweepGone } from "./state/sweep";
 import { GatewayState, timeoutsOf } from "./gateway-state";
 import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
 import { RunOptions } from "./run-options";
@@ -73,6 +74,7 @@ export async function runGateway(o: RunOptions): Promise<number> {
   if (!hasNetAdmin()) throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
   // one gateway per namespace and TUN name: the lock comes before any journal is read
   const lock = o.handover ? InstanceLock.inherit(HANDOVER_LOCK_FD, o.stateDir, o.tun) : InstanceLock.take(o.stateDir, o.tun);
+  for (const line of sweepGone(o.stateDir)) log(line);
   try {
     return await runLocked(o, lock);
   } catch (e) {

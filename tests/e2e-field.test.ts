@@ -3,7 +3,7 @@
 // kernel's own state as the judge.
 import t from "tap";
 import { join } from "node:path";
-import { readdirSync, renameSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome, Topology } from "../harness/topology";
@@ -69,7 +69,7 @@ t.test("SIGKILL mid-download; the next start recovers; a clean stop leaves the k
   t.same(readdirSync(state).filter((f) => f !== "lib"), [], "and the state directory holds no journal, lock or socket");
 });
 
-t.test("a journal of another namespace is set aside, never applied", async (t) => {
+t.test("a journal of another namespace is set aside, never applied; the files of a namespace that is gone are swept, those of a live one kept", async (t) => {
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-stale-")); // outlives both topologies
   t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
   const state = join(scratch, "state");
@@ -80,18 +80,27 @@ t.test("a journal of another namespace is set aside, never applied", async (t) =
   await waitExit(g1.proc);
   const journal = readdirSync(state).find((f) => f.startsWith("wiring-"))!;
   t.ok(journal, `the killed gateway left its journal (${journal})`);
-  old.destroy();
+  const leftByOld = readdirSync(state).filter((f) => f !== "lib");
+  const oldJournal = readFileSync(join(state, journal));
 
   const topo = makeTopology("new");
   t.teardown(() => topo.destroy());
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const config = writeConfig(topo, "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\nipmasqadm portfw -a -P tcp -L 10.0.0.1 8080 -R 192.168.0.2 8080\n");
+  const live = await startGateway(topo, ["--config", config], state);
+  live.proc.kill("SIGTERM");
+  await waitExit(live.proc);
+  t.same(leftByOld.filter((f) => !existsSync(join(state, f))), [], `while its namespace lives, the killed gateway's files stay (its next start there undoes its wiring): ${leftByOld.join(", ")}`);
+  old.destroy();
+
   // find the name this namespace's journal would have, and put the dead one's there
   const probe = await startGateway(topo, ["--config", config], state);
-  const mine = readdirSync(state).find((f) => f.startsWith("wiring-") && f !== journal)!;
+  t.match(probe.log(), /removed the files of a gateway whose network namespace \(net:\[\d+\]\) is gone/, "once its namespace is gone, the next start anywhere says it swept them");
+  t.same(leftByOld.filter((f) => existsSync(join(state, f))), [], "and none is left");
+  const mine = readdirSync(state).find((f) => f.startsWith("wiring-"))!;
   probe.proc.kill("SIGTERM");
   await waitExit(probe.proc);
-  renameSync(join(state, journal), join(state, mine));
+  writeFileSync(join(state, mine), oldJournal, { mode: 0o600 });
   const before = kernelState(topo, topo.gw);
 
   const g = await startGateway(topo, ["--config", config], state);

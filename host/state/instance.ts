@@ -25,6 +25,10 @@ export function netnsId(): string {
   return (cookie = `i${readlinkSync("/proc/self/ns/net").replace(/\D/g, "")}`);
 }
 
+// The namespace's inode, which the lock file also records: a namespace cannot be found by its
+// cookie without entering it, but by its inode (host/state/sweep.ts).
+export const netnsInode = (): string => readlinkSync("/proc/self/ns/net").replace(/\D/g, "");
+
 export function bootId(): string {
   return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
 }
@@ -46,7 +50,7 @@ export class InstanceLock {
       if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
         const e = libc().errno();
         let pid = "";
-        try { pid = readFileSync(fd, "utf8").trim(); } catch { /* unreadable */ }
+        try { pid = readFileSync(fd, "utf8").split("\n")[0].trim(); } catch { /* unreadable */ }
         closeSync(fd);
         if (e === EWOULDBLOCK) throw new AlreadyRunning(`another ipmasq${pid ? ` (pid ${pid})` : ""} runs the gateway of this network namespace with TUN ${tun}; nothing was changed (stop it first, or choose another --tun)`);
         throw new Error(`cannot lock ${file}: ${errnoName(e)}`);
@@ -69,9 +73,10 @@ export class InstanceLock {
     return lock;
   }
 
+  // The lock file holds the pid, then the namespace's inode.
   private writePid(pid: number): void {
     ftruncateSync(this.fd, 0);
-    writeSync(this.fd, `${pid}\n`, 0);
+    writeSync(this.fd, `${pid}\n${netnsInode()}\n`, 0);
   }
 
   // At a clean stop: the file goes while we still hold the lock (take() retries on a stale one).
