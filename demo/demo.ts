@@ -26,7 +26,7 @@ function preflight(): void {
 async function demo(): Promise<void> {
   preflight();
   step("three namespaces: lan, gw, wan");
-  const t = makeTopology("demo");
+  const t = makeTopology("demo", { scratch: "ipmasq-demo-" });
   const cleanup = (): void => { t.destroy(); };
   process.on("SIGINT", () => { cleanup(); say("\ninterrupted: the namespaces, their processes and the demo's files are removed; nothing outside them was changed"); process.exit(130); });
   try {

@@ -18,7 +18,8 @@ export interface Topology {
 const sh = (args: string[], timeout = 60_000, input?: string): string =>
   execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
 
-export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number }): Topology {
+// `scratch`: the prefix of the scratch folder's name (the demo's says it is the demo's).
+export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number; scratch?: string }): Topology {
   const id = `${tag}${process.pid % 100000}`;
   const lan = `ipm-${id}-lan`, gw = `ipm-${id}-gw`, wan = `ipm-${id}-wan`, far = `ipm-${id}-far`;
   const children: ChildProcess[] = [];
@@ -66,7 +67,7 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
     destroy();
     throw e;
   }
-  const dir = mkdtempSync(join(tmpdir(), "ipmasq-test-"));
+  const dir = mkdtempSync(join(tmpdir(), extra?.scratch ?? "ipmasq-test-"));
   return {
     lan, gw, wan, far, dir,
     exec: (ns, cmd, opts) => sh(["ip", "netns", "exec", ns, ...cmd], opts?.timeout ?? 60_000, opts?.input),

@@ -50,6 +50,8 @@ usage: ipmasq COMMAND [options]      ipmasq COMMAND --help      ipmasq --version
        ipmasq help manual | conf       the manual pages, ipmasq(8) and ipmasq.conf(5)
 
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${`${n} ${c.args}`.padEnd(width)}  ${c.summary}`).join("\n")}
+
+The gateway's options (--workers, --max-conns, --ports, --web, ...): ipmasq run --help
 `;
 }
 
@@ -196,7 +198,14 @@ async function command(name: string, argv: string[], workerFile: string): Promis
     case "run": { const dir = stateDirOf(v); return runGateway(runOptions(v, dir, [name, ...argv], workerFile)); }
     case "check": return check(positionals[0] ?? (v.config as string), v.json === true);
     case "status": {
-      const s = await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "status" });
+      const path = controlSocketPath(stateDirOf(v), v.tun as string);
+      let s: unknown;
+      try { s = await request(path, { cmd: "status" }); } catch (e) {
+        // a script that asked for JSON gets JSON, also when no gateway runs (exit 3 all the same)
+        if (!(e instanceof NotRunning) || !v.json) throw e;
+        process.stdout.write(JSON.stringify({ running: false, error: e.message }, null, 1) + "\n");
+        return EXIT_NOT_RUNNING;
+      }
       process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
       return 0;
     }

@@ -1,6 +1,6 @@
 // `ipmasq install`: the gateway starts at boot. A systemd unit where systemd runs, else an rc
 // script in the seed's place, /etc/rc.d/rc.ipmasq. `--root DIR` writes under DIR (packaging, tests).
-import { copyFileSync, existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
 import { join, dirname } from "node:path";
 import { execFileSync } from "node:child_process";
 import { bashCompletion } from "./completion";
@@ -77,7 +77,7 @@ WantedBy=multi-user.target
 export function rcScript(config: string): string {
   return `#!/bin/sh
 # rc.ipmasq - start the ipmasq gateway at boot (written by ipmasq install).
-# Call it from /etc/rc.d/rc.local as the seed did:
+# Call it from /etc/rc.d/rc.local as the seed did (Slackware), or /etc/rc.local (Debian):
 #   if [ -x /etc/rc.d/rc.ipmasq ]; then /etc/rc.d/rc.ipmasq start; fi
 IPMASQ=\${IPMASQ:-/${BIN}}
 CONFIG=\${CONFIG:-${config}}
@@ -124,48 +124,71 @@ esac
 `;
 }
 
+// The folders install made (deepest last), so that uninstall removes them again once empty, and
+// never a folder that was there before.
+const MADE = "usr/local/lib/ipmasq/installed-folders";
+
+// Both say what they wrote or removed where they did it (under --root DIR, with DIR).
 export function install(o: { root: string; init: "systemd" | "sysv"; config: string; bundle: string }): string {
   const at = (p: string): string => join(o.root, p);
+  const made: string[] = [];
+  const folderOf = (p: string): void => {
+    const missing: string[] = [];
+    for (let d = dirname(p); d !== "." && !existsSync(at(d)); d = dirname(d)) missing.unshift(d);
+    mkdirSync(dirname(at(p)), { recursive: true });
+    made.push(...missing);
+  };
   const out: string[] = [];
-  mkdirSync(dirname(at(LIB)), { recursive: true });
+  folderOf(LIB);
   copyFileSync(o.bundle, at(LIB));
   chmodSync(at(LIB), 0o755);
-  mkdirSync(dirname(at(BIN)), { recursive: true });
+  folderOf(BIN);
   rmSync(at(BIN), { force: true });
   symlinkSync(`/${LIB}`.replace(/^\/usr\/local/, ".."), at(BIN));
-  out.push(`installed /${LIB} and /${BIN}`);
+  out.push(`installed ${at(LIB)} and ${at(BIN)}`);
   for (const [path, text] of [[MAN8, pageSource("manual")], [MAN5, pageSource("conf")], [COMPLETION, bashCompletion()]] as const) {
-    mkdirSync(dirname(at(path)), { recursive: true });
+    folderOf(path);
     writeFileSync(at(path), text, { mode: 0o644 });
   }
   out.push(`installed the manual pages ipmasq(8), ipmasq.conf(5) and bash completion`);
   if (o.init === "systemd") {
-    mkdirSync(dirname(at(UNIT)), { recursive: true });
+    folderOf(UNIT);
     writeFileSync(at(UNIT), systemdUnit(process.execPath, o.config));
-    out.push(`wrote /${UNIT}`);
+    out.push(`wrote ${at(UNIT)}`);
     if (o.root === "/" && existsSync("/run/systemd/system")) {
       execFileSync("systemctl", ["daemon-reload"]);
       execFileSync("systemctl", ["enable", "ipmasq.service"]);
       out.push("enabled ipmasq.service (systemctl start ipmasq to start it now)");
     }
   } else {
-    mkdirSync(dirname(at(RC)), { recursive: true });
+    folderOf(RC);
     writeFileSync(at(RC), rcScript(o.config), { mode: 0o755 });
-    out.push(`wrote /${RC}; add to /etc/rc.d/rc.local:  if [ -x /${RC} ]; then /${RC} start; fi`);
+    // Slackware (the seed's) has /etc/rc.d/rc.local, Debian and most others /etc/rc.local
+    const rcLocal = existsSync(at("etc/rc.d/rc.local")) ? "/etc/rc.d/rc.local" : "/etc/rc.local";
+    out.push(`wrote ${at(RC)}; add to ${rcLocal}:  if [ -x /${RC} ]; then /${RC} start; fi`);
   }
+  const before = existsSync(at(MADE)) ? readFileSync(at(MADE), "utf8").split("\n").filter(Boolean) : [];
+  writeFileSync(at(MADE), [...new Set([...before, ...made])].map((d) => `${d}\n`).join(""), { mode: 0o644 });
   if (!existsSync(join(o.root, o.config))) out.push(`note: ${o.config} does not exist yet: put your ipchains lines there`);
   return out.join("\n") + "\n";
 }
 
 export function uninstall(root: string): string {
+  const at = (p: string): string => join(root, p);
   const removed: string[] = [];
-  if (root === "/" && existsSync(join(root, UNIT)) && existsSync("/run/systemd/system")) {
+  if (root === "/" && existsSync(at(UNIT)) && existsSync("/run/systemd/system")) {
     try { execFileSync("systemctl", ["disable", "ipmasq.service"]); } catch { /* not enabled */ }
   }
   for (const p of [UNIT, RC, BIN, LIB, MAN8, MAN5, COMPLETION]) {
-    if (existsSync(join(root, p)) || p === BIN) {
-      try { rmSync(join(root, p)); removed.push(`/${p}`); } catch { /* not there */ }
+    if (existsSync(at(p)) || p === BIN) {
+      try { rmSync(at(p)); removed.push(at(p)); } catch { /* not there */ }
     }
+  }
+  // the folders install made, deepest first, each only if nothing else has moved in
+  const made = existsSync(at(MADE)) ? readFileSync(at(MADE), "utf8").split("\n").filter(Boolean) : [];
+  rmSync(at(MADE), { force: true });
+  for (const d of made.sort((a, b) => b.length - a.length)) {
+    try { rmdirSync(at(d)); removed.push(`${at(d)}/`); } catch { /* not empty, or gone */ }
   }
   return removed.length ? `removed ${removed.join(", ")}\n` : "nothing to remove\n";
 }

@@ -37,6 +37,8 @@ t.test("conventions", async (t) => {
   const state = join(scratch, "state");
   const status = ipmasq(["status", "--state-dir", state]);
   t.match([status.code, status.err], [3, /no gateway is running in this network namespace/], "status with nothing running: exit 3 (LSB)");
+  const statusJson = ipmasq(["status", "--json", "--state-dir", state]);
+  t.match([statusJson.code, JSON.parse(statusJson.out)], [3, { running: false, error: /no gateway is running/ }], "status --json with nothing running: exit 3, and JSON on stdout");
   const conns = ipmasq(["conns", "--state-dir", state]);
   t.equal(conns.code, 1, "other commands with nothing running: exit 1");
   const live = ipmasq(["ipchains", "--help"]);

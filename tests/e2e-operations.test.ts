@@ -3,7 +3,7 @@
 // starts and stops the gateway).
 import t from "tap";
 import { join } from "node:path";
-import { existsSync, readFileSync, readlinkSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome } from "../harness/topology";
 import { kernelState } from "./helpers/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -118,13 +118,15 @@ t.test("operations", async (t) => {
 
   await t.test("install: a systemd unit, or an rc script that starts and stops the gateway", async (t) => {
     const root = join(topo.dir, "root");
-    t.match(ipmasq("install", "--init", "systemd", "--root", root, "--config", "/etc/ipmasq.conf"), /wrote \/etc\/systemd\/system\/ipmasq.service/);
+    mkdirSync(join(root, "etc"), { recursive: true }); // a folder that was there before install
+    writeFileSync(join(root, "etc/hostname"), "gw\n");
+    t.match(ipmasq("install", "--init", "systemd", "--root", root, "--config", "/etc/ipmasq.conf"), `wrote ${root}/etc/systemd/system/ipmasq.service`, "install says where it wrote, --root included");
     const unit = readFileSync(join(root, "etc/systemd/system/ipmasq.service"), "utf8");
     t.match(unit, new RegExp(`ExecStart=${NODE} /usr/local/lib/ipmasq/ipmasq.js run --config /etc/ipmasq.conf`));
     t.match(unit, /ExecReload=\/bin\/kill -HUP \$MAINPID/);
     t.match(unit, /WantedBy=multi-user.target/);
     t.equal(readlinkSync(join(root, "usr/local/sbin/ipmasq")), "../lib/ipmasq/ipmasq.js");
-    t.match(ipmasq("install", "--init", "sysv", "--root", root), /wrote \/etc\/rc.d\/rc.ipmasq/);
+    t.match(ipmasq("install", "--init", "sysv", "--root", root), `wrote ${root}/etc/rc.d/rc.ipmasq; add to /etc/rc.local:`, "on a system without /etc/rc.d/rc.local (Debian), the rc script is called from /etc/rc.local");
     const rc = join(root, "etc/rc.d/rc.ipmasq");
     const env = ["env", `IPMASQ=${join(root, "usr/local/sbin/ipmasq")}`, `CONFIG=${config}`, `LOG=${join(topo.dir, "rc.log")}`, `IPMASQ_OPTS=--state-dir ${state}`];
     t.match(topo.exec(topo.gw, [...env, "sh", rc, "start"]), /ipmasq started/, "rc.ipmasq start");
@@ -134,5 +136,6 @@ t.test("operations", async (t) => {
     t.equal(kernelState(topo, topo.gw), before, "and the kernel is as before");
     t.match(ipmasq("uninstall", "--root", root), /removed/);
     t.notOk(existsSync(join(root, "etc/systemd/system/ipmasq.service")) || existsSync(rc) || existsSync(join(root, "usr/local/lib/ipmasq/ipmasq.js")), "uninstall removes what install wrote");
+    t.same([readdirSync(root), readdirSync(join(root, "etc"))], [["etc"], ["hostname"]], "and the folders it made, not those that were there before");
   });
 });
