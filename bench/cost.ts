@@ -25,8 +25,9 @@ import { barChart } from "./chart";
 import { requirePeers, wrote } from "./peers";
 import { gatewayStatus } from "./gateway-status";
 import { CPUS, busySeconds, processSeconds } from "./cpu-time";
+import { arg } from "./args";
+import { median, iqr } from "./stats";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const QUICK = process.argv.includes("--quick");
 const REPS = Number(arg("--reps") ?? (QUICK ? 2 : 5));
 const SECONDS = Number(arg("--seconds") ?? (QUICK ? 2 : 4));
@@ -197,16 +198,6 @@ function cReference(t: Topology, binary: string): Setup {
 }
 
 // ---- figures ---------------------------------------------------------------------------------
-
-// over the repetitions that worked (a failed run is NaN)
-const quantile = (xs: number[], q: number): number => {
-  const s = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
-  if (s.length === 0) return NaN;
-  const at = (s.length - 1) * q, lo = Math.floor(at), hi = Math.ceil(at);
-  return s[lo] + (s[hi] - s[lo]) * (at - lo);
-};
-const median = (xs: number[]): number => quantile(xs, 0.5);
-const iqr = (xs: number[]): number => quantile(xs, 0.75) - quantile(xs, 0.25);
 
 interface Stat { median: number; iqr: number }
 const stat = (xs: number[]): Stat => ({ median: median(xs), iqr: iqr(xs) });

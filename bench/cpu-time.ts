@@ -25,8 +25,3 @@ export function processSeconds(pid: number): number {
   return sum;
 }
 
-// The median of what was measured (a failed run's NaN left out); NaN if nothing was.
-export function median(xs: number[]): number {
-  const v = xs.filter((x) => !Number.isNaN(x)).sort((a, b) => a - b);
-  return v.length ? v[Math.floor((v.length - 1) / 2)] : NaN;
-}

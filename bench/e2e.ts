@@ -8,8 +8,8 @@ import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until
 import { barChart } from "./chart";
 import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { requirePeers, wrote } from "./peers";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 5);
 const QUICK = process.argv.includes("--quick");
 const PEERS = join(__dirname, "..", "tests", "peers");

@@ -9,15 +9,15 @@ import { ChildProcess } from "node:child_process";
 import { sleep, waitExit, waitListening } from "../harness/topology";
 import { makePair, watch, pairFiles, Pair } from "../harness/ha-pair";
 import { requirePeers, wrote } from "./peers";
-import { median, processSeconds } from "./cpu-time";
+import { processSeconds } from "./cpu-time";
+import { median } from "./stats";
+import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 10);
 const RATE = Number(arg("--rate") ?? 1000);
 const REPS = Number(arg("--reps") ?? 3);
-const NODE = process.execPath;
 const ROOT = join(__dirname, "..");
-const BUNDLE = join(ROOT, "dist", "ipmasq.js");
 const PEERS = join(ROOT, "tests", "peers");
 
 interface Run { synced: boolean; conns: number; failed: number; masterCpu: number; backupCpu: number; records: number; datagrams: number; bytes: number }
@@ -34,7 +34,7 @@ async function once(p: Pair, synced: boolean): Promise<Run> {
   p.exec(p.ns.gw1, ["sh", "-c", "ip addr add 192.168.0.1/24 dev eth1; ip addr add 10.0.0.1/24 dev eth0"]);
   const master = await start("gw1", "10.9.0.2");
   const backup = synced ? await start("gw2", "10.9.0.1") : undefined;
-  const cli = (gw: "gw1" | "gw2", ...a: string[]): string => p.exec(p.ns[gw], [NODE, BUNDLE, ...a, "--state-dir", join(p.dir, gw)]);
+  const cli = (gw: "gw1" | "gw2", ...a: string[]): string => ipmasqCli(p.exec, p.ns[gw], join(p.dir, gw))(...a);
   try {
     if (synced) cli("gw1", "role", "master");
     await sleep(2000);

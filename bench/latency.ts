@@ -13,11 +13,12 @@ import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
-import { median, processSeconds } from "./cpu-time";
+import { processSeconds } from "./cpu-time";
+import { median } from "./stats";
 import { kernelMasquerade } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 // ipmasq rows besides the defaults, ";"-separated
 const VARIANTS = (arg("--variants") ?? "--gro-busy 0;--busy-poll 100").split(";").map((v) => v.trim()).filter(Boolean);
 const IDLE_SECONDS = Number(arg("--idle-seconds") ?? 30);

@@ -10,9 +10,9 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTopology, writeConfig, sleep, waitExit, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
 const ROOT = join(__dirname, "..");
-const BUNDLE = join(ROOT, "dist", "ipmasq.js");
 const ARM64_NODE = join(ROOT, "build", "arm64", "package", "bin", "node");
 const SETTLE_MS = 6000;
 

@@ -11,9 +11,10 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
-import { CPUS, busySeconds, processSeconds, median } from "./cpu-time";
+import { CPUS, busySeconds, processSeconds } from "./cpu-time";
+import { median } from "./stats";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const REPS = Number(arg("--reps") ?? 3);
 const SECONDS = Number(arg("--seconds") ?? 4);
 

@@ -8,10 +8,10 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { execFileSync } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit } from "../harness/topology";
+import { arg } from "./args";
 
-const arg = (name: string, dflt: string): string => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : dflt; };
 const CASE = process.argv.find((a) => a === "tcp" || a === "udp64") ?? "tcp";
-const PPS = Number(arg("--pps", "100000"));
+const PPS = Number(arg("--pps") ?? "100000");
 const SAMPLE_SECONDS = 3;
 
 // Kernel functions by what they do for a forwarded packet. Without a hardware PMU (a VM),
@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   try {
     t.spawn(t.wan, ["iperf3", "-s"]);
     await new Promise((r) => setTimeout(r, 800));
-    g = await startGateway(t, ["--config", writeConfig(t), "--core", arg("--core", "wasm"), "--workers", arg("--workers", "1")], join(t.dir, "state"));
+    g = await startGateway(t, ["--config", writeConfig(t), "--core", arg("--core") ?? "wasm", "--workers", arg("--workers") ?? "1"], join(t.dir, "state"));
     t.exec(t.lan, ["ping", "-c", "2", "-i", "0.2", "10.0.0.2"]);
     const perf = t.spawn(t.gw, ["sh", "-c", `sleep 1; exec perf record -q -e cpu-clock -a -o ${dataFile} -- sleep ${SAMPLE_SECONDS}`]);
     const iperf = CASE === "tcp"
@@ -71,7 +71,7 @@ async function main(): Promise<void> {
     const md = [
       `# Profile: ${load}`,
       "",
-      `perf cpu-clock samples over ${SAMPLE_SECONDS} s of the whole ${process.arch} machine (100 % = all its CPUs); ipmasq --core ${arg("--core", "wasm")} --workers ${arg("--workers", "1")}.`,
+      `perf cpu-clock samples over ${SAMPLE_SECONDS} s of the whole ${process.arch} machine (100 % = all its CPUs); ipmasq --core ${arg("--core") ?? "wasm"} --workers ${arg("--workers") ?? "1"}.`,
       "",
       "| process, code | share |", "|---|---:|",
       ...byProcess.filter(([p]) => p >= 0.5).map(([p, k]) => `| ${k} | ${pct(p)} |`),

@@ -9,8 +9,8 @@ import { chromium, Browser } from "playwright-core";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 20);
 const FLOWS = Number(arg("--flows") ?? 10_000);
 const PEERS = join(__dirname, "..", "tests", "peers");

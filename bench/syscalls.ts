@@ -14,8 +14,8 @@ import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topolo
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
 import { gatewayStatus } from "./gateway-status";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const SECONDS = Number(arg("--seconds") ?? 3);
 
 const LOADS: Array<{ name: string; args: string[] }> = [

@@ -9,14 +9,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { makeTopology, writeConfig, waitExit, until, Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
-import { median } from "./cpu-time";
+import { median } from "./stats";
 import { buildReference, startReference } from "./reference/reference";
+import { BUNDLE } from "../harness/ipmasq-cli";
+import { arg } from "./args";
 
-const arg = (name: string): string | undefined => { const i = process.argv.indexOf(name); return i > 0 ? process.argv[i + 1] : undefined; };
 const REPS = Number(arg("--reps") ?? 3);
 const SECONDS = Number(arg("--seconds") ?? 4);
 const BEFORE = arg("--before");
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 const CASES: Array<[string, string[]]> = [
   ["TCP 1 up Gbit/s", []], ["TCP 1 down", ["-R"]], ["TCP 4 up", ["-P", "4"]], ["TCP 4 down", ["-P", "4", "-R"]],

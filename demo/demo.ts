@@ -6,10 +6,9 @@
 import { execFileSync } from "node:child_process";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, SEED_CONFIG } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
-const NODE = process.execPath;
 const PEERS = join(__dirname, "..", "tests", "peers");
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const REQUIRED: Array<[string, string]> = [["ip", "iproute2"], ["curl", "curl"], ["ping", "iputils-ping"]];
 
 const say = (s: string): void => { process.stdout.write(`${s}\n`); };

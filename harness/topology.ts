@@ -5,6 +5,7 @@ import { execFileSync, spawn, ChildProcess } from "node:child_process";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BUNDLE, NODE } from "./ipmasq-cli";
 
 export interface Topology {
   lan: string; gw: string; wan: string;
@@ -91,8 +92,7 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
 // `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv).
 export async function startGateway(t: Topology, args: string[], stateDir: string, nodeArgs: string[] = [], prefix: string[] = []): Promise<{ proc: ChildProcess; log: () => string }> {
-  const bundle = join(__dirname, "..", "dist", "ipmasq.js");
-  const proc = t.spawn(t.gw, [...prefix, process.execPath, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
+  const proc = t.spawn(t.gw, [...prefix, NODE, ...nodeArgs, BUNDLE, "run", "--state-dir", stateDir, ...args]);
   let out = "";
   proc.stdout!.on("data", (d) => { out += d; });
   proc.stderr!.on("data", (d) => { out += d; });

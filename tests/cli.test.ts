@@ -8,8 +8,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { COMMANDS, OPTIONS } from "../host/cli";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const scratch = mkdtempSync(join(tmpdir(), "ipmasq-cli-"));
 t.teardown(() => rmSync(scratch, { recursive: true, force: true }));
 

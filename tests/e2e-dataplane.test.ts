@@ -9,12 +9,12 @@ import { join } from "node:path";
 import { readFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, snmp, until, sleep, Topology } from "../harness/topology";
-import { kernelState, receiveOffload } from "./helpers/kernel-state";
+import { kernelState, receiveOffload } from "../harness/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
+import { NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
 const MB50 = 50 * 1024 * 1024;
 const results: Record<string, unknown> = {};
 

@@ -3,9 +3,9 @@
 import t from "tap";
 import { join } from "node:path";
 import { makeTopology, writeConfig } from "../harness/topology";
-import { kernelState } from "./helpers/kernel-state";
+import { kernelState } from "../harness/kernel-state";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 t.test("errors name what is missing, and change nothing", async (t) => {
   const topo = makeTopology("err");

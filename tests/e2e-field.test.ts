@@ -7,11 +7,10 @@ import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSy
 import { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome, Topology } from "../harness/topology";
-import { kernelState, receiveOffload } from "./helpers/kernel-state";
+import { kernelState, receiveOffload } from "../harness/kernel-state";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 const fetch = (topo: Topology, url: string, seconds = 5): string =>
   topo.exec(topo.lan, ["curl", "-sS", "--max-time", String(seconds), url], { timeout: 60_000 });

@@ -6,8 +6,8 @@ import { join } from "node:path";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
 import { makeTopology, writeConfig, startGateway, waitExit, until, outcome, Topology, SEED_CONFIG } from "../harness/topology";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 // vsftpd needs an empty directory to chroot into; one of the test's own (removed with it)
 function vsftpd(topo: Topology, ns: string, root: string, name: string): void {

@@ -14,10 +14,9 @@ import { writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { sleep, until, waitExit, waitListening } from "../harness/topology";
 import { makePair, watch, pairFiles } from "../harness/ha-pair";
+import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 interface Member { name: "gw1" | "gw2"; state: string; ipmasq?: ChildProcess; log?: () => string; keepalived?: ChildProcess }
 
@@ -28,7 +27,7 @@ t.test("an HA pair: failover with every connection kept, resync, and a WAN link 
   const members: Record<"gw1" | "gw2", Member> = { gw1: { name: "gw1", state: join(p.dir, "gw1") }, gw2: { name: "gw2", state: join(p.dir, "gw2") } };
   const peerOf = { gw1: "10.9.0.2", gw2: "10.9.0.1" };
   const lanAddr = { gw1: "192.168.0.2", gw2: "192.168.0.3" };
-  const cli = (m: Member, ...args: string[]): string => p.exec(p.ns[m.name], [NODE, BUNDLE, ...args, "--state-dir", m.state]);
+  const cli = (m: Member, ...args: string[]): string => ipmasqCli(p.exec, p.ns[m.name], m.state)(...args);
   const ha = (m: Member): { role: string; peerRole: string; counts: { receivedRecords: number; fullReceived: number; refused: Record<string, number> } } =>
     JSON.parse(cli(m, "status", "--json")).ha;
 

@@ -7,10 +7,9 @@ import t, { Test } from "tap";
 import { join } from "node:path";
 import { ChildProcess } from "node:child_process";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, scapy, Topology } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 // The LAN host's own receive counters, to prove nothing arrived.
 const RECEIVED = ["Icmp.InEchos", "Icmp.InMsgs", "Tcp.PassiveOpens", "Tcp.InSegs", "Udp.InDatagrams", "Udp.NoPorts"];

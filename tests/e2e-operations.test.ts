@@ -5,13 +5,12 @@ import t from "tap";
 import { join } from "node:path";
 import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from "node:fs";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome } from "../harness/topology";
-import { kernelState } from "./helpers/kernel-state";
+import { kernelState } from "../harness/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
+import { NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 
 t.test("operations", async (t) => {
@@ -20,7 +19,7 @@ t.test("operations", async (t) => {
   const state = join(topo.dir, "state");
   // the commands that talk to the gateway find it through the state directory; check, install and
   // uninstall need none (and take no such option)
-  const ipmasq = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, ...(["check", "install", "uninstall"].includes(args[0]) ? [] : ["--state-dir", state])]);
+  const ipmasq = ipmasqCli(topo.exec, topo.gw, state);
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const before = kernelState(topo, topo.gw);
   const config = writeConfig(topo);

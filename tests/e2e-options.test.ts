@@ -6,10 +6,10 @@ import { join } from "node:path";
 import { readdirSync, readFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until } from "../harness/topology";
-import { receiveOffload } from "./helpers/kernel-state";
+import { receiveOffload } from "../harness/kernel-state";
+import { NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
 
 t.test("run options", async (t) => {
   const topo = makeTopology("opt");

@@ -3,10 +3,9 @@
 import t from "tap";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, until } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 
 t.test("NAT-PMP and PCP", async (t) => {

@@ -7,9 +7,9 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { makeTopology, writeConfig, startGateway, waitExit } from "../harness/topology";
-import { kernelState } from "./helpers/kernel-state";
+import { kernelState } from "../harness/kernel-state";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const CAP_NET_ADMIN = 1n << 12n;
 const CAP_BPF = 1n << 39n;
 

@@ -5,10 +5,9 @@ import t from "tap";
 import { join } from "node:path";
 import { createHash } from "node:crypto";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, until, outcome, scapy } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 const hops = (out: string): string[] => out.split("\n").slice(1).filter((l) => /^\s*\d+/.test(l)).map((l) => l.trim().split(/\s+/)[1]);
 

@@ -8,10 +8,9 @@ import { join } from "node:path";
 import { writeFileSync, chmodSync } from "node:fs";
 import { chromium } from "playwright-core";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 // the picture in the README is refreshed on purpose (IPMASQ_REFRESH_DOCS=1 npm test), never by a
 // plain test run, which would leave the checkout dirty
 const SCREENSHOT = process.env.IPMASQ_REFRESH_DOCS === "1" ? join(__dirname, "..", "docs", "status-page.png") : undefined;

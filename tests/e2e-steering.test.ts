@@ -4,10 +4,9 @@
 import t from "tap";
 import { join } from "node:path";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
+import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 
 t.test("a flow's two directions go to one worker", async (t) => {
   const topo = makeTopology("steer");

@@ -8,10 +8,9 @@ import t from "tap";
 import { join } from "node:path";
 import { existsSync } from "node:fs";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, until } from "../harness/topology";
+import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const PY = "/usr/bin/python3";
 
 t.test("UPnP IGD", async (t) => {
@@ -30,7 +29,7 @@ t.test("UPnP IGD", async (t) => {
   await waitExit(off.proc);
 
   const g = await startGateway(topo, ["--config", config, "--upnp", "on", "--pcp", "on"], state);
-  const cli = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, "--state-dir", state]);
+  const cli = ipmasqCli(topo.exec, topo.gw, state);
   // the gateway of the moment (a graceful restart below replaces the process), stopped cleanly
   t.teardown(async () => {
     try {

@@ -6,10 +6,9 @@ import t from "tap";
 import { join } from "node:path";
 import { readFileSync, symlinkSync } from "node:fs";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, until, SEED_CONFIG } from "../harness/topology";
+import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
-const NODE = process.execPath;
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const CONFIG = SEED_CONFIG;
 
 interface HostRow { host: string; flows: number; flowsTotal: number; bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number }
@@ -41,7 +40,7 @@ with open(${JSON.stringify(join(topo.dir, "syslog.out"))}, "a") as f:
 
   const g = await startGateway(topo, ["--config", writeConfig(topo, CONFIG), "--log-events", logFile, "--metrics", "9100"], state);
   t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
-  const cli = (...args: string[]): string => topo.exec(topo.gw, [NODE, BUNDLE, ...args, "--state-dir", state]);
+  const cli = ipmasqCli(topo.exec, topo.gw, state);
 
   // `ipmasq events --json` follows from here on
   const follower = topo.spawn(topo.gw, [NODE, BUNDLE, "events", "--json", "--state-dir", state]);

@@ -8,9 +8,9 @@ import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { OPTIONS, COMMANDS } from "../host/cli-spec";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
 const ROOT = join(__dirname, "..");
-const BUNDLE = join(ROOT, "dist", "ipmasq.js");
 const page = (name: string): string => readFileSync(join(ROOT, "man", name), "utf8");
 const flags = (roff: string): string[] => [...new Set([...roff.matchAll(/\\-\\-([a-z](?:[a-z]|\\-)*)/g)].map((m) => m[1].replace(/\\-/g, "-")))].sort();
 

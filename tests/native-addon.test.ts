@@ -9,8 +9,8 @@ import { createHash } from "node:crypto";
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, copyFileSync, rmSync, statSync, symlinkSync, writeFileSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { BUNDLE } from "../harness/ipmasq-cli";
 
-const BUNDLE = join(__dirname, "..", "dist", "ipmasq.js");
 const NOBODY = 65534;
 const root = join(__dirname, "..");
 const version = JSON.parse(readFileSync(join(root, "node_modules/koffi/package.json"), "utf8")).version;
