@@ -49,7 +49,8 @@ export const R_HOST_LIMIT = 20; // a new flow of a LAN host that has --max-conns
 export const R_COUNT = 21;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
-// Every ingress interface has its own TUN device (host/kernel/ingress.ts), so the worker knows it.
+// Every ingress interface has its own TUN device (host/kernel/follow-network.ts makes them,
+// host/kernel/wiring.ts routes into them), so the worker knows it.
 // A packet from the WAN may only use a flow's WAN-side key, a packet from inside only the LAN-side
 // key (and the WAN-side key of a fixed flow: a LAN client of a redirect): a WAN host that forges
 // a LAN source never reaches a flow's outbound half.

@@ -1,4 +1,4 @@
-// The kernel wiring ("tun-route", docs/architecture.md), with the ingress kept visible: every interface
+// The kernel wiring (the rules table in docs/architecture.md), with the ingress kept visible: every interface
 // the gateway serves has a TUN device of its own (host/kernel/follow-network.ts makes them), and
 // an `ip rule iif IF lookup TABLE` whose table routes everything into that device; the gateway's
 // own packets (a redirect target's replies) go to the base device. What ipmasq writes back goes

@@ -1,6 +1,6 @@
 // A JSON value the host publishes to every worker through the shared memory: written under a
 // sequence lock (odd while the host writes), read by a worker only when the sequence moved, so
-// checking for a new version costs one atomic load per batch.
+// checking for a new version costs one atomic load per wake-up of the worker's poll().
 //   @SEQ  i32  bumped before and after each write
 //   @LEN  u32  length of the blob in bytes
 //   @BLOB      the JSON text
