@@ -1,8 +1,9 @@
 // The fast path: one call translates a whole batch of packets read from the TUN queue.
 // Per packet: validate, look the flow up by its LAN-side or WAN-side key, rewrite, and leave a
 // verdict in the descriptor. Anything without an established entry goes to the slow path.
-import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
-import { l4HeaderOk, l4HeaderLength, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField } from "./ipv4";
+import { IPV4_FRAG_OFFSET_MASK, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./wire";
+import { l4HeaderOk, l4HeaderLength, checksumOffset } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
@@ -195,7 +196,7 @@ function icmpError(ip: usize, l4: usize, l4len: i32, ingress: u32): u32 {
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
   if (embIhl == 0) return drop(R_BAD_ICMP);
-  if ((fragField(emb) & FRAG_OFFSET_MASK) != 0) return slow(R_FRAGMENT); // no ports in it
+  if ((fragField(emb) & IPV4_FRAG_OFFSET_MASK) != 0) return slow(R_FRAGMENT); // no ports in it
   const eproto = protocol(emb);
   const el4 = emb + <usize>embIhl;
   const el4Avail = l4len - 8 - embIhl;

@@ -1,7 +1,7 @@
 // ICMP message kinds, and the translation of ICMP errors (RFC 5508): the packet embedded in an
 // error is one we translated, seen from the other side, so its header is translated back.
 import { sum } from "./checksum";
-import { ICMP_CHECKSUM, ICMP_TYPE, ICMP_ID } from "./l4";
+import { ICMP_CHECKSUM, ICMP_TYPE, ICMP_ID } from "./wire";
 import {
   ICMP_ECHO_REPLY, ICMP_ECHO_REQUEST, ICMP_TIMESTAMP, ICMP_TIMESTAMP_REPLY,
   ICMP_DEST_UNREACH, ICMP_TIME_EXCEEDED, ICMP_PARAM_PROBLEM,

@@ -4,29 +4,19 @@ import {
   R_NONE, R_TRUNCATED, R_BAD_VERSION, R_BAD_IHL, R_BAD_TOTAL_LENGTH, R_BAD_IP_CHECKSUM,
   R_BAD_FRAGMENT, R_TTL_EXPIRED,
 } from "./layout";
+import { IPV4_DST, IPV4_FRAG, IPV4_FRAG_MF, IPV4_FRAG_OFFSET_MASK, IPV4_FRAG_RESERVED, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LENGTH, IPV4_TTL } from "./wire";
 
-export const IP_VER_IHL: usize = 0;
-export const IP_TOTAL_LENGTH: usize = 2;
-export const IP_FRAG: usize = 6;
-export const IP_TTL: usize = 8; // the 16-bit word here is TTL | protocol << 8 in memory order
-export const IP_PROTO: usize = 9;
-export const IP_CHECKSUM: usize = 10;
-export const IP_SRC: usize = 12;
-export const IP_DST: usize = 16;
 
-export const FRAG_RESERVED: u32 = 0x8000;
-export const FRAG_MF: u32 = 0x2000;
-export const FRAG_OFFSET_MASK: u32 = 0x1fff;
 
 @inline export function headerLength(ip: usize): i32 { return (<i32>load<u8>(ip) & 0xf) << 2; }
-@inline export function totalLength(ip: usize): i32 { return <i32>bswap<u16>(load<u16>(ip + IP_TOTAL_LENGTH)); }
-@inline export function protocol(ip: usize): i32 { return <i32>load<u8>(ip + IP_PROTO); }
-@inline export function fragField(ip: usize): u32 { return <u32>bswap<u16>(load<u16>(ip + IP_FRAG)); }
+@inline export function totalLength(ip: usize): i32 { return <i32>bswap<u16>(load<u16>(ip + IPV4_TOTAL_LENGTH)); }
+@inline export function protocol(ip: usize): i32 { return <i32>load<u8>(ip + IPV4_PROTO); }
+@inline export function fragField(ip: usize): u32 { return <u32>bswap<u16>(load<u16>(ip + IPV4_FRAG)); }
 @inline export function isFragment(ip: usize): bool {
-  return (fragField(ip) & (FRAG_MF | FRAG_OFFSET_MASK)) != 0;
+  return (fragField(ip) & (IPV4_FRAG_MF | IPV4_FRAG_OFFSET_MASK)) != 0;
 }
-@inline export function srcAddr(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IP_SRC)); }
-@inline export function dstAddr(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IP_DST)); }
+@inline export function srcAddr(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IPV4_SRC)); }
+@inline export function dstAddr(ip: usize): u32 { return bswap<u32>(load<u32>(ip + IPV4_DST)); }
 
 // Checks everything the translator relies on, within the `len` bytes that were read.
 // `checkTtl` is false for a header embedded in an ICMP error (its TTL may well be 0 or 1).
@@ -40,8 +30,8 @@ export function validate(ip: usize, len: i32, checkTtl: bool): u32 {
   if (total < ihl || total > len) return R_BAD_TOTAL_LENGTH;
   if (headerSum(ip, ihl) != 0xffff) return R_BAD_IP_CHECKSUM;
   const frag = fragField(ip);
-  if ((frag & FRAG_RESERVED) != 0) return R_BAD_FRAGMENT;
-  if (((<i32>(frag & FRAG_OFFSET_MASK)) << 3) + total - ihl > 65535) return R_BAD_FRAGMENT;
-  if (checkTtl && load<u8>(ip + IP_TTL) == 0) return R_TTL_EXPIRED;
+  if ((frag & IPV4_FRAG_RESERVED) != 0) return R_BAD_FRAGMENT;
+  if (((<i32>(frag & IPV4_FRAG_OFFSET_MASK)) << 3) + total - ihl > 65535) return R_BAD_FRAGMENT;
+  if (checkTtl && load<u8>(ip + IPV4_TTL) == 0) return R_TTL_EXPIRED;
   return R_NONE;
 }

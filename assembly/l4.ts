@@ -1,26 +1,10 @@
 // TCP, UDP and ICMP headers: where the ports (or query id) and the checksum live.
 import { PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC } from "./layout";
+import { ICMP_CHECKSUM, ICMP_HEADER, ICMP_ID, TCP_CHECKSUM, TCP_DATA_OFFSET, TCP_DST_PORT, TCP_HEADER, TCP_SRC_PORT, UDP_CHECKSUM, UDP_HEADER, UDP_LENGTH } from "./wire";
 
-export const TCP_SRC_PORT: usize = 0;
-export const TCP_DST_PORT: usize = 2;
-export const TCP_DATA_OFFSET: usize = 12;
-export const TCP_FLAGS: usize = 13;
-export const TCP_CHECKSUM: usize = 16;
-export const TCP_MIN: i32 = 20;
 
-export const UDP_LENGTH: usize = 4;
-export const UDP_CHECKSUM: usize = 6;
-export const UDP_MIN: i32 = 8;
 
-export const ICMP_TYPE: usize = 0;
-export const ICMP_CHECKSUM: usize = 2;
-export const ICMP_ID: usize = 4;
-export const ICMP_MIN: i32 = 8;
 
-export const TCP_FIN: u32 = 0x01;
-export const TCP_SYN: u32 = 0x02;
-export const TCP_RST: u32 = 0x04;
-export const TCP_ACK: u32 = 0x10;
 
 // Offset of the checksum field in the L4 header, or -1 for protocols we do not translate.
 @inline
@@ -40,21 +24,21 @@ export function portOffset(proto: i32, end: i32): usize {
 
 // The L4 header's length (after l4HeaderOk).
 export function l4HeaderLength(l4: usize, proto: i32): i32 {
-  return proto == PROTO_TCP ? (<i32>load<u8>(l4 + TCP_DATA_OFFSET) >> 4) << 2 : UDP_MIN; // ICMP's is 8 too
+  return proto == PROTO_TCP ? (<i32>load<u8>(l4 + TCP_DATA_OFFSET) >> 4) << 2 : UDP_HEADER; // ICMP's is 8 too
 }
 
 // Is a full L4 header present in `avail` bytes, and is it self-consistent?
 export function l4HeaderOk(l4: usize, avail: i32, proto: i32): bool {
   if (proto == PROTO_TCP) {
-    if (avail < TCP_MIN) return false;
+    if (avail < TCP_HEADER) return false;
     const doff = (<i32>load<u8>(l4 + TCP_DATA_OFFSET) >> 4) << 2;
-    return doff >= TCP_MIN && doff <= avail;
+    return doff >= TCP_HEADER && doff <= avail;
   }
   if (proto == PROTO_UDP) {
-    if (avail < UDP_MIN) return false;
+    if (avail < UDP_HEADER) return false;
     const ulen = <i32>bswap<u16>(load<u16>(l4 + UDP_LENGTH));
-    return ulen >= UDP_MIN && ulen <= avail;
+    return ulen >= UDP_HEADER && ulen <= avail;
   }
-  if (proto == PROTO_ICMP) return avail >= ICMP_MIN;
+  if (proto == PROTO_ICMP) return avail >= ICMP_HEADER;
   return false;
 }

@@ -1,8 +1,8 @@
 // Header rewrites with incremental checksum updates: address and port (or ICMP query id) of one
 // end, TTL, TCP MSS.
 import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
-import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
-import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
+import { IPV4_SRC, IPV4_DST, IPV4_CHECKSUM, IPV4_TTL, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./wire";
+import { checksumOffset, portOffset } from "./l4";
 import { PROTO_ICMP, PROTO_UDP, END_SRC } from "./layout";
 
 // Rewrites the address and port of one end of the packet at `ip`, whose L4 header is at `l4` with
@@ -17,18 +17,18 @@ export function rewriteEnd(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: 
 // The same, also adding `ttlInc` to the TTL: the fast path's form, one fold for the IP checksum.
 export function rewriteEndTtl(ip: usize, l4: usize, l4Avail: i32, proto: i32, end: i32,
                               addr: u32, port: u32, partial: bool, ttlInc: i32): void {
-  const addrAt = ip + (end == END_SRC ? IP_SRC : IP_DST);
+  const addrAt = ip + (end == END_SRC ? IPV4_SRC : IPV4_DST);
   const oldAddr = load<u32>(addrAt);
   const newAddr = bswap<u32>(addr);
   store<u32>(addrAt, newAddr);
   const addrDelta = delta32(oldAddr, newAddr);
   let ipDelta = addrDelta;
   if (ttlInc != 0) {
-    const old = <u32>load<u16>(ip + IP_TTL);
+    const old = <u32>load<u16>(ip + IPV4_TTL);
     const now = ttlWord(old, ttlInc);
-    if (now != old) { store<u16>(ip + IP_TTL, <u16>now); ipDelta += delta16(old, now); }
+    if (now != old) { store<u16>(ip + IPV4_TTL, <u16>now); ipDelta += delta16(old, now); }
   }
-  store<u16>(ip + IP_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IP_CHECKSUM), ipDelta));
+  store<u16>(ip + IPV4_CHECKSUM, <u16>applyDelta(<u32>load<u16>(ip + IPV4_CHECKSUM), ipDelta));
 
   const portAt = l4 + portOffset(proto, end);
   const newPort = <u32>bswap<u16>(<u16>port);
@@ -60,11 +60,11 @@ export function rewriteEndTtl(ip: usize, l4: usize, l4Avail: i32, proto: i32, en
 // Rewrites one address of the IP header alone (an ICMP error's outer header: the ICMP checksum
 // has no pseudo-header, so only the IP header checksum moves).
 export function rewriteAddr(ip: usize, end: i32, addr: u32): void {
-  const at = ip + (end == END_SRC ? IP_SRC : IP_DST);
+  const at = ip + (end == END_SRC ? IPV4_SRC : IPV4_DST);
   const old = load<u32>(at);
   const now = bswap<u32>(addr);
   store<u32>(at, now);
-  store<u16>(ip + IP_CHECKSUM, <u16>replace32(<u32>load<u16>(ip + IP_CHECKSUM), old, now));
+  store<u16>(ip + IPV4_CHECKSUM, <u16>replace32(<u32>load<u16>(ip + IPV4_CHECKSUM), old, now));
 }
 
 // Adds `delta` to the TTL (clamped to 1..255), keeping the header checksum right.
@@ -78,11 +78,11 @@ export function rewriteAddr(ip: usize, end: i32, addr: u32): void {
 }
 
 export function adjustTtl(ip: usize, delta: i32): void {
-  const old = <u32>load<u16>(ip + IP_TTL);
+  const old = <u32>load<u16>(ip + IPV4_TTL);
   const now = ttlWord(old, delta);
   if (now == old) return;
-  store<u16>(ip + IP_TTL, <u16>now);
-  store<u16>(ip + IP_CHECKSUM, <u16>replace16(<u32>load<u16>(ip + IP_CHECKSUM), old, now));
+  store<u16>(ip + IPV4_TTL, <u16>now);
+  store<u16>(ip + IPV4_CHECKSUM, <u16>replace16(<u32>load<u16>(ip + IPV4_CHECKSUM), old, now));
 }
 
 // Lowers the MSS option of a TCP SYN to `mss` if it is larger. The option may sit at an odd

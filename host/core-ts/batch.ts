@@ -1,6 +1,7 @@
 // The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
-import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField, FRAG_OFFSET_MASK } from "./ipv4";
-import { l4HeaderOk, l4HeaderLength, checksumOffset, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "./l4";
+import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField } from "./ipv4";
+import { IPV4_FRAG_OFFSET_MASK, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../../assembly/wire";
+import { l4HeaderOk, l4HeaderLength, checksumOffset } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
@@ -170,7 +171,7 @@ function icmpError(ip: number, l4: number, l4len: number, ingress: number): numb
   const emb = l4 + 8;
   const embIhl = embeddedHeaderLength(emb, l4len - 8);
   if (embIhl === 0) return drop(L.R_BAD_ICMP);
-  if ((fragField(emb) & FRAG_OFFSET_MASK) !== 0) return slow(L.R_FRAGMENT);
+  if ((fragField(emb) & IPV4_FRAG_OFFSET_MASK) !== 0) return slow(L.R_FRAGMENT);
   const eproto = protocol(emb);
   const el4 = emb + embIhl;
   const el4Avail = l4len - 8 - embIhl;

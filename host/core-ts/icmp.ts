@@ -1,7 +1,7 @@
 // ICMP kinds and error helpers: the TypeScript twin of assembly/icmp.ts.
 import { sum } from "./checksum";
 import { mem, be16, setLe16 } from "./memory";
-import { ICMP_CHECKSUM, ICMP_ID } from "./l4";
+import { ICMP_CHECKSUM, ICMP_ID } from "../../assembly/wire";
 import * as L from "../../assembly/layout";
 
 export const KIND_OTHER = 0;

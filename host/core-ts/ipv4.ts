@@ -2,25 +2,16 @@
 import { sum } from "./checksum";
 import { mem, be16, beAddr } from "./memory";
 import * as L from "../../assembly/layout";
+import { IPV4_DST, IPV4_FRAG, IPV4_FRAG_MF, IPV4_FRAG_OFFSET_MASK, IPV4_FRAG_RESERVED, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LENGTH, IPV4_TTL } from "../../assembly/wire";
 
-export const IP_TOTAL_LENGTH = 2;
-export const IP_FRAG = 6;
-export const IP_TTL = 8;
-export const IP_PROTO = 9;
-export const IP_CHECKSUM = 10;
-export const IP_SRC = 12;
-export const IP_DST = 16;
-export const FRAG_RESERVED = 0x8000;
-export const FRAG_MF = 0x2000;
-export const FRAG_OFFSET_MASK = 0x1fff;
 
 export const headerLength = (ip: number): number => (mem.u8[ip] & 0xf) << 2;
-export const totalLength = (ip: number): number => be16(ip + IP_TOTAL_LENGTH);
-export const protocol = (ip: number): number => mem.u8[ip + IP_PROTO];
-export const fragField = (ip: number): number => be16(ip + IP_FRAG);
-export const isFragment = (ip: number): boolean => (fragField(ip) & (FRAG_MF | FRAG_OFFSET_MASK)) !== 0;
-export const srcAddr = (ip: number): number => beAddr(ip + IP_SRC);
-export const dstAddr = (ip: number): number => beAddr(ip + IP_DST);
+export const totalLength = (ip: number): number => be16(ip + IPV4_TOTAL_LENGTH);
+export const protocol = (ip: number): number => mem.u8[ip + IPV4_PROTO];
+export const fragField = (ip: number): number => be16(ip + IPV4_FRAG);
+export const isFragment = (ip: number): boolean => (fragField(ip) & (IPV4_FRAG_MF | IPV4_FRAG_OFFSET_MASK)) !== 0;
+export const srcAddr = (ip: number): number => beAddr(ip + IPV4_SRC);
+export const dstAddr = (ip: number): number => beAddr(ip + IPV4_DST);
 
 export function validate(ip: number, len: number, checkTtl: boolean): number {
   if (len < 20) return L.R_TRUNCATED;
@@ -32,8 +23,8 @@ export function validate(ip: number, len: number, checkTtl: boolean): number {
   if (total < ihl || total > len) return L.R_BAD_TOTAL_LENGTH;
   if (sum(ip, ihl, 0) !== 0xffff) return L.R_BAD_IP_CHECKSUM;
   const frag = fragField(ip);
-  if ((frag & FRAG_RESERVED) !== 0) return L.R_BAD_FRAGMENT;
-  if (((frag & FRAG_OFFSET_MASK) << 3) + total - ihl > 65535) return L.R_BAD_FRAGMENT;
-  if (checkTtl && mem.u8[ip + IP_TTL] === 0) return L.R_TTL_EXPIRED;
+  if ((frag & IPV4_FRAG_RESERVED) !== 0) return L.R_BAD_FRAGMENT;
+  if (((frag & IPV4_FRAG_OFFSET_MASK) << 3) + total - ihl > 65535) return L.R_BAD_FRAGMENT;
+  if (checkTtl && mem.u8[ip + IPV4_TTL] === 0) return L.R_TTL_EXPIRED;
   return L.R_NONE;
 }

@@ -1,24 +1,8 @@
 // TCP, UDP and ICMP header offsets: the TypeScript twin of assembly/l4.ts.
 import { mem, be16 } from "./memory";
 import * as L from "../../assembly/layout";
+import { ICMP_CHECKSUM, ICMP_HEADER, ICMP_ID, TCP_CHECKSUM, TCP_DATA_OFFSET, TCP_DST_PORT, TCP_HEADER, TCP_SRC_PORT, UDP_CHECKSUM, UDP_HEADER, UDP_LENGTH } from "../../assembly/wire";
 
-export const TCP_SRC_PORT = 0;
-export const TCP_DST_PORT = 2;
-export const TCP_DATA_OFFSET = 12;
-export const TCP_FLAGS = 13;
-export const TCP_CHECKSUM = 16;
-export const TCP_MIN = 20;
-export const UDP_LENGTH = 4;
-export const UDP_CHECKSUM = 6;
-export const UDP_MIN = 8;
-export const ICMP_TYPE = 0;
-export const ICMP_CHECKSUM = 2;
-export const ICMP_ID = 4;
-export const ICMP_MIN = 8;
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_ACK = 0x10;
 
 const CHECKSUM_OFFSET: Record<number, number> = {
   [L.PROTO_TCP]: TCP_CHECKSUM, [L.PROTO_UDP]: UDP_CHECKSUM, [L.PROTO_ICMP]: ICMP_CHECKSUM,
@@ -33,20 +17,20 @@ export function portOffset(proto: number, end: number): number {
 
 // The L4 header's length (after l4HeaderOk).
 export function l4HeaderLength(l4: number, proto: number): number {
-  return proto === L.PROTO_TCP ? (mem.u8[l4 + TCP_DATA_OFFSET] >> 4) << 2 : UDP_MIN; // ICMP's is 8 too
+  return proto === L.PROTO_TCP ? (mem.u8[l4 + TCP_DATA_OFFSET] >> 4) << 2 : UDP_HEADER; // ICMP's is 8 too
 }
 
 export function l4HeaderOk(l4: number, avail: number, proto: number): boolean {
   if (proto === L.PROTO_TCP) {
-    if (avail < TCP_MIN) return false;
+    if (avail < TCP_HEADER) return false;
     const doff = (mem.u8[l4 + TCP_DATA_OFFSET] >> 4) << 2;
-    return doff >= TCP_MIN && doff <= avail;
+    return doff >= TCP_HEADER && doff <= avail;
   }
   if (proto === L.PROTO_UDP) {
-    if (avail < UDP_MIN) return false;
+    if (avail < UDP_HEADER) return false;
     const ulen = be16(l4 + UDP_LENGTH);
-    return ulen >= UDP_MIN && ulen <= avail;
+    return ulen >= UDP_HEADER && ulen <= avail;
   }
-  if (proto === L.PROTO_ICMP) return avail >= ICMP_MIN;
+  if (proto === L.PROTO_ICMP) return avail >= ICMP_HEADER;
   return false;
 }

@@ -1,16 +1,16 @@
 // Header rewrites with incremental checksum updates: the TypeScript twin of assembly/rewrite.ts.
 import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
-import { IP_SRC, IP_DST, IP_CHECKSUM, IP_TTL } from "./ipv4";
-import { checksumOffset, portOffset, TCP_DATA_OFFSET, TCP_CHECKSUM } from "./l4";
+import { IPV4_SRC, IPV4_DST, IPV4_CHECKSUM, IPV4_TTL, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../../assembly/wire";
+import { checksumOffset, portOffset } from "./l4";
 import { mem, le16, le32, leAddr, setLe16, setLe32, bswap16, bswap32 } from "./memory";
 import * as L from "../../assembly/layout";
 
 export function rewriteAddr(ip: number, end: number, addr: number): void {
-  const at = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
+  const at = ip + (end === L.END_SRC ? IPV4_SRC : IPV4_DST);
   const old = leAddr(at);
   const now = bswap32(addr);
   setLe32(at, now);
-  setLe16(ip + IP_CHECKSUM, replace32(le16(ip + IP_CHECKSUM), old, now));
+  setLe16(ip + IPV4_CHECKSUM, replace32(le16(ip + IPV4_CHECKSUM), old, now));
 }
 
 export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number,
@@ -20,18 +20,18 @@ export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: numbe
 
 export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: number, end: number,
                               addr: number, port: number, partial: boolean, ttlInc: number): void {
-  const addrAt = ip + (end === L.END_SRC ? IP_SRC : IP_DST);
+  const addrAt = ip + (end === L.END_SRC ? IPV4_SRC : IPV4_DST);
   const oldAddr = leAddr(addrAt);
   const newAddr = bswap32(addr);
   setLe32(addrAt, newAddr);
   const addrDelta = delta32(oldAddr, newAddr);
   let ipDelta = addrDelta;
   if (ttlInc !== 0) {
-    const old = le16(ip + IP_TTL);
+    const old = le16(ip + IPV4_TTL);
     const now = ttlWord(old, ttlInc);
-    if (now !== old) { setLe16(ip + IP_TTL, now); ipDelta += delta16(old, now); }
+    if (now !== old) { setLe16(ip + IPV4_TTL, now); ipDelta += delta16(old, now); }
   }
-  setLe16(ip + IP_CHECKSUM, applyDelta(le16(ip + IP_CHECKSUM), ipDelta));
+  setLe16(ip + IPV4_CHECKSUM, applyDelta(le16(ip + IPV4_CHECKSUM), ipDelta));
 
   const portAt = l4 + portOffset(proto, end);
   const newPort = bswap16(port & 0xffff);
@@ -69,11 +69,11 @@ function ttlWord(old: number, delta: number): number {
 }
 
 export function adjustTtl(ip: number, delta: number): void {
-  const old = le16(ip + IP_TTL);
+  const old = le16(ip + IPV4_TTL);
   const now = ttlWord(old, delta);
   if (now === old) return;
-  setLe16(ip + IP_TTL, now);
-  setLe16(ip + IP_CHECKSUM, replace16(le16(ip + IP_CHECKSUM), old, now));
+  setLe16(ip + IPV4_TTL, now);
+  setLe16(ip + IPV4_CHECKSUM, replace16(le16(ip + IPV4_CHECKSUM), old, now));
 }
 
 export function clampMss(l4: number, mss: number, partial: boolean): boolean {

@@ -1,44 +1,11 @@
-// The wire formats the host side reads and writes, field by field (the cores have their own
-// copies in assembly/ipv4.ts and l4.ts, typed for AssemblyScript). Offsets are from the start
-// of each header; multi-byte fields are in network order. A packet the host reads is parsed
-// into a record once; one it makes is emitted from a record.
+// The wire formats the host side reads and writes. The header fields are named once, in
+// assembly/wire.ts, which both cores are compiled from too; this file re-exports them and adds
+// the records: a packet the host reads is parsed into a record once, one it makes is emitted
+// from a record.
 import * as L from "../../assembly/layout";
+import { IPV4_VER_IHL, IPV4_TOTAL_LENGTH, IPV4_TTL, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPV4_HEADER, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_ACK, ICMP_TYPE, ICMP_ID } from "../../assembly/wire";
 
-// IPv4 header (RFC 791 3.1)
-export const IPV4_VER_IHL = 0; // version << 4 | header length in 32-bit words
-export const IPV4_TOTAL_LENGTH = 2;
-export const IPV4_ID = 4;
-export const IPV4_FRAG = 6; // flags << 13 | fragment offset in 8-byte units
-export const IPV4_TTL = 8;
-export const IPV4_PROTO = 9;
-export const IPV4_CHECKSUM = 10;
-export const IPV4_SRC = 12;
-export const IPV4_DST = 16;
-export const IPV4_HEADER = 20; // without options
-
-// TCP header (RFC 9293 3.1)
-export const TCP_SRC_PORT = 0;
-export const TCP_DST_PORT = 2;
-export const TCP_SEQ = 4;
-export const TCP_ACK = 8;
-export const TCP_DATA_OFFSET = 12; // header length in 32-bit words << 4
-export const TCP_FLAGS = 13;
-export const TCP_CHECKSUM = 16;
-export const TCP_FIN = 0x01;
-export const TCP_SYN = 0x02;
-export const TCP_RST = 0x04;
-export const TCP_ACK_FLAG = 0x10;
-
-// UDP header (RFC 768)
-export const UDP_SRC_PORT = 0;
-export const UDP_DST_PORT = 2;
-
-// ICMP header (RFC 792)
-export const ICMP_TYPE = 0;
-export const ICMP_CODE = 1;
-export const ICMP_CHECKSUM = 2;
-export const ICMP_ID = 4; // echo and timestamp: the query id
-export const ICMP_HEADER = 8;
+export * from "../../assembly/wire";
 
 export interface Ipv4Repr {
   ihl: number; // header length in bytes
@@ -74,7 +41,7 @@ export function parseL4(u8: Uint8Array, dv: DataView, l4: number, proto: number)
 export const isQuery = (icmpType: number): boolean => ICMP_QUERIES.has(icmpType);
 
 // A SYN that opens a connection (SYN without ACK).
-export const isSyn = (flags: number): boolean => (flags & (TCP_SYN | TCP_ACK_FLAG)) === TCP_SYN;
+export const isSyn = (flags: number): boolean => (flags & (TCP_SYN | TCP_ACK)) === TCP_SYN;
 
 // Writes an IPv4 header without options (checksum field zero: the caller seals it).
 export function emitIpv4(u8: Uint8Array, dv: DataView, ip: number, r: { totalLength: number; ttl: number; proto: number; src: number; dst: number }): void {

@@ -9,7 +9,7 @@ import { Core } from "../core/core";
 import { AlgState } from "../table/alg-state";
 import { ConnTable } from "../table/conntrack";
 import { formatAddr } from "../net/addr";
-import { parseIpv4, IPV4_TOTAL_LENGTH, IPV4_CHECKSUM, IPV4_SRC, TCP_SRC_PORT, TCP_DST_PORT, TCP_SEQ, TCP_ACK, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../net/wire";
+import { parseIpv4, IPV4_TOTAL_LENGTH, IPV4_CHECKSUM, IPV4_SRC, TCP_SRC_PORT, TCP_DST_PORT, TCP_SEQ, TCP_ACK_SEQ, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../net/wire";
 
 export const FTP_PORT = 21;
 
@@ -84,8 +84,8 @@ export class FtpHelper {
         }
       }
     } else if (off.boundary !== 0 || off.after !== 0) {
-      const ack = dv.getUint32(l4 + TCP_ACK);
-      dv.setUint32(l4 + TCP_ACK, (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0);
+      const ack = dv.getUint32(l4 + TCP_ACK_SEQ);
+      dv.setUint32(l4 + TCP_ACK_SEQ, (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0);
     }
     this.reseal(vnet, ip, ihl, length);
     return L.VNET_HDR_LEN + length;

@@ -28,7 +28,9 @@ export interface WorkerTask {
 
 
 const POLL_MS = 200; // how long a change of devices (or a stop) may wait when nothing arrives
-const POLLFD_SIZE = 8; // struct pollfd: int fd, short events, short revents
+const POLLFD_SIZE = 8; // struct pollfd (poll(2)): int fd, short events, short revents
+const POLLFD_EVENTS = 4;
+const POLLFD_REVENTS = 6;
 const MAX_DEVICES = 64;
 
 export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
@@ -64,7 +66,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     sources = v.ingress.slice(0, MAX_DEVICES);
     writeFd = v.writeFds[id];
     pfds.fill(0);
-    sources.forEach((s, i) => { pfds.writeInt32LE(s.fds[id], i * POLLFD_SIZE); pfds.writeInt16LE(POLLIN, i * POLLFD_SIZE + 4); });
+    sources.forEach((s, i) => { pfds.writeInt32LE(s.fds[id], i * POLLFD_SIZE); pfds.writeInt16LE(POLLIN, i * POLLFD_SIZE + POLLFD_EVENTS); });
   };
   watch(net);
 
@@ -129,7 +131,7 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     if (ready <= 0) continue;
     slow.policy = shared.poll() ?? slow.policy; // a live change (ipmasq ipchains ...)
     for (let i = 0; i < sources.length; i++) {
-      if (pfds.readInt16LE(i * POLLFD_SIZE + 6) !== 0) drain(sources[i]);
+      if (pfds.readInt16LE(i * POLLFD_SIZE + POLLFD_REVENTS) !== 0) drain(sources[i]);
     }
     if (busyNs > 0n) lastWork = process.hrtime.bigint();
   }

@@ -4,7 +4,7 @@
 // overlapping fragments drop their whole datagram (RFC 5722's rule, and the teardrop defence).
 import { IPV4_VER_IHL, IPV4_TOTAL_LENGTH, IPV4_ID, IPV4_FRAG, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPV4_CHECKSUM } from "../net/wire";
 
-const FRAG_MF = 0x2000; // more fragments
+const IPV4_FRAG_MF = 0x2000; // more fragments
 const FRAG_OFFSET = 0x1fff; // in 8-byte units
 
 export const MAX_DATAGRAMS = 64;
@@ -31,7 +31,7 @@ export class Reassembler {
     const ihl = (pkt[IPV4_VER_IHL] & 15) * 4;
     const frag = dv.getUint16(IPV4_FRAG);
     const off = (frag & FRAG_OFFSET) * 8;
-    const more = (frag & FRAG_MF) !== 0;
+    const more = (frag & IPV4_FRAG_MF) !== 0;
     const data = pkt.subarray(ihl, dv.getUint16(IPV4_TOTAL_LENGTH));
     if (more && data.length % 8 !== 0) return { kind: "refused", why: "bad" };
     // a datagram is known by protocol, addresses and identification (RFC 791)
