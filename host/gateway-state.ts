@@ -8,7 +8,8 @@ import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
 import { AlgState } from "./table/alg-state";
 import { Wiring } from "./kernel/wiring";
 import { NetworkFollower } from "./kernel/follow-network";
-import { PortMappingServer, MappingChange } from "./control/port-mapping-server";
+import { PortMappingServer } from "./control/port-mapping-server";
+import { MappingChange, mappingWhy } from "./portmap/mapping-change";
 import { HostAccounting } from "./control/host-accounting";
 import { EventFeed } from "./control/event-feed";
 import { PortForward } from "./policy/rules";
@@ -32,7 +33,6 @@ export class GatewayState {
   pcp?: PortMappingServer;
   readonly hosts: HostAccounting;
   readonly events: EventFeed;
-  readonly origins = new Map<string, { by: string; description: string }>(); // "proto:port" of a pinhole: who made it
   onMappings: () => void = () => {}; // the UPnP server tells its subscribers
   // HA pair (docs/ha.md): a master forwards; a backup or a faulty one only keeps its table in sync
   role: Role;
@@ -56,13 +56,10 @@ export class GatewayState {
     return was;
   }
 
-  // A NAT-PMP, PCP or UPnP mapping made, renewed or removed: who made it (and its UPnP
-  // description) noted, an UPDATE event, and the UPnP subscribers told.
+  // A NAT-PMP, PCP or UPnP mapping made, renewed or removed (who made it is in the pinhole's
+  // record): an UPDATE event, its ip rules, the UPnP subscribers and the HA peer told.
   mappingChanged(m: MappingChange): void {
-    const key = `${m.proto}:${m.wanPort}`;
-    if (/delete|expired|wan-change/.test(m.why)) this.origins.delete(key);
-    else this.origins.set(key, { by: m.why.split(" ")[0], description: m.description ?? this.origins.get(key)?.description ?? "" });
-    this.events.update({ proto: m.proto, lanAddr: m.lanAddr, lanPort: m.lanPort, wanAddr: this.follower.publicAddr, wanPort: m.wanPort, why: m.why });
+    this.events.update({ proto: m.proto, lanAddr: m.lanAddr, lanPort: m.lanPort, wanAddr: this.follower.publicAddr, wanPort: m.wanPort, why: mappingWhy(m) });
     this.mappingsChanged();
     this.sync?.pinholesChanged();
   }
@@ -72,7 +69,7 @@ export class GatewayState {
     const before = this.alg.pinholes();
     this.alg.expire();
     const left = new Set(this.alg.pinholes().map((p) => `${p.proto}:${p.port}`));
-    for (const p of before) if (!left.has(`${p.proto}:${p.port}`)) this.mappingChanged({ ...p, wanPort: p.port, why: "mapping expired" });
+    for (const p of before) if (!left.has(`${p.proto}:${p.port}`)) this.mappingChanged({ ...p, wanPort: p.port, op: "expired" });
   }
 
   // Port forwards added or removed by a policy change: UPDATE events.
@@ -111,7 +108,7 @@ export class GatewayState {
     // NAT-PMP, PCP and UPnP mappings were made for the old address: their owners map again
     for (const p of this.alg.pinholes()) {
       this.alg.pinhole(p.proto, p.lanAddr, p.lanPort, 0, 0);
-      this.mappingChanged({ proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: p.port, why: "wan-change" });
+      this.mappingChanged({ by: p.by, op: "wan-change", proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: p.port });
     }
     this.mappingsChanged();
     const moved = this.policy.portfw.filter((f) => f.publicAddr === old);

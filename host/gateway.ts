@@ -36,6 +36,7 @@ import { allReading } from "./worker/readiness";
 import { sharedNetworkView } from "./net/network-view";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
 import { InstanceLock } from "./state/instance";
+import { MAPPERS, MappedBy } from "./portmap/mapping-change";
 import { sweepGone } from "./state/sweep";
 import { GatewayState, timeoutsOf } from "./gateway-state";
 import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
@@ -159,7 +160,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   if (handed) {
     const lost = restoreSnapshot(table, handed.flows);
     for (const p of handed.pinholes ?? []) {
-      if (g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true) === p.port) g.origins.set(`${p.proto}:${p.port}`, { by: p.by, description: p.description });
+      g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, { by: MAPPERS.includes(p.by as MappedBy) ? p.by : "", description: p.description });
     }
     if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
     log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);

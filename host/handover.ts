@@ -13,11 +13,12 @@ import { Wiring } from "./kernel/wiring";
 import { InstanceLock } from "./state/instance";
 import { readPrivateFile, writePrivateFile } from "./state/private-files";
 import { Role } from "./sync/sync-wire";
+import { MappedBy } from "./portmap/mapping-change";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
 export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number; pinholes?: PinholeRecord[]; upnpPort?: number; role?: Role }
-export interface PinholeRecord { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: string; description: string }
+export interface PinholeRecord { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: MappedBy | ""; description: string }
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
@@ -31,7 +32,7 @@ export async function handOver(g: GatewayState, lock: InstanceLock, journal: str
   await stopWorkers();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
   writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit, role: g.role,
-    pinholes: g.alg.pinholes().map((p) => ({ ...p, ...(g.origins.get(`${p.proto}:${p.port}`) ?? { by: "", description: "" }) })), upnpPort } satisfies Handover));
+    pinholes: g.alg.pinholes().map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({ proto, port, lanAddr, lanPort, expiresIn, by, description })), upnpPort } satisfies Handover));
   const devices = g.follower.deviceNames;
   g.follower.close();
   const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");

@@ -7,6 +7,7 @@ import { RemoteInfo } from "node:dgram";
 import { coreSetup } from "../harness/core-setup";
 import { AlgState } from "../host/table/alg-state";
 import { PortMappingServer, MAX_PER_HOST } from "../host/control/port-mapping-server";
+import { MappingChange, mappingWhy } from "../host/portmap/mapping-change";
 import { parseAddr, parsePrefix } from "../host/net/addr";
 
 const from = (address: string): RemoteInfo => ({ address, family: "IPv4", port: 5350, size: 0 });
@@ -50,4 +51,28 @@ t.test("port mapping requests", async (t) => {
   t.equal(server.answer(pcpMap("192.168.0.3", 42000, option(99, Buffer.alloc(4))), from("192.168.0.3"))![3], 5, "an unknown mandatory option: UNSUPP_OPTION");
   t.equal(server.answer(pcpMap("192.168.0.3", 42000, Buffer.from([1, 0, 0, 16])), from("192.168.0.3"))![3], 6, "an option cut short: MALFORMED_OPTION");
   t.equal(server.answer(pcpMap("192.168.0.3", 42000, option(130, Buffer.alloc(4))), from("192.168.0.3"))![3], 0, "an optional option we do not know is ignored");
+});
+
+t.test("a pinhole's origin lives in its record: who made it, and a UPnP description cut to 64 bytes between characters", async (t) => {
+  const s = coreSetup(4096);
+  s.table.now = 1;
+  const alg = new AlgState(s.table, s.map.alg);
+  const lan = parseAddr("192.168.0.2");
+  const changes: MappingChange[] = [];
+  const server = new PortMappingServer(alg, () => [parsePrefix("192.168.0.0/24")], () => parseAddr("10.0.0.1"), (m) => changes.push(m));
+  server.answer(pmpMap(40100, 120), from("192.168.0.2"));
+  t.match(alg.pinholeOf(17, lan, 40100), { by: "nat-pmp", description: "" }, "NAT-PMP");
+  t.match(changes, [{ by: "nat-pmp", op: "map", lifetime: 120, lanPort: 40100 }], "the change is typed, not a sentence");
+  t.equal(mappingWhy(changes[0]), "nat-pmp map 120s", "the event's words are made from it");
+
+  const long = "ü".repeat(40); // 80 bytes of UTF-8
+  const port = alg.pinhole(6, lan, 8080, 8080, 3600, true, { by: "upnp", description: long });
+  t.equal(port, 8080);
+  t.match(alg.pinholeOf(6, lan, 8080), { by: "upnp", description: "ü".repeat(32) }, "64 bytes kept, no character split");
+  alg.pinhole(6, lan, 8080, 8080, 7200, true, { by: "upnp" });
+  t.equal(alg.pinholeOf(6, lan, 8080)?.description, "ü".repeat(32), "a renewal without a description keeps it");
+  alg.pinhole(6, lan, 8080, 0, 0);
+  t.equal(alg.pinholeOf(6, lan, 8080), undefined, "closed");
+  t.equal(alg.pinhole(6, lan, 8081, 8081, 60, true), 8081);
+  t.match(alg.pinholeOf(6, lan, 8081), { by: "", description: "" }, "a pinhole made with no origin (the HA peer's) says so, and inherits nothing from the slot's last owner");
 });

@@ -40,7 +40,7 @@ export function liveChange(g: GatewayState, kind: "ipchains" | "portfw", args: s
       return { ok: { text: formatMasqList(rows), json: rows } };
     }
     if (res.list.chain === "portfw") {
-      const dynamic = g.alg.pinholes().map((p) => ({ ...p, publicAddr: g.follower.publicAddr, by: g.origins.get(`${p.proto}:${p.port}`)?.by ?? "" }));
+      const dynamic = g.alg.pinholes().map((p) => ({ ...p, publicAddr: g.follower.publicAddr, by: p.by }));
       return { ok: { text: formatPortfw(g.policy, dynamic), json: portfwJson(g.policy, dynamic) } };
     }
     return { ok: { text: formatRules(g.policy, g.shared, { chain: res.list.chain, numeric, verbose }), json: rulesJson(g.policy, g.shared, res.list.chain) } };

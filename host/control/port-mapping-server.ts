@@ -9,6 +9,7 @@
 // address it was sent to; the source must be in a masqueraded network; a mapping is always for
 // the asking address (PCP's THIRD_PARTY is refused); each host holds at most MAX_PER_HOST.
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
+import { MappedBy, MappingChange } from "../portmap/mapping-change";
 import { AlgState } from "../table/alg-state";
 import { parseAddr, Prefix, inPrefix } from "../net/addr";
 import { bindToDevice } from "../net/bind-device";
@@ -56,8 +57,6 @@ const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
 const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
-// A mapping made, renewed or removed, for the event feed.
-export interface MappingChange { proto: number; lanAddr: number; lanPort: number; wanPort: number; why: string; description?: string }
 
 export class PortMappingServer {
   private readonly socks: Socket[] = [];
@@ -69,11 +68,11 @@ export class PortMappingServer {
               private readonly onMapping: (m: MappingChange) => void = () => {}) {}
 
   // Opens, renews or (lifetime 0) closes a pinhole, and tells the event feed.
-  private map(by: string, proto: number, host: number, internal: number, want: number, lifetime: number): number {
+  private map(by: MappedBy, proto: number, host: number, internal: number, want: number, lifetime: number): number {
     const before = this.alg.pinholeOf(proto, host, internal);
-    const port = this.alg.pinhole(proto, host, internal, want, lifetime);
+    const port = this.alg.pinhole(proto, host, internal, want, lifetime, false, { by });
     const pub = lifetime === 0 ? before?.port : port;
-    if (pub !== undefined && pub > 0) this.onMapping({ proto, lanAddr: host, lanPort: internal, wanPort: pub, why: lifetime === 0 ? `${by} delete` : `${by} map ${lifetime}s` });
+    if (pub !== undefined && pub > 0) this.onMapping({ by, op: lifetime === 0 ? "delete" : "map", lifetime, proto, lanAddr: host, lanPort: internal, wanPort: pub });
     return port;
   }
 

@@ -7,6 +7,7 @@
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import { ConnTable } from "./conntrack";
+import { MAPPERS, MappedBy } from "../portmap/mapping-change";
 import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "./memory-map";
 
 export const EXPECT_SECONDS = 60;
@@ -23,10 +24,18 @@ const EXP_PORT = 4; // u32 @port: the public port it holds
 const EXP_REMOTE = 8; // u32 @remote: who may connect (0: anyone, a pinhole)
 const EXP_DEADLINE = 12; // u32 @deadline: T_NOW after which it ends
 const EXP_KIND = 16; // u32 @kind: EXP_ONCE or EXP_PINHOLE
+const EXP_BY = 20; // u8 @by: who made a pinhole, 1 + its index in MAPPERS (0: not known, or an expectation)
+const EXP_DESCRIPTION_LEN = 21; // u8 @description length in bytes
+const EXP_DESCRIPTION = 24; // @description: what a UPnP client called the mapping, UTF-8
+const DESCRIPTION_MAX = 64; // bytes kept (ALG_EXP_SIZE - EXP_DESCRIPTION)
 export const EXP_ONCE = 0; // an expected connection: taken by the first one
 export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
 
 export interface SeqOffset { boundary: number; before: number; after: number }
+
+// Who made a pinhole, kept in its record (so a restart or a listing knows without a side table).
+export interface Origin { by: MappedBy | ""; description?: string }
+export interface Pinhole { slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: MappedBy | ""; description: string }
 
 export class AlgState {
   private readonly dv: DataView;
@@ -88,28 +97,48 @@ export class AlgState {
   }
 
   // Opens (or renews, or with lifetime 0 closes) a pinhole for lanAddr:lanPort; returns the public
-  // port, or -1 when none could be had (0 for a close).
+  // port, or -1 when none could be had (0 for a close). A renewal takes the origin given (its
+  // description only where one is given: PCP and NAT-PMP have none).
   // `anywhere`: `want` may be outside the NAT port range (an external port asked for by UPnP).
-  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number, anywhere = false): number {
+  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number, anywhere = false, origin?: Origin): number {
     const existing = this.pinholeOf(proto, lanAddr, lanPort);
     if (existing) {
       this.table.locked(() => {
         const at = this.exp + existing.slot * EXP_SIZE;
         if (lifetime === 0) this.endLocked(at);
-        else this.dv.setUint32(at + EXP_DEADLINE, this.table.now + lifetime, true);
+        else {
+          this.dv.setUint32(at + EXP_DEADLINE, this.table.now + lifetime, true);
+          if (origin) this.writeOrigin(at, origin);
+        }
       });
       return lifetime === 0 ? 0 : existing.port;
     }
     if (lifetime === 0) return 0;
-    return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE, anywhere);
+    return this.open(proto, lanAddr, lanPort, 0, want, lifetime, EXP_PINHOLE, anywhere, origin);
   }
 
   // The pinhole of lanAddr:lanPort, if it has one.
-  pinholeOf(proto: number, lanAddr: number, lanPort: number): ReturnType<AlgState["pinholes"]>[number] | undefined {
+  pinholeOf(proto: number, lanAddr: number, lanPort: number): Pinhole | undefined {
     return this.pinholes().find((p) => p.proto === proto && p.lanAddr === lanAddr && p.lanPort === lanPort);
   }
 
-  pinholes(): Array<{ slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number }> {
+  private writeOrigin(at: number, o: Origin): void {
+    this.dv.setUint8(at + EXP_BY, o.by ? MAPPERS.indexOf(o.by) + 1 : 0);
+    if (o.description === undefined) return;
+    const bytes = Buffer.from(o.description, "utf8");
+    let n = Math.min(bytes.length, DESCRIPTION_MAX);
+    while (n > 0 && n < bytes.length && (bytes[n] & 0xc0) === 0x80) n--; // cut between characters
+    new Uint8Array(this.dv.buffer, this.dv.byteOffset + at + EXP_DESCRIPTION, n).set(bytes.subarray(0, n));
+    this.dv.setUint8(at + EXP_DESCRIPTION_LEN, n);
+  }
+
+  private readOrigin(at: number): { by: MappedBy | ""; description: string } {
+    const by = MAPPERS[this.dv.getUint8(at + EXP_BY) - 1] ?? "";
+    const n = this.dv.getUint8(at + EXP_DESCRIPTION_LEN);
+    return { by, description: Buffer.from(this.dv.buffer, this.dv.byteOffset + at + EXP_DESCRIPTION, n).toString("utf8") };
+  }
+
+  pinholes(): Pinhole[] {
     const out = [];
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
@@ -118,7 +147,7 @@ export class AlgState {
       const port = this.dv.getUint32(at + EXP_PORT, true);
       const owner = this.table.mappingOwner(proto, port);
       if (!owner) continue;
-      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now) });
+      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now), ...this.readOrigin(at) });
     }
     return out;
   }
@@ -138,7 +167,7 @@ export class AlgState {
     return out;
   }
 
-  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number, anywhere = false): number {
+  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number, anywhere = false, origin: Origin = { by: "", description: "" }): number {
     return this.table.locked(() => {
       this.expireLocked();
       let slot = -1;
@@ -152,6 +181,7 @@ export class AlgState {
       this.dv.setUint32(at + EXP_REMOTE, remote, true);
       this.dv.setUint32(at + EXP_DEADLINE, this.table.now + seconds, true);
       this.dv.setUint32(at + EXP_KIND, kind, true);
+      this.writeOrigin(at, { by: origin.by, description: origin.description ?? "" });
       return port;
     });
   }

@@ -26,7 +26,7 @@ export const POLICY_AREA_SIZE = POLICY_COUNTERS_SIZE + blobAreaSize(POLICY_BLOB_
 export const ALG_SEQ_RECORDS = 1024; // FTP control connections with a shifted sequence space
 export const ALG_SEQ_SIZE = 16;
 export const ALG_EXPECTATIONS = 256; // expected data connections and NAT-PMP/PCP pinholes
-export const ALG_EXP_SIZE = 24;
+export const ALG_EXP_SIZE = 88; // host/table/alg-state.ts: 24 bytes of fields, 64 of a UPnP description
 export const ALG_AREA_SIZE = ALG_SEQ_RECORDS * ALG_SEQ_SIZE + ALG_EXPECTATIONS * ALG_EXP_SIZE;
 
 // The network view: a shared blob of JSON.

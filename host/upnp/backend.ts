@@ -1,12 +1,12 @@
-// The IGD actions' view of the gateway: the shared pinholes (host/table/alg-state.ts) with the
-// description each UPnP mapping was given, the public address, the traffic counters and the
+// The IGD actions' view of the gateway: the shared pinholes (host/table/alg-state.ts), each with
+// the description its UPnP client gave it, the public address, the traffic counters and the
 // permission lines of the live policy.
 import { IgdBackend, UpnpMapping } from "./igd-actions";
 import { GatewayState } from "../gateway-state";
 
 export function igdBackend(g: GatewayState, started: number, counters: IgdBackend["counters"]): IgdBackend {
   const mappings = (): UpnpMapping[] => g.alg.pinholes()
-    .map((p) => ({ proto: p.proto, port: p.port, lanAddr: p.lanAddr, lanPort: p.lanPort, expiresIn: p.expiresIn, description: g.origins.get(`${p.proto}:${p.port}`)?.description ?? "" }))
+    .map((p) => ({ proto: p.proto, port: p.port, lanAddr: p.lanAddr, lanPort: p.lanPort, expiresIn: p.expiresIn, description: p.description }))
     .sort((a, b) => a.proto - b.proto || a.port - b.port);
   return {
     mappings,
@@ -16,20 +16,20 @@ export function igdBackend(g: GatewayState, started: number, counters: IgdBacken
         port = 0;
       }
       const before = g.alg.pinholeOf(proto, lanAddr, lanPort);
-      const got = g.alg.pinhole(proto, lanAddr, lanPort, port, lease, exact);
+      const got = g.alg.pinhole(proto, lanAddr, lanPort, port, lease, exact, { by: "upnp", description });
       if (got < 0) return -1;
       if (exact && got !== port) {
         if (!before) g.alg.pinhole(proto, lanAddr, lanPort, 0, 0); // made just now, on another port: undone
         return -1;
       }
-      g.mappingChanged({ proto, lanAddr, lanPort, wanPort: got, why: `upnp map ${lease}s`, description });
+      g.mappingChanged({ by: "upnp", op: "map", lifetime: lease, proto, lanAddr, lanPort, wanPort: got });
       return got;
     },
     unmap(proto, port) {
       const p = g.alg.pinholes().find((x) => x.proto === proto && x.port === port);
       if (!p) return;
       g.alg.pinhole(proto, p.lanAddr, p.lanPort, 0, 0);
-      g.mappingChanged({ proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: port, why: "upnp delete" });
+      g.mappingChanged({ by: "upnp", op: "delete", proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: port });
     },
     publicAddr: () => g.follower.publicAddr,
     uptime: () => Math.floor((Date.now() - started) / 1000),
