@@ -21,7 +21,8 @@ import { EventJson, eventText } from "./control/event-format";
 import { searchLog } from "./control/event-search";
 import { parseListen } from "./control/metrics";
 import { install, uninstall } from "./install";
-import { controlSocketPath, HaStatus } from "./control/server";
+import { controlSocketPath } from "./control/server";
+import type { GatewayStatus, HaStatus, WorkerStatus } from "./observe/status";
 import { HoldStatus } from "./kernel/receive-hold";
 import { OPTIONS, COMMANDS, DEFAULT_TUN } from "./cli-spec";
 import { PAGES, PageName, showPage } from "./manual";
@@ -206,7 +207,7 @@ async function command(name: string, argv: string[], workerFile: string): Promis
         process.stdout.write(JSON.stringify({ running: false, error: e.message }, null, 1) + "\n");
         return EXIT_NOT_RUNNING;
       }
-      process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as Record<string, never>));
+      process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as GatewayStatus));
       return 0;
     }
     case "conns": case "save": case "restart": case "set": case "flush": case "role": {
@@ -304,20 +305,20 @@ function holdLine(holds: HoldStatus[]): string[] {
   return [`receive hold: ${holds.map((h) => `${h.iface} ${h.holding ? "holding" : "off"} (${h.pps} packets/s, switched ${h.switches} times)`).join(", ")}`];
 }
 
-function formatStatus(s: Record<string, never>): string {
-  const w = s.workers as Array<Record<string, number>>;
-  const sum = (k: string): number => w.reduce((n, x) => n + x[k], 0);
-  const drops = Object.entries(s.drops as Record<string, number>).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
+function formatStatus(s: GatewayStatus): string {
+  const w = s.workers;
+  const sum = (k: keyof WorkerStatus): number => w.reduce((n, x) => n + x[k], 0);
+  const drops = Object.entries(s.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
   return [
-    `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${(s.offloads as string[]).join(",")})`,
+    `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${s.offloads.join(",")})`,
     s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
-    `ingress: ${(s.devices as Array<{ iface: string; device: string }>).map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
-    ...holdLine(s.receiveHolds as unknown as HoldStatus[]),
+    `ingress: ${s.devices.map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
+    ...holdLine(s.receiveHolds),
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
     `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,
-    ...(s.ha ? [haLine(s.ha as unknown as HaStatus)] : []),
+    ...(s.ha ? [haLine(s.ha)] : []),
     ...w.map((x) => `  worker ${x.id} (TUN queue ${x.id}): out ${x.packetsOut} in ${x.packetsIn}, ${x.reads} reads in ${x.batches} batches${x.reads ? `, ${Math.round(x.readBytes / x.reads)} bytes per read` : ""}`),
   ].join("\n") + "\n";
 }

@@ -7,14 +7,14 @@ import { SharedPolicy } from "./policy/shared-policy";
 import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "./table/conntrack";
 import { AlgState } from "./table/alg-state";
 import { Wiring } from "./kernel/wiring";
-import { NetworkFollower } from "./kernel/follow-network";
+import { NetworkFollower, PublicChange } from "./kernel/follow-network";
 import { PortMappingServer } from "./control/port-mapping-server";
 import { MappingChange, mappingWhy } from "./portmap/mapping-change";
 import { HostAccounting } from "./control/host-accounting";
 import { EventFeed } from "./control/event-feed";
 import { PortForward } from "./policy/rules";
-import { NetworkStatus } from "./control/server";
 import { formatAddr } from "./net/addr";
+import type { EventLog } from "./control/event-log";
 import { RunOptions } from "./run-options";
 import { Role } from "./sync/sync-wire";
 import type { TableSync } from "./sync/table-sync";
@@ -29,7 +29,6 @@ export function timeoutsOf(p: Policy): Timeouts {
 }
 
 export class GatewayState {
-  follower!: NetworkFollower; // set once built (it calls back into this state)
   pcp?: PortMappingServer;
   readonly hosts: HostAccounting;
   readonly events: EventFeed;
@@ -37,14 +36,20 @@ export class GatewayState {
   // HA pair (docs/ha.md): a master forwards; a backup or a faulty one only keeps its table in sync
   role: Role;
   sync?: TableSync;
+  eventLog?: EventLog; // --log-events
+  readonly started = Date.now();
   private mappingsPending = false;
-  private ruledPorts = ""; // the mapped ports outside the NAT ranges that the ip rules were made for
 
+  // `follower` is built with the same policy; this state tells it what changes, and hears from it
+  // when the public address does.
   constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
-              readonly alg: AlgState, readonly wiring: Wiring, afterEvents: () => void = () => {}) {
+              readonly alg: AlgState, readonly wiring: Wiring, readonly follower: NetworkFollower,
+              private readonly log: (msg: string) => void, afterEvents: () => void = () => {}) {
     this.hosts = new HostAccounting(table);
     this.events = new EventFeed(table.events, afterEvents);
     this.role = options.sync ? "backup" : "master"; // a pair member forwards when keepalived says so
+    follower.setStandby(this.role !== "master");
+    follower.onPublicChange((c) => this.publicChanged(c));
   }
 
   // `ipmasq role ROLE` (keepalived's notify scripts): the workers' view says whether to forward.
@@ -52,7 +57,7 @@ export class GatewayState {
   setRole(role: Role): Role {
     const was = this.role;
     this.role = role;
-    if (was !== role) this.follower.reconcile();
+    this.follower.setStandby(role !== "master");
     return was;
   }
 
@@ -87,10 +92,10 @@ export class GatewayState {
     const before = this.policy;
     this.policy = next;
     try {
-      this.follower.reconcile(); // the rules that follow the policy (port forwards, redirects)
+      this.follower.setPolicy(next); // the rules that follow the policy (port forwards, redirects)
     } catch (e) {
       this.policy = before;
-      try { this.follower.reconcile(); } catch { /* tried again on the next network change */ }
+      try { this.follower.setPolicy(before); } catch { /* tried again on the next network change */ }
       return (e as Error).message;
     }
     this.table.setTimeouts(timeoutsOf(next));
@@ -100,10 +105,13 @@ export class GatewayState {
     return undefined;
   }
 
-  // A new WAN address: what was bound to the old one is forgotten, port forwards follow.
-  // Returns what the log line should add.
-  publicChanged(old: number, now: number): string {
-    if (!old || old === now) return "";
+  // A new WAN address (the follower's event): what was bound to the old one is forgotten, port
+  // forwards follow, and the log says so.
+  private publicChanged({ wan, old, now }: PublicChange): void {
+    if (!old || old === now) {
+      this.log(`the WAN is ${wan}: masquerading as ${formatAddr(now)}`);
+      return;
+    }
     const forgotten = this.table.forgetAddress(old);
     // NAT-PMP, PCP and UPnP mappings were made for the old address: their owners map again
     for (const p of this.alg.pinholes()) {
@@ -114,24 +122,18 @@ export class GatewayState {
     const moved = this.policy.portfw.filter((f) => f.publicAddr === old);
     for (const f of moved) f.publicAddr = now;
     if (moved.length) this.shared.publish(this.policy);
-    return `: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`;
+    this.log(`the WAN address of ${wan} changed from ${formatAddr(old)} to ${formatAddr(now)}: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`);
   }
 
   // After a mapping change (it may come from inside a reconcile, when the WAN address moved,
   // before the new address is set): mappings outside the NAT ranges get their ip rules, and the
-  // UPnP subscribers hear the new state. Several changes in one turn make one check, and the
-  // rules are made again only when those ports changed (a renewal, or a mapping inside the
-  // ranges, runs no `ip`: a LAN host asking again and again costs no process starts).
+  // UPnP subscribers hear the new state. Several changes in one turn make one check.
   mappingsChanged(): void {
     if (this.mappingsPending) return;
     this.mappingsPending = true;
     setImmediate(() => {
       this.mappingsPending = false;
-      const ports = JSON.stringify(this.mappedPorts());
-      if (ports !== this.ruledPorts) {
-        this.ruledPorts = ports;
-        try { this.follower.reconcile(); } catch { /* tried again on the next network change */ }
-      }
+      try { this.follower.setMappedPorts(this.mappedPorts()); } catch { /* tried again on the next network change */ }
       this.onMappings();
     });
   }
@@ -141,15 +143,4 @@ export class GatewayState {
     return this.alg.pinholes().filter((p) => !this.table.isNatPort(p.port)).map((p) => ({ proto: p.proto, port: p.port }));
   }
 
-  network(): NetworkStatus {
-    const f = this.follower;
-    return {
-      tun: this.options.tun, offloads: f.offloads,
-      devices: this.wiring.devices.map((d) => ({ iface: d.iface, device: d.name })),
-      wan: f.wan ?? "", publicAddress: f.publicAddr ? formatAddr(f.publicAddr) : "",
-      ...(f.waiting ? { waiting: f.waiting } : {}),
-      portMappingRefused: this.pcp?.refused ?? 0,
-      receiveHolds: f.receiveHolds(),
-    };
-  }
 }

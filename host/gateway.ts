@@ -26,7 +26,8 @@ import { pinholeRows } from "./table/listing";
 import { igdBackend } from "./upnp/backend";
 import { startStatusPage, webListen } from "./web/status-page";
 import { PortMappingServer } from "./control/port-mapping-server";
-import { ControlServer, controlSocketPath, statusOf, Observed } from "./control/server";
+import { ControlServer, controlSocketPath } from "./control/server";
+import { statusOf } from "./observe/status";
 import { controlHandler } from "./control/dispatch";
 import { createMemory } from "./core/core";
 import { memoryMap } from "./table/memory-map";
@@ -36,6 +37,7 @@ import { allReading } from "./worker/readiness";
 import { sharedNetworkView } from "./net/network-view";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
 import { InstanceLock } from "./state/instance";
+import { Parts } from "./parts";
 import { MAPPERS, MappedBy } from "./portmap/mapping-change";
 import { sweepGone } from "./state/sweep";
 import { GatewayState, timeoutsOf } from "./gateway-state";
@@ -118,7 +120,9 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   // what can be refused is refused before the kernel is touched
   const webAt = o.web ? webListen(o.web, o.webToken, lan.flatMap((i) => i.addrs.map((a) => a.addr))) : undefined;
   const syncKey = o.sync ? readSecret(o.sync.keyFile, "--sync-key", 32) : undefined;
+  const eventLog = o.logEvents ? EventLog.open(o.logEvents, o.logEventsRate) : undefined;
 
+  // the shared memory and what lives in it; nothing here touches the kernel
   const map = memoryMap(o.workers, o.maxConns);
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
@@ -127,109 +131,133 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   shared.publish(policy);
   table.hostLimit = handed?.hostLimit ?? o.maxConnsPerHost;
   for (const h of handed?.hosts ?? []) table.hosts.restore(h);
-  const eventLog = o.logEvents ? EventLog.open(o.logEvents, o.logEventsRate) : undefined;
   const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
-  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, () => eventLog?.flush());
-  if (eventLog) g.events.subscribe((e) => eventLog.add(e));
-  g.follower = new NetworkFollower(
+  const follower = new NetworkFollower(
     { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, groBusyPps: o.groBusyPps, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`], publicAddr: o.publicAddr },
-    wiring, sharedNetworkView(memory, map.network), {
-      policy: () => g.policy, log, publicChanged: (old, now) => g.publicChanged(old, now),
-      mappedPorts: () => g.mappedPorts(), standby: () => g.role !== "master",
-    });
-  if (handed?.role) g.role = handed.role;
-  try {
-    g.follower.start(handed !== undefined);
-  } catch (e) {
-    g.follower.close();
-    Wiring.undo(journal);
-    throw e;
-  }
-  // A pair member that finds its public address already here was restarted on the master
-  // (keepalived, still master, calls no notify script again): it is master.
-  if (o.sync && !handed && o.publicAddr !== undefined && g.follower.publicAddr === o.publicAddr) {
-    g.setRole("master");
-    log("the public address is on the WAN interface: this gateway is the pair's master");
-  }
+    wiring, sharedNetworkView(memory, map.network), policy, log);
+  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, follower, log, () => g.eventLog?.flush());
+  if (handed?.role) g.setRole(handed.role);
+
   const monitor = new NetlinkMonitor(() => {
     try { g.follower.reconcile(); } catch (e) { log(`following the network: ${(e as Error).message} (tried again on the next change)`); }
   }, log);
-  monitor.start();
-
-  table.now = 1;
-  if (handed) {
-    const lost = restoreSnapshot(table, handed.flows);
-    for (const p of handed.pinholes ?? []) {
-      g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, { by: MAPPERS.includes(p.by as MappedBy) ? p.by : "", description: p.description });
-    }
-    if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
-    log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
-    unlinkSync(o.handover!);
-  }
-  const started = Date.now();
-  const clock = setInterval(() => { table.now = 1 + Math.floor((Date.now() - started) / 1000); }, 1000);
-  // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
-  const sweeper = setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.sample(); }, 5000);
-  const trimmer = setInterval(giveBackMemory, 60_000);
-  const receiveHold = setInterval(() => g.follower.sampleReceive(), HOLD_SAMPLE_MS);
-  g.events.start();
+  const timers: NodeJS.Timeout[] = [];
   const traffic = new Throughput(memory, map, () => table.live);
-  traffic.start();
+  let pool: Piscina | undefined, tasks: Array<Promise<unknown>> = [];
+  let metrics: Server | undefined, web: Server | undefined, upnp: UpnpServer | undefined;
+  const lanNames = (): string[] => g.follower.lanInterfaces().map((i) => i.name);
+  const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), controlHandler(g, () => void restart()));
 
-  const pool = new Piscina({
-    filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,
-    idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
-    recordTiming: false, // its histograms (0.7 MB) would measure the one task each worker runs for ever
-  });
-  const tasks = Array.from({ length: o.workers }, (_, id) => {
-    const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs, pin: o.pin };
-    return pool.run(task);
-  });
+  // The gateway, in the order it comes up; it goes down in the reverse order. A graceful restart
+  // stops everything above the devices and hands those to the new process.
+  const DEVICES = "TUN devices and kernel wiring";
+  const parts = new Parts(log);
+  const startUp = parts.start([
+    { name: DEVICES,
+      start: () => {
+        g.follower.start(handed !== undefined);
+        // A pair member that finds its public address already here was restarted on the master
+        // (keepalived, still master, calls no notify script again): it is master.
+        if (o.sync && !handed && o.publicAddr !== undefined && g.follower.publicAddr === o.publicAddr) {
+          g.setRole("master");
+          log("the public address is on the WAN interface: this gateway is the pair's master");
+        }
+      },
+      stop: () => { g.follower.close(); Wiring.undo(journal); } },
+    { name: "network monitor", start: () => monitor.start(), stop: () => monitor.stop() },
+    { name: "connections handed over",
+      start: () => {
+        table.now = 1;
+        if (!handed) return;
+        const lost = restoreSnapshot(table, handed.flows);
+        for (const p of handed.pinholes ?? []) {
+          g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, { by: MAPPERS.includes(p.by as MappedBy) ? p.by : "", description: p.description });
+        }
+        if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
+        log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
+        unlinkSync(o.handover!);
+      } },
+    { name: "clock and sweeps",
+      start: () => timers.push(
+        setInterval(() => { table.now = 1 + Math.floor((Date.now() - g.started) / 1000); }, 1000),
+        // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
+        setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.sample(); }, 5000),
+        setInterval(giveBackMemory, 60_000),
+        setInterval(() => g.follower.sampleReceive(), HOLD_SAMPLE_MS)),
+      stop: () => timers.forEach(clearInterval) },
+    { name: "connection events",
+      start: () => {
+        g.eventLog = eventLog;
+        if (eventLog) g.events.subscribe((e) => eventLog.add(e));
+        g.events.start();
+      },
+      stop: () => { g.events.stop(); g.eventLog?.close(); } },
+    { name: "traffic meter", start: () => traffic.start(), stop: () => traffic.stop() },
+    { name: "workers",
+      start: async () => {
+        pool = new Piscina({
+          filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,
+          idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
+          recordTiming: false, // its histograms (0.7 MB) would measure the one task each worker runs for ever
+        });
+        tasks = Array.from({ length: o.workers }, (_, id) => {
+          const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs, pin: o.pin };
+          return pool!.run(task);
+        });
+        await allReading(memory, map, o.workers, tasks); // "ready" means forwarding
+      },
+      stop: async () => {
+        Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
+        await Promise.allSettled(tasks);
+        await pool?.destroy();
+      } },
+    { name: "control socket", start: () => control.listen(), stop: () => control.close() },
+    ...(o.metrics ? [{ name: "metrics endpoint",
+      start: async () => { metrics = await startMetrics(o.metrics!, g); },
+      stop: () => new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve())) }] : []),
+    ...(webAt ? [{ name: "status page",
+      start: async () => {
+        web = await startStatusPage(webAt, { status: () => statusOf(g), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });
+        log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
+      },
+      stop: async () => {
+        web?.closeAllConnections();
+        await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
+      } }] : []),
+    ...(o.sync ? [{ name: "HA table sync",
+      start: async () => {
+        g.sync = startSync(o.sync!, syncKey!, g, log);
+        await g.sync.start();
+        g.events.subscribeRaw((e) => g.sync?.event(e));
+        log(`HA pair: table sync with ${g.sync.peer}; ${g.role}${g.role === "master" ? "" : " (forwarding nothing until `ipmasq role master`)"}`);
+      },
+      stop: () => g.sync?.stop() }] : []),
+    ...(o.pcp ? [{ name: "NAT-PMP and PCP",
+      start: async () => {
+        g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
+        await g.pcp.listen(lanNames());
+      },
+      stop: () => g.pcp?.close() }] : []),
+    ...(o.upnp ? [{ name: "UPnP IGD",
+      start: async () => {
+        const counters = (): { bytesSent: number; bytesReceived: number; packetsSent: number; packetsReceived: number } => {
+          const t = trafficTotals(memory, map);
+          return { bytesSent: t.bytesOut, bytesReceived: t.bytesIn, packetsSent: t.pktsOut, packetsReceived: t.pktsIn };
+        };
+        const fromLan = (a: string): boolean => { try { return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p)); } catch { return false; } };
+        upnp = new UpnpServer(igdBackend(g, g.started, counters), fromLan, o.tun);
+        g.onMappings = () => upnp?.changed();
+        await upnp.listen(g.follower.lanInterfaces().map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })), handed?.upnpPort);
+        log(`UPnP IGD on ${lanNames().join(", ")}`);
+      },
+      stop: () => upnp?.close() }] : []),
+  ]);
 
   let handingOver = false, stopping: Promise<void> | undefined;
-  const observed = (): Observed => ({
-    hostsSeen: table.hosts.count, topHosts: g.hosts.rows("bytes", 50, 1000), // a read of the last second will do
-    events: { new: g.events.counts.NEW, destroy: g.events.counts.DESTROY, update: g.events.counts.UPDATE, lost: g.events.lost,
-      logged: eventLog?.written ?? 0, logDropped: eventLog?.dropped ?? 0, log: eventLog?.what ?? "" },
-    ha: g.sync && {
-      role: g.role, peer: g.sync.peer, peerRole: g.sync.peerRole ?? "", lastHeardMs: g.sync.lastHeard ? Date.now() - g.sync.lastHeard : -1,
-      lagMs: g.sync.lastLagMs, counts: g.sync.counts,
-    },
-  });
-  const view = { table, memory, map, started, options: o, network: () => g.network(), observed };
-  const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), controlHandler(g, view, () => void restart()));
-  await control.listen();
-
-  const lanNames = g.follower.lanInterfaces().map((i) => i.name);
-  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames.join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
-    `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
-  let metrics: Server | undefined, web: Server | undefined, upnp: UpnpServer | undefined;
-  const stopWorkers = async (): Promise<void> => {
-    monitor.stop();
-    Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
-    clearInterval(clock);
-    clearInterval(sweeper);
-    clearInterval(trimmer);
-    clearInterval(receiveHold);
-    await Promise.allSettled(tasks);
-    await pool.destroy();
-    await control.close();
-    await new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve()));
-    web?.closeAllConnections();
-    await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
-    g.pcp?.close();
-    upnp?.close();
-    g.sync?.stop();
-    traffic.stop();
-    g.events.stop();
-    eventLog?.close();
-  };
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log(`stopping (${why})`);
-      await stopWorkers();
-      g.follower.close();
-      Wiring.undo(journal);
+      await parts.stop();
       lock.release();
       log("kernel settings restored");
     })();
@@ -238,43 +266,17 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const restart = async (): Promise<void> => {
     if (handingOver || stopping) return;
     handingOver = true;
-    await handOver(g, lock, journal, stopWorkers, log, upnp?.port);
+    await handOver(g, lock, journal, () => parts.stop(DEVICES), log, upnp?.port);
   };
 
-  // "ready" only once every worker reads its queues and the listeners the operator asked for
-  // listen. One that cannot (its port is taken) takes the gateway down cleanly.
   try {
-    await allReading(memory, map, o.workers, tasks);
-    if (o.metrics) metrics = await startMetrics(o.metrics, view, g.hosts);
-    if (webAt) {
-      web = await startStatusPage(webAt, { status: () => statusOf(view), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });
-      log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
-    }
-    if (o.sync) {
-      g.sync = startSync(o.sync, syncKey!, g, log);
-      await g.sync.start();
-      g.events.subscribeRaw((e) => g.sync?.event(e));
-      log(`HA pair: table sync with ${g.sync.peer}; ${g.role}${g.role === "master" ? "" : " (forwarding nothing until `ipmasq role master`)"}`);
-    }
-    if (o.pcp) {
-      g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
-      await g.pcp.listen(lanNames);
-    }
-    if (o.upnp) {
-      const counters = (): { bytesSent: number; bytesReceived: number; packetsSent: number; packetsReceived: number } => {
-        const t = trafficTotals(memory, map);
-        return { bytesSent: t.bytesOut, bytesReceived: t.bytesIn, packetsSent: t.pktsOut, packetsReceived: t.pktsIn };
-      };
-      const fromLan = (a: string): boolean => { try { return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p)); } catch { return false; } };
-      upnp = new UpnpServer(igdBackend(g, started, counters), fromLan, o.tun);
-      g.onMappings = () => upnp?.changed();
-      await upnp.listen(g.follower.lanInterfaces().map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })), handed?.upnpPort);
-      log(`UPnP IGD on ${lanNames.join(", ")}`);
-    }
+    await startUp;
   } catch (e) {
-    await stop(`could not start: ${(e as Error).message}`);
+    log(`could not start: ${(e as Error).message}; kernel settings restored`);
     throw e;
   }
+  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames().join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
+    `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
   process.stdout.write("ready\n");
   giveBackMemory(); // what starting needed (parsing, compiling the core) and freed
   notifySystemd();

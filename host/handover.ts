@@ -25,11 +25,13 @@ export const HANDOVER_LOCK_FD = 4;
 
 export const readHandover = (file: string): Handover => JSON.parse(readPrivateFile(file).toString()) as Handover;
 
-export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopWorkers: () => Promise<void>, log: (msg: string) => void, upnpPort = 0): Promise<never> {
+// `stopAllButDevices`: stops every part of the gateway but its TUN devices and kernel wiring,
+// which the new process adopts.
+export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopAllButDevices: () => Promise<void>, log: (msg: string) => void, upnpPort = 0): Promise<never> {
   const o = g.options;
   log("graceful restart: handing the connection table to a new process");
   g.follower.persist();
-  await stopWorkers();
+  await stopAllButDevices();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
   writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit, role: g.role,
     pinholes: g.alg.pinholes().map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({ proto, port, lanAddr, lanPort, expiresIn, by, description })), upnpPort } satisfies Handover));

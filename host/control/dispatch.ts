@@ -1,6 +1,7 @@
 // What each control-socket request does (host/control/server.ts carries them).
 import { GatewayState } from "../gateway-state";
-import { GatewayView, Handler, statusOf } from "./server";
+import { Handler } from "./server";
+import { statusOf } from "../observe/status";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
 import { flowJson, formatFlows, pinholeRows } from "../table/listing";
@@ -9,10 +10,10 @@ import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
 import { ROLES, Role } from "../sync/sync-wire";
 
-export function controlHandler(g: GatewayState, view: GatewayView, restart: () => void): Handler {
+export function controlHandler(g: GatewayState, restart: () => void): Handler {
   return (req) => {
     switch (req.cmd) {
-      case "status": return { ok: statusOf(view) };
+      case "status": return { ok: statusOf(g) };
       case "conns": {
         const rows = [...[...g.table.flows()].map((f) => flowJson(g.table, f)), ...pinholeRows(g.alg, g.follower.publicAddr)];
         return { ok: { text: formatFlows(rows) + "\n", json: rows } };

@@ -1,12 +1,12 @@
 // Optional Prometheus text endpoint (`--metrics ADDR:PORT`, off by default). A bare port binds
 // 127.0.0.1: the operator names any other address; it is never all interfaces by default.
 import { createServer, Server } from "node:http";
-import { GatewayView, statusOf } from "./server";
-import { HostAccounting, HostRow } from "./host-accounting";
+import { statusOf, WorkerStatus } from "../observe/status";
+import { HostRow } from "./host-accounting";
+import type { GatewayState } from "../gateway-state";
 import { tcpStateName } from "../table/listing";
 import { protoName } from "../net/protocols";
 import * as L from "../../assembly/layout";
-import { HoldStatus } from "../kernel/receive-hold";
 
 
 export function parseListen(spec: string, option = "--metrics"): { host: string; port: number } {
@@ -27,14 +27,14 @@ function boundedHosts(rows: HostRow[]): HostRow[] {
     packetsOut: sum("packetsOut"), packetsIn: sum("packetsIn"), rateOut: sum("rateOut"), rateIn: sum("rateIn") }];
 }
 
-export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): string {
-  const s = statusOf(g) as { workers: Array<Record<string, number>>; drops: Record<string, number>; connections: number; maxConns: number; tableFullDrops: number; uptimeSeconds: number; receiveHolds: HoldStatus[] };
+export function metricsText(g: GatewayState): string {
+  const s = statusOf(g);
   const lines: string[] = [];
   const metric = (name: string, type: string, help: string, rows: Array<[string, number]>): void => {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
     for (const [labels, v] of rows) lines.push(`${name}${labels} ${v}`);
   };
-  const sum = (k: string): number => s.workers.reduce((n, w) => n + w[k], 0);
+  const sum = (k: keyof WorkerStatus): number => s.workers.reduce((n, w) => n + w[k], 0);
   metric("ipmasq_packets_total", "counter", "Packets translated, by direction.", [['{direction="out"}', sum("packetsOut")], ['{direction="in"}', sum("packetsIn")]]);
   metric("ipmasq_bytes_total", "counter", "Bytes translated, by direction.", [['{direction="out"}', sum("bytesOut")], ['{direction="in"}', sum("bytesIn")]]);
   metric("ipmasq_drops_total", "counter", "Packets dropped, by reason.", Object.entries(s.drops).map(([r, n]) => [`{reason="${r}"}`, n]));
@@ -54,28 +54,26 @@ export function metricsText(g: GatewayView, hostAccounting?: HostAccounting): st
   metric("ipmasq_worker_slow_path_total", "counter", "Packets that took the slow path, per worker.", s.workers.map((w) => [`{worker="${w.id}"}`, w.slowPath]));
   metric("ipmasq_receive_hold", "gauge", "1 while an interface is busy and holds bursts open (--gro-busy), by interface.", s.receiveHolds.map((h) => [`{iface="${h.iface}"}`, h.holding ? 1 : 0]));
   metric("ipmasq_uptime_seconds", "gauge", "Seconds since the gateway started.", [["", s.uptimeSeconds]]);
-  if (hostAccounting) {
-    const hosts = boundedHosts(hostAccounting.rows("bytes"));
-    metric("ipmasq_host_bytes_total", "counter", `Bytes per LAN host since start, by direction (the ${METRIC_HOSTS} busiest; the rest as host="other").`,
-      hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.bytesOut], [`{host="${h.host}",direction="in"}`, h.bytesIn]] as Array<[string, number]>));
-    metric("ipmasq_host_packets_total", "counter", "Packets per LAN host since start, by direction.",
-      hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.packetsOut], [`{host="${h.host}",direction="in"}`, h.packetsIn]] as Array<[string, number]>));
-    metric("ipmasq_host_flows", "gauge", "Connections per LAN host now.", hosts.map((h) => [`{host="${h.host}"}`, h.flows]));
-    metric("ipmasq_host_flows_total", "counter", "Connections per LAN host since start.", hosts.map((h) => [`{host="${h.host}"}`, h.flowsTotal]));
-  }
-  const ev = (s as unknown as { events: Record<string, number> }).events;
+  const hosts = boundedHosts(g.hosts.rows("bytes"));
+  metric("ipmasq_host_bytes_total", "counter", `Bytes per LAN host since start, by direction (the ${METRIC_HOSTS} busiest; the rest as host="other").`,
+    hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.bytesOut], [`{host="${h.host}",direction="in"}`, h.bytesIn]] as Array<[string, number]>));
+  metric("ipmasq_host_packets_total", "counter", "Packets per LAN host since start, by direction.",
+    hosts.flatMap((h) => [[`{host="${h.host}",direction="out"}`, h.packetsOut], [`{host="${h.host}",direction="in"}`, h.packetsIn]] as Array<[string, number]>));
+  metric("ipmasq_host_flows", "gauge", "Connections per LAN host now.", hosts.map((h) => [`{host="${h.host}"}`, h.flows]));
+  metric("ipmasq_host_flows_total", "counter", "Connections per LAN host since start.", hosts.map((h) => [`{host="${h.host}"}`, h.flowsTotal]));
+  const ev = s.events;
   metric("ipmasq_events_total", "counter", "Connection events, by type.", [['{type="new"}', ev.new], ['{type="destroy"}', ev.destroy], ['{type="update"}', ev.update]]);
   metric("ipmasq_events_lost_total", "counter", "Connection events the host could not take in time (ring full).", [["", ev.lost]]);
   metric("ipmasq_event_log_dropped_total", "counter", "Event log lines over --log-events-rate, or not written.", [["", ev.logDropped]]);
-  metric("ipmasq_host_limit_drops_total", "counter", "New connections refused by --max-conns-per-host.", [["", (s as unknown as { hostLimitDrops: number }).hostLimitDrops]]);
+  metric("ipmasq_host_limit_drops_total", "counter", "New connections refused by --max-conns-per-host.", [["", s.hostLimitDrops]]);
   return lines.join("\n") + "\n";
 }
 
-export async function startMetrics(spec: string, g: GatewayView, hosts?: HostAccounting): Promise<Server> {
+export async function startMetrics(spec: string, g: GatewayState): Promise<Server> {
   const { host, port } = parseListen(spec);
   const server = createServer((req, res) => {
     if (req.url !== "/metrics") { res.writeHead(404).end("try /metrics\n"); return; }
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metricsText(g, hosts));
+    res.writeHead(200, { "content-type": "text/plain; version=0.0.4" }).end(metricsText(g));
   });
   await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(port, host, resolve); });
   return server;

@@ -1,69 +1,13 @@
 // The control socket: a UNIX socket (mode 0600, so root only) speaking one JSON request per line.
-// `ipmasq status` and `ipmasq conns` talk to the running gateway through it.
+// `ipmasq status` and `ipmasq conns` talk to the running gateway through it. It only carries
+// requests: what each one does is host/control/dispatch.ts's.
 import { createServer, Server, Socket } from "node:net";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { netnsId } from "../state/instance";
 import { join, dirname } from "node:path";
-import { ConnTable } from "../table/conntrack";
-import { MemoryMap, statsAddress } from "../table/memory-map";
-import { REASON_NAMES } from "./reasons";
-import * as L from "../../assembly/layout";
-import { HoldStatus } from "../kernel/receive-hold";
-import { workersReading } from "../worker/readiness";
 
 export function controlSocketPath(stateDir: string, tun: string): string {
   return join(stateDir, `control-net${netnsId()}-${tun}.sock`);
-}
-
-export interface GatewayView {
-  table: ConnTable;
-  memory: WebAssembly.Memory;
-  map: MemoryMap;
-  started: number;
-  options: { core: string; workers: number; maxConns: number };
-  network(): NetworkStatus;
-  observed(): Observed;
-}
-
-// What the gateway has seen beyond its counters: hosts and events (host/gateway.ts fills it).
-export interface Observed {
-  hostsSeen: number; topHosts: unknown[];
-  events: { new: number; destroy: number; update: number; lost: number; logged: number; logDropped: number; log: string };
-  ha?: Omit<HaStatus, "standbyDrops">; // with --sync-peer; statusOf adds the workers' drops
-}
-
-// An HA pair member (docs/ha.md): its role, its peer, how current its copy of the peer's table is.
-export interface HaStatus {
-  role: string; peer: string; peerRole: string; lastHeardMs: number; lagMs: number; standbyDrops: number;
-  counts: Record<string, number | Record<string, number>>;
-}
-
-export interface NetworkStatus {
-  tun: string; offloads: string[];
-  devices: Array<{ iface: string; device: string }>; // the TUN device each interface comes in through
-  wan: string; publicAddress: string; // "" while there is none
-  waiting?: string; // why new connections are refused, while they are
-  portMappingRefused: number; // NAT-PMP/PCP requests from outside the masqueraded networks
-  receiveHolds: HoldStatus[]; // per tuned interface: holding bursts (busy) or not, its receive rate
-}
-
-export function statusOf(g: GatewayView): Record<string, unknown> {
-  const workers = [];
-  const drops: Record<string, number> = {};
-  for (let id = 0; id < g.map.workers; id++) {
-    const s = new Float64Array(g.memory.buffer, statsAddress(id), L.STATS_SLOTS);
-    workers.push({ id, packetsOut: s[L.S_PKTS_OUT], packetsIn: s[L.S_PKTS_IN], bytesOut: s[L.S_BYTES_OUT], bytesIn: s[L.S_BYTES_IN],
-      slowPath: s[L.S_SLOW], batches: s[L.S_BATCHES], passed: s[L.S_PASSED], writeErrors: s[L.S_WRITE_ERRORS], icmpSent: s[L.S_REPLIES], slowPathErrors: s[L.S_SLOW_ERRORS],
-      reads: s[L.S_READS], readBytes: s[L.S_READ_BYTES], standbyDrops: s[L.S_STANDBY] });
-    for (let r = 1; r < L.R_COUNT; r++) if (s[L.S_DROPS + r]) drops[REASON_NAMES[r]] = (drops[REASON_NAMES[r]] ?? 0) + s[L.S_DROPS + r];
-  }
-  const observed = g.observed();
-  const ha: HaStatus | undefined = observed.ha && { ...observed.ha, standbyDrops: workers.reduce((n, w) => n + w.standbyDrops, 0) };
-  return {
-    pid: process.pid, uptimeSeconds: Math.floor((Date.now() - g.started) / 1000), core: g.options.core, ...g.network(),
-    connections: g.table.live, maxConns: g.options.maxConns, tableFullDrops: g.table.fullDrops,
-    maxConnsPerHost: g.table.hostLimit, hostLimitDrops: g.table.hostLimitDrops, workersReading: workersReading(g.memory, g.map), workers, drops, ...observed, ha,
-  };
 }
 
 // An answer, or a stream: `stream(send)` starts it and returns how to stop it; send() says false

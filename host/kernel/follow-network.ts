@@ -15,6 +15,10 @@
 //                            never sent from an address we no longer own); port forwards follow
 //   device made again     -> its rules reattach by name; receive offload is set again
 //   default route moves   -> the new interface is the WAN (unless --wan pins it)
+//
+// The follower computes its rules from what it is given (the policy, the ports mapped for LAN
+// applications, whether an HA backup stands by), set by its owner; it reports a new public
+// address as an event (onPublicChange) and calls nothing back.
 import { Wiring, IngressDevice } from "./wiring";
 import { dynamicRules } from "./dynamic-rules";
 import { readNetwork, lanInterfaces, Iface, NetState } from "./interfaces";
@@ -39,16 +43,10 @@ export interface FollowOptions {
   publicAddr?: number; // --public: masquerade as this address, while it is on the WAN interface
 }
 
-export interface FollowHooks {
-  policy(): Policy;
-  // the public address changed from `old` (0: none before) to `now`; returns what the log should add
-  publicChanged(old: number, now: number): string;
-  log(msg: string): void;
-  // public ports mapped for LAN applications (UPnP) outside the NAT ranges: steered in like port forwards
-  mappedPorts?(): Array<{ proto: number; port: number }>;
-  // an HA backup: the workers read and drop everything (docs/ha.md)
-  standby?(): boolean;
-}
+// The public address changed on `wan`: from `old` (0: none before) to `now`.
+export interface PublicChange { wan: string; old: number; now: number }
+
+export type MappedPort = { proto: number; port: number };
 
 export class NetworkFollower {
   private readonly tuns = new Map<string, Tun>(); // by device name
@@ -63,10 +61,40 @@ export class NetworkFollower {
   private readonly hold?: ReceiveHold;
   private readonly steered = new Map<string, RemoteEnd>(); // TUN device -> how its queue is picked
   private steeringRefused = false; // said once
+  private mappedPorts: MappedPort[] = []; // public ports mapped outside the NAT ranges: steered in like port forwards
+  private standby = false; // an HA backup: the workers read and drop everything (docs/ha.md)
+  private readonly publicListeners: Array<(c: PublicChange) => void> = [];
 
   constructor(private readonly o: FollowOptions, private readonly wiring: Wiring, private readonly view: SharedBlob<NetworkView>,
-              private readonly hooks: FollowHooks) {
-    if (o.groHoldUs) this.hold = new ReceiveHold(o.groHoldUs, o.groBusyPps, wiring, hooks.log);
+              private policy: Policy, private readonly log: (msg: string) => void) {
+    if (o.groHoldUs) this.hold = new ReceiveHold(o.groHoldUs, o.groBusyPps, wiring, log);
+  }
+
+  // Called with every new public address, before the rules for it are made (and while publicAddr
+  // is still the one before).
+  onPublicChange(listener: (c: PublicChange) => void): void { this.publicListeners.push(listener); }
+
+  private get started(): boolean { return this.base !== undefined; }
+
+  // A new policy's rules (port forwards, redirects); throws, with the kernel's reason, when they
+  // cannot be made.
+  setPolicy(p: Policy): void {
+    this.policy = p;
+    if (this.started) this.reconcile();
+  }
+
+  // The ports mapped outside the NAT ranges; the rules are made again only when they changed (a
+  // renewal runs no `ip`: a LAN host asking again and again costs no process starts).
+  setMappedPorts(ports: MappedPort[]): void {
+    if (JSON.stringify(ports) === JSON.stringify(this.mappedPorts)) return;
+    this.mappedPorts = ports;
+    if (this.started) this.reconcile();
+  }
+
+  setStandby(on: boolean): void {
+    if (on === this.standby) return;
+    this.standby = on;
+    if (this.started) this.reconcile();
   }
 
   // Creates (or, after a graceful restart, adopts) the devices, then the first reconcile.
@@ -105,7 +133,7 @@ export class NetworkFollower {
   }
 
   lanInterfaces(net = readNetwork()): Iface[] {
-    return lanInterfaces(this.served(net), masqSources(this.hooks.policy()), this.wan, this.o.lan);
+    return lanInterfaces(this.served(net), masqSources(this.policy), this.wan, this.o.lan);
   }
 
   reconcile(net = readNetwork(), adopted = false): void {
@@ -117,7 +145,7 @@ export class NetworkFollower {
     // the WAN and its address
     const wanName = this.o.wan ?? (net.defaultDev && !this.isOurs(net.defaultDev) ? net.defaultDev : undefined);
     if (wanName && wanName !== this.wan) {
-      if (this.wan) this.hooks.log(`the default route moved from ${this.wan} to ${wanName}: ${wanName} is the WAN now`);
+      if (this.wan) this.log(`the default route moved from ${this.wan} to ${wanName}: ${wanName} is the WAN now`);
       this.wan = wanName;
     }
     const wanIf = served.find((i) => i.name === this.wan);
@@ -129,15 +157,14 @@ export class NetworkFollower {
       : !addr && want !== undefined ? `${formatAddr(want)} (--public) is not on ${this.wan}`
       : !addr ? `the WAN interface ${this.wan} has no IPv4 address`
       : !net.defaultDev && !this.o.wan ? "no default route" : undefined;
-    if (why !== this.waiting && why) this.hooks.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
+    if (why !== this.waiting && why) this.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
     this.waiting = why;
     const now = why ? 0 : addr;
     if (now !== this.publicAddr) {
       if (now) {
-        const more = this.hooks.publicChanged(this.lastPublic, now);
-        this.hooks.log(this.lastPublic && this.lastPublic !== now
-          ? `the WAN address of ${this.wan} changed from ${formatAddr(this.lastPublic)} to ${formatAddr(now)}${more}`
-          : `the WAN is ${this.wan}: masquerading as ${formatAddr(now)}`);
+        // while the listeners run, publicAddr is still the one before (what they forget was made for it)
+        const change = { wan: this.wan!, old: this.lastPublic, now };
+        for (const l of this.publicListeners) l(change);
         this.lastPublic = now;
       }
       this.publicAddr = now;
@@ -146,7 +173,7 @@ export class NetworkFollower {
     const mtu = this.wantedMtu(net);
     if (mtu !== this.mtu) {
       this.wiring.setMtu([...this.tuns.keys()], mtu);
-      this.hooks.log(`MTU of the TUN devices now ${mtu} (was ${this.mtu})`);
+      this.log(`MTU of the TUN devices now ${mtu} (was ${this.mtu})`);
       this.mtu = mtu;
     }
 
@@ -154,7 +181,7 @@ export class NetworkFollower {
       // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
       // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
       base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
-      natRanges: this.o.natRanges, policy: this.hooks.policy(), mappedPorts: this.hooks.mappedPorts?.() ?? [],
+      natRanges: this.o.natRanges, policy: this.policy, mappedPorts: this.mappedPorts,
     }));
 
     // receive offload: on each LAN interface and the WAN, again on a device made anew
@@ -164,8 +191,8 @@ export class NetworkFollower {
       if (todo.length) {
         if (!adopted) {
           const r = this.wiring.tuneReceive(todo.map((i) => i.name), offloadSettings());
-          if (r.problem) this.hooks.log(r.problem);
-          if (r.changed.length) this.hooks.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP${this.holdSays()}`);
+          if (r.problem) this.log(r.problem);
+          if (r.changed.length) this.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP${this.holdSays()}`);
         }
         for (const i of todo) {
           this.tunedIndex.set(i.name, i.index);
@@ -191,7 +218,7 @@ export class NetworkFollower {
       const why = steerQueues(tun.fds, end);
       if (why) {
         this.steeringRefused = true;
-        this.hooks.log(`a flow's two directions may be read by different workers (costs CPU, not correctness): steering the TUN queues failed: ${why}`);
+        this.log(`a flow's two directions may be read by different workers (costs CPU, not correctness): steering the TUN queues failed: ${why}`);
         return;
       }
       this.steered.set(name, end);
@@ -227,12 +254,12 @@ export class NetworkFollower {
       this.tuns.delete(d.name);
       throw e;
     }
-    if (this.published) this.hooks.log(`new interface ${iface}: its packets come in through ${d.name}`);
+    if (this.published) this.log(`new interface ${iface}: its packets come in through ${d.name}`);
   }
 
   private publish(net: NetState): void {
     const v: NetworkView = {
-      publicAddr: this.publicAddr, wan: this.wan ?? "", standby: this.hooks.standby?.() ?? false,
+      publicAddr: this.publicAddr, wan: this.wan ?? "", standby: this.standby,
       ingress: [
         { iface: "lo", wan: false, fds: this.base!.fds },
         ...this.wiring.devices.map((d) => ({ iface: d.iface, wan: d.iface === this.wan, fds: this.tuns.get(d.name)!.fds })),

@@ -18,13 +18,14 @@ import { HostAccounting, HOST_SORTS, HostSort } from "../control/host-accounting
 import { Throughput } from "../control/throughput";
 import { flowJson, FlowJson } from "../table/listing";
 import { ConnTable } from "../table/conntrack";
+import type { GatewayStatus } from "../observe/status";
 import { parseAddr, formatAddr } from "../net/addr";
 
 export const MAX_ROWS = 200;
 const MIN_TOKEN = 16;
 
 export interface PageSources {
-  status(): Record<string, unknown>;
+  status(): GatewayStatus; // host/observe/status.ts, as every view reads it
   table: ConnTable;
   mappings(): FlowJson[]; // NAT-PMP, PCP and UPnP mappings, listed with the connections
   hosts: HostAccounting;
@@ -92,7 +93,7 @@ export async function startStatusPage(listen: WebListen, src: PageSources): Prom
     if (!url.pathname.startsWith("/api/")) return send(res, 404, "text/plain", "not here\n");
     if (!authorized(req)) return send(res, 401, "application/json", JSON.stringify({ error: "token needed" }));
     switch (url.pathname) {
-      case "/api/status": return json(res, { ...src.status(), hostsSeen: src.hosts.count });
+      case "/api/status": return json(res, src.status());
       case "/api/traffic": return json(res, src.traffic.samples(Number(url.searchParams.get("since")) || 0));
       case "/api/hosts": {
         const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "") ? url.searchParams.get("sort") as HostSort : "bytes";
