@@ -3,7 +3,8 @@
 // descriptions (every action in the SCPD, nothing of IGD:2 in IGD:1).
 import t from "tap";
 import { parseRequest, SoapError, MAX_BODY } from "../host/upnp/soap";
-import { parseRule, allowed, UpnpRule } from "../host/upnp/permissions";
+import { allowed } from "../host/upnp/permissions";
+import { parseUpnpRule, UpnpRule } from "../host/policy/upnp-rules";
 import { IgdBackend, IP_CONNECTION, runAction, UpnpMapping, MAX_LEASE, MAX_PER_HOST } from "../host/upnp/igd-actions";
 import { ipConnectionScpd, rootDescription } from "../host/upnp/description";
 import { applyLine } from "../host/config/config-file";
@@ -28,7 +29,7 @@ t.test("the SOAP reader", async (t) => {
 });
 
 t.test("permission lines", async (t) => {
-  const rules = ["allow 80 192.168.0.10 80", "deny 1024-65535 192.168.0.64/26 0-65535"].map((l) => parseRule(l.split(" ")).rule!);
+  const rules = ["allow 80 192.168.0.10 80", "deny 1024-65535 192.168.0.64/26 0-65535"].map((l) => parseUpnpRule(l.split(" ")).rule!);
   const lan = (s: string): number => parseAddr(s);
   t.ok(allowed([], 8080, lan("192.168.0.2"), 8080), "by default: 1024 and up on both sides");
   t.notOk(allowed([], 80, lan("192.168.0.2"), 80), "by default: not below 1024");
@@ -36,7 +37,7 @@ t.test("permission lines", async (t) => {
   t.ok(allowed(rules, 80, lan("192.168.0.10"), 80), "an allow line opens a low port for one host");
   t.notOk(allowed(rules, 80, lan("192.168.0.11"), 80), "and for that host only");
   t.notOk(allowed(rules, 8080, lan("192.168.0.70"), 8080), "a deny line closes what the default would allow");
-  t.match(parseRule(["allow", "70000", "0/0", "1"]), { at: 1, why: /not a port/ }, "a bad port range says where");
+  t.match(parseUpnpRule(["allow", "70000", "0/0", "1"]), { at: 1, why: /not a port/ }, "a bad port range says where");
   const p = emptyPolicy();
   applyLine(p, "f.conf", 1, "upnp allow 80 192.168.0.10 80");
   t.same(policyLines(p).slice(-1), ["upnp allow 80-80 192.168.0.10/32 80-80"], "ipmasq.conf lines, saved back");

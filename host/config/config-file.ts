@@ -7,7 +7,7 @@
 // all is right.
 import { readFileSync } from "node:fs";
 import { ConfigError, runIpchains, runPortfw, tokenize, Token } from "../policy/ipchains";
-import { parseRule } from "../upnp/permissions";
+import { parseUpnpRule } from "../policy/upnp-rules";
 import { Policy, emptyPolicy } from "../policy/rules";
 
 // Lines from the seed's script that ipmasq does by itself.
@@ -64,8 +64,8 @@ export function applyTokens(policy: Policy, file: string, lineNo: number, toks: 
     return runPortfw(policy, toks.slice(2), file, lineNo, eol);
   }
   if (toks[0].text === "upnp") {
-    // miniupnpd's permission lines (host/upnp/permissions.ts)
-    const r = parseRule(toks.slice(1).map((t) => t.text));
+    // miniupnpd's permission lines (host/policy/upnp-rules.ts)
+    const r = parseUpnpRule(toks.slice(1).map((t) => t.text));
     if (!r.rule) throw new ConfigError(file, lineNo, toks[1 + r.at]?.column ?? eol, r.why!);
     (policy.upnp ??= []).push(r.rule);
     return { warnings: [] };

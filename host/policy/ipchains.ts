@@ -4,7 +4,7 @@
 // nothing is applied unless every line is right.
 import { parsePrefix, parseAddr } from "../net/addr";
 import { Policy, Rule, AddrMatch, Verdict, BUILTIN_CHAINS, POLICY_TARGETS, SPECIAL_TARGETS, PortForward } from "./rules";
-import { MAX_COUNTERS } from "../table/memory-map";
+import { MAX_COUNTERS } from "./limits";
 import { protoNumber } from "../net/protocols";
 
 export class ConfigError extends Error {

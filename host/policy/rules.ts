@@ -5,7 +5,7 @@
 import { Prefix, inPrefix } from "../net/addr";
 import { PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
-import type { UpnpRule } from "../upnp/permissions";
+import type { UpnpRule } from "./upnp-rules";
 
 export type Verdict = "ACCEPT" | "DENY" | "REJECT" | "MASQ" | "REDIRECT";
 export const BUILTIN_CHAINS = ["input", "forward", "output"] as const;

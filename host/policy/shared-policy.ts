@@ -4,7 +4,8 @@
 // live beside it, added to by every worker.
 import { Policy } from "./rules";
 import { SharedBlob } from "../table/shared-blob";
-import { MAX_COUNTERS, POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../table/memory-map";
+import { POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../table/memory-map";
+import { MAX_COUNTERS } from "./limits";
 
 const COUNTERS = 0; // f64 pairs: packets, bytes
 const BLOB = POLICY_COUNTERS_SIZE;

@@ -15,9 +15,9 @@
 //   flow events      EVENT_AREA_SIZE                        host/table/flow-events.ts
 import * as L from "../../assembly/layout";
 import { blobAreaSize } from "./shared-blob";
+import { MAX_COUNTERS } from "../policy/limits";
 
 // The policy area: per-rule counters (packets, bytes as f64), then the policy as a shared blob.
-export const MAX_COUNTERS = 1024; // rules, user-chain policies included
 export const POLICY_BLOB_MAX = 1 << 20;
 export const POLICY_COUNTERS_SIZE = MAX_COUNTERS * 16;
 export const POLICY_AREA_SIZE = POLICY_COUNTERS_SIZE + blobAreaSize(POLICY_BLOB_MAX);

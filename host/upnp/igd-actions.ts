@@ -7,7 +7,8 @@
 // leases are capped at 7 days (an infinite lease becomes 7 days, IGD:2); a host holds at most
 // MAX_PER_HOST mappings; only the owner may delete a mapping.
 import { SoapError, fault, UPNP, escapeXml } from "./soap";
-import { UpnpRule, allowed } from "./permissions";
+import { allowed } from "./permissions";
+import type { UpnpRule } from "../policy/upnp-rules";
 import { formatAddr, parseAddr } from "../net/addr";
 import * as L from "../../assembly/layout";
 
