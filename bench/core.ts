@@ -8,7 +8,7 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { coreSetup, addFlows } from "../harness/core-setup";
 import { ipv4, tcp, udp, icmp, concat, plainVnet, withPartialChecksum } from "../harness/packets";
-import { slotAddress } from "../host/table/memory-map";
+import { slotAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
 const X = "192.168.0.2", R = "10.0.0.2", W = "10.0.0.1";

@@ -3,7 +3,7 @@
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { createCore, createMemory } from "../host/core/core";
-import { memoryMap } from "../host/table/memory-map";
+import { memoryMap } from "../host/shm/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
 import * as L from "../assembly/layout";
 

@@ -6,7 +6,7 @@
 // the flow list, not from the cores).
 import { coreSetup, addFlows, FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
-import { slotAddress, statsAddress, descAddress } from "../host/table/memory-map";
+import { slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
 export interface DiffResult {

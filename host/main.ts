@@ -1,7 +1,7 @@
 // Entry point of the single artifact: the CLI. Run from source, it is also the module Piscina's
 // worker threads load for their task (runWorker); bundled, they run host/worker/thread.ts.
 import { isMainThread } from "node:worker_threads";
-import { main } from "./cli";
+import { main } from "./cli/cli";
 
 export { runWorker } from "./worker/loop";
 

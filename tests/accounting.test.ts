@@ -4,8 +4,8 @@
 import t from "tap";
 import { coreSetup } from "../harness/core-setup";
 import { HOST_LIMITED, TABLE_FULL } from "../host/table/conntrack";
-import { HostAccounting } from "../host/control/host-accounting";
-import { MAX_HOSTS, EVENT_RECORDS } from "../host/table/memory-map";
+import { HostAccounting } from "../host/observe/host-accounting";
+import { MAX_HOSTS, EVENT_RECORDS } from "../host/shm/memory-map";
 import { parseAddr } from "../host/net/addr";
 import * as L from "../assembly/layout";
 

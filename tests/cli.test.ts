@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { COMMANDS, OPTIONS } from "../host/cli";
+import { COMMANDS, OPTIONS } from "../host/cli/cli";
 import { BUNDLE } from "../harness/ipmasq-cli";
 
 const scratch = mkdtempSync(join(tmpdir(), "ipmasq-cli-"));

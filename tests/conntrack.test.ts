@@ -5,7 +5,7 @@ import t from "tap";
 import { coreSetup } from "../harness/core-setup";
 import { LOW_PORT_MIN, LOW_PORT_MAX } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
-import { memoryMap } from "../host/table/memory-map";
+import { memoryMap } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
 const LAN = parseAddr("192.168.0.2"), LAN2 = parseAddr("192.168.0.3"), R1 = parseAddr("10.0.0.2"), R2 = parseAddr("10.0.0.3"), WAN = parseAddr("10.0.0.1");

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { OPTIONS, COMMANDS } from "../host/cli-spec";
+import { OPTIONS, COMMANDS } from "../host/cli/cli-spec";
 import { BUNDLE } from "../harness/ipmasq-cli";
 
 const ROOT = join(__dirname, "..");

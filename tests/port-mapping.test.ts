@@ -6,7 +6,7 @@ import t from "tap";
 import { RemoteInfo } from "node:dgram";
 import { coreSetup } from "../harness/core-setup";
 import { AlgState } from "../host/table/alg-state";
-import { PortMappingServer, MAX_PER_HOST } from "../host/control/port-mapping-server";
+import { PortMappingServer, MAX_PER_HOST } from "../host/portmap/port-mapping-server";
 import { MappingChange, mappingWhy } from "../host/portmap/mapping-change";
 import { parseAddr, parsePrefix } from "../host/net/addr";
 

@@ -3,7 +3,7 @@
 import t from "tap";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { REASON_NAMES } from "../host/control/reasons";
+import { REASON_NAMES } from "../host/observe/reasons";
 import * as L from "../assembly/layout";
 
 const constants = [...readFileSync(join(__dirname, "..", "assembly", "layout.ts"), "utf8").matchAll(/^export const R_(\w+) = (\d+);/gm)]

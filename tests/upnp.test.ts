@@ -2,11 +2,11 @@
 // (miniupnpd's order and default), the actions' rules over a mapping table in memory, and the
 // descriptions (every action in the SCPD, nothing of IGD:2 in IGD:1).
 import t from "tap";
-import { parseRequest, SoapError, MAX_BODY } from "../host/upnp/soap";
-import { allowed } from "../host/upnp/permissions";
+import { parseRequest, SoapError, MAX_BODY } from "../host/portmap/upnp/soap";
+import { allowed } from "../host/portmap/upnp/permissions";
 import { parseUpnpRule, UpnpRule } from "../host/policy/upnp-rules";
-import { IgdBackend, IP_CONNECTION, runAction, UpnpMapping, MAX_LEASE, MAX_PER_HOST } from "../host/upnp/igd-actions";
-import { ipConnectionScpd, rootDescription } from "../host/upnp/description";
+import { IgdBackend, IP_CONNECTION, runAction, UpnpMapping, MAX_LEASE, MAX_PER_HOST } from "../host/portmap/upnp/igd-actions";
+import { ipConnectionScpd, rootDescription } from "../host/portmap/upnp/description";
 import { applyLine } from "../host/config/config-file";
 import { emptyPolicy } from "../host/policy/rules";
 import { policyLines } from "../host/policy/save";

@@ -1,11 +1,11 @@
 // What each control-socket request does (host/control/server.ts carries them).
-import { GatewayState } from "../gateway-state";
+import { GatewayState } from "../gateway/gateway-state";
 import { Handler } from "./server";
 import { statusOf } from "../observe/status";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
 import { flowJson, formatFlows, pinholeRows } from "../table/listing";
-import { HOST_SORTS, HostSort } from "./host-accounting";
+import { HOST_SORTS, HostSort } from "../observe/host-accounting";
 import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
 import { ROLES, Role } from "../sync/sync-wire";

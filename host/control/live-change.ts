@@ -6,7 +6,7 @@ import { ConfigError, Token } from "../policy/ipchains";
 import { formatRules, rulesJson, formatPortfw, portfwJson } from "../policy/listing";
 import { flowJson, formatMasqList } from "../table/listing";
 import { Answer } from "./server";
-import { GatewayState } from "../gateway-state";
+import { GatewayState } from "../gateway/gateway-state";
 
 // The tokens of `kind args…`, with the columns they have in the command as it is shown.
 function commandTokens(kind: "ipchains" | "portfw", args: string[]): { toks: Token[]; shown: string } {

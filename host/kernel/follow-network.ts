@@ -23,7 +23,7 @@ import { Wiring, IngressDevice } from "./wiring";
 import { dynamicRules } from "./dynamic-rules";
 import { readNetwork, lanInterfaces, Iface, NetState } from "./interfaces";
 import { openTun, closeTun, setPersist, Tun } from "../tun/tun";
-import { SharedBlob } from "../table/shared-blob";
+import { SharedBlob } from "../shm/shared-blob";
 import { NetworkView } from "../net/network-view";
 import { Policy, masqSources } from "../policy/rules";
 import { formatAddr } from "../net/addr";

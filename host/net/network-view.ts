@@ -2,8 +2,8 @@
 // (host/kernel/follow-network.ts) and read by each worker between batches: which TUN fds to read
 // and which interface each stands for, the WAN and its public address, the gateway's own
 // addresses and the main routing table.
-import { SharedBlob } from "../table/shared-blob";
-import { NETWORK_VIEW_MAX } from "../table/memory-map";
+import { SharedBlob } from "../shm/shared-blob";
+import { NETWORK_VIEW_MAX } from "../shm/memory-map";
 import type { Route } from "./routes";
 
 export interface IngressView {

@@ -1,10 +1,10 @@
 // The live policy, shared with every worker through the shared memory: the host publishes a new
-// version (host/table/shared-blob.ts); each worker checks the version once per batch and
+// version (host/shm/shared-blob.ts); each worker checks the version once per batch and
 // re-reads it when it changed. Rule counters (packets, bytes of the packets each rule decided)
 // live beside it, added to by every worker.
 import { Policy } from "./rules";
-import { SharedBlob } from "../table/shared-blob";
-import { POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../table/memory-map";
+import { SharedBlob } from "../shm/shared-blob";
+import { POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../shm/memory-map";
 import { MAX_COUNTERS } from "./limits";
 
 const COUNTERS = 0; // f64 pairs: packets, bytes

@@ -1,7 +1,8 @@
 // Who maps ports for LAN applications, and how a mapping changes: what the event feed, the UPnP
 // subscribers, the HA sync and the ip rules for ports outside the NAT ranges hear of.
-export const MAPPERS = ["nat-pmp", "pcp", "upnp"] as const;
-export type MappedBy = (typeof MAPPERS)[number];
+import type { MappedBy } from "../table/alg-state";
+
+export { MAPPERS, type MappedBy } from "../table/alg-state";
 
 // map: made or renewed for `lifetime` seconds; delete: by its owner; expired: its lifetime ran out;
 // wan-change: the public address it was made for went away (its owner maps again).

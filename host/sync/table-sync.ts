@@ -17,7 +17,7 @@ import { randomBytes } from "node:crypto";
 import { ConnTable, Flow } from "../table/conntrack";
 import { AlgState } from "../table/alg-state";
 import { putFlow } from "../table/snapshot";
-import { FlowEvent } from "../control/event-format";
+import { FlowEvent } from "../observe/event-format";
 import { formatAddr } from "../net/addr";
 import * as L from "../../assembly/layout";
 import {
@@ -96,7 +96,7 @@ export class TableSync {
 
   private get master(): boolean { return this.hooks.role() === "master"; }
 
-  // A NEW or DESTROY from the table (host/control/event-feed.ts).
+  // A NEW or DESTROY from the table (host/observe/event-feed.ts).
   event(e: FlowEvent): void {
     if (!this.master) return;
     const key = { proto: e.proto, lanAddr: e.lanAddr, lanPort: e.lanPort, remoteAddr: e.remoteAddr, remotePort: e.remotePort };

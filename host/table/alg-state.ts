@@ -7,8 +7,7 @@
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import { ConnTable } from "./conntrack";
-import { MAPPERS, MappedBy } from "../portmap/mapping-change";
-import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "./memory-map";
+import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "../shm/memory-map";
 
 export const EXPECT_SECONDS = 60;
 
@@ -32,6 +31,10 @@ export const EXP_ONCE = 0; // an expected connection: taken by the first one
 export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
 
 export interface SeqOffset { boundary: number; before: number; after: number }
+
+// Who may make a pinhole: NAT-PMP, PCP and UPnP clients (host/portmap/).
+export const MAPPERS = ["nat-pmp", "pcp", "upnp"] as const;
+export type MappedBy = (typeof MAPPERS)[number];
 
 // Who made a pinhole, kept in its record (so a restart or a listing knows without a side table).
 export interface Origin { by: MappedBy | ""; description?: string }

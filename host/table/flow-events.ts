@@ -5,7 +5,7 @@
 //
 //   area:   @0 u32 written   @4 u32 read   @8 u32 dropped   @64 records
 //   record: see the R_* offsets below (EVENT_RECORD_SIZE bytes)
-import { EVENT_RECORDS, EVENT_RECORD_SIZE } from "./memory-map";
+import { EVENT_RECORDS, EVENT_RECORD_SIZE } from "../shm/memory-map";
 
 const W_HEAD = 0, W_TAIL = 4, W_DROPPED = 8, W_RECORDS = 64; // memory-map.ts's EVENT_AREA_SIZE counts on it
 

@@ -7,7 +7,7 @@
 //   record:  addr u32, live u32, then f64 flows ended, bytes out/in, packets out/in
 // Open addressing over HOST_SLOTS (twice MAX_HOSTS, so probes stay short); a record is never
 // removed: totals count since the gateway started.
-import { MAX_HOSTS, HOST_SLOTS, HOST_RECORD_SIZE } from "./memory-map";
+import { MAX_HOSTS, HOST_SLOTS, HOST_RECORD_SIZE } from "../shm/memory-map";
 
 const H_COUNT = 0;
 const H_OTHER = 64;

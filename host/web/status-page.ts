@@ -13,9 +13,9 @@
 import { createServer, Server, IncomingMessage, ServerResponse } from "node:http";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { readSecret } from "../state/private-files";
-import { parseListen } from "../control/metrics";
-import { HostAccounting, HOST_SORTS, HostSort } from "../control/host-accounting";
-import { Throughput } from "../control/throughput";
+import { parseListen } from "../observe/metrics";
+import { HostAccounting, HOST_SORTS, HostSort } from "../observe/host-accounting";
+import { Throughput } from "../observe/throughput";
 import { flowJson, FlowJson } from "../table/listing";
 import { ConnTable } from "../table/conntrack";
 import type { GatewayStatus } from "../observe/status";

@@ -7,7 +7,7 @@
 import * as L from "../../assembly/layout";
 import { createCore, CoreKind } from "../core/core";
 import { ConnTable } from "../table/conntrack";
-import { memoryMap, slotAddress, statsAddress, descAddress } from "../table/memory-map";
+import { memoryMap, slotAddress, statsAddress, descAddress } from "../shm/memory-map";
 import { SlowPath, PathOptions, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
 import { SharedPolicy } from "../policy/shared-policy";
 import { sharedNetworkView, NetworkView, IngressView } from "../net/network-view";

@@ -3,7 +3,7 @@
 // itself in the table header (T_WORKERS_READING) when its loop starts and out when it ends; the
 // host says "ready" (stdout, sd_notify, a graceful restart's hand-over) only once all of them read.
 import * as L from "../../assembly/layout";
-import type { MemoryMap } from "../table/memory-map";
+import type { MemoryMap } from "../shm/memory-map";
 
 const slot = (map: MemoryMap): number => (map.tableBase + L.T_WORKERS_READING) >> 2;
 

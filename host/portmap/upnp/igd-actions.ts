@@ -1,5 +1,5 @@
 // The IGD control actions (WANIPConnection:1 and :2, WANCommonInterfaceConfig:1), as a table:
-// each action's arguments (its SCPD entry, host/upnp/description.ts) and what it does, over
+// each action's arguments (its SCPD entry, host/portmap/upnp/description.ts) and what it does, over
 // the gateway's one mapping table, the pinholes NAT-PMP and PCP use too.
 //
 // Security (UPnP IGD:2 security considerations, miniupnpd's defaults): a client maps only to its
@@ -8,16 +8,16 @@
 // MAX_PER_HOST mappings; only the owner may delete a mapping.
 import { SoapError, fault, UPNP, escapeXml } from "./soap";
 import { allowed } from "./permissions";
-import type { UpnpRule } from "../policy/upnp-rules";
-import { formatAddr, parseAddr } from "../net/addr";
-import * as L from "../../assembly/layout";
+import type { UpnpRule } from "../../policy/upnp-rules";
+import { formatAddr, parseAddr } from "../../net/addr";
+import * as L from "../../../assembly/layout";
 
 export const MAX_LEASE = 7 * 24 * 3600;
 export const MAX_PER_HOST = 64;
 
 export interface UpnpMapping { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; description: string }
 
-// What the actions work on (host/upnp/upnp-server.ts wires it to the gateway).
+// What the actions work on (host/portmap/upnp/upnp-server.ts wires it to the gateway).
 export interface IgdBackend {
   mappings(): UpnpMapping[]; // every pinhole, whichever protocol made it
   // Maps public `port` (exactly, or any free one if !exact) to lanAddr:lanPort; the port, or -1.

@@ -1,56 +1,57 @@
-// `ipmasq run`: the composition root. Brings the gateway up in the current network namespace
-// (lock, journal, wiring, table, workers, control socket), runs it in the foreground, and on
-// exit or signal puts the kernel back exactly as it was. What each part does lives in its own
-// file: the network and its wiring in host/kernel/, live commands in host/control/, the
-// graceful restart in host/handover.ts.
+// `ipmasq run`: the composition root. Takes the lock, refuses what it can before the kernel is
+// touched, then brings the gateway up in the current network namespace as one ordered list of
+// parts (runLocked's), runs it in the foreground, and on exit or signal stops the parts in
+// reverse, which puts the kernel back exactly as it was. What each part does lives in its own
+// file: the network and its wiring in host/kernel/, live commands in host/control/, status and
+// events in host/observe/, the graceful restart in handover.ts.
 import { execFileSync } from "node:child_process";
 import type { Server } from "node:http";
 import { readFileSync, unlinkSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
-import { loadConfig } from "./config/config-file";
-import { Policy, masqSources } from "./policy/rules";
-import { SharedPolicy } from "./policy/shared-policy";
-import { readNetwork, lanInterfaces, Iface } from "./kernel/interfaces";
-import { Wiring, stateFile } from "./kernel/wiring";
-import { NetworkFollower } from "./kernel/follow-network";
-import { HOLD_SAMPLE_MS } from "./kernel/receive-hold";
-import { NetlinkMonitor } from "./kernel/monitor";
-import { AlgState } from "./table/alg-state";
-import { restoreSnapshot } from "./table/snapshot";
-import { startMetrics } from "./control/metrics";
-import { EventLog } from "./control/event-log";
-import { Throughput, trafficTotals } from "./control/throughput";
-import { UpnpServer } from "./upnp/upnp-server";
-import { pinholeRows } from "./table/listing";
-import { igdBackend } from "./upnp/backend";
-import { startStatusPage, webListen } from "./web/status-page";
-import { PortMappingServer } from "./control/port-mapping-server";
-import { ControlServer, controlSocketPath } from "./control/server";
-import { statusOf } from "./observe/status";
-import { controlHandler } from "./control/dispatch";
-import { createMemory } from "./core/core";
-import { memoryMap } from "./table/memory-map";
-import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "./table/conntrack";
-import { WorkerTask } from "./worker/loop";
-import { allReading } from "./worker/readiness";
-import { sharedNetworkView } from "./net/network-view";
-import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "./net/addr";
-import { InstanceLock } from "./state/instance";
+import { loadConfig } from "../config/config-file";
+import { Policy, masqSources } from "../policy/rules";
+import { SharedPolicy } from "../policy/shared-policy";
+import { readNetwork, lanInterfaces, Iface } from "../kernel/interfaces";
+import { Wiring, stateFile } from "../kernel/wiring";
+import { NetworkFollower } from "../kernel/follow-network";
+import { HOLD_SAMPLE_MS } from "../kernel/receive-hold";
+import { NetlinkMonitor } from "../kernel/monitor";
+import { AlgState } from "../table/alg-state";
+import { restoreSnapshot } from "../table/snapshot";
+import { startMetrics } from "../observe/metrics";
+import { EventLog } from "../observe/event-log";
+import { Throughput, trafficTotals } from "../observe/throughput";
+import { UpnpServer } from "../portmap/upnp/upnp-server";
+import { pinholeRows } from "../table/listing";
+import { igdBackend } from "../portmap/upnp/backend";
+import { startStatusPage, webListen } from "../web/status-page";
+import { PortMappingServer } from "../portmap/port-mapping-server";
+import { ControlServer, controlSocketPath } from "../control/server";
+import { statusOf } from "../observe/status";
+import { controlHandler } from "../control/dispatch";
+import { createMemory } from "../core/core";
+import { memoryMap } from "../shm/memory-map";
+import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "../table/conntrack";
+import { WorkerTask } from "../worker/loop";
+import { allReading } from "../worker/readiness";
+import { sharedNetworkView } from "../net/network-view";
+import { formatAddr, formatPrefix, parseAddr, inPrefix, Prefix } from "../net/addr";
+import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
-import { MAPPERS, MappedBy } from "./portmap/mapping-change";
-import { sweepGone } from "./state/sweep";
+import { MAPPERS, MappedBy } from "../portmap/mapping-change";
+import { sweepGone } from "../state/sweep";
 import { GatewayState, timeoutsOf } from "./gateway-state";
 import { HANDOVER_LOCK_FD, handOver, readHandover, Handover } from "./handover";
 import { RunOptions } from "./run-options";
-import * as L from "../assembly/layout";
-import { libc } from "./tun/libc";
-import { TableSync } from "./sync/table-sync";
-import { readSecret } from "./state/private-files";
-import { bindToDevice } from "./net/bind-device";
-import { routeDev } from "./net/routes";
+import * as L from "../../assembly/layout";
+import { libc } from "../tun/libc";
+import { TableSync } from "../sync/table-sync";
+import { readSecret } from "../state/private-files";
+import { bindToDevice } from "../net/bind-device";
+import { routeDev } from "../net/routes";
 
-export { defaultStateDir } from "./state/private-files";
+export { defaultStateDir } from "../state/private-files";
 export type { RunOptions } from "./run-options";
 
 const log = (msg: string): void => { process.stderr.write(`ipmasq: ${msg}\n`); };

@@ -1,5 +1,5 @@
-// UPnP IGD on the LAN (`--upnp on`, off by default): SSDP discovery (host/upnp/ssdp.ts), the
-// device and service descriptions, SOAP control (host/upnp/igd-actions.ts) and GENA eventing,
+// UPnP IGD on the LAN (`--upnp on`, off by default): SSDP discovery (host/portmap/upnp/ssdp.ts), the
+// device and service descriptions, SOAP control (host/portmap/upnp/igd-actions.ts) and GENA eventing,
 // over the gateway's one mapping table: what UPnP maps, NAT-PMP/PCP see, `ipmasq conns` lists,
 // the events stream reports, and a graceful restart hands over.
 //
@@ -15,7 +15,7 @@ import { IgdBackend, IP_CONNECTION, COMMON_IF_CONFIG, runAction, UpnpMapping } f
 import { parseRequest, response, faultBody, SoapError, MAX_BODY } from "./soap";
 import { PATHS, IGD, WAN_IP_CONNECTION, COMMON_IF, rootDescription, ipConnectionScpd, commonIfScpd } from "./description";
 import { SsdpResponder, Target } from "./ssdp";
-import { formatAddr, parseAddr } from "../net/addr";
+import { formatAddr, parseAddr } from "../../net/addr";
 
 const SERVER = "Linux UPnP/1.1 ipmasq/0.1";
 const MAX_SUBSCRIPTIONS = 64; // in all

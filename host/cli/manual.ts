@@ -8,7 +8,7 @@ export type PageName = keyof typeof PAGES;
 // The page's roff source (embedded by build.mjs as text).
 export function pageSource(name: PageName): string {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const text = name === "manual" ? require("../man/ipmasq.8") : require("../man/ipmasq.conf.5");
+  const text = name === "manual" ? require("../../man/ipmasq.8") : require("../../man/ipmasq.conf.5");
   return typeof text === "string" ? text : (text as { default: string }).default;
 }
 

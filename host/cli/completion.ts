@@ -1,4 +1,4 @@
-// Bash completion for ipmasq, made from the command line's own tables (host/cli-spec.ts):
+// Bash completion for ipmasq, made from the command line's own tables (host/cli/cli-spec.ts):
 // commands, each command's options, the values an option takes, interface names for --wan/--lan.
 import { OPTIONS, COMMANDS } from "./cli-spec";
 

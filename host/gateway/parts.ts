@@ -1,4 +1,4 @@
-// The running gateway as an ordered list of parts (host/gateway.ts writes the list): each starts
+// The running gateway as an ordered list of parts (host/gateway/gateway.ts writes the list): each starts
 // after the ones before it and stops before them, so start-up and shut-down are one list, read
 // forwards and backwards.
 export interface Part {

@@ -9,7 +9,7 @@
 // address it was sent to; the source must be in a masqueraded network; a mapping is always for
 // the asking address (PCP's THIRD_PARTY is refused); each host holds at most MAX_PER_HOST.
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
-import { MappedBy, MappingChange } from "../portmap/mapping-change";
+import { MappedBy, MappingChange } from "./mapping-change";
 import { AlgState } from "../table/alg-state";
 import { parseAddr, Prefix, inPrefix } from "../net/addr";
 import { bindToDevice } from "../net/bind-device";

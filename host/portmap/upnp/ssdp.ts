@@ -4,7 +4,7 @@
 // the WAN's, never reaches it), joined to 239.255.255.250 there; a search from outside the
 // masqueraded networks is not answered.
 import { createSocket, Socket, RemoteInfo } from "node:dgram";
-import { bindToDevice } from "../net/bind-device";
+import { bindToDevice } from "../../net/bind-device";
 
 export const SSDP_ADDR = "239.255.255.250";
 export const SSDP_PORT = 1900;

@@ -1,9 +1,9 @@
 // Optional Prometheus text endpoint (`--metrics ADDR:PORT`, off by default). A bare port binds
 // 127.0.0.1: the operator names any other address; it is never all interfaces by default.
 import { createServer, Server } from "node:http";
-import { statusOf, WorkerStatus } from "../observe/status";
+import { statusOf, WorkerStatus } from "./status";
 import { HostRow } from "./host-accounting";
-import type { GatewayState } from "../gateway-state";
+import type { GatewayState } from "../gateway/gateway-state";
 import { tcpStateName } from "../table/listing";
 import { protoName } from "../net/protocols";
 import * as L from "../../assembly/layout";

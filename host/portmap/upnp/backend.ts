@@ -2,7 +2,7 @@
 // the description its UPnP client gave it, the public address, the traffic counters and the
 // permission lines of the live policy.
 import { IgdBackend, UpnpMapping } from "./igd-actions";
-import { GatewayState } from "../gateway-state";
+import { GatewayState } from "../../gateway/gateway-state";
 
 export function igdBackend(g: GatewayState, started: number, counters: IgdBackend["counters"]): IgdBackend {
   const mappings = (): UpnpMapping[] => g.alg.pinholes()

@@ -1,7 +1,7 @@
-// What `ipmasq run` was asked to do (host/cli.ts checks and fills it in).
-import { CoreKind } from "./core/core";
-import { Filtering } from "./worker/slow-path";
-import { SpoofCheck } from "./worker/reverse-path";
+// What `ipmasq run` was asked to do (host/cli/cli.ts checks and fills it in).
+import { CoreKind } from "../core/core";
+import { Filtering } from "../worker/slow-path";
+import { SpoofCheck } from "../worker/reverse-path";
 
 export interface RunOptions {
   config: string;

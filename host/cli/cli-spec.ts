@@ -1,7 +1,7 @@
 // What the command line takes: every option with its help, and every command with the options it
-// accepts. host/cli.ts parses and prints help from these tables, and `ipmasq install` makes the
+// accepts. host/cli/cli.ts parses and prints help from these tables, and `ipmasq install` makes the
 // bash completion from them, so none of the three can say what the others do not.
-import { DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS } from "./kernel/receive-offload";
+import { DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS } from "../kernel/receive-offload";
 
 export const DEFAULT_TUN = "masq0";
 
