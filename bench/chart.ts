@@ -21,7 +21,7 @@ export function barChart(title: string, groups: Group[], reference = 1): string 
     });
     parts.push(`<text x="${x0}" y="${bottom + 16}" transform="rotate(20 ${x0} ${bottom + 16})">${g.label}</text>`);
   });
-  names.forEach((n, i) => parts.push(`<rect x="${left + i * 150}" y="${H - 18}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${left + 14 + i * 150}" y="${H - 9}">${n}</text>`));
+  for (const [i, n] of names.entries()) parts.push(`<rect x="${left + i * 150}" y="${H - 18}" width="10" height="10" fill="${COLORS[i % COLORS.length]}"/><text x="${left + 14 + i * 150}" y="${H - 9}">${n}</text>`);
   parts.push("</svg>");
-  return parts.join("\n") + "\n";
+  return `${parts.join("\n")}\n`;
 }

@@ -78,4 +78,4 @@ console.log(`\nchecksum over 64 KiB: WASM ${checksum.wasmGBs} GB/s, TS ${checksu
 const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
 mkdirSync(RESULTS, { recursive: true });
 process.stdout.write(`\nwrote ${join(RESULTS, "core.json")}\n`);
-writeFileSync(join(RESULTS, "core.json"), JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1) + "\n");
+writeFileSync(join(RESULTS, "core.json"), `${JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1)}\n`);

@@ -14,11 +14,11 @@
 // Writes bench/results/cost.md, cost.json and cost.svg.
 //   npm run bench:cost [-- --reps 5] [-- --seconds 4] [-- --quick] [-- --only NAME] [-- --loads NAME]
 //                      [-- --variants "--gro-hold 0;--gro-hold 200"] [-- --out NAME]
-import { execFileSync, ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, type Topology } from "../harness/topology";
 import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
@@ -259,7 +259,7 @@ async function main(): Promise<void> {
   // In each repetition a setup's gateway cost is its busy time minus the endpoints' busy time
   // for the same load (scaled to the bytes it delivered). It can come out below zero: receive
   // offload on the gateway hands the receiver fewer, larger packets, which costs it less.
-  const cells: Cell[][] = setups.map((s, si) => LOADS.map((load, li) => {
+  const cells: Cell[][] = setups.map((_setup, si) => LOADS.map((load, li) => {
     const xs = samples[si][li];
     const cyclesPerPacket = (seconds: number, x: Sample): number => (seconds * hz) / Math.max(1, x.packets);
     const gateway = xs.map((x, rep) => {
@@ -324,7 +324,7 @@ async function main(): Promise<void> {
   const RESULTS = join(__dirname, "results");
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, `${OUT}.md`), md);
-  writeFileSync(join(RESULTS, `${OUT}.json`), JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1) + "\n");
+  writeFileSync(join(RESULTS, `${OUT}.json`), `${JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1)}\n`);
   const shown = setups.map((s, si) => ({ s, si })).filter(({ si }) => si > 1 && !kernels.includes(si));
   writeFileSync(join(RESULTS, `${OUT}.svg`), barChart("whole-machine CPU per packet: kernel nftables ÷ this (higher is cheaper; 1 = as cheap as the kernel)",
     LOADS.map((l, li) => ({ label: l.name, values: shown.map(({ s, si }) => ({ name: s.name, value: kernels.length ? kernelBest(li, "total") / cells[si][li].total.median : 0 })) }))));

@@ -4,7 +4,7 @@
 //   npm run bench:e2e [-- --seconds 5] [-- --quick]
 import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, until, type Topology } from "../harness/topology";
 import { barChart } from "./chart";
 import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { requirePeers, wrote } from "./peers";
@@ -90,7 +90,7 @@ export function markdown(rows: Row[]): string {
     const x = (r[key] as number) / kernelBest(rows, key);
     return `${(key.startsWith("ping") ? 1 / x : x).toFixed(2)}`;
   }).join(" | ")} |`);
-  return [head, ...lines, ...ratios].join("\n") + "\n\n(ratios to the kernel's better row in each column; higher is better for ipmasq; for ping the ratio is kernel latency / ipmasq latency)\n";
+  return `${[head, ...lines, ...ratios].join("\n")}\n\n(ratios to the kernel's better row in each column; higher is better for ipmasq; for ping the ratio is kernel latency / ipmasq latency)\n`;
 }
 
 async function main(): Promise<void> {
@@ -122,7 +122,7 @@ async function main(): Promise<void> {
   console.log(md);
   const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
   mkdirSync(RESULTS, { recursive: true });
-  writeFileSync(join(RESULTS, "e2e.json"), JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rows }, null, 1) + "\n");
+  writeFileSync(join(RESULTS, "e2e.json"), `${JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, rows }, null, 1)}\n`);
   writeFileSync(join(RESULTS, "e2e.md"), md);
   writeFileSync(join(RESULTS, "e2e.svg"), barChart("ipmasq vs kernel nftables masquerade (ratio to the kernel, higher is better)",
     COLUMNS.filter(([k]) => !k.startsWith("ping")).map(([key, label]) => ({ label, values: rows.filter((r) => !isKernel(r)).map((r) => ({ name: r.setup, value: (r[key] as number) / kernelBest(rows, key) })) }))));

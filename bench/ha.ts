@@ -5,9 +5,9 @@
 //   npm run bench:ha [-- --seconds 10] [-- --rate 1000] [-- --reps 3]
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { sleep, waitExit, waitListening } from "../harness/topology";
-import { makePair, watch, pairFiles, Pair } from "../harness/ha-pair";
+import { makePair, watch, pairFiles, type Pair } from "../harness/ha-pair";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
 import { median } from "./stats";
@@ -70,15 +70,15 @@ async function main(): Promise<void> {
     p.destroy();
   }
   const plain = runs.filter((r) => !r.synced), synced = runs.filter((r) => r.synced);
-  const perSecond = (r: Run, x: number): number => x / SECONDS;
-  const md = [
+  const perSecond = (_run: Run, x: number): number => x / SECONDS;
+  const md = `${[
     `HA table sync at ${RATE} new TCP connections a second (each opened, answered and closed) through the master for ${SECONDS} s; median of ${REPS} interleaved runs`, "",
     "| | connections/s done | updates/s sent | updates per connection | datagrams/s | bytes per update (datagram overhead included) | master CPU, % of a core | master CPU per 1000 connections, ms | backup CPU per 1000 connections, ms |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     `| one gateway, no peer | ${median(plain.map((r) => r.conns / SECONDS)).toFixed(0)} | — | — | — | — | ${median(plain.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${median(plain.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | — |`,
     `| HA pair, table sync | ${median(synced.map((r) => r.conns / SECONDS)).toFixed(0)} | ${median(synced.map((r) => perSecond(r, r.records))).toFixed(0)} | ${median(synced.map((r) => r.records / r.conns)).toFixed(2)} | ${median(synced.map((r) => perSecond(r, r.datagrams))).toFixed(0)} | ${median(synced.map((r) => r.bytes / Math.max(1, r.records))).toFixed(1)} | ${median(synced.map((r) => (100 * r.masterCpu) / SECONDS)).toFixed(1)} | ${median(synced.map((r) => (1e6 * r.masterCpu) / r.conns)).toFixed(0)} | ${median(synced.map((r) => (1e6 * r.backupCpu) / r.conns)).toFixed(0)} |`,
 
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "ha.md");
   writeFileSync(out, md);

@@ -1,7 +1,7 @@
 // The kernel's own NAT in the gateway namespace, the row every benchmark compares with: nftables
 // masquerade of the LAN out of eth0, and (for the fair second row) ipmasq's receive offload on
 // the gateway's interfaces.
-import { Topology } from "../harness/topology";
+import type { Topology } from "../harness/topology";
 import { offloadSettings, holdSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
 
 const MASQUERADE = "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n";

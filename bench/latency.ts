@@ -10,8 +10,8 @@
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ChildProcess } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, until, Topology } from "../harness/topology";
+import type { ChildProcess } from "node:child_process";
+import { makeTopology, writeConfig, startGateway, waitExit, until, type Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
 import { median } from "./stats";
@@ -106,13 +106,13 @@ async function main(): Promise<void> {
   const k = rows[0];
   const fmt = (n: number | undefined, d = 0): string => (n === undefined || Number.isNaN(n) ? "—" : n.toFixed(d));
   const added = (r: Row, f: (x: Row) => Rtt): string => (r === k ? "—" : fmt(f(r).p50 - f(k).p50));
-  const md = [
+  const md = `${[
     `latency through the gateway (x64; medians of ${REPS} interleaved rounds; ping -i 0.005 × 400; UDP: sockperf ping-pong, 200 round trips/s for 3 s; *fresh*: the first 400 pings after a start, the others after ${WARM_UP_SECONDS} s of pings and UDP round trips; under load: iperf3 -b 1G alongside; idle CPU over ${IDLE_SECONDS} s after the load); round trips in µs`, "",
     "| setup | ping fresh p50 / p99 | ping idle p50 / p99 | UDP idle p50 / p99 | ping 1 Gbit/s p50 / p99 | UDP 1 Gbit/s p50 / p99 | added p50, ping / UDP (idle) | added p50, ping / UDP (1 Gbit/s) | idle CPU % of a core |",
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ...rows.map((r) => `| ${r.setup} | ${fmt(r.fresh.p50)} / ${fmt(r.fresh.p99)} | ${fmt(r.ping.p50)} / ${fmt(r.ping.p99)} | ${fmt(r.udp.p50)} / ${fmt(r.udp.p99)} | ${fmt(r.pingLoad.p50)} / ${fmt(r.pingLoad.p99)} | ${fmt(r.udpLoad.p50)} / ${fmt(r.udpLoad.p99)} | ` +
       `${added(r, (x) => x.ping)} / ${added(r, (x) => x.udp)} | ${added(r, (x) => x.pingLoad)} / ${added(r, (x) => x.udpLoad)} | ${fmt(r.idleCpu, 2)} |`),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "latency.md");
   writeFileSync(out, md);

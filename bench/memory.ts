@@ -8,7 +8,7 @@
 import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeTopology, writeConfig, sleep, waitExit, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, sleep, waitExit, type Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { BUNDLE } from "../harness/ipmasq-cli";
 
@@ -64,11 +64,11 @@ async function main(): Promise<void> {
   } finally {
     t.destroy();
   }
-  const md = [
+  const md = `${[
     `memory of an idle gateway, ${SETTLE_MS / 1000} s after ready (RSS = anonymous + file-backed; file-backed is mostly the node binary's code, shared and reclaimable)`, "",
     "| arch | workers | --max-conns | RSS MB | anonymous MB | file-backed MB |", "|---|---:|---:|---:|---:|---:|",
     ...rows.map((r) => `| ${r.arch === "x64" ? "x64" : "arm64 (qemu-user)"} | ${r.workers} | ${r.conns} | ${r.rss.toFixed(1)} | ${r.anon.toFixed(1)} | ${r.file.toFixed(1)} |`),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "memory.md");
   writeFileSync(out, md);

@@ -9,7 +9,7 @@
 //   npm run bench:pinning [-- --reps 3] [-- --seconds 4]
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, type Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { CPUS, busySeconds, processSeconds } from "./cpu-time";
 import { median } from "./stats";
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
     t.destroy();
   }
   const cell = (key: string, f: (s: Sample) => number, d: number): string => median((samples.get(key) ?? []).map(f)).toFixed(d);
-  const md = [
+  const md = `${[
     `Workers, pinning and receive steering (x64, ${CPUS} CPUs; iperf3 LAN → WAN through ipmasq, ${SECONDS} s each, median of ${REPS} interleaved repetitions). ` +
     "*pinned*: worker N on CPU N (--pin on); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
     "(the last CPU where every CPU has one). Paced: the gateway process's CPU and the whole machine's busy time, in cores.", "",
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
       const k = (load: string): string => `${w}|${l}|${load}`;
       return `| ${w} | ${l} | ${cell(k(LOADS[0].name), (s) => s.value, 1)} | ${cell(k(LOADS[1].name), (s) => s.value, 1)} | ${cell(k(LOADS[2].name), (s) => s.gwCpu, 2)} | ${cell(k(LOADS[2].name), (s) => s.busy, 2)} |`;
     })),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "pinning.md");
   writeFileSync(out, md);

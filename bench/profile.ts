@@ -68,7 +68,7 @@ async function main(): Promise<void> {
       .filter(([, s]) => s.startsWith("[k] ")).map(([p, s]) => [p, s.slice(4)] as [number, string]);
     const grouped = GROUPS.map(([name, re]) => [name, kernelSyms.filter(([, s]) => re.test(s)).reduce((a, [p]) => a + p, 0)] as [string, number]);
     const pct = (x: number): string => `${x.toFixed(1)} %`;
-    const md = [
+    const md = `${[
       `# Profile: ${load}`,
       "",
       `perf cpu-clock samples over ${SAMPLE_SECONDS} s of the whole ${process.arch} machine (100 % = all its CPUs); ipmasq --core ${arg("--core") ?? "wasm"} --workers ${arg("--workers") ?? "1"}.`,
@@ -84,7 +84,7 @@ async function main(): Promise<void> {
       "",
       "| hottest kernel functions in the gateway's threads | share |", "|---|---:|",
       ...kernelSyms.slice(0, 15).map(([p, s]) => `| ${s} | ${pct(p)} |`),
-    ].join("\n") + "\n";
+    ].join("\n")}\n`;
     console.log(md);
     const RESULTS = join(__dirname, "..", "bench", "results");
     mkdirSync(RESULTS, { recursive: true });

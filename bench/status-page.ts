@@ -5,7 +5,7 @@
 //   npm run bench:page [-- --seconds 20] [-- --flows 10000]
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { chromium, Browser } from "playwright-core";
+import { chromium, type Browser } from "playwright-core";
 import { makeTopology, writeConfig, startGateway, waitExit, waitListening } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
@@ -53,9 +53,9 @@ async function main(): Promise<void> {
       `| open | ${open.map((c) => c.toFixed(2)).join(", ")} | ${avg(open).toFixed(2)} |`, "",
       `the open page costs ${(avg(open) - avg(closed)).toFixed(2)} % of one core`,
     ];
-    process.stdout.write(lines.join("\n") + "\n");
+    process.stdout.write(`${lines.join("\n")}\n`);
     const out = join(__dirname, "results", "status-page.md");
-    writeFileSync(out, lines.join("\n") + "\n");
+    writeFileSync(out, `${lines.join("\n")}\n`);
     wrote([out]);
     download.kill("SIGKILL");
     g.proc.kill("SIGTERM");

@@ -6,11 +6,11 @@
 // call free could save; the copies and the forwarding a call does stay with any interface.
 // Writes bench/results/syscalls.md.
 //   npm run bench:syscalls [-- --seconds 3]
-import { execFileSync, spawnSync, ChildProcess } from "node:child_process";
+import { execFileSync, spawnSync, type ChildProcess } from "node:child_process";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, type Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { processSeconds } from "./cpu-time";
 import { gatewayStatus } from "./gateway-status";
@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
   const f = (n: number, d = 0): string => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-  const md = [
+  const md = `${[
     `System calls of the gateway (ipmasq, defaults: 2 workers) at paced loads, x64, perf stat tracepoints over ${SECONDS} s after 1.5 s of the load. ` +
     `A system call's entry and exit on this kernel: ${f(cost.getppid)} ns (getppid); a read of an empty TUN queue (EAGAIN, how each batch ends): ${f(cost.readEagain)} ns. ` +
     "*At most saved*: every call's entry and exit (getppid's cost) as a share of the process's CPU — what io_uring could save if it made every call free; the copies and the forwarding each call does stay.", "",
@@ -94,7 +94,7 @@ async function main(): Promise<void> {
       const saved = (p.sys_enter * cost.getppid) / 1e9 / r.cpu;
       return `| ${r.load} | ${f(r.cpu, 2)} | ${f(r.reads)} | ${f(p.sys_enter)} | ${f(p.sys_enter_read)} | ${f(p.sys_enter_write)} | ${f(polls)} | ${f(p.sched_switch)} | ${f(p.sys_enter / Math.max(1, r.reads), 1)} | ${f(100 * saved, 1)} % |`;
     }),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "syscalls.md");
   writeFileSync(out, md);

@@ -57,4 +57,4 @@ for (const r of rows) console.log(`| ${r.entries} | ${r.insertNs} | ${r.wasmLook
 const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
 mkdirSync(RESULTS, { recursive: true });
 process.stdout.write(`\nwrote ${join(RESULTS, "table.json")}\n`);
-writeFileSync(join(RESULTS, "table.json"), JSON.stringify({ date: new Date().toISOString(), rows }, null, 1) + "\n");
+writeFileSync(join(RESULTS, "table.json"), `${JSON.stringify({ date: new Date().toISOString(), rows }, null, 1)}\n`);

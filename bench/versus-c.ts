@@ -3,11 +3,11 @@
 // iperf3 TCP 1 and 4 streams both ways, and UDP 64 B at a fixed 150 kpps (what arrives), in one
 // run, interleaved, median of --reps. Writes bench/results/versus-c.md.
 //   npm run bench:vs-c [-- --reps 3] [-- --seconds 4] [-- --before DIR/ipmasq.js]
-import { ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTopology, writeConfig, waitExit, until, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, waitExit, until, type Topology } from "../harness/topology";
 import { requirePeers, wrote } from "./peers";
 import { median } from "./stats";
 import { buildReference, startReference } from "./reference/reference";
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
               server = t.spawn(t.wan, ["iperf3", "-s"]);
               await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
             }
-            let v = run(t, args);
+            const v = run(t, args);
             if (Number.isNaN(v)) { server.kill("SIGKILL"); server = undefined; await new Promise((r) => setTimeout(r, 300)); continue; }
             values[pi][ci].push(v);
             process.stderr.write(`rep ${rep + 1} ${path.name} | ${CASES[ci][0]}: ${v.toFixed(2)}\n`);
@@ -88,13 +88,13 @@ async function main(): Promise<void> {
     rmSync(scratch, { recursive: true, force: true });
   }
   const rows = paths.map((p, pi) => ({ name: p.name, v: CASES.map((_, ci) => median(values[pi][ci])) }));
-  const md = [
+  const md = `${[
     `raw throughput through the gateway namespace (${process.arch}, median of ${REPS} interleaved runs of ${SECONDS} s; 2 workers / 2 queues each)`, "",
     `| setup | ${CASES.map((c) => c[0]).join(" | ")} |`, `|---|${CASES.map(() => "---:").join("|")}|`,
     ...rows.map((r) => `| ${r.name} | ${r.v.map((x) => x.toFixed(2)).join(" | ")} |`),
     `| ipmasq ÷ C | ${rows[0].v.map((x, i) => (x / rows[1].v[i]).toFixed(2)).join(" | ")} |`,
     ...(rows[2] ? [`| ipmasq ÷ before | ${rows[0].v.map((x, i) => (x / rows[2].v[i]).toFixed(2)).join(" | ")} |`] : []),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "versus-c.md");
   writeFileSync(out, md);

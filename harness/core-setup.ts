@@ -1,6 +1,6 @@
 // A shared memory with a small connection table and both cores over it, for core-level tests.
-import { createCore, createMemory, Core, CoreKind } from "../host/core/core";
-import { memoryMap, MemoryMap, slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
+import { createCore, createMemory, type Core, type CoreKind } from "../host/core/core";
+import { memoryMap, type MemoryMap, slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
 import * as L from "../assembly/layout";

@@ -4,7 +4,7 @@
 // their statistics; every translated packet must carry correct checksums by full recomputation,
 // and a packet of a known flow the addresses and ports the flow says (an oracle of its own, from
 // the flow list, not from the cores).
-import { coreSetup, addFlows, FlowSpec, ingressOf } from "./core-setup";
+import { coreSetup, addFlows, type FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
 import { slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";

@@ -3,8 +3,8 @@
 // must be; a case the core does not forward must leave the packet as it was. Shared by the
 // tests and `ipmasq selftest`, so a board checks exactly what CI checks.
 import golden from "./golden.json";
-import { coreSetup, addFlows, setMssClamp, ingressOf, FlowSpec } from "./core-setup";
-import { CoreKind } from "../host/core/core";
+import { coreSetup, addFlows, setMssClamp, ingressOf, type FlowSpec } from "./core-setup";
+import type { CoreKind } from "../host/core/core";
 import * as L from "../assembly/layout";
 
 const VERDICT: Record<string, number> = { forward: L.V_FORWARD, drop: L.V_DROP, slow: L.V_SLOW };

@@ -5,7 +5,7 @@
 //   lan (192.168.0.10) --[lan switch]-- gw1 eth1 192.168.0.2 | gw2 eth1 192.168.0.3   (VIP .1)
 //   wan (10.0.0.254)   --[wan switch]-- gw1 eth0 10.0.0.11   | gw2 eth0 10.0.0.12     (VIP 10.0.0.1)
 //   gw1 sync0 10.9.0.1/29 ------------------------------------- gw2 sync0 10.9.0.2/29
-import { execFileSync, spawn, ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

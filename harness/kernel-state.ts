@@ -1,5 +1,5 @@
 // What a gateway run must leave exactly as it found it, read inside a namespace.
-import { Topology } from "./topology";
+import type { Topology } from "./topology";
 
 export function kernelState(t: Topology, ns: string): string {
   const parts = [

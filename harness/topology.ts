@@ -1,7 +1,7 @@
 // The three-namespace topology of the tests, the demo and the benchmarks, made and removed by them:
 //   lan (192.168.0.2, default via .1) -- gw (eth1 192.168.0.1 | eth0 10.0.0.1, default via 10.0.0.2) -- wan (10.0.0.2)
 // Names carry a per-run suffix so that leftovers of a killed run never collide.
-import { execFileSync, spawn, ChildProcess } from "node:child_process";
+import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";

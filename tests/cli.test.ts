@@ -67,6 +67,7 @@ t.test("check", async (t) => {
   t.match([missing.code, missing.err], [1, /cannot read .*nope\.conf: no such file\n$/], "a missing file: a sentence, exit 1");
   t.match(ipmasq(["check", scratch]).err, /cannot read .*: is a directory\n$/, "a directory: a sentence");
   const junk = ipmasq(["check", file("junk.conf", "ipchains -A forward -j \x1b[31mMASQ\x07\n")]);
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: no control character may reach the terminal
   t.notMatch(junk.err, /[\x00-\x08\x0b-\x1f\x7f]/, "control bytes in a bad line never reach the terminal");
   t.match(junk.err, /\\x1b\[31mMASQ\\x07/, "they are shown escaped");
   const caret = ipmasq(["check", file("caret.conf", "ipchains -P forward DENY\nipchains -A forwrd -j MASQ\n")]);
@@ -101,6 +102,7 @@ t.test("check warns about what is legal but probably wrong (exit 0)", async (t) 
 t.test("the 2.2-era script dialect: shell variables, refused shell constructs", async (t) => {
   const howto = file("rc.firewall", [
     "#!/bin/sh", "# as the IP-Masquerade HOWTO's rc.firewall", "IPCHAINS=/sbin/ipchains", 'EXTIF="eth0"', "INTNET=192.168.0.0/24", "export PORTS='-p tcp'", "",
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables, as the HOWTO's script wrote them
     "$IPCHAINS -P forward DENY", "${IPCHAINS} -A input -i $EXTIF -s $INTNET -j DENY", '$IPCHAINS -A forward -s "$INTNET" -j MASQ', "$IPCHAINS -A forward $PORTS -d 0/0 25 -j DENY", "",
   ].join("\n"));
   const ok = ipmasq(["check", howto]);

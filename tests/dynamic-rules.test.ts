@@ -2,7 +2,7 @@
 // of named cases: the seed's network, a WAN that has no address yet, port forwards, a REDIRECT
 // (the seed's transparent proxy) and UPnP mappings outside the NAT ranges.
 import t from "tap";
-import { dynamicRules, RuleInputs } from "../host/kernel/dynamic-rules";
+import { dynamicRules, type RuleInputs } from "../host/kernel/dynamic-rules";
 import { parseConfig } from "../host/config/config-file";
 import { parseAddr } from "../host/net/addr";
 

@@ -8,7 +8,7 @@ import t from "tap";
 import { join } from "node:path";
 import { readFileSync, mkdtempSync, symlinkSync } from "node:fs";
 import { execFileSync } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, snmp, until, sleep, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, snmp, until, sleep, type Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "../harness/kernel-state";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
@@ -161,7 +161,7 @@ t.test("data plane end to end", async (t) => {
     symlinkSync(execFileSync("sh", ["-c", "command -v ip"], { encoding: "utf8" }).trim(), join(bin, "ip"));
     const path = process.env.PATH;
     process.env.PATH = bin;
-    let g;
+    let g: Awaited<ReturnType<typeof startGateway>>;
     try { g = await startGateway(topo, ["--config", config], state); } finally { process.env.PATH = path; }
     try {
       t.match(g.log(), /receive offload \(GRO\) left as it was on eth1, eth0: the `ethtool` command is not installed \(Debian package ethtool\)/, "it names what is missing");

@@ -4,9 +4,9 @@
 import t from "tap";
 import { join } from "node:path";
 import { existsSync, readdirSync, readFileSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { ChildProcess } from "node:child_process";
+import type { ChildProcess } from "node:child_process";
 import { tmpdir } from "node:os";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome, Topology } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, sleep, until, outcome, type Topology } from "../harness/topology";
 import { kernelState, receiveOffload } from "../harness/kernel-state";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 

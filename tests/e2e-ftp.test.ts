@@ -5,7 +5,7 @@ import t from "tap";
 import { join } from "node:path";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { makeTopology, writeConfig, startGateway, waitExit, until, outcome, Topology, SEED_CONFIG } from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, until, outcome, type Topology, SEED_CONFIG } from "../harness/topology";
 import { BUNDLE } from "../harness/ipmasq-cli";
 
 
@@ -37,7 +37,7 @@ t.test("FTP through the gateway", async (t) => {
   const listening = (ns: string): boolean => topo.exec(ns, ["ss", "-Hltn", "sport = :21"]).trim() !== "";
   await until(() => listening(topo.wan) && listening(topo.lan));
 
-  const g = await startGateway(topo, ["--config", writeConfig(topo, SEED_CONFIG + "ipmasqadm portfw -a -P tcp -L 10.0.0.1 21 -R 192.168.0.2 21\n")], state);
+  const g = await startGateway(topo, ["--config", writeConfig(topo, `${SEED_CONFIG}ipmasqadm portfw -a -P tcp -L 10.0.0.1 21 -R 192.168.0.2 21\n`)], state);
   t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
 
   const MODES: Array<[string, string[]]> = [

@@ -9,7 +9,7 @@
 // link is cut: keepalived's FAULT stops it forwarding and the pair fails back.
 // The namespaces: harness/ha-pair.ts.
 import t from "tap";
-import { ChildProcess, execFileSync } from "node:child_process";
+import { type ChildProcess, execFileSync } from "node:child_process";
 import { writeFileSync, chmodSync } from "node:fs";
 import { join } from "node:path";
 import { sleep, until, waitExit, waitListening } from "../harness/topology";

@@ -3,10 +3,10 @@
 // LAN hosts, forged LAN and martian sources (scapy), NAT-PMP and PCP requests to both gateway
 // addresses, a port scan (nmap) and a flood. Nothing reaches the LAN host (its own counters say
 // so), nothing is masqueraded out (the WAN host's sink says so), and the gateway's counters say why.
-import t, { Test } from "tap";
+import t, { type Test } from "tap";
 import { join } from "node:path";
-import { ChildProcess } from "node:child_process";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, scapy, Topology } from "../harness/topology";
+import type { ChildProcess } from "node:child_process";
+import { makeTopology, writeConfig, startGateway, waitExit, waitListening, snmp, scapy, type Topology } from "../harness/topology";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");

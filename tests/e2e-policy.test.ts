@@ -103,7 +103,7 @@ t.test("policy and operations", async (t) => {
   await t.test("port forwarding, from outside and hairpinned from the LAN", async (t) => {
     t.equal(outcome(() => topo.exec(topo.wan, ["curl", "-sS", "--max-time", "2", "http://10.0.0.1:8080/"])).code, 7, "closed before the port forward (the gateway refuses the connection)");
     ipmasq("portfw", "-a", "-P", "tcp", "-L", "10.0.0.1", "8080", "-R", "192.168.0.2", "80");
-    t.match(ipmasq("portfw", "-l"), /TCP  10\.0\.0\.1 +192\.168\.0\.2 +8080 +80/, "portfw -l lists it");
+    t.match(ipmasq("portfw", "-l"), /TCP {2}10\.0\.0\.1 +192\.168\.0\.2 +8080 +80/, "portfw -l lists it");
     const outside = JSON.parse(topo.exec(topo.wan, ["curl", "-sS", "--max-time", "5", "http://10.0.0.1:8080/"]));
     t.same(outside, { from: "10.0.0.2" }, "the WAN client reaches the LAN server, which sees the real client");
     const n = 4 * 1024 * 1024;

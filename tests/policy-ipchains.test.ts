@@ -2,8 +2,8 @@
 // RETURN, policies), and precise errors.
 import t from "tap";
 import { parseConfig, applyLine } from "../host/config/config-file";
-import { evaluate, PacketKey, emptyPolicy, Policy } from "../host/policy/rules";
-import { ConfigError } from "../host/policy/ipchains";
+import { evaluate, type PacketKey, emptyPolicy, type Policy } from "../host/policy/rules";
+import type { ConfigError } from "../host/policy/ipchains";
 import { policyLines } from "../host/policy/save";
 import { parseAddr } from "../host/net/addr";
 

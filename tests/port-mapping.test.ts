@@ -3,11 +3,11 @@
 // each may hold at most MAX_PER_HOST mappings (RFC 6887 17.1), and a PCP request for another
 // host (THIRD_PARTY, RFC 6887 13.1) or with an unknown mandatory option is refused.
 import t from "tap";
-import { RemoteInfo } from "node:dgram";
+import type { RemoteInfo } from "node:dgram";
 import { coreSetup } from "../harness/core-setup";
 import { AlgState } from "../host/table/alg-state";
 import { PortMappingServer, MAX_PER_HOST } from "../host/portmap/port-mapping-server";
-import { MappingChange, mappingWhy } from "../host/portmap/mapping-change";
+import { type MappingChange, mappingWhy } from "../host/portmap/mapping-change";
 import { parseAddr, parsePrefix } from "../host/net/addr";
 
 const from = (address: string): RemoteInfo => ({ address, family: "IPv4", port: 5350, size: 0 });

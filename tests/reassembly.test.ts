@@ -21,7 +21,7 @@ t.test("in order and out of order give the original datagram", async (t) => {
   for (const order of [[0, 1, 2, 3], [3, 1, 0, 2], [2, 3, 1, 0]]) {
     const r = new Reassembler();
     const f = fragments(whole, 800);
-    let last;
+    let last: ReturnType<Reassembler["add"]> | undefined;
     for (const i of order) last = r.add(f[i], 1);
     t.equal(last!.kind, "complete", `order ${order}`);
     if (last!.kind === "complete") {

@@ -2,7 +2,7 @@
 // datagram with a wrong key, a flipped bit, a cut end or records that run past it is refused
 // whole, before anything in it is used.
 import t from "tap";
-import { encode, decode, SyncRefused, SyncRecord, T_FLOW, T_DELETE, T_PINHOLE, T_POLICY, T_SEQ, T_EXPECT, KIND_DATA, KIND_HELLO, FLOW_SIZE, SEQ_SIZE, EXPECT_SIZE, HEADER, MAC } from "../host/sync/sync-wire";
+import { encode, decode, SyncRefused, type SyncRecord, T_FLOW, T_DELETE, T_PINHOLE, T_POLICY, T_SEQ, T_EXPECT, KIND_DATA, KIND_HELLO, FLOW_SIZE, SEQ_SIZE, EXPECT_SIZE, HEADER, MAC } from "../host/sync/sync-wire";
 
 const KEY = Buffer.from("a key of the pair, thirty-two characters or more");
 const flow = { proto: 6, tcpState: 3, fixed: true, alg: false, lanAddr: 0xc0a8000a, lanPort: 40000, remoteAddr: 0x0a0000fe, remotePort: 443, wanAddr: 0x0a000001, wanPort: 41000, idle: 7, age: 120 };

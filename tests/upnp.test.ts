@@ -4,8 +4,8 @@
 import t from "tap";
 import { parseRequest, SoapError, MAX_BODY } from "../host/portmap/upnp/soap";
 import { allowed } from "../host/portmap/upnp/permissions";
-import { parseUpnpRule, UpnpRule } from "../host/policy/upnp-rules";
-import { IgdBackend, IP_CONNECTION, runAction, UpnpMapping, MAX_LEASE, MAX_PER_HOST } from "../host/portmap/upnp/igd-actions";
+import { parseUpnpRule, type UpnpRule } from "../host/policy/upnp-rules";
+import { type IgdBackend, IP_CONNECTION, runAction, type UpnpMapping, MAX_LEASE, MAX_PER_HOST } from "../host/portmap/upnp/igd-actions";
 import { ipConnectionScpd, rootDescription } from "../host/portmap/upnp/description";
 import { applyLine } from "../host/config/config-file";
 import { emptyPolicy } from "../host/policy/rules";

@@ -1,9 +1,9 @@
 // The C reference forwarder for the benchmarks that compare with it (cost, latency, vs-c): built
 // with the system compiler into a scratch directory, and started on ipmasq's own TUN setup in
 // the gateway namespace (run.ts) with its "ready" awaited.
-import { execFileSync, ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
-import { Topology, until } from "../../harness/topology";
+import { type Topology, until } from "../../harness/topology";
 
 export function buildReference(dir: string): string {
   const binary = join(dir, "forwarder");

@@ -9,23 +9,23 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import pkg from "../../package.json";
 export { OPTIONS, COMMANDS } from "./cli-spec";
-import { runGateway, defaultStateDir, RunOptions } from "../gateway/gateway";
+import { runGateway, defaultStateDir, type RunOptions } from "../gateway/gateway";
 import { parseConfig, readRuleText } from "../config/config-file";
 import { ConfigError } from "../policy/ipchains";
 import { lintPolicy } from "../policy/lint";
-import { listInterfaces, Iface } from "../kernel/interfaces";
+import { listInterfaces, type Iface } from "../kernel/interfaces";
 import { request, follow, NotRunning } from "../control/client";
-import { HOST_SORTS, HostRow } from "../observe/host-accounting";
+import { HOST_SORTS, type HostRow } from "../observe/host-accounting";
 import { formatColumns } from "../table/listing";
-import { EventJson, eventText } from "../observe/event-format";
+import { type EventJson, eventText } from "../observe/event-format";
 import { searchLog } from "../observe/event-search";
 import { parseListen } from "../observe/metrics";
 import { install, uninstall } from "./install";
 import { controlSocketPath } from "../control/server";
 import type { GatewayStatus, HaStatus, WorkerStatus } from "../observe/status";
-import { HoldStatus } from "../kernel/receive-hold";
+import type { HoldStatus } from "../kernel/receive-hold";
 import { OPTIONS, COMMANDS, DEFAULT_TUN } from "./cli-spec";
-import { PAGES, PageName, showPage } from "./manual";
+import { PAGES, type PageName, showPage } from "./manual";
 import { SPOOF_CHECKS } from "../worker/reverse-path";
 import { NATIVE_DIR_ENV } from "../tun/embedded-addon";
 import { parseAddr } from "../net/addr";
@@ -41,6 +41,7 @@ const version = (): string => `ipmasq ${pkg.version} (WebAssembly core, TypeScri
 
 // Control characters and other bytes a terminal would act on, shown as \xNN.
 export const printable = (s: string): string =>
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
   s.replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
 
 function globalHelp(): string {
@@ -86,7 +87,7 @@ type Values = Record<string, string | boolean | undefined>;
 function parse(name: string, argv: string[]): { v: Values; positionals: string[] } {
   const spec = COMMANDS[name];
   const options = Object.fromEntries([...spec.options, "help"].map((o) => [o, { type: OPTIONS[o].type, ...(OPTIONS[o].short ? { short: OPTIONS[o].short } : {}) }]));
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs>;
   try {
     parsed = parseArgs({ args: argv, options: options as NonNullable<NonNullable<Parameters<typeof parseArgs>[0]>["options"]>, allowPositionals: true, strict: true });
   } catch (e) {
@@ -155,7 +156,7 @@ function check(file: string, json: boolean): number {
     const warnings = [...c.warnings, ...lintPolicy(c.policy, here)];
     const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
     if (json) {
-      process.stdout.write(JSON.stringify({ file: name, ok: true, rules, portForwards: c.policy.portfw.length, forwardPolicy: c.policy.chains.forward.policy, warnings }, null, 1) + "\n");
+      process.stdout.write(`${JSON.stringify({ file: name, ok: true, rules, portForwards: c.policy.portfw.length, forwardPolicy: c.policy.chains.forward.policy, warnings }, null, 1)}\n`);
     } else {
       for (const w of warnings) process.stderr.write(`warning: ${printable(w)}\n`);
       process.stdout.write(`${printable(name)}: ok (${rules} rule${rules === 1 ? "" : "s"}, ${c.policy.portfw.length} port forward${c.policy.portfw.length === 1 ? "" : "s"}, forward policy ${c.policy.chains.forward.policy})\n`);
@@ -164,7 +165,7 @@ function check(file: string, json: boolean): number {
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
     if (json) {
-      process.stdout.write(JSON.stringify({ file: name, ok: false, error: { line: e.line, column: e.column, reason: e.reason } }, null, 1) + "\n");
+      process.stdout.write(`${JSON.stringify({ file: name, ok: false, error: { line: e.line, column: e.column, reason: e.reason } }, null, 1)}\n`);
       return EXIT_FAILED;
     }
     const line = text.split("\n")[e.line - 1] ?? "";
@@ -187,7 +188,7 @@ async function live(kind: "ipchains" | "portfw", argv: string[]): Promise<number
     } else args.push(argv[i]);
   }
   const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: kind, args })) as { text: string; json: unknown };
-  process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+  process.stdout.write(v.json ? `${JSON.stringify(res.json, null, 1)}\n` : res.text);
   return 0;
 }
 
@@ -204,21 +205,21 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       try { s = await request(path, { cmd: "status" }); } catch (e) {
         // a script that asked for JSON gets JSON, also when no gateway runs (exit 3 all the same)
         if (!(e instanceof NotRunning) || !v.json) throw e;
-        process.stdout.write(JSON.stringify({ running: false, error: e.message }, null, 1) + "\n");
+        process.stdout.write(`${JSON.stringify({ running: false, error: e.message }, null, 1)}\n`);
         return EXIT_NOT_RUNNING;
       }
-      process.stdout.write(v.json ? JSON.stringify(s, null, 1) + "\n" : formatStatus(s as GatewayStatus));
+      process.stdout.write(v.json ? `${JSON.stringify(s, null, 1)}\n` : formatStatus(s as GatewayStatus));
       return 0;
     }
     case "conns": case "save": case "restart": case "set": case "flush": case "role": {
       const res = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: name, args: positionals })) as { text: string; json: unknown };
-      process.stdout.write(v.json ? JSON.stringify(res.json, null, 1) + "\n" : res.text);
+      process.stdout.write(v.json ? `${JSON.stringify(res.json, null, 1)}\n` : res.text);
       return 0;
     }
     case "hosts": {
       const sort = oneOf("sort", v.sort as string, HOST_SORTS);
       const rows = (await request(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "hosts", args: { sort } })) as HostRow[];
-      process.stdout.write(v.json ? JSON.stringify(rows, null, 1) + "\n" : formatHosts(rows));
+      process.stdout.write(v.json ? `${JSON.stringify(rows, null, 1)}\n` : formatHosts(rows));
       return 0;
     }
     case "events": return events(v);
@@ -271,7 +272,7 @@ async function events(v: Values): Promise<number> {
     const at = Date.parse(v.at as string);
     if (Number.isNaN(at)) throw new UsageError(`--at must be a time such as 2026-11-25T21:40:00Z, got "${v.at}"`);
     const found = await searchLog(v["search-log"] as string, port, at);
-    if (v.json) process.stdout.write(JSON.stringify(found, null, 1) + "\n");
+    if (v.json) process.stdout.write(`${JSON.stringify(found, null, 1)}\n`);
     else if (found.length === 0) process.stdout.write(`nobody had public port ${port} at ${new Date(at).toISOString()} in ${printable(v["search-log"] as string)}\n`);
     else for (const h of found) process.stdout.write(`${h.lan} had public ${h.public} (${h.proto} to ${h.remote}) from ${h.from} until ${h.until || "the end of the log"}${h.why ? ` (${h.why})` : ""}\n`);
     return found.length ? 0 : EXIT_FAILED;
@@ -280,15 +281,15 @@ async function events(v: Values): Promise<number> {
   await follow(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "events" }, (line) => {
     const e = line as EventJson & { dropped?: number; following?: string };
     if (e.following) process.stderr.write("ipmasq: following connection events (Ctrl-C stops)\n");
-    else if (e.dropped !== undefined) process.stdout.write(v.json ? JSON.stringify({ dropped: e.dropped }) + "\n" : `(${e.dropped} events dropped: this reader was too slow)\n`);
-    else process.stdout.write((v.json ? JSON.stringify(e) : eventText(e)) + "\n");
+    else if (e.dropped !== undefined) process.stdout.write(v.json ? `${JSON.stringify({ dropped: e.dropped })}\n` : `(${e.dropped} events dropped: this reader was too slow)\n`);
+    else process.stdout.write(`${v.json ? JSON.stringify(e) : eventText(e)}\n`);
   });
   return 0;
 }
 
 function formatHosts(rows: HostRow[]): string {
-  return formatColumns(["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"],
-    rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)])) + "\n";
+  return `${formatColumns(["host", "rate out", "rate in", "bytes out", "bytes in", "pkts out", "pkts in", "flows", "since start"],
+    rows.map((r) => [r.host, `${r.rateOut}B/s`, `${r.rateIn}B/s`, String(r.bytesOut), String(r.bytesIn), String(r.packetsOut), String(r.packetsIn), String(r.flows), String(r.flowsTotal)]))}\n`;
 }
 
 function haLine(h: HaStatus): string {
@@ -309,7 +310,7 @@ function formatStatus(s: GatewayStatus): string {
   const w = s.workers;
   const sum = (k: keyof WorkerStatus): number => w.reduce((n, x) => n + x[k], 0);
   const drops = Object.entries(s.drops).map(([k, n]) => `${k} ${n}`).join(", ") || "none";
-  return [
+  return `${[
     `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${s.offloads.join(",")})`,
     s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
     `ingress: ${s.devices.map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
@@ -320,5 +321,5 @@ function formatStatus(s: GatewayStatus): string {
     `drops: ${drops}`,
     ...(s.ha ? [haLine(s.ha)] : []),
     ...w.map((x) => `  worker ${x.id} (TUN queue ${x.id}): out ${x.packetsOut} in ${x.packetsIn}, ${x.reads} reads in ${x.batches} batches${x.reads ? `, ${Math.round(x.readBytes / x.reads)} bytes per read` : ""}`),
-  ].join("\n") + "\n";
+  ].join("\n")}\n`;
 }

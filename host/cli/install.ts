@@ -170,7 +170,7 @@ export function install(o: { root: string; init: "systemd" | "sysv"; config: str
   const before = existsSync(at(MADE)) ? readFileSync(at(MADE), "utf8").split("\n").filter(Boolean) : [];
   writeFileSync(at(MADE), [...new Set([...before, ...made])].map((d) => `${d}\n`).join(""), { mode: 0o644 });
   if (!existsSync(join(o.root, o.config))) out.push(`note: ${o.config} does not exist yet: put your ipchains lines there`);
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 export function uninstall(root: string): string {

@@ -6,9 +6,9 @@
 // bad line — refuses the whole file: the policy is built on a fresh copy and only returned when
 // all is right.
 import { readFileSync } from "node:fs";
-import { ConfigError, runIpchains, runPortfw, tokenize, Token } from "../policy/ipchains";
+import { ConfigError, runIpchains, runPortfw, tokenize, type Token } from "../policy/ipchains";
 import { parseUpnpRule } from "../policy/upnp-rules";
-import { Policy, emptyPolicy } from "../policy/rules";
+import { type Policy, emptyPolicy } from "../policy/rules";
 
 // Lines from the seed's script that ipmasq does by itself.
 const BUILT_IN_LINES: RegExp[] = [
@@ -30,7 +30,7 @@ const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
 
 // $NAME and ${NAME} in `text` (at `column` of the line), from `vars`.
 function expand(text: string, vars: Map<string, string>, file: string, lineNo: number, column: number): string {
-  return text.replace(VARIABLE, (whole, braced: string | undefined, bare: string | undefined, at: number) => {
+  return text.replace(VARIABLE, (_whole, braced: string | undefined, bare: string | undefined, at: number) => {
     const name = (braced ?? bare)!;
     const value = vars.get(name);
     if (value === undefined) throw new ConfigError(file, lineNo, column + at, `$${name} is not set above this line`);

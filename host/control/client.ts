@@ -9,7 +9,7 @@ export function request(path: string, req: object, timeoutMs = 5000): Promise<un
     const sock = createConnection(path);
     let buf = "";
     const timer = setTimeout(() => { sock.destroy(); reject(new Error(`no answer from ${path}`)); }, timeoutMs);
-    sock.on("connect", () => sock.write(JSON.stringify(req) + "\n"));
+    sock.on("connect", () => sock.write(`${JSON.stringify(req)}\n`));
     sock.on("data", (d) => {
       buf += d;
       const nl = buf.indexOf("\n");
@@ -33,7 +33,7 @@ export function follow(path: string, req: object, onLine: (v: unknown) => void):
   return new Promise((resolve, reject) => {
     const sock = createConnection(path);
     let buf = "";
-    sock.on("connect", () => sock.write(JSON.stringify(req) + "\n"));
+    sock.on("connect", () => sock.write(`${JSON.stringify(req)}\n`));
     sock.on("data", (d) => {
       buf += d;
       let nl: number;

@@ -1,14 +1,14 @@
 // What each control-socket request does (host/control/server.ts carries them).
-import { GatewayState } from "../gateway/gateway-state";
-import { Handler } from "./server";
+import type { GatewayState } from "../gateway/gateway-state";
+import type { Handler } from "./server";
 import { statusOf } from "../observe/status";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
 import { flowJson, formatFlows, pinholeRows } from "../table/listing";
-import { HOST_SORTS, HostSort } from "../observe/host-accounting";
+import { HOST_SORTS, type HostSort } from "../observe/host-accounting";
 import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
-import { ROLES, Role } from "../sync/sync-wire";
+import { ROLES, type Role } from "../sync/sync-wire";
 
 export function controlHandler(g: GatewayState, restart: () => void): Handler {
   return (req) => {
@@ -16,7 +16,7 @@ export function controlHandler(g: GatewayState, restart: () => void): Handler {
       case "status": return { ok: statusOf(g) };
       case "conns": {
         const rows = [...[...g.table.flows()].map((f) => flowJson(g.table, f)), ...pinholeRows(g.alg, g.follower.publicAddr)];
-        return { ok: { text: formatFlows(rows) + "\n", json: rows } };
+        return { ok: { text: `${formatFlows(rows)}\n`, json: rows } };
       }
       case "hosts": {
         const sort = (req.args as { sort?: string } | undefined)?.sort ?? "bytes";

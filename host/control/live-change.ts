@@ -2,11 +2,11 @@
 // as tokens (never joined and split again) and run on a copy of the live policy; only a command
 // that succeeds replaces it, and the workers, the kernel rules and the timeouts follow.
 import { applyTokens } from "../config/config-file";
-import { ConfigError, Token } from "../policy/ipchains";
+import { ConfigError, type Token } from "../policy/ipchains";
 import { formatRules, rulesJson, formatPortfw, portfwJson } from "../policy/listing";
 import { flowJson, formatMasqList } from "../table/listing";
-import { Answer } from "./server";
-import { GatewayState } from "../gateway/gateway-state";
+import type { Answer } from "./server";
+import type { GatewayState } from "../gateway/gateway-state";
 
 // The tokens of `kind args…`, with the columns they have in the command as it is shown.
 function commandTokens(kind: "ipchains" | "portfw", args: string[]): { toks: Token[]; shown: string } {
@@ -25,7 +25,7 @@ function commandTokens(kind: "ipchains" | "portfw", args: string[]): { toks: Tok
 export function liveChange(g: GatewayState, kind: "ipchains" | "portfw", args: string[]): Answer {
   const next = JSON.parse(JSON.stringify(g.policy));
   const { toks, shown } = commandTokens(kind, args);
-  let res;
+  let res: ReturnType<typeof applyTokens>;
   try {
     res = applyTokens(next, "command", 1, toks, shown.length + 1);
   } catch (e) {

@@ -1,12 +1,12 @@
 // `ipmasq save`: the live policy written back to the config file, in the rc.ipmasq form.
 import { writeFileSync } from "node:fs";
-import { Policy } from "../policy/rules";
+import type { Policy } from "../policy/rules";
 import { policyLines } from "../policy/save";
 import { writePrivateFile } from "../state/private-files";
-import { Answer } from "./server";
+import type { Answer } from "./server";
 
 export function saveConfig(file: string, policy: Policy): Answer {
-  const text = policyLines(policy).join("\n") + "\n";
+  const text = `${policyLines(policy).join("\n")}\n`;
   try {
     writePrivateFile(file, text);
   } catch (e) {

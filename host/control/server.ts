@@ -1,7 +1,7 @@
 // The control socket: a UNIX socket (mode 0600, so root only) speaking one JSON request per line.
 // `ipmasq status` and `ipmasq conns` talk to the running gateway through it. It only carries
 // requests: what each one does is host/control/dispatch.ts's.
-import { createServer, Server, Socket } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { netnsId } from "../state/instance";
 import { join, dirname } from "node:path";
@@ -45,7 +45,7 @@ export class ControlServer {
           answer = { error: e instanceof SyntaxError ? "request is not JSON" : (e as Error).message };
         }
         if (answer.stream) { this.stream(sock, answer.stream); return; }
-        sock.write(JSON.stringify(answer) + "\n");
+        sock.write(`${JSON.stringify(answer)}\n`);
       }
     });
     sock.on("error", () => sock.destroy());
@@ -56,12 +56,12 @@ export class ControlServer {
     sock.removeAllListeners("data");
     let dropped = 0;
     const owned = (): void => {
-      if (dropped) { sock.write(JSON.stringify({ ok: { dropped } }) + "\n"); dropped = 0; }
+      if (dropped) { sock.write(`${JSON.stringify({ ok: { dropped } })}\n`); dropped = 0; }
     };
     const stop = start((v) => {
       if (sock.writableLength > STREAM_BACKLOG) { dropped++; return false; }
       owned();
-      sock.write(JSON.stringify({ ok: v }) + "\n");
+      sock.write(`${JSON.stringify({ ok: v })}\n`);
       return true;
     });
     sock.on("drain", owned); // told as soon as it caught up, not only with the next event

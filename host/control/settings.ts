@@ -1,7 +1,7 @@
 // `ipmasq set NAME VALUE`: settings the running gateway changes without a restart. They live in
 // the shared table header (the workers read them there) and are handed over on a restart.
-import { GatewayState } from "../gateway/gateway-state";
-import { Answer } from "./server";
+import type { GatewayState } from "../gateway/gateway-state";
+import type { Answer } from "./server";
 
 const SETTINGS: Record<string, { max: number; apply: (g: GatewayState, n: number) => void; say: (n: number) => string }> = {
   "max-conns-per-host": {

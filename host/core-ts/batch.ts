@@ -130,7 +130,6 @@ function translate(vnet: number, n: number, ingress: number): number {
   const segs = segments(vnet, l4, l4len, proto);
   let bytes = totalLength(ip);
   if (segs > 1) bytes += (segs - 1) * (ihl + l4HeaderLength(l4, proto));
-  const dv = mem.dv;
 
   const fromWan = ingress === L.IN_WAN;
   let idx = fromWan ? -1 : lookupLan(proto, src, sport, dst, dport);

@@ -2,7 +2,7 @@
 import { replace16, replace32, delta16, delta32, applyDelta, applyDeltaToSum } from "./checksum";
 import { IPV4_SRC, IPV4_DST, IPV4_CHECKSUM, IPV4_TTL, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../../assembly/wire";
 import { checksumOffset, portOffset } from "./l4";
-import { mem, le16, le32, leAddr, setLe16, setLe32, bswap16, bswap32 } from "./memory";
+import { mem, le16, leAddr, setLe16, setLe32, bswap16, bswap32 } from "./memory";
 import * as L from "../../assembly/layout";
 
 export function rewriteAddr(ip: number, end: number, addr: number): void {

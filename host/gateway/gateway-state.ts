@@ -2,21 +2,21 @@
 // that must follow it (the workers' copy, the kernel rules, the table's timeouts), and what
 // happens when the public address changes. The control commands and the graceful restart work
 // on it; host/gateway/gateway.ts builds it.
-import { Policy } from "../policy/rules";
-import { SharedPolicy } from "../policy/shared-policy";
-import { ConnTable, DEFAULT_TIMEOUTS, Timeouts } from "../table/conntrack";
-import { AlgState } from "../table/alg-state";
-import { Wiring } from "../kernel/wiring";
-import { NetworkFollower, PublicChange } from "../kernel/follow-network";
-import { PortMappingServer } from "../portmap/port-mapping-server";
-import { MappingChange, mappingWhy } from "../portmap/mapping-change";
+import type { Policy } from "../policy/rules";
+import type { SharedPolicy } from "../policy/shared-policy";
+import { type ConnTable, DEFAULT_TIMEOUTS, type Timeouts } from "../table/conntrack";
+import type { AlgState } from "../table/alg-state";
+import type { Wiring } from "../kernel/wiring";
+import type { NetworkFollower, PublicChange } from "../kernel/follow-network";
+import type { PortMappingServer } from "../portmap/port-mapping-server";
+import { type MappingChange, mappingWhy } from "../portmap/mapping-change";
 import { HostAccounting } from "../observe/host-accounting";
 import { EventFeed } from "../observe/event-feed";
-import { PortForward } from "../policy/rules";
+import type { PortForward } from "../policy/rules";
 import { formatAddr } from "../net/addr";
 import type { EventLog } from "../observe/event-log";
-import { RunOptions } from "./run-options";
-import { Role } from "../sync/sync-wire";
+import type { RunOptions } from "./run-options";
+import type { Role } from "../sync/sync-wire";
 import type { TableSync } from "../sync/table-sync";
 
 // The table's timeouts: ipchains -M -S where set, else the RFC defaults.

@@ -5,15 +5,15 @@
 // start, the gateway is taken down cleanly instead.
 import { spawn } from "node:child_process";
 import { join } from "node:path";
-import { Policy } from "../policy/rules";
-import { FlowRecord, takeSnapshot } from "../table/snapshot";
-import { HostRecord } from "../table/host-totals";
-import { GatewayState } from "./gateway-state";
+import type { Policy } from "../policy/rules";
+import { type FlowRecord, takeSnapshot } from "../table/snapshot";
+import type { HostRecord } from "../table/host-totals";
+import type { GatewayState } from "./gateway-state";
 import { Wiring } from "../kernel/wiring";
-import { InstanceLock } from "../state/instance";
+import type { InstanceLock } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
-import { Role } from "../sync/sync-wire";
-import { MappedBy } from "../portmap/mapping-change";
+import type { Role } from "../sync/sync-wire";
+import type { MappedBy } from "../portmap/mapping-change";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.

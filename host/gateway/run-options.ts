@@ -1,7 +1,7 @@
 // What `ipmasq run` was asked to do (host/cli/cli.ts checks and fills it in).
-import { CoreKind } from "../core/core";
-import { Filtering } from "../worker/slow-path";
-import { SpoofCheck } from "../worker/reverse-path";
+import type { CoreKind } from "../core/core";
+import type { Filtering } from "../worker/slow-path";
+import type { SpoofCheck } from "../worker/reverse-path";
 
 export interface RunOptions {
   config: string;

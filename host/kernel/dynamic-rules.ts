@@ -1,11 +1,11 @@
 // The `ip rule`s that follow the network and the policy (prefs 10-16 and 200 of wiring.ts): which
 // packets each ingress interface sends into its own TUN device. Computed from scratch each time
 // something changes; Wiring.syncRules adds and removes only the difference.
-import { Policy } from "../policy/rules";
+import type { Policy } from "../policy/rules";
 import { formatAddr } from "../net/addr";
 import { protoName, PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
-import { IngressDevice, PREF_WAN_FIRST, PREF_PORTFW, PREF_REDIRECT, PREF_ALL } from "./wiring";
+import { type IngressDevice, PREF_WAN_FIRST, PREF_PORTFW, PREF_REDIRECT, PREF_ALL } from "./wiring";
 
 
 export interface RuleInputs {

@@ -19,17 +19,17 @@
 // The follower computes its rules from what it is given (the policy, the ports mapped for LAN
 // applications, whether an HA backup stands by), set by its owner; it reports a new public
 // address as an event (onPublicChange) and calls nothing back.
-import { Wiring, IngressDevice } from "./wiring";
+import type { Wiring, IngressDevice } from "./wiring";
 import { dynamicRules } from "./dynamic-rules";
-import { readNetwork, lanInterfaces, Iface, NetState } from "./interfaces";
-import { openTun, closeTun, setPersist, Tun } from "../tun/tun";
-import { SharedBlob } from "../shm/shared-blob";
-import { NetworkView } from "../net/network-view";
-import { Policy, masqSources } from "../policy/rules";
+import { readNetwork, lanInterfaces, type Iface, type NetState } from "./interfaces";
+import { openTun, closeTun, setPersist, type Tun } from "../tun/tun";
+import type { SharedBlob } from "../shm/shared-blob";
+import type { NetworkView } from "../net/network-view";
+import { type Policy, masqSources } from "../policy/rules";
 import { formatAddr } from "../net/addr";
 import { offloadSettings } from "./receive-offload";
-import { ReceiveHold, HoldStatus } from "./receive-hold";
-import { steerQueues, RemoteEnd } from "../tun/steering";
+import { ReceiveHold, type HoldStatus } from "./receive-hold";
+import { steerQueues, type RemoteEnd } from "../tun/steering";
 
 export interface FollowOptions {
   tun: string; // the base device; ingress devices are named <tun>-<slot>

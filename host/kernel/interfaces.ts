@@ -1,8 +1,8 @@
 // What the kernel says about this namespace's network: interfaces with their IPv4 addresses, and
 // the main routing table (for the WAN, reverse-path checks and the egress interface of -i rules).
 import { ipJson } from "./ip";
-import { Route } from "../net/routes";
-import { parseAddr, parsePrefix, Prefix, inPrefix, maskOf } from "../net/addr";
+import type { Route } from "../net/routes";
+import { parseAddr, parsePrefix, type Prefix, inPrefix, maskOf } from "../net/addr";
 
 export interface Iface { name: string; index: number; mtu: number; up: boolean; kind: string; addrs: Array<{ addr: number; bits: number }> }
 export interface NetState { interfaces: Iface[]; routes: Route[]; defaultDev?: string }

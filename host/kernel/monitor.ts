@@ -3,7 +3,7 @@
 // Events come in bursts (a device made again brings link, address and route lines), so the
 // callback runs once per burst, 50 ms after its first line. A periodic call catches anything
 // missed, such as a monitor that had to be started again.
-import { spawn, ChildProcess } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
 
 const SETTLE_MS = 50;
 const PERIOD_MS = 10_000;

@@ -5,7 +5,7 @@
 // an interface holds only while it receives at least --gro-busy packets a second, and lets go
 // below half that (so that a rate near the line does not switch it back and forth).
 import { readFileSync } from "node:fs";
-import { Wiring } from "./wiring";
+import type { Wiring } from "./wiring";
 import { holdSettings } from "./receive-offload";
 
 export const HOLD_SAMPLE_MS = 100;

@@ -58,6 +58,6 @@ export function readSettings(dev: string, settings: ReceiveSetting[]): Array<str
 }
 
 export function writeSetting(dev: string, s: ReceiveSetting, value: string): void {
-  if (s.kind === "sysfs") writeFileSync(sysfsPath(dev, s.name), value + "\n");
+  if (s.kind === "sysfs") writeFileSync(sysfsPath(dev, s.name), `${value}\n`);
   else ethtool(["-K", dev, s.name, value]);
 }

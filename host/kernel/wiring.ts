@@ -19,7 +19,7 @@
 import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { ip, ipJson, readSysctl, writeSysctl, sysctlPath } from "./ip";
-import { readSettings, writeSetting, ReceiveSetting } from "./receive-offload";
+import { readSettings, writeSetting, type ReceiveSetting } from "./receive-offload";
 import { netnsId, bootId } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
 
@@ -80,7 +80,7 @@ export class Wiring {
   get devices(): IngressDevice[] { return this.journal.devices; }
 
   private save(): void {
-    writePrivateFile(this.file, JSON.stringify(this.journal, null, 1) + "\n");
+    writePrivateFile(this.file, `${JSON.stringify(this.journal, null, 1)}\n`);
   }
 
   private sysctl(key: string, value: string, optional = false): void {

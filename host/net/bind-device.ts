@@ -1,6 +1,6 @@
 // Binding a Node UDP socket to one interface: the LAN-only services (NAT-PMP/PCP, SSDP) hear
 // only what came in on their LAN devices.
-import { Socket } from "node:dgram";
+import type { Socket } from "node:dgram";
 import { libc, SOL_SOCKET, SO_BINDTODEVICE, errnoName } from "../tun/libc";
 
 // SO_BINDTODEVICE on a bound Node socket (its fd, through libc): only packets that came in on

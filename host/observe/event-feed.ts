@@ -1,8 +1,8 @@
 // The connection events of the running gateway: the table's ring drained five times a second,
 // UPDATEs from the port-mapping side, and the listeners (`ipmasq events` clients, the event log).
 // Nothing here queues: a listener that cannot keep up drops lines and says how many.
-import { FlowEventRing } from "../table/flow-events";
-import { FlowEvent, EventJson, eventJson } from "./event-format";
+import type { FlowEventRing } from "../table/flow-events";
+import { type FlowEvent, type EventJson, eventJson } from "./event-format";
 
 export const DRAIN_MS = 200;
 

@@ -1,7 +1,7 @@
 // A connection event as people and programs read it: one text line (like `conntrack -E`), a
 // JSON object, and an RFC 5424 syslog line whose structured data carries every field, so that a
 // log file can be searched again (host/observe/event-search.ts).
-import { FlowEventRecord } from "../table/flow-events";
+import type { FlowEventRecord } from "../table/flow-events";
 import { formatAddr } from "../net/addr";
 import { protoName } from "../net/protocols";
 import { tcpStateName } from "../table/listing";

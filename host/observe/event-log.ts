@@ -6,7 +6,7 @@
 // exists, be ours: root appending to a file another user prepared is how logs overwrite /etc.
 import { openSync, writeSync, closeSync, fstatSync, constants } from "node:fs";
 import { hostname } from "node:os";
-import { EventJson, eventSyslog } from "./event-format";
+import { type EventJson, eventSyslog } from "./event-format";
 import { libc, AF_UNIX, SOCK_DGRAM, SOCK_NONBLOCK, SOCK_CLOEXEC, errnoName } from "../tun/libc";
 
 export const DEFAULT_LOG_RATE = 1000;
@@ -45,7 +45,7 @@ export class EventLog {
     const lines = this.pending;
     this.pending = [];
     if (!this.target.datagram) {
-      try { writeSync(this.target.fd, lines.join("\n") + "\n"); this.written += lines.length; } catch { this.dropped += lines.length; }
+      try { writeSync(this.target.fd, `${lines.join("\n")}\n`); this.written += lines.length; } catch { this.dropped += lines.length; }
       return;
     }
     const c = libc();

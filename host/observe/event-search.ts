@@ -5,7 +5,7 @@
 // milliseconds, a flow's life whole seconds: a second of slack each side.
 import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
-import { EventJson, parseSyslogLine } from "./event-format";
+import { type EventJson, parseSyslogLine } from "./event-format";
 
 export interface Holder { proto: string; lan: string; public: string; remote: string; from: string; until: string; why: string; events: EventJson[] }
 

@@ -2,8 +2,8 @@
 // the table's writers) plus the host's live flows, read from the table, and a rolling rate.
 // Reading walks the table once; a caller that polls (the status page) may take a read up to
 // `maxAgeMs` old, so that several of them cost one walk.
-import { ConnTable } from "../table/conntrack";
-import { HostRecord } from "../table/host-totals";
+import type { ConnTable } from "../table/conntrack";
+import type { HostRecord } from "../table/host-totals";
 import { formatAddr } from "../net/addr";
 
 export const HOST_SORTS = ["bytes", "flows", "rate"] as const;

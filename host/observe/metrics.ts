@@ -1,8 +1,8 @@
 // Optional Prometheus text endpoint (`--metrics ADDR:PORT`, off by default). A bare port binds
 // 127.0.0.1: the operator names any other address; it is never all interfaces by default.
-import { createServer, Server } from "node:http";
-import { statusOf, WorkerStatus } from "./status";
-import { HostRow } from "./host-accounting";
+import { createServer, type Server } from "node:http";
+import { statusOf, type WorkerStatus } from "./status";
+import type { HostRow } from "./host-accounting";
 import type { GatewayState } from "../gateway/gateway-state";
 import { tcpStateName } from "../table/listing";
 import { protoName } from "../net/protocols";
@@ -66,7 +66,7 @@ export function metricsText(g: GatewayState): string {
   metric("ipmasq_events_lost_total", "counter", "Connection events the host could not take in time (ring full).", [["", ev.lost]]);
   metric("ipmasq_event_log_dropped_total", "counter", "Event log lines over --log-events-rate, or not written.", [["", ev.logDropped]]);
   metric("ipmasq_host_limit_drops_total", "counter", "New connections refused by --max-conns-per-host.", [["", s.hostLimitDrops]]);
-  return lines.join("\n") + "\n";
+  return `${lines.join("\n")}\n`;
 }
 
 export async function startMetrics(spec: string, g: GatewayState): Promise<Server> {

@@ -1,10 +1,10 @@
 // The running gateway's status, assembled in one place from the gateway's state: what
 // `ipmasq status` (and --json), the Prometheus endpoint and the status page all show.
 import * as L from "../../assembly/layout";
-import { GatewayState } from "../gateway/gateway-state";
+import type { GatewayState } from "../gateway/gateway-state";
 import { statsAddress } from "../shm/memory-map";
 import { REASON_NAMES } from "./reasons";
-import { HoldStatus } from "../kernel/receive-hold";
+import type { HoldStatus } from "../kernel/receive-hold";
 import { formatAddr } from "../net/addr";
 import { workersReading } from "../worker/readiness";
 

@@ -1,6 +1,6 @@
 // The gateway's traffic, one sample a second for the last ten minutes: what the status page draws.
 // A fixed ring of SAMPLES; each sample is the change of the workers' counters over the second.
-import { MemoryMap, statsAddress } from "../shm/memory-map";
+import { type MemoryMap, statsAddress } from "../shm/memory-map";
 import * as L from "../../assembly/layout";
 
 export const SAMPLES = 600;

@@ -2,8 +2,8 @@
 // The same code reads the config file and the live `ipmasq ipchains ...` commands. A bad line
 // raises ConfigError with file:line:column and a reason; callers apply a whole file to a copy, so
 // nothing is applied unless every line is right.
-import { parsePrefix, parseAddr } from "../net/addr";
-import { Policy, Rule, AddrMatch, Verdict, BUILTIN_CHAINS, POLICY_TARGETS, SPECIAL_TARGETS, PortForward } from "./rules";
+import { parsePrefix, parseAddr, type Prefix } from "../net/addr";
+import { type Policy, type Rule, type AddrMatch, type Verdict, BUILTIN_CHAINS, POLICY_TARGETS, SPECIAL_TARGETS, type PortForward } from "./rules";
 import { MAX_COUNTERS } from "./limits";
 import { protoNumber } from "../net/protocols";
 
@@ -72,7 +72,7 @@ function parsePortSpec(c: Cursor, icmp: boolean): { min: number; max: number; ne
 function parseAddrMatch(c: Cursor, negate: boolean, icmp: boolean): AddrMatch {
   let t = c.need("address");
   if (t.text === "!") { negate = !negate; t = c.need("address"); }
-  let prefix;
+  let prefix: Prefix;
   try {
     prefix = t.text === "0/0" || t.text === "any" ? { addr: 0, bits: 0 } : parsePrefix(t.text);
   } catch (e) {

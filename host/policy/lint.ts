@@ -1,9 +1,9 @@
 // What `check` says about a rule file that parses but is probably not what was meant. Kept apart
 // from the parser (which decides what is legal), as pf's parse.y keeps its meaning checks: rules
 // that can never match, port forwards to no LAN, a masqueraded network no interface here holds.
-import { Policy, Rule, AddrMatch, masqSources } from "./rules";
+import { type Policy, type Rule, type AddrMatch, masqSources } from "./rules";
 import { PROTO_ALL } from "../net/protocols";
-import { Prefix, inPrefix, formatAddr, formatPrefix, maskOf } from "../net/addr";
+import { type Prefix, inPrefix, formatAddr, formatPrefix, maskOf } from "../net/addr";
 import type { Iface } from "../kernel/interfaces";
 
 const TERMINAL = new Set(["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT"]);

@@ -1,7 +1,7 @@
 // `ipchains -L [-n] [-v]` and `ipmasqadm portfw -l` output, as the old tools printed them, and JSON.
 import { protoName, PROTO_ALL } from "../net/protocols";
-import { Policy, Rule, AddrMatch } from "./rules";
-import { SharedPolicy } from "./shared-policy";
+import type { Policy, Rule, AddrMatch } from "./rules";
+import type { SharedPolicy } from "./shared-policy";
 import { formatAddr, formatPrefix } from "../net/addr";
 
 
@@ -45,7 +45,7 @@ export function formatRules(p: Policy, s: SharedPolicy, o: { chain?: string; num
       out.push(`${o.verbose ? `${String(r.packets).padStart(5)} ${String(r.bytes).padStart(5)} ` : ""}${cols.join(" ")}`);
     }
   }
-  return out.join("\n") + "\n";
+  return `${out.join("\n")}\n`;
 }
 
 // A mapping a LAN application asked for (NAT-PMP, PCP, UPnP): listed beside the port forwards.
@@ -63,6 +63,6 @@ export function portfwJson(p: Policy, dynamic: DynamicForward[] = []): PortfwRow
 // ipmasqadm's columns; a dynamic mapping says who made it and when it expires at the end.
 export function formatPortfw(p: Policy, dynamic: DynamicForward[] = []): string {
   const rows = portfwJson(p, dynamic);
-  return ["prot localaddr            rediraddr               lport    rport  pcnt  pref",
-    ...rows.map((r) => `${r.prot.toUpperCase().padEnd(4)} ${r.localAddr.padEnd(20)} ${r.remoteAddr.padEnd(23)} ${String(r.localPort).padStart(5)} ${String(r.remotePort).padStart(8)} ${"0".padStart(5)} ${String(r.pref).padStart(5)}${r.dynamic ? `  dynamic (${r.dynamic}, ${r.expiresIn}s)` : ""}`)].join("\n") + "\n";
+  return `${["prot localaddr            rediraddr               lport    rport  pcnt  pref",
+    ...rows.map((r) => `${r.prot.toUpperCase().padEnd(4)} ${r.localAddr.padEnd(20)} ${r.remoteAddr.padEnd(23)} ${String(r.localPort).padStart(5)} ${String(r.remotePort).padStart(8)} ${"0".padStart(5)} ${String(r.pref).padStart(5)}${r.dynamic ? `  dynamic (${r.dynamic}, ${r.expiresIn}s)` : ""}`)].join("\n")}\n`;
 }

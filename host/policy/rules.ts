@@ -2,7 +2,7 @@
 // match decides; a user chain is entered and left by RETURN or by running off its end; a built-in
 // chain's end applies its policy), plus the port forwards of ipmasqadm.
 // Evaluation is per new flow, never per packet: established flows ride the connection table.
-import { Prefix, inPrefix } from "../net/addr";
+import { type Prefix, inPrefix } from "../net/addr";
 import { PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
 import type { UpnpRule } from "./upnp-rules";

@@ -1,6 +1,6 @@
 // Writes a policy back as the command lines that make it (`ipmasq save`).
 import { protoName } from "../net/protocols";
-import { Policy } from "./rules";
+import type { Policy } from "./rules";
 import { formatAddr, formatPrefix } from "../net/addr";
 
 

@@ -2,7 +2,7 @@
 // version (host/shm/shared-blob.ts); each worker checks the version once per batch and
 // re-reads it when it changed. Rule counters (packets, bytes of the packets each rule decided)
 // live beside it, added to by every worker.
-import { Policy } from "./rules";
+import type { Policy } from "./rules";
 import { SharedBlob } from "../shm/shared-blob";
 import { POLICY_BLOB_MAX, POLICY_COUNTERS_SIZE } from "../shm/memory-map";
 import { MAX_COUNTERS } from "./limits";

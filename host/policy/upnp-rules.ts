@@ -3,7 +3,7 @@
 //   upnp allow|deny EXT_PORTS ADDR[/BITS] INT_PORTS       e.g. upnp allow 1024-65535 192.168.0.0/24 1024-65535
 // After the lines comes the default, which allows ports 1024 and up on both sides: ports below
 // 1024 are refused unless a line allows them (host/portmap/upnp/permissions.ts decides with them).
-import { Prefix, parsePrefix } from "../net/addr";
+import { type Prefix, parsePrefix } from "../net/addr";
 
 export interface UpnpRule { allow: boolean; ext: [number, number]; client: Prefix; int: [number, number] }
 

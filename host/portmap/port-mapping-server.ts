@@ -8,10 +8,10 @@
 // (SO_BINDTODEVICE), so a request that came in on any other interface never reaches us, whatever
 // address it was sent to; the source must be in a masqueraded network; a mapping is always for
 // the asking address (PCP's THIRD_PARTY is refused); each host holds at most MAX_PER_HOST.
-import { createSocket, Socket, RemoteInfo } from "node:dgram";
-import { MappedBy, MappingChange } from "./mapping-change";
-import { AlgState } from "../table/alg-state";
-import { parseAddr, Prefix, inPrefix } from "../net/addr";
+import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
+import type { MappedBy, MappingChange } from "./mapping-change";
+import type { AlgState } from "../table/alg-state";
+import { parseAddr, type Prefix, inPrefix } from "../net/addr";
 import { bindToDevice } from "../net/bind-device";
 import * as L from "../../assembly/layout";
 

@@ -3,7 +3,7 @@
 // user we run as, not writable by group or others, and not a symbolic link. Files in it are
 // opened without following links and checked the same way, so that no other local user can
 // prepare what root later reads or loads.
-import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, Stats, writeSync, fsyncSync, existsSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, type Stats, writeSync, fsyncSync, existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 
 export const defaultStateDir = (): string => (existsSync("/run") ? join("/run", "ipmasq") : join("/tmp", "ipmasq"));

@@ -12,16 +12,16 @@
 //                 missing sends its whole table)
 //   every 5 s     master: flows seen since the last refresh go again (TCP state, last seen)
 //   every 60 s    master: the whole table again (what a lost datagram of a full table missed)
-import { createSocket, Socket, RemoteInfo } from "node:dgram";
+import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
 import { randomBytes } from "node:crypto";
-import { ConnTable, Flow } from "../table/conntrack";
-import { AlgState } from "../table/alg-state";
+import type { ConnTable, Flow } from "../table/conntrack";
+import type { AlgState } from "../table/alg-state";
 import { putFlow } from "../table/snapshot";
-import { FlowEvent } from "../observe/event-format";
+import type { FlowEvent } from "../observe/event-format";
 import { formatAddr } from "../net/addr";
 import * as L from "../../assembly/layout";
 import {
-  encode, decode, SyncRecord, SyncFlow, Role, SyncRefused, recordSize, KIND_DATA, KIND_HELLO,
+  encode, decode, type SyncRecord, type SyncFlow, type Role, SyncRefused, recordSize, KIND_DATA, KIND_HELLO,
   T_FLOW, T_DELETE, T_PINHOLE, T_POLICY, T_SEQ, T_EXPECT, HEADER, MAC, MAX_DATAGRAM, MAX_POLICY, MAX_SKEW_MS,
 } from "./sync-wire";
 

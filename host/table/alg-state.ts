@@ -6,7 +6,7 @@
 //    announced peer even where filtering would refuse it; and pinholes (NAT-PMP / PCP mappings),
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
-import { ConnTable } from "./conntrack";
+import type { ConnTable } from "./conntrack";
 import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "../shm/memory-map";
 
 export const EXPECT_SECONDS = 60;

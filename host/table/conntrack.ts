@@ -3,10 +3,10 @@
 // sweep and listings) makes its own ConnTable view over the same bytes. Writers take T_LOCK;
 // the fast path (WASM or TS core) only reads, lock-free.
 import * as L from "../../assembly/layout";
-import { MemoryMap } from "../shm/memory-map";
+import type { MemoryMap } from "../shm/memory-map";
 import { hash5, homeSlot } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
-import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, EndReason } from "./flow-events";
+import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 
 export interface Flow {
   index: number;

@@ -1,8 +1,8 @@
 // The connection table as people read it (`ipmasq conns`, the demo) and as JSON.
 import { protoName } from "../net/protocols";
-import { Flow, ConnTable } from "./conntrack";
+import type { Flow, ConnTable } from "./conntrack";
 import { formatAddr } from "../net/addr";
-import { AlgState } from "./alg-state";
+import type { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
 
 
@@ -50,8 +50,8 @@ export function formatMasqList(rows: FlowJson[]): string {
   const mmss = (sec: number): string => `${String(Math.floor(sec / 60)).padStart(2, "0")}:${String(sec % 60).padStart(2, "0")}.00`;
   const host = (ep: string): string => ep.split(/[:#]/)[0];
   const port = (ep: string): string => ep.split(/[:#]/)[1] ?? "0";
-  return ["IP masquerading entries", "prot expire   source               destination          ports",
-    ...rows.map((r) => `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`)].join("\n") + "\n";
+  return `${["IP masquerading entries", "prot expire   source               destination          ports",
+    ...rows.map((r) => `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`)].join("\n")}\n`;
 }
 
 // NAT-PMP / PCP mappings: open to any peer until they expire.

@@ -1,6 +1,6 @@
 // The connection table as data, for a graceful restart: the old process writes it, the new one
 // puts every flow back with the same public port, so established connections never notice.
-import { ConnTable } from "./conntrack";
+import type { ConnTable } from "./conntrack";
 import * as L from "../../assembly/layout";
 
 export interface FlowRecord {

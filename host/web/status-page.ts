@@ -10,14 +10,14 @@
 //
 // Requests whose Host header is not the address we listen on are refused (a DNS-rebinding page
 // in the operator's browser cannot read it), and the token is compared in constant time.
-import { createServer, Server, IncomingMessage, ServerResponse } from "node:http";
+import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
 import { timingSafeEqual, createHash } from "node:crypto";
 import { readSecret } from "../state/private-files";
 import { parseListen } from "../observe/metrics";
-import { HostAccounting, HOST_SORTS, HostSort } from "../observe/host-accounting";
-import { Throughput } from "../observe/throughput";
-import { flowJson, FlowJson } from "../table/listing";
-import { ConnTable } from "../table/conntrack";
+import { type HostAccounting, HOST_SORTS, type HostSort } from "../observe/host-accounting";
+import type { Throughput } from "../observe/throughput";
+import { flowJson, type FlowJson } from "../table/listing";
+import type { ConnTable } from "../table/conntrack";
 import type { GatewayStatus } from "../observe/status";
 import { parseAddr, formatAddr } from "../net/addr";
 

@@ -5,9 +5,9 @@
 // A rewrite can change the length of the LAN side's byte stream; sequence numbers after it
 // (outbound) and acknowledgements (inbound) are shifted to match, for the whole connection.
 import * as L from "../../assembly/layout";
-import { Core } from "../core/core";
-import { AlgState } from "../table/alg-state";
-import { ConnTable } from "../table/conntrack";
+import type { Core } from "../core/core";
+import type { AlgState } from "../table/alg-state";
+import type { ConnTable } from "../table/conntrack";
 import { formatAddr } from "../net/addr";
 import { parseIpv4, IPV4_TOTAL_LENGTH, IPV4_CHECKSUM, IPV4_SRC, TCP_SRC_PORT, TCP_DST_PORT, TCP_SEQ, TCP_ACK_SEQ, TCP_DATA_OFFSET, TCP_CHECKSUM } from "../net/wire";
 

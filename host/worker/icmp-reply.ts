@@ -3,7 +3,7 @@
 // WAN is down) in place of the packet that caused it, in the same slot: RFC 792 says the
 // original header plus 8 bytes go back.
 import * as L from "../../assembly/layout";
-import { Core } from "../core/core";
+import type { Core } from "../core/core";
 import { emitIpv4, parseIpv4, IPV4_HEADER, IPV4_CHECKSUM, ICMP_TYPE, ICMP_CODE, ICMP_CHECKSUM, ICMP_HEADER } from "../net/wire";
 
 // ICMP types that are errors (RFC 792 / 1122): no error is ever sent about one.

@@ -5,12 +5,12 @@
 // packet crosses threads; the loop talks to the host only through shared memory (the network
 // view says which devices there are), and stops when T_STOP is set.
 import * as L from "../../assembly/layout";
-import { createCore, CoreKind } from "../core/core";
+import { createCore, type CoreKind } from "../core/core";
 import { ConnTable } from "../table/conntrack";
 import { memoryMap, slotAddress, statsAddress, descAddress } from "../shm/memory-map";
-import { SlowPath, PathOptions, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
+import { SlowPath, type PathOptions, A_FORWARD, A_PASS, A_REPLY, A_HELD } from "./slow-path";
 import { SharedPolicy } from "../policy/shared-policy";
-import { sharedNetworkView, NetworkView, IngressView } from "../net/network-view";
+import { sharedNetworkView, type NetworkView, type IngressView } from "../net/network-view";
 import { libc, POLLIN } from "../tun/libc";
 import { pinWorker } from "./pin";
 import { markReading } from "./readiness";

@@ -2,8 +2,8 @@
 // the kernel's rp_filter and martian logging do, done here because the TUN path turns rp_filter
 // off. Per flow, never per packet: established flows are held to their side by the core.
 import * as L from "../../assembly/layout";
-import { Prefix, inPrefix, parsePrefix } from "../net/addr";
-import { Route, routeDev } from "../net/routes";
+import { type Prefix, inPrefix, parsePrefix } from "../net/addr";
+import { type Route, routeDev } from "../net/routes";
 
 // off: no reverse-path check (asymmetric routing); loose: some route leads back to the source
 // (rp_filter=2); strict: the route back leaves by the interface it came in on (rp_filter=1).

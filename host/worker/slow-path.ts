@@ -3,18 +3,18 @@
 // and a MASQ, port forward or REDIRECT decision makes an entry in the shared table; the packet is
 // then translated by the core like any other. Everything here is per flow, not per packet.
 import * as L from "../../assembly/layout";
-import { Core } from "../core/core";
-import { ConnTable, HOST_LIMITED } from "../table/conntrack";
-import { Policy, PacketKey, evaluate, findPortForward, Decision } from "../policy/rules";
-import { SharedPolicy } from "../policy/shared-policy";
+import type { Core } from "../core/core";
+import { type ConnTable, HOST_LIMITED } from "../table/conntrack";
+import { type Policy, type PacketKey, evaluate, findPortForward, type Decision } from "../policy/rules";
+import type { SharedPolicy } from "../policy/shared-policy";
 import { formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
 import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
 import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH, ICMP_CODE_NET_UNREACH } from "./icmp-reply";
-import { NetworkView, IngressView } from "../net/network-view";
+import type { NetworkView, IngressView } from "../net/network-view";
 import { routeDev } from "../net/routes";
-import { checkSource, SpoofCheck } from "./reverse-path";
+import { checkSource, type SpoofCheck } from "./reverse-path";
 import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
 export const A_FORWARD = 0; // translated: write it

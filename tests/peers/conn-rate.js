@@ -18,7 +18,7 @@ function finish() {
   if (finished) return;
   finished = true;
   const secs = (Date.now() - start) / 1000;
-  process.stdout.write(JSON.stringify({ connections: done, failed, seconds: secs, perSecond: Math.round(done / secs) }) + "\n");
+  process.stdout.write(`${JSON.stringify({ connections: done, failed, seconds: secs, perSecond: Math.round(done / secs) })}\n`);
 }
 if (rate) {
   // every 10 ms, the connections due by now

@@ -26,10 +26,10 @@ const timer = setTimeout(() => { process.stderr.write("no answer\n"); process.ex
 s.on("message", (m) => {
   clearTimeout(timer);
   const head = { version: m[0], response: (m[1] & 0x80) !== 0, opcode: m[1] & 0x7f, result: m[3], lifetime: m.readUInt32BE(4), size: m.length };
-  process.stdout.write(JSON.stringify(m.length < 60 ? head : {
+  process.stdout.write(`${JSON.stringify(m.length < 60 ? head : {
     ...head, nonceEchoed: m.subarray(24, 36).equals(nonce), protocol: m[36], internalPort: m.readUInt16BE(40),
     externalPort: m.readUInt16BE(42), externalAddress: [...m.subarray(56, 60)].join("."),
-  }) + "\n");
+  })}\n`);
   s.close();
 });
 s.send(req, 5351, server);

@@ -42,6 +42,6 @@ if (mode === "server") {
   }, 100);
   setTimeout(() => {
     clearInterval(tick);
-    setTimeout(() => { process.stdout.write(JSON.stringify(r) + "\n"); process.exit(0); }, 1500);
+    setTimeout(() => { process.stdout.write(`${JSON.stringify(r)}\n`); process.exit(0); }, 1500);
   }, seconds * 1000);
 }

@@ -18,7 +18,7 @@ if (mode === "server") {
   let ok = 0, failed = 0;
   const seen = {};
   const ports = new Set();
-  const done = () => { if (ok + failed === n) { process.stdout.write(JSON.stringify({ ok, failed, seen, distinctPorts: ports.size }) + "\n"); process.exit(failed ? 1 : 0); } };
+  const done = () => { if (ok + failed === n) { process.stdout.write(`${JSON.stringify({ ok, failed, seen, distinctPorts: ports.size })}\n`); process.exit(failed ? 1 : 0); } };
   setTimeout(() => { failed = n - ok; done(); }, 60000);
   for (let i = 0; i < n; i++) {
     const sock = net.connect(Number(b), a);

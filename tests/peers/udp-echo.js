@@ -29,11 +29,11 @@ if (mode === "server") {
   if (mode === "connected") {
     s.on("error", (e) => { clearTimeout(timer); process.stdout.write(e.code === "ECONNREFUSED" ? "refused\n" : `${e.code}\n`); process.exit(2); });
     s.bind({ port: d ? Number(d) : 0 }, () => s.connect(Number(b), a, () => s.send(payload)));
-    return;
+  } else {
+    // LOCALPORT may be ADDR:PORT, to send from a chosen local address
+    const [la, lp] = d?.includes(":") ? d.split(":") : [undefined, d];
+    s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a, () => {
+      if (mode === "send") { clearTimeout(timer); s.close(); }
+    }));
   }
-  // LOCALPORT may be ADDR:PORT, to send from a chosen local address
-  const [la, lp] = d && d.includes(":") ? d.split(":") : [undefined, d];
-  s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a, () => {
-    if (mode === "send") { clearTimeout(timer); s.close(); }
-  }));
 }

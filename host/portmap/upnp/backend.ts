@@ -1,8 +1,8 @@
 // The IGD actions' view of the gateway: the shared pinholes (host/table/alg-state.ts), each with
 // the description its UPnP client gave it, the public address, the traffic counters and the
 // permission lines of the live policy.
-import { IgdBackend, UpnpMapping } from "./igd-actions";
-import { GatewayState } from "../../gateway/gateway-state";
+import type { IgdBackend, UpnpMapping } from "./igd-actions";
+import type { GatewayState } from "../../gateway/gateway-state";
 
 export function igdBackend(g: GatewayState, started: number, counters: IgdBackend["counters"]): IgdBackend {
   const mappings = (): UpnpMapping[] => g.alg.pinholes()

@@ -1,7 +1,7 @@
 // The device description (UDA 1.1, 2.3) and the service descriptions (SCPD, 2.5) of ipmasq's
 // InternetGatewayDevice, version 1 or 2. The SCPDs are made from the action table
 // (host/portmap/upnp/igd-actions.ts), so a description cannot list what the control URL does not do.
-import { Action, IP_CONNECTION, COMMON_IF_CONFIG } from "./igd-actions";
+import { type Action, IP_CONNECTION, COMMON_IF_CONFIG } from "./igd-actions";
 
 export const PATHS = {
   root: (v: number): string => `/rootDesc${v}.xml`,

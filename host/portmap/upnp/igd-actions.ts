@@ -170,7 +170,7 @@ export const COMMON_IF_CONFIG: Record<string, Action> = {
 };
 
 export function runAction(table: Record<string, Action>, name: string, version: number, b: IgdBackend, a: Args, client: number): Out {
-  const action = Object.prototype.hasOwnProperty.call(table, name) ? table[name] : undefined;
+  const action = Object.hasOwn(table, name) ? table[name] : undefined;
   if (!action || (action.v2 && version < 2)) throw fault(UPNP.INVALID_ACTION);
   return action.run(b, a, client);
 }

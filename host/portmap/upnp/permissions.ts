@@ -2,7 +2,7 @@
 // (host/policy/upnp-rules.ts) that matches the external port, the client's address and the
 // internal port decides; after them comes the default.
 import { inPrefix } from "../../net/addr";
-import { UpnpRule, DEFAULT_UPNP_RULES } from "../../policy/upnp-rules";
+import { type UpnpRule, DEFAULT_UPNP_RULES } from "../../policy/upnp-rules";
 
 export function allowed(rules: UpnpRule[], extPort: number, client: number, intPort: number): boolean {
   const within = (p: number, [lo, hi]: [number, number]): boolean => p >= lo && p <= hi;

@@ -3,7 +3,7 @@
 // socket per LAN interface, bound to the device (a datagram that came in on any other interface,
 // the WAN's, never reaches it), joined to 239.255.255.250 there; a search from outside the
 // masqueraded networks is not answered.
-import { createSocket, Socket, RemoteInfo } from "node:dgram";
+import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
 import { bindToDevice } from "../../net/bind-device";
 
 export const SSDP_ADDR = "239.255.255.250";

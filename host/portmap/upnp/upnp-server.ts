@@ -8,13 +8,13 @@
 // the WAN's TUN device and finds no mapping). Bodies are capped, XML with a DOCTYPE or entities
 // refused. An event subscription's callback must be the subscriber's own address, so the
 // gateway cannot be made to send NOTIFYs at a third host.
-import { createServer, request, Server, IncomingMessage, ServerResponse } from "node:http";
+import { createServer, request, type Server, type IncomingMessage, type ServerResponse } from "node:http";
 import { randomUUID, createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { IgdBackend, IP_CONNECTION, COMMON_IF_CONFIG, runAction, UpnpMapping } from "./igd-actions";
+import { type IgdBackend, IP_CONNECTION, COMMON_IF_CONFIG, runAction, type UpnpMapping } from "./igd-actions";
 import { parseRequest, response, faultBody, SoapError, MAX_BODY } from "./soap";
 import { PATHS, IGD, WAN_IP_CONNECTION, COMMON_IF, rootDescription, ipConnectionScpd, commonIfScpd } from "./description";
-import { SsdpResponder, Target } from "./ssdp";
+import { SsdpResponder, type Target } from "./ssdp";
 import { formatAddr, parseAddr } from "../../net/addr";
 
 const SERVER = "Linux UPnP/1.1 ipmasq/0.1";
@@ -100,14 +100,15 @@ export class UpnpServer {
     const path = (req.url ?? "").split("?")[0];
     const v = /[12]$/.exec(path.replace(/\.xml$/, ""))?.[0] === "2" ? 2 : 1;
     if (req.method === "GET") {
-      if (path === PATHS.root(1) || path === PATHS.root(2)) return send(200, rootDescription(v, this.uuid[v], `http://${req.headers.host ?? ""}/`));
-      if (path === PATHS.ipScpd(1) || path === PATHS.ipScpd(2)) return send(200, ipConnectionScpd(v));
-      if (path === PATHS.cfgScpd) return send(200, commonIfScpd());
-      return send(404, "");
+      if (path === PATHS.root(1) || path === PATHS.root(2)) { send(200, rootDescription(v, this.uuid[v], `http://${req.headers.host ?? ""}/`)); return; }
+      if (path === PATHS.ipScpd(1) || path === PATHS.ipScpd(2)) { send(200, ipConnectionScpd(v)); return; }
+      if (path === PATHS.cfgScpd) { send(200, commonIfScpd()); return; }
+      send(404, "");
+      return;
     }
     if (req.method === "POST") {
       const control = path === PATHS.ipControl(1) || path === PATHS.ipControl(2) ? "ip" : path === PATHS.cfgControl ? "cfg" : undefined;
-      if (!control) return send(404, "");
+      if (!control) { send(404, ""); return; }
       if (Number(req.headers["content-length"] ?? 0) > MAX_BODY) { send(413, ""); req.destroy(); return; }
       let body = "";
       req.setEncoding("utf8");
@@ -127,35 +128,37 @@ export class UpnpServer {
       });
       return;
     }
-    if (req.method === "SUBSCRIBE" || req.method === "UNSUBSCRIBE") return this.gena(req, send, client, path);
+    if (req.method === "SUBSCRIBE" || req.method === "UNSUBSCRIBE") { this.gena(req, send, client, path); return; }
     send(405, "");
   }
 
   // GENA (UDA 1.1, 4): SUBSCRIBE with a callback, renewal with the SID, UNSUBSCRIBE.
   private gena(req: IncomingMessage, send: (code: number, body: string, headers?: Record<string, string>) => void, client: string, path: string): void {
     const service = path === PATHS.ipEvents(1) ? "ip1" : path === PATHS.ipEvents(2) ? "ip2" : path === PATHS.cfgEvents ? "cfg" : undefined;
-    if (!service) return send(404, "");
+    if (!service) { send(404, ""); return; }
     const sid = req.headers.sid as string | undefined;
     this.expire();
     if (req.method === "UNSUBSCRIBE") {
       const s = sid ? this.subs.get(sid) : undefined;
-      if (!s || s.host !== client) return send(412, "");
+      if (!s || s.host !== client) { send(412, ""); return; }
       this.subs.delete(s.sid);
-      return send(200, "");
+      send(200, "");
+      return;
     }
     const seconds = Math.min(SUB_SECONDS, Number(/Second-(\d+)/i.exec((req.headers.timeout as string) ?? "")?.[1] ?? SUB_SECONDS) || SUB_SECONDS);
     if (sid) { // renewal
       const s = this.subs.get(sid);
-      if (!s || s.host !== client || req.headers.callback) return send(412, "");
+      if (!s || s.host !== client || req.headers.callback) { send(412, ""); return; }
       s.expires = Date.now() + seconds * 1000;
-      return send(200, "", { sid: s.sid, timeout: `Second-${seconds}` });
+      send(200, "", { sid: s.sid, timeout: `Second-${seconds}` });
+      return;
     }
     const cb = /^<(http:\/\/[^>]+)>/.exec((req.headers.callback as string) ?? "");
     let url: URL;
-    try { url = new URL(cb?.[1] ?? ""); } catch { return send(412, ""); }
-    if (req.headers.nt !== "upnp:event" || url.hostname !== client) return send(412, ""); // a callback to another host is refused
+    try { url = new URL(cb?.[1] ?? ""); } catch { send(412, ""); return; }
+    if (req.headers.nt !== "upnp:event" || url.hostname !== client) { send(412, ""); return; } // a callback to another host is refused
     const mine = [...this.subs.values()].filter((s) => s.host === client).length;
-    if (mine >= MAX_SUB_PER_HOST || this.subs.size >= MAX_SUBSCRIPTIONS) return send(500, "");
+    if (mine >= MAX_SUB_PER_HOST || this.subs.size >= MAX_SUBSCRIPTIONS) { send(500, ""); return; }
     const s: Subscription = { sid: `uuid:${randomUUID()}`, service, callback: url, host: client, expires: Date.now() + seconds * 1000, seq: 0 };
     this.subs.set(s.sid, s);
     send(200, "", { sid: s.sid, timeout: `Second-${seconds}` });
