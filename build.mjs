@@ -33,7 +33,13 @@ function koffiBinary(pkg, file) {
   const unpacked = join(dir, "package", file);
   if (!existsSync(unpacked)) {
     mkdirSync(dir, { recursive: true });
-    const tgz = execFileSync("npm", ["pack", "--silent", `@koromix/${pkg}@${koffiVersion}`], { cwd: dir, encoding: "utf8" }).trim().split("\n").pop();
+    const tgz = execFileSync("npm", ["pack", "--silent", `@koromix/${pkg}@${koffiVersion}`], {
+      cwd: dir,
+      encoding: "utf8",
+    })
+      .trim()
+      .split("\n")
+      .pop();
     execFileSync("tar", ["xzf", tgz], { cwd: dir });
   }
   return unpacked;
@@ -48,7 +54,10 @@ function embedded(arch, withBytes) {
   const cached = join(root, "build/koffi", `${sha256}.br`);
   if (!existsSync(cached)) {
     mkdirSync(dirname(cached), { recursive: true });
-    writeFileSync(cached, brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_LGWIN]: 24 } }));
+    writeFileSync(
+      cached,
+      brotliCompressSync(bytes, { params: { [zlib.BROTLI_PARAM_QUALITY]: 11, [zlib.BROTLI_PARAM_LGWIN]: 24 } }),
+    );
   }
   return `{ sha256: ${JSON.stringify(sha256)}, brotli: () => ${JSON.stringify(readFileSync(cached).toString("base64"))} }`;
 }
@@ -65,32 +74,51 @@ const embedPlugin = (forWorker) => ({
       contents: `
 const { loadEmbeddedAddon } = require(${JSON.stringify(join(root, "host/tun/embedded-addon.ts"))});
 module.exports = loadEmbeddedAddon("koffi-${koffiVersion}", {
-${Object.keys(KOFFI_BINARIES).map((arch) => `  ${JSON.stringify(arch)}: ${embedded(arch, !forWorker)},`).join("\n")}
+${Object.keys(KOFFI_BINARIES)
+  .map((arch) => `  ${JSON.stringify(arch)}: ${embedded(arch, !forWorker)},`)
+  .join("\n")}
 });
 `,
     }));
     if (forWorker) {
-      b.onResolve({ filter: /^piscina\/dist\/worker\.js$/ }, () => ({ path: join(root, "node_modules/piscina/dist/worker.js") }));
+      b.onResolve({ filter: /^piscina\/dist\/worker\.js$/ }, () => ({
+        path: join(root, "node_modules/piscina/dist/worker.js"),
+      }));
       // Piscina's worker code loads its task's module by file name; here it is in the bundle.
       b.onLoad({ filter: /piscina[\\/]dist[\\/]worker\.js$/ }, (args) => ({
         // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of piscina's code, matched as it is
-        contents: patch(args.path, "Promise.resolve(`${filename}`).then(s => __importStar(require(s)))",
-          `Promise.resolve().then(() => __importStar(require(${JSON.stringify(join(root, "host/worker/loop.ts"))})))`),
+        contents: patch(
+          args.path,
+          "Promise.resolve(`${filename}`).then(s => __importStar(require(s)))",
+          `Promise.resolve().then(() => __importStar(require(${JSON.stringify(join(root, "host/worker/loop.ts"))})))`,
+        ),
         loader: "js",
       }));
       return;
     }
     // The worker threads' program, as text.
-    b.onResolve({ filter: /^ipmasq-worker-source$/ }, () => ({ path: join(root, "build/worker.js"), namespace: "worker-source" }));
-    b.onLoad({ filter: /.*/, namespace: "worker-source" }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" }));
+    b.onResolve({ filter: /^ipmasq-worker-source$/ }, () => ({
+      path: join(root, "build/worker.js"),
+      namespace: "worker-source",
+    }));
+    b.onLoad({ filter: /.*/, namespace: "worker-source" }, (args) => ({
+      contents: readFileSync(args.path, "utf8"),
+      loader: "text",
+    }));
     // Piscina starts its workers from a file; in the bundle they run that text.
     b.onLoad({ filter: /piscina[\\/]dist[\\/]worker_pool[\\/]index\.js$/ }, (args) => ({
-      contents: patch(args.path, "new node_worker_threads_1.Worker(filename, workerOpts)",
-        "new node_worker_threads_1.Worker(require(\"ipmasq-worker-source\"), { ...workerOpts, eval: true })"),
+      contents: patch(
+        args.path,
+        "new node_worker_threads_1.Worker(filename, workerOpts)",
+        'new node_worker_threads_1.Worker(require("ipmasq-worker-source"), { ...workerOpts, eval: true })',
+      ),
       loader: "js",
     }));
     // The status page's script is served, not run: embedded as text like the page and its style.
-    b.onLoad({ filter: /host[\\/]web[\\/]assets[\\/][^\\/]+\.js$/ }, (args) => ({ contents: readFileSync(args.path, "utf8"), loader: "text" }));
+    b.onLoad({ filter: /host[\\/]web[\\/]assets[\\/][^\\/]+\.js$/ }, (args) => ({
+      contents: readFileSync(args.path, "utf8"),
+      loader: "text",
+    }));
   },
 });
 
@@ -114,12 +142,28 @@ const common = {
   external: ["@napi-rs/nice"],
 };
 
-await build({ ...common, plugins: [embedPlugin(true)], entryPoints: [join(root, "host/worker/thread.ts")], outfile: join(root, "build/worker.js") });
-await build({ ...common, plugins: [embedPlugin(false)], entryPoints: [join(root, "host/main.ts")], outfile: join(root, "dist/ipmasq.js"), banner: { js: "#!/usr/bin/env node" } });
+await build({
+  ...common,
+  plugins: [embedPlugin(true)],
+  entryPoints: [join(root, "host/worker/thread.ts")],
+  outfile: join(root, "build/worker.js"),
+});
+await build({
+  ...common,
+  plugins: [embedPlugin(false)],
+  entryPoints: [join(root, "host/main.ts")],
+  outfile: join(root, "dist/ipmasq.js"),
+  banner: { js: "#!/usr/bin/env node" },
+});
 chmodSync(join(root, "dist/ipmasq.js"), 0o755);
 
 if (process.argv.includes("--bench")) {
   for (const name of ["core", "table"]) {
-    await build({ ...common, plugins: [embedPlugin(false)], entryPoints: [join(root, `bench/${name}.ts`)], outfile: join(root, `build/bench-${name}.js`) });
+    await build({
+      ...common,
+      plugins: [embedPlugin(false)],
+      entryPoints: [join(root, `bench/${name}.ts`)],
+      outfile: join(root, `build/bench-${name}.js`),
+    });
   }
 }

@@ -11,7 +11,9 @@ import { ipv4, tcp, udp, icmp, concat, plainVnet, withPartialChecksum } from "..
 import { slotAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
-const X = "192.168.0.2", R = "10.0.0.2", W = "10.0.0.1";
+const X = "192.168.0.2",
+  R = "10.0.0.2",
+  W = "10.0.0.1";
 const flows = [
   { proto: 17, lan: X, lanPort: 40001, remote: R, remotePort: 53, wan: W, wanPort: 61001 },
   { proto: 17, lan: W, lanPort: 61001, remote: R, remotePort: 53, wan: X, wanPort: 40001 },
@@ -21,12 +23,21 @@ const flows = [
 const pay = (n: number): Uint8Array => new Uint8Array(n).map((_, i) => i * 7);
 const udp64 = concat(plainVnet(), ipv4({ src: X, dst: R, proto: 17 }, udp(X, R, 40001, 53, pay(64 - 28))));
 const tcp1500 = concat(plainVnet(), ipv4({ src: X, dst: R, proto: 6 }, tcp(X, R, 40000, 80, 0x10, pay(1500 - 40))));
-const gso = withPartialChecksum(ipv4({ src: X, dst: R, proto: 6 }, tcp(X, R, 40000, 80, 0x10, pay(65535 - 40))), 1, 1448);
+const gso = withPartialChecksum(
+  ipv4({ src: X, dst: R, proto: 6 }, tcp(X, R, 40000, 80, 0x10, pay(65535 - 40))),
+  1,
+  1448,
+);
 const emb = ipv4({ src: W, dst: R, proto: 17 }, udp(W, R, 61001, 53, pay(40)));
 const icmpErr = concat(plainVnet(), ipv4({ src: R, dst: W, proto: 1 }, icmp(3, 3, 0, emb)));
 
 // [name, packet, the side it comes in on]
-const CASES: Array<[string, Uint8Array, number]> = [["udp 64 B", udp64, L.IN_INSIDE], ["tcp 1500 B", tcp1500, L.IN_INSIDE], ["tcp gso 64 KiB", gso, L.IN_INSIDE], ["icmp error", icmpErr, L.IN_WAN]];
+const CASES: Array<[string, Uint8Array, number]> = [
+  ["udp 64 B", udp64, L.IN_INSIDE],
+  ["tcp 1500 B", tcp1500, L.IN_INSIDE],
+  ["tcp gso 64 KiB", gso, L.IN_INSIDE],
+  ["icmp error", icmpErr, L.IN_WAN],
+];
 
 const s = coreSetup(1024);
 addFlows(s, flows);
@@ -39,9 +50,13 @@ function timeBatch(kind: "wasm" | "ts", pkt: Uint8Array, ingress: number): numbe
     dv.setUint32(s.desc + k * L.D_SIZE + L.D_LENGTH, pkt.length, true);
   }
   const core = s.cores[kind];
-  const run = (iters: number): void => { for (let i = 0; i < iters; i++) core.processBatch(s.desc, L.BATCH_MAX, s.stats, ingress); };
+  const run = (iters: number): void => {
+    for (let i = 0; i < iters; i++) core.processBatch(s.desc, L.BATCH_MAX, s.stats, ingress);
+  };
   run(2000); // warm up (JIT, tiering)
-  for (let k = 0; k < L.BATCH_MAX; k++) if (dv.getUint32(s.desc + k * L.D_SIZE + L.D_VERDICT, true) !== L.V_FORWARD) throw new Error(`${kind}: packet not forwarded`);
+  for (let k = 0; k < L.BATCH_MAX; k++)
+    if (dv.getUint32(s.desc + k * L.D_SIZE + L.D_VERDICT, true) !== L.V_FORWARD)
+      throw new Error(`${kind}: packet not forwarded`);
   let best = Infinity;
   for (let rep = 0; rep < 5; rep++) {
     const iters = 4000;
@@ -54,7 +69,8 @@ function timeBatch(kind: "wasm" | "ts", pkt: Uint8Array, ingress: number): numbe
 }
 
 function checksumGBs(kind: "wasm" | "ts"): number {
-  const at = slotAddress(0, 0), len = 65536;
+  const at = slotAddress(0, 0),
+    len = 65536;
   s.u8.set(pay(len), at);
   const core = s.cores[kind];
   for (let i = 0; i < 200; i++) core.sum(at, len, 0);
@@ -65,8 +81,15 @@ function checksumGBs(kind: "wasm" | "ts"): number {
 }
 
 const rows = CASES.map(([name, pkt, ingress]) => {
-  const wasm = timeBatch("wasm", pkt, ingress), ts = timeBatch("ts", pkt, ingress);
-  return { packet: name, bytes: pkt.length - 10, wasmNsPerPacket: +wasm.toFixed(1), tsNsPerPacket: +ts.toFixed(1), tsOverWasm: +(ts / wasm).toFixed(2) };
+  const wasm = timeBatch("wasm", pkt, ingress),
+    ts = timeBatch("ts", pkt, ingress);
+  return {
+    packet: name,
+    bytes: pkt.length - 10,
+    wasmNsPerPacket: +wasm.toFixed(1),
+    tsNsPerPacket: +ts.toFixed(1),
+    tsOverWasm: +(ts / wasm).toFixed(2),
+  };
 });
 const checksum = { wasmGBs: +checksumGBs("wasm").toFixed(2), tsGBs: +checksumGBs("ts").toFixed(2) };
 
@@ -74,8 +97,13 @@ console.log(`core micro-benchmark, batches of ${L.BATCH_MAX} (${process.arch}, n
 console.log("| packet | WASM ns/pkt | TS ns/pkt | TS/WASM |");
 console.log("|---|---:|---:|---:|");
 for (const r of rows) console.log(`| ${r.packet} | ${r.wasmNsPerPacket} | ${r.tsNsPerPacket} | ${r.tsOverWasm}x |`);
-console.log(`\nchecksum over 64 KiB: WASM ${checksum.wasmGBs} GB/s, TS ${checksum.tsGBs} GB/s (${(checksum.wasmGBs / checksum.tsGBs).toFixed(1)}x)`);
+console.log(
+  `\nchecksum over 64 KiB: WASM ${checksum.wasmGBs} GB/s, TS ${checksum.tsGBs} GB/s (${(checksum.wasmGBs / checksum.tsGBs).toFixed(1)}x)`,
+);
 const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
 mkdirSync(RESULTS, { recursive: true });
 process.stdout.write(`\nwrote ${join(RESULTS, "core.json")}\n`);
-writeFileSync(join(RESULTS, "core.json"), `${JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1)}\n`);
+writeFileSync(
+  join(RESULTS, "core.json"),
+  `${JSON.stringify({ date: new Date().toISOString(), arch: process.arch, node: process.version, batch: L.BATCH_MAX, rows, checksum }, null, 1)}\n`,
+);

@@ -35,24 +35,40 @@ const ONLY = arg("--only"); // only the setups whose name has this (and the endp
 const LOAD_FILTER = arg("--loads"); // only the loads whose name has this ("UDP", "TCP 4", …)
 // more ipmasq rows with other options, ";"-separated ("--gro-hold 0;--gro-hold 200"): a setting
 // measured against the default in the same run
-const VARIANTS = (arg("--variants") ?? "").split(";").map((v) => v.trim()).filter(Boolean);
+const VARIANTS = (arg("--variants") ?? "")
+  .split(";")
+  .map((v) => v.trim())
+  .filter(Boolean);
 const OUT = arg("--out") ?? "cost"; // bench/results/OUT.md, .json, .svg
 const MSS = 1448; // TCP payload per segment on a 1500-byte path with timestamps
 
-interface Load { name: string; args: string[]; udpSize?: number }
+interface Load {
+  name: string;
+  args: string[];
+  udpSize?: number;
+}
 const ALL_LOADS: Load[] = [
   ...[1, 3, 6].map((g) => ({ name: `TCP 1 × ${g} Gbit/s`, args: ["-b", `${g}G`] })),
   ...[1, 3, 6].map((g) => ({ name: `TCP 4 × ${g / 4} Gbit/s`, args: ["-P", "4", "-b", `${(g * 1000) / 4}M`] })),
-  ...[64, 1400].flatMap((size) => [50, 100, 150].map((k) => ({
-    name: `UDP ${size} B ${k} kpps`, udpSize: size,
-    // iperf3's -b counts payload bits; -w: socket buffers large enough that the receiver keeps up
-    args: ["-u", "-w", "4M", "-l", String(size - 28), "-b", String(k * 1000 * (size - 28) * 8)],
-  }))),
+  ...[64, 1400].flatMap((size) =>
+    [50, 100, 150].map((k) => ({
+      name: `UDP ${size} B ${k} kpps`,
+      udpSize: size,
+      // iperf3's -b counts payload bits; -w: socket buffers large enough that the receiver keeps up
+      args: ["-u", "-w", "4M", "-l", String(size - 28), "-b", String(k * 1000 * (size - 28) * 8)],
+    })),
+  ),
 ];
 
 const LOADS = ALL_LOADS.filter((l) => !LOAD_FILTER || l.name.includes(LOAD_FILTER));
 
-interface Sample { busy: number; gwCpu?: number; bytes: number; packets: number; superPacket?: number } // busy, gwCpu: CPU seconds
+interface Sample {
+  busy: number;
+  gwCpu?: number;
+  bytes: number;
+  packets: number;
+  superPacket?: number;
+} // busy, gwCpu: CPU seconds
 interface Setup {
   name: string;
   target: string; // the WAN host's address as the LAN host reaches it
@@ -71,7 +87,10 @@ const clockHz = (): number => {
 // never sends a UDP test's results back, and its server stays busy with that test).
 let server: ChildProcess | undefined;
 async function startServer(t: Topology): Promise<void> {
-  if (server) { server.kill("SIGKILL"); await new Promise((r) => setTimeout(r, 300)); }
+  if (server) {
+    server.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 300));
+  }
   server = t.spawn(t.wan, ["iperf3", "-s"]);
   await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
 }
@@ -81,7 +100,9 @@ async function runLoad(t: Topology, s: Setup, load: Load): Promise<Sample> {
     try {
       return await runOnce(t, s, load);
     } catch (e) {
-      process.stderr.write(`${s.name} | ${load.name}: iperf3 failed (${(e as Error).message.split("\n")[0]}); ${attempt < 3 ? "again" : "giving up on this one"}\n`);
+      process.stderr.write(
+        `${s.name} | ${load.name}: iperf3 failed (${(e as Error).message.split("\n")[0]}); ${attempt < 3 ? "again" : "giving up on this one"}\n`,
+      );
       await startServer(t);
       if (attempt === 3) return { busy: NaN, bytes: NaN, packets: NaN };
     }
@@ -94,17 +115,31 @@ const WARM_UP_SECONDS = 1;
 
 async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
   const pid = s.pid?.();
-  const client = t.spawn(t.lan, ["iperf3", "-c", s.target, "-t", String(SECONDS), "-O", String(WARM_UP_SECONDS), "-J", ...load.args]);
+  const client = t.spawn(t.lan, [
+    "iperf3",
+    "-c",
+    s.target,
+    "-t",
+    String(SECONDS),
+    "-O",
+    String(WARM_UP_SECONDS),
+    "-J",
+    ...load.args,
+  ]);
   let out = "";
-  client.stdout!.on("data", (d) => { out += d; });
+  client.stdout!.on("data", (d) => {
+    out += d;
+  });
   const exited = new Promise<number | null>((resolve) => client.on("exit", resolve));
   await sleep(WARM_UP_SECONDS * 1000);
-  const b0 = busySeconds(), g0 = pid ? processSeconds(pid) : 0;
+  const b0 = busySeconds(),
+    g0 = pid ? processSeconds(pid) : 0;
   const before = await s.counters?.(); // for bytes per read only: a few ms into the window do no harm
   const timeout = setTimeout(() => client.kill("SIGKILL"), (SECONDS + 12) * 1000);
   const code = await exited;
   clearTimeout(timeout);
-  const b1 = busySeconds(), g1 = pid ? processSeconds(pid) : 0;
+  const b1 = busySeconds(),
+    g1 = pid ? processSeconds(pid) : 0;
   const after = await s.counters?.();
   if (code !== 0) throw new Error(`iperf3 exited with ${code}: ${out.slice(0, 300)}`);
   const j = JSON.parse(out);
@@ -118,7 +153,8 @@ async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
   }
   const sample: Sample = { busy: b1 - b0, bytes, packets };
   if (pid) sample.gwCpu = g1 - g0;
-  if (before && after && after.reads > before.reads) sample.superPacket = (after.bytes - before.bytes) / (after.reads - before.reads);
+  if (before && after && after.reads > before.reads)
+    sample.superPacket = (after.bytes - before.bytes) / (after.reads - before.reads);
   return sample;
 }
 
@@ -127,7 +163,8 @@ async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
 function kernelNat(t: Topology, name: string, ipmasqOffload: boolean): Setup {
   let was: Map<string, string> | undefined;
   return {
-    name, target: "10.0.0.2",
+    name,
+    target: "10.0.0.2",
     async start() {
       kernelMasquerade(t, true);
       if (ipmasqOffload) was = setReceiveOffload(t);
@@ -141,7 +178,8 @@ function kernelNat(t: Topology, name: string, ipmasqOffload: boolean): Setup {
 
 function kernelForwarding(t: Topology): Setup {
   return {
-    name: "kernel forwarding, no NAT", target: "10.0.0.2",
+    name: "kernel forwarding, no NAT",
+    target: "10.0.0.2",
     async start() {
       t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
       t.exec(t.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
@@ -155,21 +193,40 @@ function kernelForwarding(t: Topology): Setup {
 
 // A direct link between the LAN and WAN hosts (made once by main): no gateway at all.
 function endpointsOnly(): Setup {
-  return { name: "endpoints only (direct link)", target: "172.31.0.2", async start() { /* always there */ }, async stop() { /* nothing */ } };
+  return {
+    name: "endpoints only (direct link)",
+    target: "172.31.0.2",
+    async start() {
+      /* always there */
+    },
+    async stop() {
+      /* nothing */
+    },
+  };
 }
 
 function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
   let g: { proc: ChildProcess } | undefined;
   const state = join(t.dir, "state");
   return {
-    name: `ipmasq ${core}${extra.length ? ` ${extra.join(" ")}` : ""}`, target: "10.0.0.2",
-    async start() { g = await startGateway(t, ["--config", writeConfig(t), "--core", core, ...extra], state); },
-    async stop() { g!.proc.kill("SIGTERM"); await waitExit(g!.proc); },
+    name: `ipmasq ${core}${extra.length ? ` ${extra.join(" ")}` : ""}`,
+    target: "10.0.0.2",
+    async start() {
+      g = await startGateway(t, ["--config", writeConfig(t), "--core", core, ...extra], state);
+    },
+    async stop() {
+      g!.proc.kill("SIGTERM");
+      await waitExit(g!.proc);
+    },
     pid: () => g?.proc.pid,
     async counters() {
       const s = await gatewayStatus(state);
-      let bytes = 0, reads = 0;
-      for (const w of s.workers) { bytes += w.readBytes; reads += w.reads; }
+      let bytes = 0,
+        reads = 0;
+      for (const w of s.workers) {
+        bytes += w.readBytes;
+        reads += w.reads;
+      }
       return { bytes, reads };
     },
   };
@@ -178,8 +235,11 @@ function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
 function cReference(t: Topology, binary: string): Setup {
   let ref: Awaited<ReturnType<typeof startReference>> | undefined;
   return {
-    name: "C reference forwarder", target: "10.0.0.2",
-    async start() { ref = await startReference(t, binary); },
+    name: "C reference forwarder",
+    target: "10.0.0.2",
+    async start() {
+      ref = await startReference(t, binary);
+    },
     async stop() {
       ref!.proc.kill("SIGTERM");
       await waitExit(ref!.proc);
@@ -191,7 +251,11 @@ function cReference(t: Topology, binary: string): Setup {
       // the wrapper passes SIGUSR1 on; the forwarder answers with a line of totals
       ref!.proc.kill("SIGUSR1");
       await until(() => /packets \d+ bytes \d+ reads \d+\n/.test(out().slice(seen)), 5000);
-      const m = [...out().slice(seen).matchAll(/packets (\d+) bytes (\d+) reads (\d+)/g)].pop();
+      const m = [
+        ...out()
+          .slice(seen)
+          .matchAll(/packets (\d+) bytes (\d+) reads (\d+)/g),
+      ].pop();
       return m ? { bytes: Number(m[2]), reads: Number(m[3]) } : { bytes: 0, reads: 0 };
     },
   };
@@ -199,7 +263,10 @@ function cReference(t: Topology, binary: string): Setup {
 
 // ---- figures ---------------------------------------------------------------------------------
 
-interface Stat { median: number; iqr: number }
+interface Stat {
+  median: number;
+  iqr: number;
+}
 const stat = (xs: number[]): Stat => ({ median: median(xs), iqr: iqr(xs) });
 interface Cell {
   delivered: number; // Gbit/s or kpps delivered
@@ -212,17 +279,32 @@ interface Cell {
 }
 
 async function main(): Promise<void> {
-  requirePeers([["nft", "nftables"], ["iperf3", "iperf3"], ["ethtool", "ethtool"], ["gcc", "gcc"]]);
+  requirePeers([
+    ["nft", "nftables"],
+    ["iperf3", "iperf3"],
+    ["ethtool", "ethtool"],
+    ["gcc", "gcc"],
+  ]);
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-cost-"));
   const binary = buildReference(scratch);
   const t = makeTopology("cost");
-  const abort = (): void => { t.destroy(); rmSync(scratch, { recursive: true, force: true }); process.exit(130); };
+  const abort = (): void => {
+    t.destroy();
+    rmSync(scratch, { recursive: true, force: true });
+    process.exit(130);
+  };
   process.on("SIGINT", abort);
   process.on("SIGTERM", abort);
   const hz = clockHz();
   const setups: Setup[] = [
-    endpointsOnly(), kernelForwarding(t), kernelNat(t, "kernel nftables masquerade", false),
-    kernelNat(t, "kernel nftables, receive offload as ipmasq's", true), ipmasq(t, "wasm"), ...VARIANTS.map((v) => ipmasq(t, "wasm", v.split(/\s+/))), ipmasq(t, "ts"), cReference(t, binary),
+    endpointsOnly(),
+    kernelForwarding(t),
+    kernelNat(t, "kernel nftables masquerade", false),
+    kernelNat(t, "kernel nftables, receive offload as ipmasq's", true),
+    ipmasq(t, "wasm"),
+    ...VARIANTS.map((v) => ipmasq(t, "wasm", v.split(/\s+/))),
+    ipmasq(t, "ts"),
+    cReference(t, binary),
   ].filter((s, i) => i === 0 || !ONLY || s.name.includes(ONLY));
   // samples[setup][load] = one Sample per repetition
   const samples = setups.map(() => LOADS.map(() => [] as Sample[]));
@@ -243,7 +325,9 @@ async function main(): Promise<void> {
           for (const [li, load] of LOADS.entries()) {
             const x = await runLoad(t, s, load);
             samples[si][li].push(x);
-            process.stderr.write(`rep ${rep + 1}/${REPS} ${s.name} | ${load.name}: busy ${x.busy.toFixed(2)} s, ${(x.bytes / 1e6).toFixed(0)} MB${x.gwCpu !== undefined ? `, gateway ${x.gwCpu.toFixed(2)} s` : ""}${x.superPacket ? `, ${x.superPacket.toFixed(0)} B/read` : ""}\n`);
+            process.stderr.write(
+              `rep ${rep + 1}/${REPS} ${s.name} | ${load.name}: busy ${x.busy.toFixed(2)} s, ${(x.bytes / 1e6).toFixed(0)} MB${x.gwCpu !== undefined ? `, gateway ${x.gwCpu.toFixed(2)} s` : ""}${x.superPacket ? `, ${x.superPacket.toFixed(0)} B/read` : ""}\n`,
+            );
             await sleep(200);
           }
         } finally {
@@ -259,63 +343,80 @@ async function main(): Promise<void> {
   // In each repetition a setup's gateway cost is its busy time minus the endpoints' busy time
   // for the same load (scaled to the bytes it delivered). It can come out below zero: receive
   // offload on the gateway hands the receiver fewer, larger packets, which costs it less.
-  const cells: Cell[][] = setups.map((_setup, si) => LOADS.map((load, li) => {
-    const xs = samples[si][li];
-    const cyclesPerPacket = (seconds: number, x: Sample): number => (seconds * hz) / Math.max(1, x.packets);
-    const gateway = xs.map((x, rep) => {
-      const ends = samples[0][li][rep];
-      return x.busy - ends.busy * (x.bytes / Math.max(1, ends.bytes));
-    });
-    const proc = xs.filter((x) => x.gwCpu !== undefined);
-    const sp = xs.map((x) => x.superPacket).filter((v): v is number => v !== undefined);
-    return {
-      delivered: median(xs.map((x) => (load.udpSize ? x.packets / SECONDS / 1000 : (x.bytes * 8) / SECONDS / 1e9))),
-      total: stat(xs.map((x) => cyclesPerPacket(x.busy, x))),
-      gateway: stat(xs.map((x, rep) => cyclesPerPacket(gateway[rep], x))),
-      gatewayPerByte: median(xs.map((x, rep) => (gateway[rep] * hz) / Math.max(1, x.bytes))),
-      process: proc.length ? stat(proc.map((x) => cyclesPerPacket(x.gwCpu!, x))) : undefined,
-      processCores: proc.length ? median(proc.map((x) => x.gwCpu!)) / SECONDS : undefined,
-      superPacket: sp.length ? median(sp) : undefined,
-    };
-  }));
+  const cells: Cell[][] = setups.map((_setup, si) =>
+    LOADS.map((load, li) => {
+      const xs = samples[si][li];
+      const cyclesPerPacket = (seconds: number, x: Sample): number => (seconds * hz) / Math.max(1, x.packets);
+      const gateway = xs.map((x, rep) => {
+        const ends = samples[0][li][rep];
+        return x.busy - ends.busy * (x.bytes / Math.max(1, ends.bytes));
+      });
+      const proc = xs.filter((x) => x.gwCpu !== undefined);
+      const sp = xs.map((x) => x.superPacket).filter((v): v is number => v !== undefined);
+      return {
+        delivered: median(xs.map((x) => (load.udpSize ? x.packets / SECONDS / 1000 : (x.bytes * 8) / SECONDS / 1e9))),
+        total: stat(xs.map((x) => cyclesPerPacket(x.busy, x))),
+        gateway: stat(xs.map((x, rep) => cyclesPerPacket(gateway[rep], x))),
+        gatewayPerByte: median(xs.map((x, rep) => (gateway[rep] * hz) / Math.max(1, x.bytes))),
+        process: proc.length ? stat(proc.map((x) => cyclesPerPacket(x.gwCpu!, x))) : undefined,
+        processCores: proc.length ? median(proc.map((x) => x.gwCpu!)) / SECONDS : undefined,
+        superPacket: sp.length ? median(sp) : undefined,
+      };
+    }),
+  );
 
   const index = (prefix: string): number => setups.findIndex((s) => s.name.startsWith(prefix));
   const kernels = [index("kernel nftables masquerade"), index("kernel nftables, receive")].filter((i) => i >= 0);
-  const wasm = index("ipmasq wasm"), reference = index("C reference");
+  const wasm = index("ipmasq wasm"),
+    reference = index("C reference");
   // the kernel's cheaper nftables row for a load
-  const kernelBest = (li: number, key: "total" | "gateway"): number => Math.min(...kernels.map((k) => cells[k][li][key].median));
-  const ratio = (num: number, den: number): string => (Number.isFinite(num) && num > 0 && den > 0 ? (num / den).toFixed(2) : "—");
+  const kernelBest = (li: number, key: "total" | "gateway"): number =>
+    Math.min(...kernels.map((k) => cells[k][li][key].median));
+  const ratio = (num: number, den: number): string =>
+    Number.isFinite(num) && num > 0 && den > 0 ? (num / den).toFixed(2) : "—";
   const f = (n: number): string => (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1));
   const withIqr = (x?: Stat): string => (x ? `${f(x.median)} [${f(x.iqr)}]` : "—");
   const lines: string[] = [
     `CPU cost of carrying fixed loads through the gateway (${process.arch}, ${CPUS} cores, ${(hz / 1e9).toFixed(2)} GHz nominal; median of ${REPS} ` +
-    `interleaved repetitions of ${SECONDS} s after ${WARM_UP_SECONDS} s of the load, interquartile range in brackets). Cycles are busy time × the nominal clock (this VM has no cycle ` +
-    `counters). Per packet: per UDP datagram, or per ${MSS}-byte TCP segment. *total*: the whole machine, senders and receivers included; ` +
-    `*gateway*: total minus the same load between the two hosts over a direct link (the endpoints' own cost; below zero where the gateway's ` +
-    `receive offload saves the receiver more than forwarding costs); *process*: the gateway process alone (ipmasq, the C reference). ` +
-    `Ratios: the cheaper kernel nftables row ÷ this (1.0 = as cheap as the kernel), and the C reference's process ÷ ipmasq's (1.0 = as cheap as C).`, "",
+      `interleaved repetitions of ${SECONDS} s after ${WARM_UP_SECONDS} s of the load, interquartile range in brackets). Cycles are busy time × the nominal clock (this VM has no cycle ` +
+      `counters). Per packet: per UDP datagram, or per ${MSS}-byte TCP segment. *total*: the whole machine, senders and receivers included; ` +
+      `*gateway*: total minus the same load between the two hosts over a direct link (the endpoints' own cost; below zero where the gateway's ` +
+      `receive offload saves the receiver more than forwarding costs); *process*: the gateway process alone (ipmasq, the C reference). ` +
+      `Ratios: the cheaper kernel nftables row ÷ this (1.0 = as cheap as the kernel), and the C reference's process ÷ ipmasq's (1.0 = as cheap as C).`,
+    "",
   ];
   if (wasm >= 0 && kernels.length) {
-    lines.push("## Summary: ipmasq (WASM core, 2 workers)", "",
+    lines.push(
+      "## Summary: ipmasq (WASM core, 2 workers)",
+      "",
       "| load | kernel ÷ ipmasq, total | kernel ÷ ipmasq, gateway | C ÷ ipmasq, process | ipmasq process, cores | C process, cores | bytes per TUN read |",
-      "|---|---:|---:|---:|---:|---:|---:|");
+      "|---|---:|---:|---:|---:|---:|---:|",
+    );
     for (const [li, load] of LOADS.entries()) {
-      const w = cells[wasm][li], c = reference >= 0 ? cells[reference][li] : undefined;
-      lines.push(`| ${load.name} | ${ratio(kernelBest(li, "total"), w.total.median)} | ${ratio(kernelBest(li, "gateway"), w.gateway.median)} | ` +
-        `${c?.process && w.process ? ratio(c.process.median, w.process.median) : "—"} | ${w.processCores?.toFixed(2) ?? "—"} | ${c?.processCores?.toFixed(2) ?? "—"} | ${w.superPacket?.toFixed(0) ?? "—"} |`);
+      const w = cells[wasm][li],
+        c = reference >= 0 ? cells[reference][li] : undefined;
+      lines.push(
+        `| ${load.name} | ${ratio(kernelBest(li, "total"), w.total.median)} | ${ratio(kernelBest(li, "gateway"), w.gateway.median)} | ` +
+          `${c?.process && w.process ? ratio(c.process.median, w.process.median) : "—"} | ${w.processCores?.toFixed(2) ?? "—"} | ${c?.processCores?.toFixed(2) ?? "—"} | ${w.superPacket?.toFixed(0) ?? "—"} |`,
+      );
     }
     lines.push("");
   }
   for (const [li, load] of LOADS.entries()) {
-    lines.push(`### ${load.name}`, "",
+    lines.push(
+      `### ${load.name}`,
+      "",
       "| setup | delivered | total cycles/packet | gateway cycles/packet | gateway cycles/byte | process cycles/packet | kernel ÷ this, total | kernel ÷ this, gateway | bytes per TUN read |",
-      "|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+      "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    );
     for (const [si, s] of setups.entries()) {
       const c = cells[si][li];
       const compared = si > 0 && !kernels.includes(si);
-      lines.push(`| ${s.name} | ${load.udpSize ? `${c.delivered.toFixed(0)} kpps` : `${c.delivered.toFixed(2)} Gbit/s`} | ${withIqr(c.total)} | ` +
-        `${si === 0 ? "—" : withIqr(c.gateway)} | ${si === 0 ? "—" : c.gatewayPerByte.toFixed(2)} | ${withIqr(c.process)} | ` +
-        `${compared ? ratio(kernelBest(li, "total"), c.total.median) : "—"} | ${compared ? ratio(kernelBest(li, "gateway"), c.gateway.median) : "—"} | ${c.superPacket?.toFixed(0) ?? "—"} |`);
+      lines.push(
+        `| ${s.name} | ${load.udpSize ? `${c.delivered.toFixed(0)} kpps` : `${c.delivered.toFixed(2)} Gbit/s`} | ${withIqr(c.total)} | ` +
+          `${si === 0 ? "—" : withIqr(c.gateway)} | ${si === 0 ? "—" : c.gatewayPerByte.toFixed(2)} | ${withIqr(c.process)} | ` +
+          `${compared ? ratio(kernelBest(li, "total"), c.total.median) : "—"} | ${compared ? ratio(kernelBest(li, "gateway"), c.gateway.median) : "—"} | ${c.superPacket?.toFixed(0) ?? "—"} |`,
+      );
     }
     lines.push("");
   }
@@ -324,11 +425,28 @@ async function main(): Promise<void> {
   const RESULTS = join(__dirname, "results");
   mkdirSync(RESULTS, { recursive: true });
   writeFileSync(join(RESULTS, `${OUT}.md`), md);
-  writeFileSync(join(RESULTS, `${OUT}.json`), `${JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1)}\n`);
+  writeFileSync(
+    join(RESULTS, `${OUT}.json`),
+    `${JSON.stringify({ date: new Date().toISOString(), reps: REPS, seconds: SECONDS, hz, loads: LOADS.map((l) => l.name), setups: setups.map((s) => s.name), cells, samples }, null, 1)}\n`,
+  );
   const shown = setups.map((s, si) => ({ s, si })).filter(({ si }) => si > 1 && !kernels.includes(si));
-  writeFileSync(join(RESULTS, `${OUT}.svg`), barChart("whole-machine CPU per packet: kernel nftables ÷ this (higher is cheaper; 1 = as cheap as the kernel)",
-    LOADS.map((l, li) => ({ label: l.name, values: shown.map(({ s, si }) => ({ name: s.name, value: kernels.length ? kernelBest(li, "total") / cells[si][li].total.median : 0 })) }))));
+  writeFileSync(
+    join(RESULTS, `${OUT}.svg`),
+    barChart(
+      "whole-machine CPU per packet: kernel nftables ÷ this (higher is cheaper; 1 = as cheap as the kernel)",
+      LOADS.map((l, li) => ({
+        label: l.name,
+        values: shown.map(({ s, si }) => ({
+          name: s.name,
+          value: kernels.length ? kernelBest(li, "total") / cells[si][li].total.median : 0,
+        })),
+      })),
+    ),
+  );
   wrote(["md", "json", "svg"].map((x) => join(RESULTS, `${OUT}.${x}`)));
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

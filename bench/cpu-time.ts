@@ -2,7 +2,9 @@
 import { readFileSync, readdirSync } from "node:fs";
 
 const TICKS = 100; // USER_HZ
-export const CPUS = readFileSync("/proc/stat", "utf8").split("\n").filter((l) => /^cpu\d/.test(l)).length;
+export const CPUS = readFileSync("/proc/stat", "utf8")
+  .split("\n")
+  .filter((l) => /^cpu\d/.test(l)).length;
 
 // The machine's busy CPU seconds so far: elapsed time on every CPU minus idle time. (The busy
 // fields of /proc/stat are sampled at ticks and on this VM miss most of the network softirq work
@@ -19,9 +21,14 @@ export function processSeconds(pid: number): number {
   try {
     for (const task of readdirSync(`/proc/${pid}/task`)) {
       sum += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]) / 1e9;
-      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim().split(/\s+/).filter(Boolean)) sum += processSeconds(Number(child));
+      for (const child of readFileSync(`/proc/${pid}/task/${task}/children`, "utf8")
+        .trim()
+        .split(/\s+/)
+        .filter(Boolean))
+        sum += processSeconds(Number(child));
     }
-  } catch { /* gone */ }
+  } catch {
+    /* gone */
+  }
   return sum;
 }
-

@@ -8,5 +8,5 @@ import { request } from "../host/control/client";
 export async function gatewayStatus(stateDir: string): Promise<{ workers: Array<Record<string, number>> }> {
   const socket = readdirSync(stateDir).find((f) => /^control-.*\.sock$/.test(f));
   if (!socket) throw new Error(`no control socket in ${stateDir}: is the gateway running?`);
-  return await request(join(stateDir, socket), { cmd: "status" }) as { workers: Array<Record<string, number>> };
+  return (await request(join(stateDir, socket), { cmd: "status" })) as { workers: Array<Record<string, number>> };
 }

@@ -4,7 +4,8 @@
 import type { Topology } from "../harness/topology";
 import { offloadSettings, holdSettings, DEFAULT_GRO_HOLD_US } from "../host/kernel/receive-offload";
 
-const MASQUERADE = "table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname \"eth0\" ip saddr 192.168.0.0/24 masquerade\n }\n}\n";
+const MASQUERADE =
+  'table ip nat {\n chain post {\n  type nat hook postrouting priority 100;\n  oifname "eth0" ip saddr 192.168.0.0/24 masquerade\n }\n}\n';
 
 export function kernelMasquerade(t: Topology, on: boolean): void {
   if (on) {
@@ -24,8 +25,17 @@ export function setReceiveOffload(t: Topology, values?: Map<string, string>): Ma
     for (const s of [...offloadSettings(), ...holdSettings(DEFAULT_GRO_HOLD_US)]) {
       const key = `${dev} ${s.name}`;
       const path = `/sys/class/net/${dev}/${s.name}`;
-      was.set(key, s.kind === "sysfs" ? t.exec(t.gw, ["cat", path]).trim()
-        : /: (\S+)/.exec(t.exec(t.gw, ["ethtool", "-k", dev]).split("\n").find((l) => l.startsWith(`${s.name}:`))!)![1]);
+      was.set(
+        key,
+        s.kind === "sysfs"
+          ? t.exec(t.gw, ["cat", path]).trim()
+          : /: (\S+)/.exec(
+              t
+                .exec(t.gw, ["ethtool", "-k", dev])
+                .split("\n")
+                .find((l) => l.startsWith(`${s.name}:`))!,
+            )![1],
+      );
       const value = values?.get(key) ?? s.value;
       if (s.kind === "sysfs") t.exec(t.gw, ["sh", "-c", `echo ${value} > ${path}`]);
       else t.exec(t.gw, ["ethtool", "-K", dev, s.name, value]);

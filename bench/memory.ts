@@ -16,7 +16,14 @@ const ROOT = join(__dirname, "..");
 const ARM64_NODE = join(ROOT, "build", "arm64", "package", "bin", "node");
 const SETTLE_MS = 6000;
 
-interface Row { arch: string; workers: number; conns: number; rss: number; anon: number; file: number } // MB
+interface Row {
+  arch: string;
+  workers: number;
+  conns: number;
+  rss: number;
+  anon: number;
+  file: number;
+} // MB
 
 // /proc/PID/status of the process that runs node (qemu-user runs it in its own process).
 function status(pid: number): { rss: number; anon: number; file: number } {
@@ -28,10 +35,26 @@ function status(pid: number): { rss: number; anon: number; file: number } {
 async function measure(t: Topology, arch: string, workers: number, conns: number): Promise<Row> {
   const node = arch === "x64" ? [process.execPath] : ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu", ARM64_NODE];
   const state = join(t.dir, "state");
-  const p = t.spawn(t.gw, [...node, BUNDLE, "run", "--state-dir", state, "--config", writeConfig(t), "--workers", String(workers), "--max-conns", String(conns)]);
+  const p = t.spawn(t.gw, [
+    ...node,
+    BUNDLE,
+    "run",
+    "--state-dir",
+    state,
+    "--config",
+    writeConfig(t),
+    "--workers",
+    String(workers),
+    "--max-conns",
+    String(conns),
+  ]);
   let out = "";
-  p.stdout!.on("data", (d) => { out += d; });
-  p.stderr!.on("data", (d) => { out += d; });
+  p.stdout!.on("data", (d) => {
+    out += d;
+  });
+  p.stderr!.on("data", (d) => {
+    out += d;
+  });
   try {
     for (const end = Date.now() + 120_000; !out.includes("ready\n"); await sleep(100)) {
       if (Date.now() > end || p.exitCode !== null) throw new Error(`the gateway did not start:\n${out}`);
@@ -51,7 +74,11 @@ async function main(): Promise<void> {
   const arm = !process.argv.includes("--no-arm");
   if (arm) {
     requirePeers([["qemu-aarch64", "qemu-user"]]);
-    if (!existsSync(ARM64_NODE)) execFileSync("bash", [join(ROOT, "bench", "arm-check.sh"), "arm64"], { stdio: "ignore", env: { ...process.env, COUNT: "10" } });
+    if (!existsSync(ARM64_NODE))
+      execFileSync("bash", [join(ROOT, "bench", "arm-check.sh"), "arm64"], {
+        stdio: "ignore",
+        env: { ...process.env, COUNT: "10" },
+      });
   }
   const t = makeTopology("mem");
   const rows: Row[] = [];
@@ -65,9 +92,14 @@ async function main(): Promise<void> {
     t.destroy();
   }
   const md = `${[
-    `memory of an idle gateway, ${SETTLE_MS / 1000} s after ready (RSS = anonymous + file-backed; file-backed is mostly the node binary's code, shared and reclaimable)`, "",
-    "| arch | workers | --max-conns | RSS MB | anonymous MB | file-backed MB |", "|---|---:|---:|---:|---:|---:|",
-    ...rows.map((r) => `| ${r.arch === "x64" ? "x64" : "arm64 (qemu-user)"} | ${r.workers} | ${r.conns} | ${r.rss.toFixed(1)} | ${r.anon.toFixed(1)} | ${r.file.toFixed(1)} |`),
+    `memory of an idle gateway, ${SETTLE_MS / 1000} s after ready (RSS = anonymous + file-backed; file-backed is mostly the node binary's code, shared and reclaimable)`,
+    "",
+    "| arch | workers | --max-conns | RSS MB | anonymous MB | file-backed MB |",
+    "|---|---:|---:|---:|---:|---:|",
+    ...rows.map(
+      (r) =>
+        `| ${r.arch === "x64" ? "x64" : "arm64 (qemu-user)"} | ${r.workers} | ${r.conns} | ${r.rss.toFixed(1)} | ${r.anon.toFixed(1)} | ${r.file.toFixed(1)} |`,
+    ),
   ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "memory.md");
@@ -75,4 +107,7 @@ async function main(): Promise<void> {
   wrote([out]);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

@@ -33,14 +33,23 @@ const mask = (cpuList: number[]): string => cpuList.reduce((m, c) => m | (1 << c
 function steerReceive(t: Topology, workers: number, layout: Layout): void {
   const free = Array.from({ length: CPUS }, (_, c) => c).filter((c) => c >= workers);
   const value = layout === "pinned, RPS elsewhere" ? mask(free.length ? free : [CPUS - 1]) : "0"; // every CPU has a worker: the last one
-  for (const dev of ["eth0", "eth1"]) t.exec(t.gw, ["sh", "-c", `echo ${value} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
+  for (const dev of ["eth0", "eth1"])
+    t.exec(t.gw, ["sh", "-c", `echo ${value} > /sys/class/net/${dev}/queues/rx-0/rps_cpus`]);
 }
 
-interface Sample { value: number; gwCpu: number; busy: number }
+interface Sample {
+  value: number;
+  gwCpu: number;
+  busy: number;
+}
 
 function iperf(t: Topology, args: string[]): number {
   try {
-    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], { timeout: (SECONDS + 15) * 1000 }));
+    const j = JSON.parse(
+      t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], {
+        timeout: (SECONDS + 15) * 1000,
+      }),
+    );
     return j.end.sum_received.bits_per_second / 1e9;
   } catch {
     return NaN;
@@ -57,12 +66,17 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < REPS; rep++) {
       for (const workers of WORKERS) {
         for (const layout of LAYOUTS) {
-          const g = await startGateway(t, ["--config", writeConfig(t), "--workers", String(workers), "--pin", layout === "scheduler" ? "off" : "on"], join(t.dir, "state"));
+          const g = await startGateway(
+            t,
+            ["--config", writeConfig(t), "--workers", String(workers), "--pin", layout === "scheduler" ? "off" : "on"],
+            join(t.dir, "state"),
+          );
           try {
             const pid = g.proc.pid!;
             steerReceive(t, workers, layout);
             for (const load of LOADS) {
-              const b0 = busySeconds(), g0 = processSeconds(pid);
+              const b0 = busySeconds(),
+                g0 = processSeconds(pid);
               const value = iperf(t, load.args);
               const s = { value, gwCpu: (processSeconds(pid) - g0) / SECONDS, busy: (busySeconds() - b0) / SECONDS };
               const key = `${workers}|${layout}|${load.name}`;
@@ -80,17 +94,21 @@ async function main(): Promise<void> {
   } finally {
     t.destroy();
   }
-  const cell = (key: string, f: (s: Sample) => number, d: number): string => median((samples.get(key) ?? []).map(f)).toFixed(d);
+  const cell = (key: string, f: (s: Sample) => number, d: number): string =>
+    median((samples.get(key) ?? []).map(f)).toFixed(d);
   const md = `${[
     `Workers, pinning and receive steering (x64, ${CPUS} CPUs; iperf3 LAN → WAN through ipmasq, ${SECONDS} s each, median of ${REPS} interleaved repetitions). ` +
-    "*pinned*: worker N on CPU N (--pin on); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
-    "(the last CPU where every CPU has one). Paced: the gateway process's CPU and the whole machine's busy time, in cores.", "",
+      "*pinned*: worker N on CPU N (--pin on); *RPS elsewhere*: the LAN and WAN interfaces' receive work (rps_cpus) on the CPUs without a worker " +
+      "(the last CPU where every CPU has one). Paced: the gateway process's CPU and the whole machine's busy time, in cores.",
+    "",
     "| workers | layout | TCP 1 stream, Gbit/s | TCP 4 streams, Gbit/s | TCP 4 × 0.75 Gbit/s: gateway cores | machine cores |",
     "|---:|---|---:|---:|---:|---:|",
-    ...WORKERS.flatMap((w) => LAYOUTS.map((l) => {
-      const k = (load: string): string => `${w}|${l}|${load}`;
-      return `| ${w} | ${l} | ${cell(k(LOADS[0].name), (s) => s.value, 1)} | ${cell(k(LOADS[1].name), (s) => s.value, 1)} | ${cell(k(LOADS[2].name), (s) => s.gwCpu, 2)} | ${cell(k(LOADS[2].name), (s) => s.busy, 2)} |`;
-    })),
+    ...WORKERS.flatMap((w) =>
+      LAYOUTS.map((l) => {
+        const k = (load: string): string => `${w}|${l}|${load}`;
+        return `| ${w} | ${l} | ${cell(k(LOADS[0].name), (s) => s.value, 1)} | ${cell(k(LOADS[1].name), (s) => s.value, 1)} | ${cell(k(LOADS[2].name), (s) => s.gwCpu, 2)} | ${cell(k(LOADS[2].name), (s) => s.busy, 2)} |`;
+      }),
+    ),
   ].join("\n")}\n`;
   process.stdout.write(`\n${md}`);
   const out = join(__dirname, "results", "pinning.md");
@@ -98,4 +116,7 @@ async function main(): Promise<void> {
   wrote([out]);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

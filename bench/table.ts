@@ -7,7 +7,14 @@ import { memoryMap } from "../host/shm/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
 import * as L from "../assembly/layout";
 
-interface Row { entries: number; insertNs: number; wasmLookupNs: number; tsLookupNs: number; bytesPerEntry: number; rssMiB: number }
+interface Row {
+  entries: number;
+  insertNs: number;
+  wasmLookupNs: number;
+  tsLookupNs: number;
+  bytesPerEntry: number;
+  rssMiB: number;
+}
 
 function run(n: number): Row {
   const map = memoryMap(1, n);
@@ -20,9 +27,14 @@ function run(n: number): Row {
   const keys = new Uint32Array(n * 4);
   const t0 = process.hrtime.bigint();
   for (let i = 0; i < n; i++) {
-    const ep = Math.floor(i / remotesPer), r = i % remotesPer;
-    const lan = (0xc0a80000 | (ep >> 10)) >>> 0, lanPort = 1024 + (ep & 1023), remote = (0x0a000000 + r * 7 + 1) >>> 0, remotePort = 443;
-    if (table.createFlow(L.PROTO_UDP, lan, lanPort, remote, remotePort, 0x0a000001, 0) < 0) throw new Error(`insert ${i} failed`);
+    const ep = Math.floor(i / remotesPer),
+      r = i % remotesPer;
+    const lan = (0xc0a80000 | (ep >> 10)) >>> 0,
+      lanPort = 1024 + (ep & 1023),
+      remote = (0x0a000000 + r * 7 + 1) >>> 0,
+      remotePort = 443;
+    if (table.createFlow(L.PROTO_UDP, lan, lanPort, remote, remotePort, 0x0a000001, 0) < 0)
+      throw new Error(`insert ${i} failed`);
     keys.set([lan, lanPort, remote, remotePort], i * 4);
   }
   const insertNs = Number(process.hrtime.bigint() - t0) / n;
@@ -30,7 +42,8 @@ function run(n: number): Row {
     const core = createCore(kind, memory);
     core.setTable(map.tableBase);
     const probes = kind === "wasm" ? 2_000_000 : 500_000;
-    let x = 12345, miss = 0;
+    let x = 12345,
+      miss = 0;
     for (let w = 0; w < 2; w++) {
       const t = process.hrtime.bigint();
       for (let p = 0; p < probes; p++) {
@@ -45,15 +58,28 @@ function run(n: number): Row {
     }
     return 0;
   };
-  const wasm = lookup("wasm"), ts = lookup("ts");
+  const wasm = lookup("wasm"),
+    ts = lookup("ts");
   const perEntry = (map.ports - map.entries) / n; // entries + the four indexes
-  return { entries: n, insertNs: +insertNs.toFixed(0), wasmLookupNs: +wasm.toFixed(1), tsLookupNs: +ts.toFixed(1), bytesPerEntry: +perEntry.toFixed(1), rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(0) };
+  return {
+    entries: n,
+    insertNs: +insertNs.toFixed(0),
+    wasmLookupNs: +wasm.toFixed(1),
+    tsLookupNs: +ts.toFixed(1),
+    bytesPerEntry: +perEntry.toFixed(1),
+    rssMiB: +(process.memoryUsage().rss / 2 ** 20).toFixed(0),
+  };
 }
 
 const rows = [1000, 100_000, 1_000_000].map(run);
 console.log("connection table (lookups are random existing keys, called from JS: includes ~3 ns call overhead)\n");
-console.log("| entries | insert ns | WASM lookup ns | TS lookup ns | bytes/entry | RSS MiB |\n|---:|---:|---:|---:|---:|---:|");
-for (const r of rows) console.log(`| ${r.entries} | ${r.insertNs} | ${r.wasmLookupNs} | ${r.tsLookupNs} | ${r.bytesPerEntry} | ${r.rssMiB} |`);
+console.log(
+  "| entries | insert ns | WASM lookup ns | TS lookup ns | bytes/entry | RSS MiB |\n|---:|---:|---:|---:|---:|---:|",
+);
+for (const r of rows)
+  console.log(
+    `| ${r.entries} | ${r.insertNs} | ${r.wasmLookupNs} | ${r.tsLookupNs} | ${r.bytesPerEntry} | ${r.rssMiB} |`,
+  );
 const RESULTS = join(__dirname, "..", "bench", "results"); // from bench/ or from the bundle in build/
 mkdirSync(RESULTS, { recursive: true });
 process.stdout.write(`\nwrote ${join(RESULTS, "table.json")}\n`);

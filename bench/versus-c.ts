@@ -19,7 +19,10 @@ const SECONDS = Number(arg("--seconds") ?? 4);
 const BEFORE = arg("--before");
 
 const CASES: Array<[string, string[]]> = [
-  ["TCP 1 up Gbit/s", []], ["TCP 1 down", ["-R"]], ["TCP 4 up", ["-P", "4"]], ["TCP 4 down", ["-P", "4", "-R"]],
+  ["TCP 1 up Gbit/s", []],
+  ["TCP 1 down", ["-R"]],
+  ["TCP 4 up", ["-P", "4"]],
+  ["TCP 4 down", ["-P", "4", "-R"]],
   ["UDP 64 B at 150 kpps, kpps arriving", ["-u", "-w", "4M", "-l", "36", "-b", String(150_000 * 36 * 8)]],
 ];
 
@@ -28,10 +31,21 @@ type Path = { name: string; start(): Promise<ChildProcess> };
 
 function ipmasqPath(t: Topology, name: string, bundle: string): Path {
   return {
-    name, async start() {
-      const p = t.spawn(t.gw, [process.execPath, bundle, "run", "--config", writeConfig(t), "--state-dir", join(t.dir, "state")]);
+    name,
+    async start() {
+      const p = t.spawn(t.gw, [
+        process.execPath,
+        bundle,
+        "run",
+        "--config",
+        writeConfig(t),
+        "--state-dir",
+        join(t.dir, "state"),
+      ]);
       let out = "";
-      p.stdout!.on("data", (d) => { out += d; });
+      p.stdout!.on("data", (d) => {
+        out += d;
+      });
       await until(() => out.includes("ready\n"), 30_000);
       return p;
     },
@@ -40,14 +54,21 @@ function ipmasqPath(t: Topology, name: string, bundle: string): Path {
 
 function cPath(t: Topology, binary: string): Path {
   return {
-    name: "C reference forwarder", async start() { return (await startReference(t, binary)).proc; },
+    name: "C reference forwarder",
+    async start() {
+      return (await startReference(t, binary)).proc;
+    },
   };
 }
 
 function run(t: Topology, args: string[]): number {
   try {
-    const j = JSON.parse(t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], { timeout: (SECONDS + 15) * 1000 }));
-    if (args.includes("-u")) return ((j.end.sum.packets - j.end.sum.lost_packets) / SECONDS) / 1000;
+    const j = JSON.parse(
+      t.exec(t.lan, ["iperf3", "-c", "10.0.0.2", "-t", String(SECONDS), "-J", ...args], {
+        timeout: (SECONDS + 15) * 1000,
+      }),
+    );
+    if (args.includes("-u")) return (j.end.sum.packets - j.end.sum.lost_packets) / SECONDS / 1000;
     return j.end.sum_received.bits_per_second / 1e9;
   } catch {
     return NaN; // iperf3 now and then never returns a UDP test's results
@@ -55,11 +76,18 @@ function run(t: Topology, args: string[]): number {
 }
 
 async function main(): Promise<void> {
-  requirePeers([["iperf3", "iperf3"], ["gcc", "gcc"]]);
+  requirePeers([
+    ["iperf3", "iperf3"],
+    ["gcc", "gcc"],
+  ]);
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-vs-c-"));
   const binary = buildReference(scratch);
   const t = makeTopology("vsc");
-  const paths = [ipmasqPath(t, "ipmasq (this tree)", BUNDLE), cPath(t, binary), ...(BEFORE ? [ipmasqPath(t, "ipmasq (before)", BEFORE)] : [])];
+  const paths = [
+    ipmasqPath(t, "ipmasq (this tree)", BUNDLE),
+    cPath(t, binary),
+    ...(BEFORE ? [ipmasqPath(t, "ipmasq (before)", BEFORE)] : []),
+  ];
   const values = paths.map(() => CASES.map(() => [] as number[]));
   let server: ChildProcess | undefined;
   try {
@@ -73,7 +101,12 @@ async function main(): Promise<void> {
               await until(() => t.exec(t.wan, ["ss", "-Hltn", "sport = :5201"]).trim() !== "");
             }
             const v = run(t, args);
-            if (Number.isNaN(v)) { server.kill("SIGKILL"); server = undefined; await new Promise((r) => setTimeout(r, 300)); continue; }
+            if (Number.isNaN(v)) {
+              server.kill("SIGKILL");
+              server = undefined;
+              await new Promise((r) => setTimeout(r, 300));
+              continue;
+            }
             values[pi][ci].push(v);
             process.stderr.write(`rep ${rep + 1} ${path.name} | ${CASES[ci][0]}: ${v.toFixed(2)}\n`);
           }
@@ -89,8 +122,10 @@ async function main(): Promise<void> {
   }
   const rows = paths.map((p, pi) => ({ name: p.name, v: CASES.map((_, ci) => median(values[pi][ci])) }));
   const md = `${[
-    `raw throughput through the gateway namespace (${process.arch}, median of ${REPS} interleaved runs of ${SECONDS} s; 2 workers / 2 queues each)`, "",
-    `| setup | ${CASES.map((c) => c[0]).join(" | ")} |`, `|---|${CASES.map(() => "---:").join("|")}|`,
+    `raw throughput through the gateway namespace (${process.arch}, median of ${REPS} interleaved runs of ${SECONDS} s; 2 workers / 2 queues each)`,
+    "",
+    `| setup | ${CASES.map((c) => c[0]).join(" | ")} |`,
+    `|---|${CASES.map(() => "---:").join("|")}|`,
     ...rows.map((r) => `| ${r.name} | ${r.v.map((x) => x.toFixed(2)).join(" | ")} |`),
     `| ipmasq ÷ C | ${rows[0].v.map((x, i) => (x / rows[1].v[i]).toFixed(2)).join(" | ")} |`,
     ...(rows[2] ? [`| ipmasq ÷ before | ${rows[0].v.map((x, i) => (x / rows[2].v[i]).toFixed(2)).join(" | ")} |`] : []),
@@ -101,4 +136,7 @@ async function main(): Promise<void> {
   wrote([out]);
 }
 
-main().catch((e) => { console.error(e); process.exit(1); });
+main().catch((e) => {
+  console.error(e);
+  process.exit(1);
+});

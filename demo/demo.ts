@@ -9,31 +9,66 @@ import { makeTopology, writeConfig, startGateway, waitExit, waitListening, SEED_
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "..", "tests", "peers");
-const REQUIRED: Array<[string, string]> = [["ip", "iproute2"], ["curl", "curl"], ["ping", "iputils-ping"]];
+const REQUIRED: Array<[string, string]> = [
+  ["ip", "iproute2"],
+  ["curl", "curl"],
+  ["ping", "iputils-ping"],
+];
 
-const say = (s: string): void => { process.stdout.write(`${s}\n`); };
+const say = (s: string): void => {
+  process.stdout.write(`${s}\n`);
+};
 const step = (s: string): void => say(`\n== ${s}`);
-const indent = (s: string): string => s.trimEnd().split("\n").map((l) => `   ${l}`).join("\n");
+const indent = (s: string): string =>
+  s
+    .trimEnd()
+    .split("\n")
+    .map((l) => `   ${l}`)
+    .join("\n");
 
 function preflight(): void {
-  if (process.getuid?.() !== 0) throw new Error("the demo makes network namespaces: run it as root (sudo npm run demo)");
-  const missing = REQUIRED.filter(([cmd]) => { try { execFileSync("sh", ["-c", `command -v ${cmd}`]); return false; } catch { return true; } });
-  if (missing.length) throw new Error(`missing commands: ${missing.map(([c]) => c).join(", ")} (apt-get install ${missing.map(([, p]) => p).join(" ")})`);
+  if (process.getuid?.() !== 0)
+    throw new Error("the demo makes network namespaces: run it as root (sudo npm run demo)");
+  const missing = REQUIRED.filter(([cmd]) => {
+    try {
+      execFileSync("sh", ["-c", `command -v ${cmd}`]);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+  if (missing.length)
+    throw new Error(
+      `missing commands: ${missing.map(([c]) => c).join(", ")} (apt-get install ${missing.map(([, p]) => p).join(" ")})`,
+    );
 }
-
 
 async function demo(): Promise<void> {
   preflight();
   step("three namespaces: lan, gw, wan");
   const t = makeTopology("demo", { scratch: "ipmasq-demo-" });
-  const cleanup = (): void => { t.destroy(); };
-  process.on("SIGINT", () => { cleanup(); say("\ninterrupted: the namespaces, their processes and the demo's files are removed; nothing outside them was changed"); process.exit(130); });
+  const cleanup = (): void => {
+    t.destroy();
+  };
+  process.on("SIGINT", () => {
+    cleanup();
+    say(
+      "\ninterrupted: the namespaces, their processes and the demo's files are removed; nothing outside them was changed",
+    );
+    process.exit(130);
+  });
   try {
-    say(indent(`lan ${t.lan}: 192.168.0.2/24, default via 192.168.0.1\ngw  ${t.gw}: eth1 192.168.0.1/24, eth0 10.0.0.1/24, default via 10.0.0.2\nwan ${t.wan}: 10.0.0.2/24 (no route to 192.168.0.0/24)`));
+    say(
+      indent(
+        `lan ${t.lan}: 192.168.0.2/24, default via 192.168.0.1\ngw  ${t.gw}: eth1 192.168.0.1/24, eth0 10.0.0.1/24, default via 10.0.0.2\nwan ${t.wan}: 10.0.0.2/24 (no route to 192.168.0.0/24)`,
+      ),
+    );
     await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
     await waitListening(t.spawn(t.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
 
-    step(`the seed's rc.ipmasq rules, as /etc/ipmasq.conf would hold them (written to ${join(t.dir, "ipmasq.conf")} for the demo)`);
+    step(
+      `the seed's rc.ipmasq rules, as /etc/ipmasq.conf would hold them (written to ${join(t.dir, "ipmasq.conf")} for the demo)`,
+    );
     say(indent(SEED_CONFIG));
     const state = join(t.dir, "state");
     step("ipmasq run (in gw)");
@@ -42,21 +77,54 @@ async function demo(): Promise<void> {
     try {
       step("lan: curl http://10.0.0.2:8080/ (a 10 MB file)");
       const file = join(t.dir, "download");
-      const headers = t.exec(t.lan, ["curl", "-sS", "-D", "-", "-o", file, "-w", "%{size_download} bytes in %{time_total} s\n", "http://10.0.0.2:8080/bytes?n=10485760&seed=1"]);
-      say(indent(headers.split("\n").filter((l) => /bytes in|x-seen-from/i.test(l)).join("\n")));
+      const headers = t.exec(t.lan, [
+        "curl",
+        "-sS",
+        "-D",
+        "-",
+        "-o",
+        file,
+        "-w",
+        "%{size_download} bytes in %{time_total} s\n",
+        "http://10.0.0.2:8080/bytes?n=10485760&seed=1",
+      ]);
+      say(
+        indent(
+          headers
+            .split("\n")
+            .filter((l) => /bytes in|x-seen-from/i.test(l))
+            .join("\n"),
+        ),
+      );
       say(indent(`sha256 ${t.exec(t.lan, ["sha256sum", file]).split(" ")[0]}`));
 
       step("lan: ping -c 3 10.0.0.2");
-      say(indent(t.exec(t.lan, ["ping", "-c", "3", "-i", "0.3", "10.0.0.2"]).split("\n").filter((l) => /bytes from|packet loss/.test(l)).join("\n")));
+      say(
+        indent(
+          t
+            .exec(t.lan, ["ping", "-c", "3", "-i", "0.3", "10.0.0.2"])
+            .split("\n")
+            .filter((l) => /bytes from|packet loss/.test(l))
+            .join("\n"),
+        ),
+      );
 
       step("lan: UDP question to 10.0.0.2:5353");
-      say(indent(t.exec(t.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "what is my address?"])));
+      say(
+        indent(t.exec(t.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "what is my address?"])),
+      );
 
       step("wan: the WAN host cannot reach 192.168.0.2, even with a route to it");
       t.exec(t.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
       let reached = true;
-      try { t.exec(t.wan, ["ping", "-c", "1", "-W", "1", "192.168.0.2"]); } catch { reached = false; }
-      say(indent(reached ? "reached (unexpected!)" : "ping 192.168.0.2: no answer (dropped by the forward policy DENY)"));
+      try {
+        t.exec(t.wan, ["ping", "-c", "1", "-W", "1", "192.168.0.2"]);
+      } catch {
+        reached = false;
+      }
+      say(
+        indent(reached ? "reached (unexpected!)" : "ping 192.168.0.2: no answer (dropped by the forward policy DENY)"),
+      );
 
       step("ipmasq conns (the live connection table)");
       say(indent(t.exec(t.gw, [NODE, BUNDLE, "conns", "--state-dir", state])));
@@ -68,7 +136,15 @@ async function demo(): Promise<void> {
       step("stopping ipmasq: every kernel setting it changed is restored");
       g.proc.kill("SIGTERM");
       await waitExit(g.proc);
-      say(indent(g.log().split("\n").filter((l) => /stopping|restored/.test(l)).join("\n")));
+      say(
+        indent(
+          g
+            .log()
+            .split("\n")
+            .filter((l) => /stopping|restored/.test(l))
+            .join("\n"),
+        ),
+      );
     }
   } finally {
     cleanup();
@@ -76,4 +152,7 @@ async function demo(): Promise<void> {
   }
 }
 
-demo().catch((e) => { process.stderr.write(`demo failed: ${(e as Error).message}\n`); process.exit(1); });
+demo().catch((e) => {
+  process.stderr.write(`demo failed: ${(e as Error).message}\n`);
+  process.exit(1);
+});

@@ -24,16 +24,52 @@ export function coreSetup(maxConns = 1024): CoreSetup {
   const cores = { wasm: createCore("wasm", memory), ts: createCore("ts", memory) };
   cores.wasm.setTable(map.tableBase);
   cores.ts.setTable(map.tableBase);
-  return { memory, map, table, cores, u8: new Uint8Array(memory.buffer), slot: slotAddress(0, 0), stats: statsAddress(0), desc: descAddress(0) };
+  return {
+    memory,
+    map,
+    table,
+    cores,
+    u8: new Uint8Array(memory.buffer),
+    slot: slotAddress(0, 0),
+    stats: statsAddress(0),
+    desc: descAddress(0),
+  };
 }
 
-export interface FlowSpec { proto: number; lan: string; lanPort: number; remote: string; remotePort: number; wan: string; wanPort: number; fixed?: boolean }
+export interface FlowSpec {
+  proto: number;
+  lan: string;
+  lanPort: number;
+  remote: string;
+  remotePort: number;
+  wan: string;
+  wanPort: number;
+  fixed?: boolean;
+}
 
 export function addFlows(s: CoreSetup, flows: FlowSpec[]): void {
   for (const f of flows) {
     const i = f.fixed
-      ? s.table.createFixedFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), f.wanPort, L.TS_ESTABLISHED)
-      : s.table.createFlow(f.proto, parseAddr(f.lan), f.lanPort, parseAddr(f.remote), f.remotePort, parseAddr(f.wan), L.TS_ESTABLISHED, { wantPort: f.wanPort });
+      ? s.table.createFixedFlow(
+          f.proto,
+          parseAddr(f.lan),
+          f.lanPort,
+          parseAddr(f.remote),
+          f.remotePort,
+          parseAddr(f.wan),
+          f.wanPort,
+          L.TS_ESTABLISHED,
+        )
+      : s.table.createFlow(
+          f.proto,
+          parseAddr(f.lan),
+          f.lanPort,
+          parseAddr(f.remote),
+          f.remotePort,
+          parseAddr(f.wan),
+          L.TS_ESTABLISHED,
+          { wantPort: f.wanPort },
+        );
     if (i < 0 || s.table.flow(i).wanPort !== f.wanPort) throw new Error(`could not place flow ${JSON.stringify(f)}`);
   }
 }

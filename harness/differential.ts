@@ -24,7 +24,9 @@ type Expect = [string, number, string, number];
 
 // The addresses and ports of a packet (virtio_net_hdr first), as an Expect.
 function endpoints(b: Uint8Array): Expect {
-  const ip = b.subarray(10), ihl = (ip[0] & 15) * 4, l4 = ip.subarray(ihl);
+  const ip = b.subarray(10),
+    ihl = (ip[0] & 15) * 4,
+    l4 = ip.subarray(ihl);
   const addr = (o: number): string => [...ip.subarray(o, o + 4)].join(".");
   const u16 = (o: number): number => (l4[o] << 8) | l4[o + 1];
   if (ip[9] === 1) return l4[0] === 8 ? [addr(12), u16(4), addr(16), 0] : [addr(12), 0, addr(16), u16(4)];
@@ -34,17 +36,26 @@ function endpoints(b: Uint8Array): Expect {
 // xorshift32: reproducible from the seed.
 function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
-  return () => { x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0; return x / 4294967296; };
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 4294967296;
+  };
 }
 
 export function runDifferential(count: number, seed: number): DiffResult {
   const s = coreSetup(4096);
   // the WASM core works on one copy, the TS core on the other, each with statistics of its own
   const BATCH = 16;
-  const slotA = slotAddress(0, 0), slotB = slotAddress(0, 1);
+  const slotA = slotAddress(0, 0),
+    slotB = slotAddress(0, 1);
   const batchSlot = (core: number, k: number): number => slotAddress(0, 2 + core * BATCH + k);
   const descOf = (core: number): number => descAddress(0) + core * BATCH * L.D_SIZE;
-  const statsA = statsAddress(0), statsB = slotAddress(0, L.BATCH_MAX - 1);
+  const statsA = statsAddress(0),
+    statsB = slotAddress(0, L.BATCH_MAX - 1);
   const rand = rng(seed);
   const int = (n: number): number => Math.floor(rand() * n);
   const pick = <T>(a: T[]): T => a[int(a.length)];
@@ -53,15 +64,34 @@ export function runDifferential(count: number, seed: number): DiffResult {
   const protos = [6, 17, 1];
   for (let i = 0; i < 96; i++) {
     const proto = protos[i % 3];
-    flows.push({ proto, lan: `192.168.0.${2 + (i % 50)}`, lanPort: 30000 + i, remote: `10.0.${i % 4}.${2 + (i % 7)}`,
-      remotePort: proto === 1 ? 0 : 1000 + i, wan: "10.0.0.1", wanPort: 61000 + i });
+    flows.push({
+      proto,
+      lan: `192.168.0.${2 + (i % 50)}`,
+      lanPort: 30000 + i,
+      remote: `10.0.${i % 4}.${2 + (i % 7)}`,
+      remotePort: proto === 1 ? 0 : 1000 + i,
+      wan: "10.0.0.1",
+      wanPort: 61000 + i,
+    });
   }
   addFlows(s, flows);
 
-  const payload = (n: number): Uint8Array => { const b = new Uint8Array(n); for (let i = 0; i < n; i++) b[i] = int(256); return b; };
+  const payload = (n: number): Uint8Array => {
+    const b = new Uint8Array(n);
+    for (let i = 0; i < n; i++) b[i] = int(256);
+    return b;
+  };
   const options = (): number[] => (rand() < 0.2 ? [0x94, 0x04, 0, 0] : []);
 
-  function l4For(proto: number, src: string, dst: string, sport: number, dport: number, icmpType: number, size: number): Uint8Array {
+  function l4For(
+    proto: number,
+    src: string,
+    dst: string,
+    sport: number,
+    dport: number,
+    icmpType: number,
+    size: number,
+  ): Uint8Array {
     if (proto === 6) {
       const opts = rand() < 0.3 ? [1, 2, 4, 0x05, 0xb4, 1, 1, 1] : [];
       return tcp(src, dst, sport, dport, pick([0x02, 0x12, 0x10, 0x18, 0x11, 0x04]), payload(size), opts);
@@ -81,59 +111,113 @@ export function runDifferential(count: number, seed: number): DiffResult {
     if (kind < 0.12) {
       // an ICMP error about the flow, embedding its other side
       const emb = out
-        ? ipv4({ src: f.remote, dst: f.lan, proto: f.proto, ttl: 5 }, l4For(f.proto, f.remote, f.lan, f.remotePort, lanPort, 0, int(40)))
-        : ipv4({ src: f.wan, dst: f.remote, proto: f.proto, ttl: 1 }, l4For(f.proto, f.wan, f.remote, f.wanPort, f.remotePort, 8, int(40)));
+        ? ipv4(
+            { src: f.remote, dst: f.lan, proto: f.proto, ttl: 5 },
+            l4For(f.proto, f.remote, f.lan, f.remotePort, lanPort, 0, int(40)),
+          )
+        : ipv4(
+            { src: f.wan, dst: f.remote, proto: f.proto, ttl: 1 },
+            l4For(f.proto, f.wan, f.remote, f.wanPort, f.remotePort, 8, int(40)),
+          );
       const cut = emb.subarray(0, Math.min(emb.length, 28 + int(emb.length)));
       const src = out ? f.lan : pick([f.remote, "10.9.9.9"]);
       const dst = out ? f.remote : f.wan;
-      return { bytes: concat(plainVnet(), ipv4({ src, dst, proto: 1, ttl: 1 + int(255) }, icmp(pick([3, 11, 12]), int(16), 0, cut))) };
+      return {
+        bytes: concat(
+          plainVnet(),
+          ipv4({ src, dst, proto: 1, ttl: 1 + int(255) }, icmp(pick([3, 11, 12]), int(16), 0, cut)),
+        ),
+      };
     }
     const [src, dst, sport, dport] = out
       ? [f.lan, f.remote, lanPort, f.remotePort]
       : [f.remote, f.wan, f.remotePort, unknown ? int(65536) : f.wanPort];
     const l4 = l4For(f.proto, src, dst, sport, dport, out ? 8 : 0, size);
-    const pkt = ipv4({ src, dst, proto: f.proto, ttl: 1 + int(255), id: int(65536), options: options(),
-      frag: rand() < 0.03 ? pick([0x2000, 0x0010, 0x4000]) : rand() < 0.3 ? 0x4000 : 0 }, l4);
+    const pkt = ipv4(
+      {
+        src,
+        dst,
+        proto: f.proto,
+        ttl: 1 + int(255),
+        id: int(65536),
+        options: options(),
+        frag: rand() < 0.03 ? pick([0x2000, 0x0010, 0x4000]) : rand() < 0.3 ? 0x4000 : 0,
+      },
+      l4,
+    );
     // out: our public end replaces the LAN end; in: the LAN end replaces the public one (an ICMP
     // query's remote "port" is 0: the id travels as the LAN side's port)
-    const expect: Expect | undefined = unknown ? undefined : out
-      ? [f.wan, f.wanPort, f.remote, f.remotePort]
-      : [f.remote, f.remotePort, f.lan, f.lanPort];
-    if (f.proto !== 1 && rand() < 0.3) return { bytes: withPartialChecksum(pkt, size > 1400 ? (f.proto === 6 ? 1 : 5) : 0, 1400), expect };
+    const expect: Expect | undefined = unknown
+      ? undefined
+      : out
+        ? [f.wan, f.wanPort, f.remote, f.remotePort]
+        : [f.remote, f.remotePort, f.lan, f.lanPort];
+    if (f.proto !== 1 && rand() < 0.3)
+      return { bytes: withPartialChecksum(pkt, size > 1400 ? (f.proto === 6 ? 1 : 5) : 0, 1400), expect };
     return { bytes: concat(plainVnet(), pkt), expect };
   }
 
   function mutate(b: Uint8Array): Uint8Array {
     const r = rand();
-    if (r < 0.3) { const c = Uint8Array.from(b); for (let k = 1 + int(3); k > 0; k--) c[int(Math.min(c.length, 80))] = int(256); return c; }
+    if (r < 0.3) {
+      const c = Uint8Array.from(b);
+      for (let k = 1 + int(3); k > 0; k--) c[int(Math.min(c.length, 80))] = int(256);
+      return c;
+    }
     if (r < 0.6) return b.subarray(0, int(b.length));
     if (r < 0.7) return payload(int(100));
-    const c = Uint8Array.from(b); c[int(10)] = int(256); return c;
+    const c = Uint8Array.from(b);
+    c[int(10)] = int(256);
+    return c;
   }
 
-  const res: DiffResult = { packets: 0, verdicts: {}, mismatches: [], badChecksums: [], badTranslations: [], translationsChecked: 0 };
-  const u8 = s.u8, dv = new DataView(s.memory.buffer);
+  const res: DiffResult = {
+    packets: 0,
+    verdicts: {},
+    mismatches: [],
+    badChecksums: [],
+    badTranslations: [],
+    translationsChecked: 0,
+  };
+  const u8 = s.u8,
+    dv = new DataView(s.memory.buffer);
 
   // Compares the two cores' results for one packet (at `a` and `b`, `len` bytes).
-  const judge = (n: number, pkt: Uint8Array, expect: Expect | undefined, a: number, b: number, va: number, vb: number, ra: number, rb: number): void => {
+  const judge = (
+    n: number,
+    pkt: Uint8Array,
+    expect: Expect | undefined,
+    a: number,
+    b: number,
+    va: number,
+    vb: number,
+    ra: number,
+    rb: number,
+  ): void => {
     res.packets++;
     const name = ["forward", "drop", "slow"][va] ?? `?${va}`;
     res.verdicts[name] = (res.verdicts[name] ?? 0) + 1;
-    const outA = u8.subarray(a, a + pkt.length), outB = u8.subarray(b, b + pkt.length);
+    const outA = u8.subarray(a, a + pkt.length),
+      outB = u8.subarray(b, b + pkt.length);
     if (va !== vb || ra !== rb || Buffer.compare(outA, outB) !== 0) {
-      if (res.mismatches.length < 5) res.mismatches.push(`#${n} verdict wasm=${va}/${ra} ts=${vb}/${rb} input=${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
+      if (res.mismatches.length < 5)
+        res.mismatches.push(
+          `#${n} verdict wasm=${va}/${ra} ts=${vb}/${rb} input=${Buffer.from(pkt).toString("hex").slice(0, 200)}`,
+        );
       return;
     }
     // A packet that arrives with a wrong L4 checksum keeps it wrong (the fast path does not
     // verify end-to-end checksums: the receiver does); a right one must stay right.
     if (va === L.V_FORWARD && pkt.length > 30 && verifyChecksums(pkt) === "") {
       const bad = verifyChecksums(outA);
-      if (bad && res.badChecksums.length < 5) res.badChecksums.push(`#${n} ${bad}: ${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
+      if (bad && res.badChecksums.length < 5)
+        res.badChecksums.push(`#${n} ${bad}: ${Buffer.from(pkt).toString("hex").slice(0, 200)}`);
     }
     if (va === L.V_FORWARD && expect) {
       res.translationsChecked++;
       const got = endpoints(outA);
-      if (got.join(" ") !== expect.join(" ") && res.badTranslations.length < 5) res.badTranslations.push(`#${n} got ${got.join(" ")}, want ${expect.join(" ")}`);
+      if (got.join(" ") !== expect.join(" ") && res.badTranslations.length < 5)
+        res.badTranslations.push(`#${n} got ${got.join(" ")}, want ${expect.join(" ")}`);
     }
   };
 
@@ -152,17 +236,31 @@ export function runDifferential(count: number, seed: number): DiffResult {
     s.cores.wasm.processBatch(descOf(0), batch.length, statsA, side);
     s.cores.ts.processBatch(descOf(1), batch.length, statsB, side);
     batch.forEach(({ n, pkt, expect }, k) => {
-      const da = descOf(0) + k * L.D_SIZE, db = descOf(1) + k * L.D_SIZE;
-      judge(n, pkt, expect, batchSlot(0, k), batchSlot(1, k), dv.getUint32(da + L.D_VERDICT, true), dv.getUint32(db + L.D_VERDICT, true),
-        dv.getUint32(da + L.D_REASON, true), dv.getUint32(db + L.D_REASON, true));
+      const da = descOf(0) + k * L.D_SIZE,
+        db = descOf(1) + k * L.D_SIZE;
+      judge(
+        n,
+        pkt,
+        expect,
+        batchSlot(0, k),
+        batchSlot(1, k),
+        dv.getUint32(da + L.D_VERDICT, true),
+        dv.getUint32(db + L.D_VERDICT, true),
+        dv.getUint32(da + L.D_REASON, true),
+        dv.getUint32(db + L.D_REASON, true),
+      );
     });
     pending[side] = [];
   };
 
   for (let n = 0; n < count; n++) {
     const made = packet();
-    let pkt = made.bytes, expect = made.expect;
-    if (rand() < 0.4) { pkt = mutate(pkt); expect = undefined; } // a mutated packet has no oracle
+    let pkt = made.bytes,
+      expect = made.expect;
+    if (rand() < 0.4) {
+      pkt = mutate(pkt);
+      expect = undefined;
+    } // a mutated packet has no oracle
     u8.set(pkt, slotA);
     const side = ingressOf(u8, slotA + L.VNET_HDR_LEN);
     if (rand() < 0.5) {
@@ -178,7 +276,8 @@ export function runDifferential(count: number, seed: number): DiffResult {
   }
   flush(0);
   flush(1);
-  const a = new Float64Array(s.memory.buffer, statsA, L.STATS_SLOTS), b = new Float64Array(s.memory.buffer, statsB, L.STATS_SLOTS);
+  const a = new Float64Array(s.memory.buffer, statsA, L.STATS_SLOTS),
+    b = new Float64Array(s.memory.buffer, statsB, L.STATS_SLOTS);
   for (let k = 0; k < L.STATS_SLOTS; k++) {
     if (a[k] !== b[k]) res.mismatches.push(`statistics slot ${k}: wasm ${a[k]}, ts ${b[k]}`);
   }

@@ -11,7 +11,10 @@ const VERDICT: Record<string, number> = { forward: L.V_FORWARD, drop: L.V_DROP, 
 
 export const GOLDEN_CASES = golden.cases.length;
 
-export interface GoldenResult { name: string; problem?: string }
+export interface GoldenResult {
+  name: string;
+  problem?: string;
+}
 
 export function runGolden(kind: CoreKind): GoldenResult[] {
   const s = coreSetup();
@@ -23,8 +26,10 @@ export function runGolden(kind: CoreKind): GoldenResult[] {
     const v = s.cores[kind].processPacket(s.slot, input.length, s.stats, ingressOf(s.u8, s.slot + L.VNET_HDR_LEN));
     const out = Buffer.from(s.u8.subarray(s.slot, s.slot + input.length)).toString("hex");
     const want = c.expect ?? (v === L.V_FORWARD ? undefined : c.input);
-    if (v !== VERDICT[c.verdict]) return { name: c.name, problem: `verdict ${v}, want ${VERDICT[c.verdict]} (${c.verdict})` };
-    if (want !== undefined && out !== want) return { name: c.name, problem: c.expect ? "bytes differ from scapy's" : "a packet not forwarded was changed" };
+    if (v !== VERDICT[c.verdict])
+      return { name: c.name, problem: `verdict ${v}, want ${VERDICT[c.verdict]} (${c.verdict})` };
+    if (want !== undefined && out !== want)
+      return { name: c.name, problem: c.expect ? "bytes differ from scapy's" : "a packet not forwarded was changed" };
     return { name: c.name };
   });
 }

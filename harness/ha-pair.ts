@@ -11,7 +11,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { until } from "./topology";
 
-const sh = (args: string[], timeout = 60_000): string => execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
+const sh = (args: string[], timeout = 60_000): string =>
+  execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, stdio: ["ignore", "pipe", "pipe"] });
 
 export interface Pair {
   ns: Record<"lansw" | "wansw" | "lan" | "wan" | "gw1" | "gw2", string>;
@@ -23,14 +24,44 @@ export interface Pair {
 
 export function makePair(): Pair {
   const id = `ha${process.pid % 100000}`;
-  const ns = { lansw: `ipm-${id}-lansw`, wansw: `ipm-${id}-wansw`, lan: `ipm-${id}-lan`, wan: `ipm-${id}-wan`, gw1: `ipm-${id}-gw1`, gw2: `ipm-${id}-gw2` };
+  const ns = {
+    lansw: `ipm-${id}-lansw`,
+    wansw: `ipm-${id}-wansw`,
+    lan: `ipm-${id}-lan`,
+    wan: `ipm-${id}-wan`,
+    gw1: `ipm-${id}-gw1`,
+    gw2: `ipm-${id}-gw2`,
+  };
   const children: ChildProcess[] = [];
   const dir = mkdtempSync(join(tmpdir(), "ipmasq-ha-"));
   const destroy = (): void => {
-    for (const c of children) { try { c.kill("SIGKILL"); } catch { /* gone */ } }
+    for (const c of children) {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
     for (const n of Object.values(ns)) {
-      try { sh(["ip", "netns", "pids", n]).split(/\s+/).filter(Boolean).forEach((p) => { try { process.kill(Number(p), "SIGKILL"); } catch { /* gone */ } }); } catch { /* no ns */ }
-      try { sh(["ip", "netns", "del", n]); } catch { /* no ns */ }
+      try {
+        sh(["ip", "netns", "pids", n])
+          .split(/\s+/)
+          .filter(Boolean)
+          .forEach((p) => {
+            try {
+              process.kill(Number(p), "SIGKILL");
+            } catch {
+              /* gone */
+            }
+          });
+      } catch {
+        /* no ns */
+      }
+      try {
+        sh(["ip", "netns", "del", n]);
+      } catch {
+        /* no ns */
+      }
     }
   };
   destroy();
@@ -60,9 +91,16 @@ export function makePair(): Pair {
     plug(ns.gw1, "eth0", ns.wansw, "p-gw1");
     plug(ns.gw2, "eth0", ns.wansw, "p-gw2");
     run("ip", "link", "add", "sync0", "netns", ns.gw1, "type", "veth", "peer", "name", "sync0", "netns", ns.gw2);
-    for (const [n, dev, addr] of [[ns.lan, "lan0", "192.168.0.10/24"], [ns.wan, "wan0", "10.0.0.254/24"],
-      [ns.gw1, "eth1", "192.168.0.2/24"], [ns.gw1, "eth0", "10.0.0.11/24"], [ns.gw1, "sync0", "10.9.0.1/29"],
-      [ns.gw2, "eth1", "192.168.0.3/24"], [ns.gw2, "eth0", "10.0.0.12/24"], [ns.gw2, "sync0", "10.9.0.2/29"]]) {
+    for (const [n, dev, addr] of [
+      [ns.lan, "lan0", "192.168.0.10/24"],
+      [ns.wan, "wan0", "10.0.0.254/24"],
+      [ns.gw1, "eth1", "192.168.0.2/24"],
+      [ns.gw1, "eth0", "10.0.0.11/24"],
+      [ns.gw1, "sync0", "10.9.0.1/29"],
+      [ns.gw2, "eth1", "192.168.0.3/24"],
+      [ns.gw2, "eth0", "10.0.0.12/24"],
+      [ns.gw2, "sync0", "10.9.0.2/29"],
+    ]) {
       run("ip", "-n", n, "addr", "add", addr, "dev", dev);
     }
     for (const n of [ns.gw1, ns.gw2]) {
@@ -76,19 +114,36 @@ export function makePair(): Pair {
     throw e;
   }
   return {
-    ns, dir,
+    ns,
+    dir,
     exec: (n, cmd, timeout = 60_000) => sh(["ip", "netns", "exec", n, ...cmd], timeout),
-    spawn: (n, cmd) => { const c = spawn("ip", ["netns", "exec", n, ...cmd], { stdio: ["ignore", "pipe", "pipe"] }); children.push(c); return c; },
-    destroy: () => { destroy(); rmSync(dir, { recursive: true, force: true }); },
+    spawn: (n, cmd) => {
+      const c = spawn("ip", ["netns", "exec", n, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
+      children.push(c);
+      return c;
+    },
+    destroy: () => {
+      destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
 // A process's output so far, and a wait for a line.
 export function watch(p: ChildProcess): { text: () => string; until: (re: RegExp, ms?: number) => Promise<void> } {
   let out = "";
-  p.stdout!.on("data", (d) => { out += d; });
-  p.stderr!.on("data", (d) => { out += d; });
-  return { text: () => out, until: async (re, ms = 20_000) => { await until(() => re.test(out), ms); } };
+  p.stdout!.on("data", (d) => {
+    out += d;
+  });
+  p.stderr!.on("data", (d) => {
+    out += d;
+  });
+  return {
+    text: () => out,
+    until: async (re, ms = 20_000) => {
+      await until(() => re.test(out), ms);
+    },
+  };
 }
 
 // The files both gateways of a pair run with: the shared sync key (mode 0600) and the seed's rules.

@@ -8,6 +8,11 @@ export const NODE = process.execPath;
 const FIND_NO_GATEWAY = ["check", "install", "uninstall"]; // commands that take no --state-dir
 
 // `ipmasq ARGS` run in namespace `ns`, for the gateway whose state directory is `state`.
-export function ipmasqCli(exec: (ns: string, cmd: string[]) => string, ns: string, state: string): (...args: string[]) => string {
-  return (...args) => exec(ns, [NODE, BUNDLE, ...args, ...(FIND_NO_GATEWAY.includes(args[0]) ? [] : ["--state-dir", state])]);
+export function ipmasqCli(
+  exec: (ns: string, cmd: string[]) => string,
+  ns: string,
+  state: string,
+): (...args: string[]) => string {
+  return (...args) =>
+    exec(ns, [NODE, BUNDLE, ...args, ...(FIND_NO_GATEWAY.includes(args[0]) ? [] : ["--state-dir", state])]);
 }

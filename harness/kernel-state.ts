@@ -19,19 +19,32 @@ const FEATURES = /^(generic-receive-offload|rx-udp-gro-forwarding|rx-gro-list|la
 const SYSFS = ["gro_flush_timeout", "napi_defer_hard_irqs"];
 
 export function receiveOffload(t: Topology, ns: string): string {
-  const names = t.exec(ns, ["ip", "-o", "link"]).split("\n").map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1]).filter((n) => n && n !== "lo") as string[];
-  return names.flatMap((dev) => {
-    let features: string;
-    try {
-      features = t.exec(ns, ["ethtool", "-k", dev]);
-    } catch (e) {
-      // only a device removed since it was listed (a stopping gateway's TUN) may be skipped
-      if (!new RegExp(`^\\d+: ${dev}[:@]`, "m").test(t.exec(ns, ["ip", "-o", "link"]))) return [];
-      throw e;
-    }
-    const sysfs = SYSFS.map((name) => { try { return t.exec(ns, ["cat", `/sys/class/net/${dev}/${name}`]).trim(); } catch { return "gone"; } });
-    const found = features.split("\n").filter((l) => FEATURES.test(l));
-    if (found.length === 0) throw new Error(`ethtool -k ${dev} listed no receive-offload feature: the snapshot would compare nothing`);
-    return [`${dev}: ${found.join(" ")} ${sysfs.join(" ")}`];
-  }).join("\n");
+  const names = t
+    .exec(ns, ["ip", "-o", "link"])
+    .split("\n")
+    .map((l) => /^\d+: ([^:@]+)/.exec(l)?.[1])
+    .filter((n) => n && n !== "lo") as string[];
+  return names
+    .flatMap((dev) => {
+      let features: string;
+      try {
+        features = t.exec(ns, ["ethtool", "-k", dev]);
+      } catch (e) {
+        // only a device removed since it was listed (a stopping gateway's TUN) may be skipped
+        if (!new RegExp(`^\\d+: ${dev}[:@]`, "m").test(t.exec(ns, ["ip", "-o", "link"]))) return [];
+        throw e;
+      }
+      const sysfs = SYSFS.map((name) => {
+        try {
+          return t.exec(ns, ["cat", `/sys/class/net/${dev}/${name}`]).trim();
+        } catch {
+          return "gone";
+        }
+      });
+      const found = features.split("\n").filter((l) => FEATURES.test(l));
+      if (found.length === 0)
+        throw new Error(`ethtool -k ${dev} listed no receive-offload feature: the snapshot would compare nothing`);
+      return [`${dev}: ${found.join(" ")} ${sysfs.join(" ")}`];
+    })
+    .join("\n");
 }

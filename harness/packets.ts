@@ -14,41 +14,83 @@ export function pseudoSum(src: number[], dst: number[], proto: number, len: numb
   return checksum(Uint8Array.from([...src, ...dst, 0, proto, len >> 8, len & 255]));
 }
 
-export interface IpOpts { src: string; dst: string; proto: number; ttl?: number; id?: number; frag?: number; options?: number[] }
+export interface IpOpts {
+  src: string;
+  dst: string;
+  proto: number;
+  ttl?: number;
+  id?: number;
+  frag?: number;
+  options?: number[];
+}
 
 export function ipv4(o: IpOpts, l4: Uint8Array): Uint8Array {
   const opts = o.options ?? [];
   const ihl = 20 + opts.length;
   const b = new Uint8Array(ihl + l4.length);
-  b[0] = 0x40 | (ihl >> 2); b[1] = 0;
-  b[2] = b.length >> 8; b[3] = b.length & 255;
-  b[4] = ((o.id ?? 1) >> 8) & 255; b[5] = (o.id ?? 1) & 255;
-  b[6] = ((o.frag ?? 0) >> 8) & 255; b[7] = (o.frag ?? 0) & 255;
-  b[8] = o.ttl ?? 64; b[9] = o.proto;
-  b.set(ip4(o.src), 12); b.set(ip4(o.dst), 16);
+  b[0] = 0x40 | (ihl >> 2);
+  b[1] = 0;
+  b[2] = b.length >> 8;
+  b[3] = b.length & 255;
+  b[4] = ((o.id ?? 1) >> 8) & 255;
+  b[5] = (o.id ?? 1) & 255;
+  b[6] = ((o.frag ?? 0) >> 8) & 255;
+  b[7] = (o.frag ?? 0) & 255;
+  b[8] = o.ttl ?? 64;
+  b[9] = o.proto;
+  b.set(ip4(o.src), 12);
+  b.set(ip4(o.dst), 16);
   b.set(opts, 20);
   const c = ~checksum(b, 0, ihl) & 0xffff;
-  b[10] = c >> 8; b[11] = c & 255;
+  b[10] = c >> 8;
+  b[11] = c & 255;
   b.set(l4, ihl);
   return b;
 }
 
-function put16(b: Uint8Array, at: number, v: number): void { b[at] = (v >> 8) & 255; b[at + 1] = v & 255; }
+function put16(b: Uint8Array, at: number, v: number): void {
+  b[at] = (v >> 8) & 255;
+  b[at + 1] = v & 255;
+}
 
-export function tcp(src: string, dst: string, sport: number, dport: number, flags: number, payload: Uint8Array, options: number[] = []): Uint8Array {
+export function tcp(
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  flags: number,
+  payload: Uint8Array,
+  options: number[] = [],
+): Uint8Array {
   const hl = 20 + options.length;
   const b = new Uint8Array(hl + payload.length);
-  put16(b, 0, sport); put16(b, 2, dport);
-  b[4] = 0; b[5] = 0; b[6] = 0; b[7] = 1;
-  b[12] = (hl >> 2) << 4; b[13] = flags; put16(b, 14, 65535);
-  b.set(options, 20); b.set(payload, hl);
+  put16(b, 0, sport);
+  put16(b, 2, dport);
+  b[4] = 0;
+  b[5] = 0;
+  b[6] = 0;
+  b[7] = 1;
+  b[12] = (hl >> 2) << 4;
+  b[13] = flags;
+  put16(b, 14, 65535);
+  b.set(options, 20);
+  b.set(payload, hl);
   put16(b, 16, ~checksum(b, 0, b.length, pseudoSum(ip4(src), ip4(dst), 6, b.length)) & 0xffff);
   return b;
 }
 
-export function udp(src: string, dst: string, sport: number, dport: number, payload: Uint8Array, withChecksum = true): Uint8Array {
+export function udp(
+  src: string,
+  dst: string,
+  sport: number,
+  dport: number,
+  payload: Uint8Array,
+  withChecksum = true,
+): Uint8Array {
   const b = new Uint8Array(8 + payload.length);
-  put16(b, 0, sport); put16(b, 2, dport); put16(b, 4, b.length);
+  put16(b, 0, sport);
+  put16(b, 2, dport);
+  put16(b, 4, b.length);
   b.set(payload, 8);
   if (withChecksum) {
     let c = ~checksum(b, 0, b.length, pseudoSum(ip4(src), ip4(dst), 17, b.length)) & 0xffff;
@@ -60,8 +102,12 @@ export function udp(src: string, dst: string, sport: number, dport: number, payl
 
 export function icmp(type: number, code: number, rest: number, payload: Uint8Array): Uint8Array {
   const b = new Uint8Array(8 + payload.length);
-  b[0] = type; b[1] = code;
-  b[4] = (rest >>> 24) & 255; b[5] = (rest >>> 16) & 255; b[6] = (rest >>> 8) & 255; b[7] = rest & 255;
+  b[0] = type;
+  b[1] = code;
+  b[4] = (rest >>> 24) & 255;
+  b[5] = (rest >>> 16) & 255;
+  b[6] = (rest >>> 8) & 255;
+  b[7] = rest & 255;
   b.set(payload, 8);
   put16(b, 2, ~checksum(b) & 0xffff);
   return b;
@@ -77,8 +123,14 @@ export function withPartialChecksum(pkt: Uint8Array, gso = 0, gsoSize = 0): Uint
   const ps = pseudoSum([...p.subarray(12, 16)], [...p.subarray(16, 20)], proto, p.length - ihl);
   put16(p, ihl + off, ps);
   const v = new Uint8Array(10);
-  v[0] = 1; v[1] = gso; v[4] = gsoSize & 255; v[5] = gsoSize >> 8;
-  v[6] = ihl; v[7] = 0; v[8] = off; v[9] = 0;
+  v[0] = 1;
+  v[1] = gso;
+  v[4] = gsoSize & 255;
+  v[5] = gsoSize >> 8;
+  v[6] = ihl;
+  v[7] = 0;
+  v[8] = off;
+  v[9] = 0;
   return concat(v, p);
 }
 
@@ -87,7 +139,10 @@ export const plainVnet = (): Uint8Array => new Uint8Array(10);
 export function concat(...parts: Uint8Array[]): Uint8Array {
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 
@@ -103,7 +158,8 @@ export function verifyChecksums(buf: Uint8Array): string {
   if (frag) return "";
   const proto = p[9];
   const l4 = p.subarray(ihl, total);
-  const src = [...p.subarray(12, 16)], dst = [...p.subarray(16, 20)];
+  const src = [...p.subarray(12, 16)],
+    dst = [...p.subarray(16, 20)];
   if (proto === 6 || proto === 17) {
     const off = proto === 6 ? 16 : 6;
     const field = (l4[off] << 8) | l4[off + 1];

@@ -8,7 +8,9 @@ import { join } from "node:path";
 import { BUNDLE, NODE } from "./ipmasq-cli";
 
 export interface Topology {
-  lan: string; gw: string; wan: string;
+  lan: string;
+  gw: string;
+  wan: string;
   far: string; // with { far: true }: a host behind the wan router (10.1.0.2), for traceroute and PMTU
   dir: string; // scratch folder for configs and files
   exec(ns: string, cmd: string[], opts?: { timeout?: number; input?: string }): string;
@@ -17,19 +19,51 @@ export interface Topology {
 }
 
 const sh = (args: string[], timeout = 60_000, input?: string): string =>
-  execFileSync(args[0], args.slice(1), { encoding: "utf8", timeout, input, stdio: ["pipe", "pipe", "pipe"], maxBuffer: 256 * 1024 * 1024 });
+  execFileSync(args[0], args.slice(1), {
+    encoding: "utf8",
+    timeout,
+    input,
+    stdio: ["pipe", "pipe", "pipe"],
+    maxBuffer: 256 * 1024 * 1024,
+  });
 
 // `scratch`: the prefix of the scratch folder's name (the demo's says it is the demo's).
 export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number; scratch?: string }): Topology {
   const id = `${tag}${process.pid % 100000}`;
-  const lan = `ipm-${id}-lan`, gw = `ipm-${id}-gw`, wan = `ipm-${id}-wan`, far = `ipm-${id}-far`;
+  const lan = `ipm-${id}-lan`,
+    gw = `ipm-${id}-gw`,
+    wan = `ipm-${id}-wan`,
+    far = `ipm-${id}-far`;
   const children: ChildProcess[] = [];
   const destroy = (): void => {
-    for (const c of children) { try { c.kill("SIGKILL"); } catch { /* gone */ } }
+    for (const c of children) {
+      try {
+        c.kill("SIGKILL");
+      } catch {
+        /* gone */
+      }
+    }
     for (const ns of [lan, gw, wan, far]) {
       // kill whatever still runs inside, then remove the namespace
-      try { sh(["ip", "netns", "pids", ns]).split(/\s+/).filter(Boolean).forEach((p) => { try { process.kill(Number(p), "SIGKILL"); } catch { /* gone */ } }); } catch { /* no ns */ }
-      try { sh(["ip", "netns", "del", ns]); } catch { /* no ns */ }
+      try {
+        sh(["ip", "netns", "pids", ns])
+          .split(/\s+/)
+          .filter(Boolean)
+          .forEach((p) => {
+            try {
+              process.kill(Number(p), "SIGKILL");
+            } catch {
+              /* gone */
+            }
+          });
+      } catch {
+        /* no ns */
+      }
+      try {
+        sh(["ip", "netns", "del", ns]);
+      } catch {
+        /* no ns */
+      }
     }
   };
   destroy();
@@ -39,7 +73,8 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       run("ip", "netns", "add", ns);
       run("ip", "-n", ns, "link", "set", "lo", "up");
       // IPv4 only: IPv6 link-local addresses appearing late would make kernel-state snapshots race
-      for (const k of ["all", "default"]) run("ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv6.conf.${k}.disable_ipv6=1`);
+      for (const k of ["all", "default"])
+        run("ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv6.conf.${k}.disable_ipv6=1`);
     }
     run("ip", "link", "add", "lan0", "netns", lan, "type", "veth", "peer", "name", "eth1", "netns", gw);
     run("ip", "link", "add", "wan0", "netns", wan, "type", "veth", "peer", "name", "eth0", "netns", gw);
@@ -55,13 +90,24 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       run("ip", "link", "add", "far0", "netns", far, "type", "veth", "peer", "name", "wan1", "netns", wan);
       run("ip", "-n", wan, "addr", "add", "10.1.0.1/24", "dev", "wan1");
       run("ip", "-n", far, "addr", "add", "10.1.0.2/24", "dev", "far0");
-      if (extra.farMtu) for (const [ns, dev] of [[wan, "wan1"], [far, "far0"]]) run("ip", "-n", ns, "link", "set", dev, "mtu", String(extra.farMtu));
+      if (extra.farMtu)
+        for (const [ns, dev] of [
+          [wan, "wan1"],
+          [far, "far0"],
+        ])
+          run("ip", "-n", ns, "link", "set", dev, "mtu", String(extra.farMtu));
       run("ip", "-n", wan, "link", "set", "wan1", "up");
       run("ip", "-n", far, "link", "set", "far0", "up");
       run("ip", "-n", far, "route", "add", "default", "via", "10.1.0.1");
       run("ip", "netns", "exec", wan, "sysctl", "-qw", "net.ipv4.ip_forward=1");
     }
-    for (const [ns, dev] of [[lan, "lan0"], [gw, "eth1"], [gw, "eth0"], [wan, "wan0"]]) run("ip", "-n", ns, "link", "set", dev, "up");
+    for (const [ns, dev] of [
+      [lan, "lan0"],
+      [gw, "eth1"],
+      [gw, "eth0"],
+      [wan, "wan0"],
+    ])
+      run("ip", "-n", ns, "link", "set", dev, "up");
     run("ip", "-n", lan, "route", "add", "default", "via", "192.168.0.1");
     run("ip", "-n", gw, "route", "add", "default", "via", "10.0.0.2");
   } catch (e) {
@@ -70,14 +116,21 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
   }
   const dir = mkdtempSync(join(tmpdir(), extra?.scratch ?? "ipmasq-test-"));
   return {
-    lan, gw, wan, far, dir,
+    lan,
+    gw,
+    wan,
+    far,
+    dir,
     exec: (ns, cmd, opts) => sh(["ip", "netns", "exec", ns, ...cmd], opts?.timeout ?? 60_000, opts?.input),
     spawn: (ns, cmd) => {
       const c = spawn("ip", ["netns", "exec", ns, ...cmd], { stdio: ["ignore", "pipe", "pipe"] });
       children.push(c);
       return c;
     },
-    destroy: () => { destroy(); rmSync(dir, { recursive: true, force: true }); },
+    destroy: () => {
+      destroy();
+      rmSync(dir, { recursive: true, force: true });
+    },
   };
 }
 
@@ -91,16 +144,34 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
 
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
 // `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv).
-export async function startGateway(t: Topology, args: string[], stateDir: string, nodeArgs: string[] = [], prefix: string[] = []): Promise<{ proc: ChildProcess; log: () => string }> {
+export async function startGateway(
+  t: Topology,
+  args: string[],
+  stateDir: string,
+  nodeArgs: string[] = [],
+  prefix: string[] = [],
+): Promise<{ proc: ChildProcess; log: () => string }> {
   const proc = t.spawn(t.gw, [...prefix, NODE, ...nodeArgs, BUNDLE, "run", "--state-dir", stateDir, ...args]);
   let out = "";
-  proc.stdout!.on("data", (d) => { out += d; });
-  proc.stderr!.on("data", (d) => { out += d; });
+  proc.stdout!.on("data", (d) => {
+    out += d;
+  });
+  proc.stderr!.on("data", (d) => {
+    out += d;
+  });
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`gateway did not start:\n${out}`)), 20_000);
-    const check = (): void => { if (out.includes("ready\n")) { clearTimeout(timer); resolve(); } };
+    const check = (): void => {
+      if (out.includes("ready\n")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
     proc.stdout!.on("data", check);
-    proc.on("exit", (code) => { clearTimeout(timer); reject(new Error(`gateway exited (${code}):\n${out}`)); });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (${code}):\n${out}`));
+    });
   });
   return { proc, log: () => out };
 }
@@ -109,7 +180,10 @@ export function waitExit(proc: ChildProcess, ms = 15_000): Promise<number | null
   if (proc.exitCode !== null) return Promise.resolve(proc.exitCode);
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error("gateway did not exit")), ms);
-    proc.on("exit", (code) => { clearTimeout(timer); resolve(code); });
+    proc.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
   });
 }
 
@@ -118,8 +192,16 @@ export function waitListening(p: ChildProcess): Promise<void> {
   return new Promise((resolve, reject) => {
     let out = "";
     const timer = setTimeout(() => reject(new Error(`peer did not start: ${out}`)), 10_000);
-    p.stdout!.on("data", (d) => { out += d; if (out.includes("listening")) { clearTimeout(timer); resolve(); } });
-    p.stderr!.on("data", (d) => { out += d; });
+    p.stdout!.on("data", (d) => {
+      out += d;
+      if (out.includes("listening")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    p.stderr!.on("data", (d) => {
+      out += d;
+    });
   });
 }
 
@@ -138,7 +220,15 @@ export function outcome(run: () => string): { code: number; out: string } {
 // Runs scapy code in a namespace (Debian's python3-scapy, seen only by /usr/bin/python3), for
 // packets no ordinary program sends: forged sources, martians, incomplete fragments.
 export function scapy(t: Topology, ns: string, code: string): string {
-  return t.exec(ns, ["/usr/bin/python3", "-c", `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)\nfrom scapy.all import *\n${code}`], { timeout: 60_000 });
+  return t.exec(
+    ns,
+    [
+      "/usr/bin/python3",
+      "-c",
+      `import logging; logging.getLogger("scapy.runtime").setLevel(logging.ERROR)\nfrom scapy.all import *\n${code}`,
+    ],
+    { timeout: 60_000 },
+  );
 }
 
 // A namespace's IP, ICMP, TCP and UDP counters (/proc/net/snmp), as "Udp.InDatagrams" -> n: the
@@ -147,7 +237,8 @@ export function snmp(t: Topology, ns: string): Record<string, number> {
   const lines = t.exec(ns, ["cat", "/proc/net/snmp"]).trim().split("\n");
   const out: Record<string, number> = {};
   for (let i = 0; i + 1 < lines.length; i += 2) {
-    const keys = lines[i].split(/\s+/), values = lines[i + 1].split(/\s+/);
+    const keys = lines[i].split(/\s+/),
+      values = lines[i + 1].split(/\s+/);
     const proto = keys[0].replace(":", "");
     for (let k = 1; k < keys.length; k++) out[`${proto}.${keys[k]}`] = Number(values[k]);
   }

@@ -9,10 +9,16 @@ if (!isMainThread) {
   // a worker thread loading runWorker from source: nothing to start
 } else if (Number(process.versions.node.split(".")[0]) < 20) {
   // the packet core needs Node 20's WebAssembly threads and SIMD; Debian 12's nodejs is 18
-  process.stderr.write(`ipmasq needs Node.js 20 or newer; this is ${process.version} (Debian 12's nodejs package is 18: install Node.js 20 from the Node.js project's own Debian packages)\n`);
+  process.stderr.write(
+    `ipmasq needs Node.js 20 or newer; this is ${process.version} (Debian 12's nodejs package is 18: install Node.js 20 from the Node.js project's own Debian packages)\n`,
+  );
   process.exit(1);
 } else {
   main(process.argv.slice(2), __filename).then(
     (code) => process.exit(code),
-    (e) => { process.stderr.write(`ipmasq: ${(e as Error).stack ?? e}\n`); process.exit(1); });
+    (e) => {
+      process.stderr.write(`ipmasq: ${(e as Error).stack ?? e}\n`);
+      process.exit(1);
+    },
+  );
 }

@@ -7,15 +7,50 @@ import { ipv4, udp, icmp, concat, plainVnet } from "../harness/packets";
 import * as L from "../assembly/layout";
 
 const FLOWS = [
-  { proto: 17, lan: "192.168.0.2", lanPort: 40001, remote: "10.0.0.2", remotePort: 53, wan: "10.0.0.1", wanPort: 61001 },
+  {
+    proto: 17,
+    lan: "192.168.0.2",
+    lanPort: 40001,
+    remote: "10.0.0.2",
+    remotePort: 53,
+    wan: "10.0.0.1",
+    wanPort: 61001,
+  },
   // a redirect from the LAN: the LAN client is the flow's remote end, reached by the WAN-side key
-  { proto: 17, lan: "192.168.0.1", lanPort: 3128, remote: "192.168.0.2", remotePort: 40009, wan: "10.0.0.9", wanPort: 53, fixed: true },
+  {
+    proto: 17,
+    lan: "192.168.0.1",
+    lanPort: 3128,
+    remote: "192.168.0.2",
+    remotePort: 40009,
+    wan: "10.0.0.9",
+    wanPort: 53,
+    fixed: true,
+  },
 ];
-const out = concat(plainVnet(), ipv4({ src: "192.168.0.2", dst: "10.0.0.2", proto: 17 }, udp("192.168.0.2", "10.0.0.2", 40001, 53, new Uint8Array(8))));
-const back = concat(plainVnet(), ipv4({ src: "10.0.0.2", dst: "10.0.0.1", proto: 17 }, udp("10.0.0.2", "10.0.0.1", 53, 61001, new Uint8Array(8))));
-const toProxy = concat(plainVnet(), ipv4({ src: "192.168.0.2", dst: "10.0.0.9", proto: 17 }, udp("192.168.0.2", "10.0.0.9", 40009, 53, new Uint8Array(8))));
+const out = concat(
+  plainVnet(),
+  ipv4(
+    { src: "192.168.0.2", dst: "10.0.0.2", proto: 17 },
+    udp("192.168.0.2", "10.0.0.2", 40001, 53, new Uint8Array(8)),
+  ),
+);
+const back = concat(
+  plainVnet(),
+  ipv4({ src: "10.0.0.2", dst: "10.0.0.1", proto: 17 }, udp("10.0.0.2", "10.0.0.1", 53, 61001, new Uint8Array(8))),
+);
+const toProxy = concat(
+  plainVnet(),
+  ipv4(
+    { src: "192.168.0.2", dst: "10.0.0.9", proto: 17 },
+    udp("192.168.0.2", "10.0.0.9", 40009, 53, new Uint8Array(8)),
+  ),
+);
 // a port unreachable from the WAN about our outbound datagram, and the same claiming to come from inside
-const emb = ipv4({ src: "10.0.0.1", dst: "10.0.0.2", proto: 17 }, udp("10.0.0.1", "10.0.0.2", 61001, 53, new Uint8Array(8)));
+const emb = ipv4(
+  { src: "10.0.0.1", dst: "10.0.0.2", proto: 17 },
+  udp("10.0.0.1", "10.0.0.2", 61001, 53, new Uint8Array(8)),
+);
 const errIn = concat(plainVnet(), ipv4({ src: "10.0.0.2", dst: "10.0.0.1", proto: 1 }, icmp(3, 3, 0, emb)));
 
 // [case, packet, ingress, verdict]

@@ -6,7 +6,6 @@ import { makeTopology, writeConfig } from "../harness/topology";
 import { kernelState } from "../harness/kernel-state";
 import { BUNDLE } from "../harness/ipmasq-cli";
 
-
 t.test("errors name what is missing, and change nothing", async (t) => {
   const topo = makeTopology("err");
   t.teardown(() => topo.destroy());
@@ -15,7 +14,11 @@ t.test("errors name what is missing, and change nothing", async (t) => {
   const before = kernelState(topo, topo.gw);
   const run = (prefix: string[], extra: string[] = []): { code: number; err: string } => {
     try {
-      topo.exec(topo.gw, [...prefix, process.execPath, BUNDLE, "run", "--config", config, "--state-dir", state, ...extra], { timeout: 30_000 });
+      topo.exec(
+        topo.gw,
+        [...prefix, process.execPath, BUNDLE, "run", "--config", config, "--state-dir", state, ...extra],
+        { timeout: 30_000 },
+      );
       return { code: 0, err: "" };
     } catch (e) {
       return { code: (e as { status: number }).status, err: String((e as { stderr: string }).stderr) };
@@ -29,7 +32,11 @@ t.test("errors name what is missing, and change nothing", async (t) => {
   // a private mount namespace hides /dev/net/tun from this one command only
   const noTun = run(["unshare", "-m", "sh", "-c", 'mount -t tmpfs none /dev/net && exec "$@"', "sh"]);
   t.equal(noTun.code, 1);
-  t.match(noTun.err, /\/dev\/net\/tun does not exist: the kernel's tun driver is missing/, "without /dev/net/tun: says so");
+  t.match(
+    noTun.err,
+    /\/dev\/net\/tun does not exist: the kernel's tun driver is missing/,
+    "without /dev/net/tun: says so",
+  );
   t.equal(kernelState(topo, topo.gw), before, "and nothing was changed");
 
   topo.exec(topo.gw, ["ip", "link", "add", "masq0", "type", "veth", "peer", "name", "masq0p"]);

@@ -5,20 +5,42 @@ import t from "tap";
 import { join } from "node:path";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import { makeTopology, writeConfig, startGateway, waitExit, until, outcome, type Topology, SEED_CONFIG } from "../harness/topology";
+import {
+  makeTopology,
+  writeConfig,
+  startGateway,
+  waitExit,
+  until,
+  outcome,
+  type Topology,
+  SEED_CONFIG,
+} from "../harness/topology";
 import { BUNDLE } from "../harness/ipmasq-cli";
-
 
 // vsftpd needs an empty directory to chroot into; one of the test's own (removed with it)
 function vsftpd(topo: Topology, ns: string, root: string, name: string): void {
   const empty = join(topo.dir, "vsftpd-empty");
   mkdirSync(empty, { recursive: true, mode: 0o755 });
   const conf = join(topo.dir, `${name}.conf`);
-  writeFileSync(conf, [
-    "listen=YES", "listen_ipv6=NO", "anonymous_enable=YES", "local_enable=NO", "write_enable=NO", `anon_root=${root}`,
-    "no_anon_password=YES", "seccomp_sandbox=NO", "background=NO", `secure_chroot_dir=${empty}`,
-    "pasv_enable=YES", "port_enable=YES", "connect_from_port_20=NO", "",
-  ].join("\n"));
+  writeFileSync(
+    conf,
+    [
+      "listen=YES",
+      "listen_ipv6=NO",
+      "anonymous_enable=YES",
+      "local_enable=NO",
+      "write_enable=NO",
+      `anon_root=${root}`,
+      "no_anon_password=YES",
+      "seccomp_sandbox=NO",
+      "background=NO",
+      `secure_chroot_dir=${empty}`,
+      "pasv_enable=YES",
+      "port_enable=YES",
+      "connect_from_port_20=NO",
+      "",
+    ].join("\n"),
+  );
   topo.spawn(ns, ["vsftpd", conf]);
 }
 
@@ -37,8 +59,15 @@ t.test("FTP through the gateway", async (t) => {
   const listening = (ns: string): boolean => topo.exec(ns, ["ss", "-Hltn", "sport = :21"]).trim() !== "";
   await until(() => listening(topo.wan) && listening(topo.lan));
 
-  const g = await startGateway(topo, ["--config", writeConfig(topo, `${SEED_CONFIG}ipmasqadm portfw -a -P tcp -L 10.0.0.1 21 -R 192.168.0.2 21\n`)], state);
-  t.teardown(async () => { g.proc.kill("SIGTERM"); await waitExit(g.proc).catch(() => undefined); });
+  const g = await startGateway(
+    topo,
+    ["--config", writeConfig(topo, `${SEED_CONFIG}ipmasqadm portfw -a -P tcp -L 10.0.0.1 21 -R 192.168.0.2 21\n`)],
+    state,
+  );
+  t.teardown(async () => {
+    g.proc.kill("SIGTERM");
+    await waitExit(g.proc).catch(() => undefined);
+  });
 
   const MODES: Array<[string, string[]]> = [
     ["active, EPRT", ["--ftp-port", "-"]],
@@ -57,7 +86,10 @@ t.test("FTP through the gateway", async (t) => {
     t.equal(sha(readFileSync(out)), sha(data), `WAN client, LAN server behind port forward, ${mode}: byte-exact`);
   }
   const conns = JSON.parse(topo.exec(topo.gw, [process.execPath, BUNDLE, "conns", "--json", "--state-dir", state]));
-  t.ok(conns.some((c: { remote: string }) => c.remote === "10.0.0.2:21"), "the control connection is in the table");
+  t.ok(
+    conns.some((c: { remote: string }) => c.remote === "10.0.0.2:21"),
+    "the control connection is in the table",
+  );
 
   g.proc.kill("SIGTERM");
   await waitExit(g.proc);
@@ -65,9 +97,39 @@ t.test("FTP through the gateway", async (t) => {
   try {
     // the server is told 192.168.0.2 and cannot connect there: it answers 425 (curl exits 8,
     // "weird server reply") or curl gives up waiting for the data connection (28)
-    const active = outcome(() => topo.exec(topo.lan, ["curl", "-sS", "--max-time", "8", "--ftp-port", "-", "--disable-eprt", "-o", "/dev/null", "ftp://10.0.0.2/file.bin"]));
-    t.ok([8, 28, 30].includes(active.code), `with --ftp-helper off, active FTP from the LAN fails (curl ${active.code}: ${active.out.trim().split("\n")[0]})`);
-    t.match(topo.exec(topo.lan, ["curl", "-sS", "--max-time", "8", "-o", "/dev/null", "-w", "%{http_code}", "ftp://10.0.0.2/file.bin"]), /^226$/, "while passive FTP, which needs no helper, still works");
+    const active = outcome(() =>
+      topo.exec(topo.lan, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "8",
+        "--ftp-port",
+        "-",
+        "--disable-eprt",
+        "-o",
+        "/dev/null",
+        "ftp://10.0.0.2/file.bin",
+      ]),
+    );
+    t.ok(
+      [8, 28, 30].includes(active.code),
+      `with --ftp-helper off, active FTP from the LAN fails (curl ${active.code}: ${active.out.trim().split("\n")[0]})`,
+    );
+    t.match(
+      topo.exec(topo.lan, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "8",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+        "ftp://10.0.0.2/file.bin",
+      ]),
+      /^226$/,
+      "while passive FTP, which needs no helper, still works",
+    );
   } finally {
     off.proc.kill("SIGTERM");
     await waitExit(off.proc);

@@ -18,22 +18,51 @@ import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
 
-interface Member { name: "gw1" | "gw2"; state: string; ipmasq?: ChildProcess; log?: () => string; keepalived?: ChildProcess }
+interface Member {
+  name: "gw1" | "gw2";
+  state: string;
+  ipmasq?: ChildProcess;
+  log?: () => string;
+  keepalived?: ChildProcess;
+}
 
 t.test("an HA pair: failover with every connection kept, resync, and a WAN link cut", async (t) => {
   const p = makePair();
   t.teardown(() => p.destroy());
   const { key, config } = pairFiles(p);
-  const members: Record<"gw1" | "gw2", Member> = { gw1: { name: "gw1", state: join(p.dir, "gw1") }, gw2: { name: "gw2", state: join(p.dir, "gw2") } };
+  const members: Record<"gw1" | "gw2", Member> = {
+    gw1: { name: "gw1", state: join(p.dir, "gw1") },
+    gw2: { name: "gw2", state: join(p.dir, "gw2") },
+  };
   const peerOf = { gw1: "10.9.0.2", gw2: "10.9.0.1" };
   const lanAddr = { gw1: "192.168.0.2", gw2: "192.168.0.3" };
   const cli = (m: Member, ...args: string[]): string => ipmasqCli(p.exec, p.ns[m.name], m.state)(...args);
-  const ha = (m: Member): { role: string; peerRole: string; counts: { receivedRecords: number; fullReceived: number; refused: Record<string, number> } } =>
-    JSON.parse(cli(m, "status", "--json")).ha;
+  const ha = (
+    m: Member,
+  ): {
+    role: string;
+    peerRole: string;
+    counts: { receivedRecords: number; fullReceived: number; refused: Record<string, number> };
+  } => JSON.parse(cli(m, "status", "--json")).ha;
 
   const startIpmasq = async (m: Member): Promise<void> => {
-    const g = p.spawn(p.ns[m.name], [NODE, BUNDLE, "run", "--config", config, "--state-dir", m.state, "--public", "10.0.0.1",
-      "--sync-peer", peerOf[m.name], "--sync-key", key, "--sync-dev", "sync0"]);
+    const g = p.spawn(p.ns[m.name], [
+      NODE,
+      BUNDLE,
+      "run",
+      "--config",
+      config,
+      "--state-dir",
+      m.state,
+      "--public",
+      "10.0.0.1",
+      "--sync-peer",
+      peerOf[m.name],
+      "--sync-key",
+      key,
+      "--sync-dev",
+      "sync0",
+    ]);
     const w = watch(g);
     await w.until(/ready\n/);
     m.ipmasq = g;
@@ -46,7 +75,9 @@ t.test("an HA pair: failover with every connection kept, resync, and a WAN link 
     chmodSync(notify, 0o700);
     const conf = join(p.dir, `keepalived-${m.name}.conf`);
     const other = m.name === "gw1" ? "gw2" : "gw1";
-    writeFileSync(conf, `global_defs {
+    writeFileSync(
+      conf,
+      `global_defs {
   router_id ipmasq_${m.name}
   script_user root
 }
@@ -72,38 +103,89 @@ vrrp_instance gateway {
   notify_backup "${notify} backup"
   notify_fault "${notify} fault"
 }
-`);
-    m.keepalived = p.spawn(p.ns[m.name], ["keepalived", "--dont-fork", "--log-console", "--vrrp", "--use-file", conf,
-      "--pid", join(p.dir, `keepalived-${m.name}.pid`), "--vrrp_pid", join(p.dir, `vrrp-${m.name}.pid`)]);
+`,
+    );
+    m.keepalived = p.spawn(p.ns[m.name], [
+      "keepalived",
+      "--dont-fork",
+      "--log-console",
+      "--vrrp",
+      "--use-file",
+      conf,
+      "--pid",
+      join(p.dir, `keepalived-${m.name}.pid`),
+      "--vrrp_pid",
+      join(p.dir, `vrrp-${m.name}.pid`),
+    ]);
     watch(m.keepalived);
   };
   // a dead box: every process in it gone at once (keepalived's VRRP child too), its links dark
   const die = async (m: Member): Promise<void> => {
-    for (const pid of execFileSync("ip", ["netns", "pids", p.ns[m.name]], { encoding: "utf8" }).split(/\s+/).filter(Boolean)) {
-      try { process.kill(Number(pid), "SIGKILL"); } catch { /* gone */ }
+    for (const pid of execFileSync("ip", ["netns", "pids", p.ns[m.name]], { encoding: "utf8" })
+      .split(/\s+/)
+      .filter(Boolean)) {
+      try {
+        process.kill(Number(pid), "SIGKILL");
+      } catch {
+        /* gone */
+      }
     }
     await Promise.allSettled([m.keepalived && waitExit(m.keepalived), m.ipmasq && waitExit(m.ipmasq)]);
     for (const dev of ["eth1", "eth0", "sync0"]) p.exec(p.ns[m.name], ["ip", "link", "set", dev, "down"]);
   };
-  const roleOf = (m: Member): string => { try { return ha(m).role; } catch { return "down"; } };
+  const roleOf = (m: Member): string => {
+    try {
+      return ha(m).role;
+    } catch {
+      return "down";
+    }
+  };
   const { gw1, gw2 } = members;
   t.teardown(async () => {
-    for (const m of [gw1, gw2]) { m.keepalived?.kill("SIGTERM"); m.ipmasq?.kill("SIGTERM"); }
-    await Promise.allSettled([gw1, gw2].flatMap((m) => [m.keepalived && waitExit(m.keepalived), m.ipmasq && waitExit(m.ipmasq)]));
+    for (const m of [gw1, gw2]) {
+      m.keepalived?.kill("SIGTERM");
+      m.ipmasq?.kill("SIGTERM");
+    }
+    await Promise.allSettled(
+      [gw1, gw2].flatMap((m) => [m.keepalived && waitExit(m.keepalived), m.ipmasq && waitExit(m.ipmasq)]),
+    );
   });
 
   // ---- the pair comes up ------------------------------------------------------------------
   await startIpmasq(gw1);
   await startIpmasq(gw2);
-  t.match(gw1.log!(), /HA pair: table sync with 10\.9\.0\.2:8472; backup \(forwarding nothing/, "a pair member starts as backup");
-  t.match(gw1.log!(), /waiting for the WAN: 10\.0\.0\.1 \(--public\) is not on eth0/, "and waits for its public address");
-  t.equal(p.exec(p.ns.gw1, ["ss", "-Hlun", "sport = :8472"]).trim().split("\n").length, 1, "the sync socket is one, on the sync link");
-  t.match(p.exec(p.ns.gw1, ["ss", "-Hlun", "sport = :8472"]), /10\.9\.0\.1%sync0:8472|10\.9\.0\.1:8472/, "bound to the sync link's address");
+  t.match(
+    gw1.log!(),
+    /HA pair: table sync with 10\.9\.0\.2:8472; backup \(forwarding nothing/,
+    "a pair member starts as backup",
+  );
+  t.match(
+    gw1.log!(),
+    /waiting for the WAN: 10\.0\.0\.1 \(--public\) is not on eth0/,
+    "and waits for its public address",
+  );
+  t.equal(
+    p.exec(p.ns.gw1, ["ss", "-Hlun", "sport = :8472"]).trim().split("\n").length,
+    1,
+    "the sync socket is one, on the sync link",
+  );
+  t.match(
+    p.exec(p.ns.gw1, ["ss", "-Hlun", "sport = :8472"]),
+    /10\.9\.0\.1%sync0:8472|10\.9\.0\.1:8472/,
+    "bound to the sync link's address",
+  );
   startKeepalived(gw1);
   startKeepalived(gw2);
   await until(() => roleOf(gw1) === "master" && roleOf(gw2) === "backup", 30_000);
   t.pass("keepalived made gw1 master and gw2 backup (notify scripts ran ipmasq role)");
-  await until(() => { try { p.exec(p.ns.lan, ["ping", "-c", "1", "-W", "1", "10.0.0.254"]); return true; } catch { return false; } }, 20_000);
+  await until(() => {
+    try {
+      p.exec(p.ns.lan, ["ping", "-c", "1", "-W", "1", "10.0.0.254"]);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 20_000);
   const masquerading = /the WAN is eth0: masquerading as 10\.0\.0\.1/;
   await until(() => masquerading.test(gw1.log!()), 5000).catch(() => undefined); // the log line may trail the first ping
   t.match(gw1.log!(), masquerading, "the master masquerades as the virtual address");
@@ -114,18 +196,36 @@ vrrp_instance gateway {
   await waitListening(p.spawn(p.ns.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   const path = "/bytes?n=40000000&seed=11";
   const want = p.exec(p.ns.wan, ["sh", "-c", `curl -sS 'http://127.0.0.1:8080${path}' | sha256sum`]).split(" ")[0];
-  const downloader = p.spawn(p.ns.lan, ["sh", "-c", `curl -sS --max-time 120 'http://10.0.0.254:8080${path}&rate=2500000' | sha256sum`]);
+  const downloader = p.spawn(p.ns.lan, [
+    "sh",
+    "-c",
+    `curl -sS --max-time 120 'http://10.0.0.254:8080${path}&rate=2500000' | sha256sum`,
+  ]);
   const download = watch(downloader);
   const downloadDone = new Promise((r) => downloader.on("exit", r));
   const session = watch(p.spawn(p.ns.lan, [NODE, join(PEERS, "session.js"), "client", "10.0.0.254", "7000", "40"]));
   await sleep(3000);
-  const synced = JSON.parse(cli(gw2, "conns", "--json")) as Array<{ proto: string; lan: string; public: string; remote: string }>;
+  const synced = JSON.parse(cli(gw2, "conns", "--json")) as Array<{
+    proto: string;
+    lan: string;
+    public: string;
+    remote: string;
+  }>;
   const onMaster = JSON.parse(cli(gw1, "conns", "--json")) as typeof synced;
   const sessionFlow = onMaster.find((f) => f.proto === "TCP" && f.remote === "10.0.0.254:7000")!;
   t.ok(sessionFlow, `the master has the session's flow (${sessionFlow?.lan} as ${sessionFlow?.public})`);
-  t.ok(synced.some((f) => f.proto === "TCP" && f.lan === sessionFlow.lan && f.public === sessionFlow.public), "the backup has it too, with the same public port");
-  t.ok(synced.some((f) => f.proto === "UDP" && f.remote === "10.0.0.254:7000"), "and the UDP stream's");
-  t.ok(synced.some((f) => f.remote === "10.0.0.254:8080"), "and the download's");
+  t.ok(
+    synced.some((f) => f.proto === "TCP" && f.lan === sessionFlow.lan && f.public === sessionFlow.public),
+    "the backup has it too, with the same public port",
+  );
+  t.ok(
+    synced.some((f) => f.proto === "UDP" && f.remote === "10.0.0.254:7000"),
+    "and the UDP stream's",
+  );
+  t.ok(
+    synced.some((f) => f.remote === "10.0.0.254:8080"),
+    "and the download's",
+  );
   t.equal(JSON.parse(cli(gw2, "status", "--json")).ha.standbyDrops, 0, "nothing reached the backup's data path");
 
   // ---- the master dies ----------------------------------------------------------------------
@@ -134,16 +234,34 @@ vrrp_instance gateway {
   await until(() => roleOf(gw2) === "master", 30_000);
   t.pass(`gw2 is master ${Date.now() - diedAt} ms after gw1 died`);
   await downloadDone;
-  t.equal(download.text().split(" ")[0], want, `the 40 MB download completed byte-exact across the failover${download.text().startsWith("curl") ? ` (${download.text().trim()})` : ""}`);
+  t.equal(
+    download.text().split(" ")[0],
+    want,
+    `the 40 MB download completed byte-exact across the failover${download.text().startsWith("curl") ? ` (${download.text().trim()})` : ""}`,
+  );
   await session.until(/\{.*\}/, 60_000);
   const s1 = JSON.parse(/\{.*\}/.exec(session.text())![0]);
   t.equal(s1.tcpError, "", "the interactive session never broke");
-  t.ok(s1.tcpAnswered >= s1.tcpSent - 2, `it still answers: ${s1.tcpAnswered} of ${s1.tcpSent} lines echoed, the longest wait ${s1.tcpLongestWaitMs} ms`);
-  t.ok(s1.udpAnswered > s1.udpSent / 2, `the UDP stream resumed: ${s1.udpAnswered} of ${s1.udpSent} answered, the longest gap ${s1.udpLongestGapMs} ms`);
+  t.ok(
+    s1.tcpAnswered >= s1.tcpSent - 2,
+    `it still answers: ${s1.tcpAnswered} of ${s1.tcpSent} lines echoed, the longest wait ${s1.tcpLongestWaitMs} ms`,
+  );
+  t.ok(
+    s1.udpAnswered > s1.udpSent / 2,
+    `the UDP stream resumed: ${s1.udpAnswered} of ${s1.udpSent} answered, the longest gap ${s1.udpLongestGapMs} ms`,
+  );
   const tcpSeen = [...server.text().matchAll(/^tcp (\S+)$/gm)].map((m) => m[1]);
-  t.same(tcpSeen, [sessionFlow.public], "the WAN server saw one TCP connection, from the public address and port the master gave it");
+  t.same(
+    tcpSeen,
+    [sessionFlow.public],
+    "the WAN server saw one TCP connection, from the public address and port the master gave it",
+  );
   const udp = [...server.text().matchAll(/^udp (\S+) (\d+)$/gm)].map((m) => ({ from: m[1], at: Number(m[2]) }));
-  t.same([...new Set(udp.map((u) => u.from))].length, 1, `the UDP stream kept its public address and port (${udp[0]?.from})`);
+  t.same(
+    [...new Set(udp.map((u) => u.from))].length,
+    1,
+    `the UDP stream kept its public address and port (${udp[0]?.from})`,
+  );
   const gap = Math.max(...udp.slice(1).map((u, i) => u.at - udp[i].at));
   t.pass(`failover time (the longest silence of the UDP stream at the WAN server): ${gap} ms`);
 
@@ -156,13 +274,28 @@ vrrp_instance gateway {
   await sleep(2000);
   await startIpmasq(gw1);
   startKeepalived(gw1);
-  await until(() => { try { return ha(gw1).counts.fullReceived > 0 && roleOf(gw1) === "backup"; } catch { return false; } }, 30_000);
+  await until(() => {
+    try {
+      return ha(gw1).counts.fullReceived > 0 && roleOf(gw1) === "backup";
+    } catch {
+      return false;
+    }
+  }, 30_000);
   t.pass("the old master is back as backup (nopreempt) and received the whole table");
   const back = JSON.parse(cli(gw1, "conns", "--json")) as typeof synced;
-  const live = (JSON.parse(cli(gw2, "conns", "--json")) as typeof synced).filter((f) => f.proto === "TCP" && f.remote === "10.0.0.254:7000");
-  t.ok(live.length >= 1 && live.every((f) => back.some((b) => b.lan === f.lan && b.public === f.public)), "it holds the master's sessions with their public ports");
+  const live = (JSON.parse(cli(gw2, "conns", "--json")) as typeof synced).filter(
+    (f) => f.proto === "TCP" && f.remote === "10.0.0.254:7000",
+  );
+  t.ok(
+    live.length >= 1 && live.every((f) => back.some((b) => b.lan === f.lan && b.public === f.public)),
+    "it holds the master's sessions with their public ports",
+  );
   t.equal(roleOf(gw2), "master", "the master stayed master");
-  t.same(ha(gw1).counts.refused, { stranger: 0, short: 0, magic: 0, version: 0, mac: 0, malformed: 0, replay: 0, skew: 0 }, "no datagram was refused");
+  t.same(
+    ha(gw1).counts.refused,
+    { stranger: 0, short: 0, magic: 0, version: 0, mac: 0, malformed: 0, replay: 0, skew: 0 },
+    "no datagram was refused",
+  );
 
   // ---- the master's WAN link is cut: FAULT, and back to gw1 ----------------------------------
   await sleep(3000);
@@ -173,8 +306,14 @@ vrrp_instance gateway {
   await session2.until(/\{.*\}/, 60_000);
   const s2 = JSON.parse(/\{.*\}/.exec(session2.text())![0]);
   t.equal(s2.tcpError, "", "a session through both changes never broke");
-  t.ok(s2.tcpAnswered >= s2.tcpSent - 2, `${s2.tcpAnswered} of ${s2.tcpSent} lines echoed, the longest wait ${s2.tcpLongestWaitMs} ms`);
-  t.ok(s2.udpAnswered > s2.udpSent / 2, `UDP: ${s2.udpAnswered} of ${s2.udpSent} answered, the longest gap ${s2.udpLongestGapMs} ms`);
+  t.ok(
+    s2.tcpAnswered >= s2.tcpSent - 2,
+    `${s2.tcpAnswered} of ${s2.tcpSent} lines echoed, the longest wait ${s2.tcpLongestWaitMs} ms`,
+  );
+  t.ok(
+    s2.udpAnswered > s2.udpSent / 2,
+    `UDP: ${s2.udpAnswered} of ${s2.udpSent} answered, the longest gap ${s2.udpLongestGapMs} ms`,
+  );
   t.ok(JSON.parse(cli(gw2, "status", "--json")).ha.standbyDrops >= 0, "the faulty gateway reports what it dropped");
 });
 
@@ -185,13 +324,39 @@ t.test("the sync refuses forged, replayed and strange datagrams", async (t) => {
   t.teardown(() => p.destroy());
   const { key, config } = pairFiles(p);
   const state = join(p.dir, "gw1");
-  const g = p.spawn(p.ns.gw1, [NODE, BUNDLE, "run", "--config", config, "--state-dir", state, "--public", "10.0.0.1", "--sync-peer", "10.9.0.2", "--sync-key", key, "--sync-dev", "sync0"]);
+  const g = p.spawn(p.ns.gw1, [
+    NODE,
+    BUNDLE,
+    "run",
+    "--config",
+    config,
+    "--state-dir",
+    state,
+    "--public",
+    "10.0.0.1",
+    "--sync-peer",
+    "10.9.0.2",
+    "--sync-key",
+    key,
+    "--sync-dev",
+    "sync0",
+  ]);
   const w = watch(g);
-  t.teardown(async () => { g.kill("SIGTERM"); await waitExit(g).catch(() => undefined); });
+  t.teardown(async () => {
+    g.kill("SIGTERM");
+    await waitExit(g).catch(() => undefined);
+  });
   await w.until(/ready\n/);
   // the peer's side, by hand: scapy-free, a node script with the same encoder
   const send = (script: string, from = "10.9.0.2"): void => {
-    p.exec(p.ns.gw2, [NODE, "--import", "tsx", "-e", `
+    p.exec(
+      p.ns.gw2,
+      [
+        NODE,
+        "--import",
+        "tsx",
+        "-e",
+        `
       const { encode } = require(${JSON.stringify(join(__dirname, "..", "host", "sync", "sync-wire.ts"))});
       const dgram = require("node:dgram");
       const key = Buffer.from(require("node:fs").readFileSync(${JSON.stringify(key)}, "utf8").trim());
@@ -200,31 +365,54 @@ t.test("the sync refuses forged, replayed and strange datagrams", async (t) => {
       const seq = BigInt(Date.now()) * 1000n;
       ${script}
       s.bind(0, ${JSON.stringify(from)}, () => { let n = out.length; for (const b of out) s.send(b, 8472, "10.9.0.1", () => { if (--n === 0) s.close(); }); });
-    `], 30_000);
+    `,
+      ],
+      30_000,
+    );
   };
-  const counts = (): { receivedRecords: number; refused: Record<string, number> } => JSON.parse(p.exec(p.ns.gw1, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).ha.counts;
+  const counts = (): { receivedRecords: number; refused: Record<string, number> } =>
+    JSON.parse(p.exec(p.ns.gw1, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).ha.counts;
   const conns = (): string => p.exec(p.ns.gw1, [NODE, BUNDLE, "conns", "--state-dir", state]);
 
-  send(`const out = [encode(Buffer.from("not the key, but as long as the key is"), { kind: 0, sender: 7n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 1, flow }])];`);
+  send(
+    `const out = [encode(Buffer.from("not the key, but as long as the key is"), { kind: 0, sender: 7n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 1, flow }])];`,
+  );
   await until(() => counts().refused.mac === 1);
-  t.notMatch(conns(), /192\.168\.0\.10:40000/, "a datagram with the wrong key is refused (mac), its flow not installed");
+  t.notMatch(
+    conns(),
+    /192\.168\.0\.10:40000/,
+    "a datagram with the wrong key is refused (mac), its flow not installed",
+  );
 
-  send(`const good = encode(key, { kind: 0, sender: 7n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 1, flow }]); const out = [good, good];`);
+  send(
+    `const good = encode(key, { kind: 0, sender: 7n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 1, flow }]); const out = [good, good];`,
+  );
   await until(() => counts().refused.replay === 1);
   t.match(conns(), /192\.168\.0\.10:40000/, "the right key: the flow is installed");
   t.pass("the same datagram again is refused (replay)");
 
-  send(`const out = [encode(key, { kind: 0, sender: 8n, seq: seq - 120000000n, role: "master", full: false, fullFrom: 0 }, [{ type: 2, key: flow }])];`);
+  send(
+    `const out = [encode(key, { kind: 0, sender: 8n, seq: seq - 120000000n, role: "master", full: false, fullFrom: 0 }, [{ type: 2, key: flow }])];`,
+  );
   await until(() => counts().refused.skew === 1);
   t.match(conns(), /192\.168\.0\.10:40000/, "a datagram two minutes old is refused (skew): the flow stays");
 
-  send(`const out = [encode(key, { kind: 0, sender: 8n, seq: seq + 1000n, role: "master", full: false, fullFrom: 0 }, [{ type: 4, json: "{not a policy" }, { type: 4, json: "{}" }])];`);
+  send(
+    `const out = [encode(key, { kind: 0, sender: 8n, seq: seq + 1000n, role: "master", full: false, fullFrom: 0 }, [{ type: 4, json: "{not a policy" }, { type: 4, json: "{}" }])];`,
+  );
   await until(() => /the peer's policy was not applied: it is not a policy/.test(w.text()));
-  t.match(w.text(), /the peer's policy was not applied: it is not JSON/, "a policy that is not JSON, with the right key, is refused and the gateway goes on");
+  t.match(
+    w.text(),
+    /the peer's policy was not applied: it is not JSON/,
+    "a policy that is not JSON, with the right key, is refused and the gateway goes on",
+  );
   t.match(w.text(), /the peer's policy was not applied: it is not a policy/, "and so is JSON that is not a policy");
 
   p.exec(p.ns.gw2, ["ip", "addr", "add", "10.9.0.3/29", "dev", "sync0"]);
-  send(`const out = [encode(key, { kind: 0, sender: 9n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 2, key: flow }])];`, "10.9.0.3");
+  send(
+    `const out = [encode(key, { kind: 0, sender: 9n, seq, role: "master", full: false, fullFrom: 0 }, [{ type: 2, key: flow }])];`,
+    "10.9.0.3",
+  );
   await until(() => counts().refused.stranger === 1);
   t.match(conns(), /192\.168\.0\.10:40000/, "one from another address is refused (stranger), even with the key");
   t.match(w.text(), /ready/, "and the gateway runs on");

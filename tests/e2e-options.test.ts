@@ -16,15 +16,30 @@ t.test("run options", async (t) => {
   t.teardown(() => topo.destroy());
   const state = join(topo.dir, "state");
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
-  const range = (): string => topo.exec(topo.gw, ["sysctl", "-n", "net.ipv4.ip_local_port_range"]).trim().replace(/\s+/g, " ");
+  const range = (): string =>
+    topo.exec(topo.gw, ["sysctl", "-n", "net.ipv4.ip_local_port_range"]).trim().replace(/\s+/g, " ");
   const original = range();
   const run = async (args: string[], check: (log: string) => void | Promise<void>): Promise<void> => {
     const g = await startGateway(topo, ["--config", writeConfig(topo), ...args], state);
-    try { await check(g.log()); } finally { g.proc.kill("SIGTERM"); await waitExit(g.proc); }
+    try {
+      await check(g.log());
+    } finally {
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
+    }
   };
   // the address the WAN server saw; `port`: the client's source port
   const seen = (ns: string, port?: number): string =>
-    JSON.parse(topo.exec(ns, ["curl", "-sS", "--max-time", "5", ...(port ? ["--local-port", String(port)] : []), "http://10.0.0.2:8080/"])).from;
+    JSON.parse(
+      topo.exec(ns, [
+        "curl",
+        "-sS",
+        "--max-time",
+        "5",
+        ...(port ? ["--local-port", String(port)] : []),
+        "http://10.0.0.2:8080/",
+      ]),
+    ).from;
 
   // [--ports, the gateway's own ports it must move to]
   const EDGES: Array<[string, string]> = [
@@ -71,28 +86,44 @@ t.test("run options", async (t) => {
     topo.exec(topo.gw, ["ip", "addr", "add", "192.168.1.1/24", "dev", "eth2"]);
     topo.exec(topo.gw, ["ip", "link", "set", "eth2", "up"]);
     const wide = "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/16 -j MASQ\n";
-    const start = (args: string[]): ReturnType<typeof startGateway> => startGateway(topo, ["--config", writeConfig(topo, wide), ...args], state);
+    const start = (args: string[]): ReturnType<typeof startGateway> =>
+      startGateway(topo, ["--config", writeConfig(topo, wide), ...args], state);
     try {
       let g = await start([]);
-      t.match(g.log(), /masquerading 192\.168\.0\.0\/16 from eth1, eth2 as 10\.0\.0\.1/, "without --lan every interface in the masqueraded network is a LAN");
-      g.proc.kill("SIGTERM"); await waitExit(g.proc);
+      t.match(
+        g.log(),
+        /masquerading 192\.168\.0\.0\/16 from eth1, eth2 as 10\.0\.0\.1/,
+        "without --lan every interface in the masqueraded network is a LAN",
+      );
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
       g = await start(["--lan", "eth1"]);
       t.match(g.log(), /masquerading 192\.168\.0\.0\/16 from eth1 as 10\.0\.0\.1/, "--lan eth1: only eth1");
       t.match(g.log(), /receive offload on eth1, eth0:/, "receive offload is set on the pinned LAN and the WAN only");
       t.equal(seen(topo.lan), "10.0.0.1", "and it forwards");
-      g.proc.kill("SIGTERM"); await waitExit(g.proc);
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
     } finally {
       topo.exec(topo.gw, ["ip", "link", "del", "eth2"]);
     }
   });
 
   await t.test("--gro-hold, --gro-busy", async (t) => {
-    const line = (dev: string): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith(`${dev}:`))!;
+    const line = (dev: string): string =>
+      receiveOffload(topo, topo.gw)
+        .split("\n")
+        .find((l) => l.startsWith(`${dev}:`))!;
     await run(["--gro-hold", "200", "--gro-busy", "0"], async () => {
       await until(() => / 200000 1\s*$/.test(line("eth0")));
-      t.match(line("eth0"), /generic-receive-offload: on .* 200000 1\s*$/, "--gro-busy 0: held always, 200 µs: gro_flush_timeout 200000 ns, deferred interrupts");
+      t.match(
+        line("eth0"),
+        /generic-receive-offload: on .* 200000 1\s*$/,
+        "--gro-busy 0: held always, 200 µs: gro_flush_timeout 200000 ns, deferred interrupts",
+      );
     });
-    await run(["--gro-hold", "0"], () => { t.match(line("eth0"), /generic-receive-offload: on .* 0 0\s*$/, "--gro-hold 0: GRO on, nothing held"); });
+    await run(["--gro-hold", "0"], () => {
+      t.match(line("eth0"), /generic-receive-offload: on .* 0 0\s*$/, "--gro-hold 0: GRO on, nothing held");
+    });
     t.match(line("eth0"), /generic-receive-offload: off .* 0 0\s*$/, "and all put back on stop");
   });
 
@@ -103,14 +134,19 @@ t.test("run options", async (t) => {
       const out: Record<string, string> = {};
       for (const task of readdirSync(`/proc/${pid}/task`)) {
         const name = readFileSync(`/proc/${pid}/task/${task}/comm`, "utf8").trim();
-        if (/^ipmasq-w\d$/.test(name)) out[name] = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1];
+        if (/^ipmasq-w\d$/.test(name))
+          out[name] = /^Cpus_allowed_list:\s*(\S+)/m.exec(readFileSync(`/proc/${pid}/task/${task}/status`, "utf8"))![1];
       }
       return out;
     };
     const all = `0-${cpus().length - 1}`;
     await run(["--workers", "2", "--pin", "on"], async () => {
       await until(() => Object.keys(placement()).length === 2);
-      t.same(placement(), { "ipmasq-w0": "0", "ipmasq-w1": String(1 % cpus().length) }, "--pin on: worker N on CPU N only");
+      t.same(
+        placement(),
+        { "ipmasq-w0": "0", "ipmasq-w1": String(1 % cpus().length) },
+        "--pin on: worker N on CPU N only",
+      );
     });
     await run(["--workers", "2"], async () => {
       await until(() => Object.keys(placement()).length === 2);
@@ -119,22 +155,66 @@ t.test("run options", async (t) => {
   });
 
   await t.test("a burst is held only while the interface is busy", async (t) => {
-    const line = (dev: string): string => receiveOffload(topo, topo.gw).split("\n").find((l) => l.startsWith(`${dev}:`))!;
+    const line = (dev: string): string =>
+      receiveOffload(topo, topo.gw)
+        .split("\n")
+        .find((l) => l.startsWith(`${dev}:`))!;
     const held = (dev: string): string => / (\d+ \d+)\s*$/.exec(line(dev))![1];
     // the operator's own hold on eth1, which ipmasq must put back each time it lets go
-    const mine = (v: string): void => { const [timeout, irqs] = v.split(" "); topo.exec(topo.gw, ["sh", "-c", `echo ${timeout} > /sys/class/net/eth1/gro_flush_timeout; echo ${irqs} > /sys/class/net/eth1/napi_defer_hard_irqs`]); };
+    const mine = (v: string): void => {
+      const [timeout, irqs] = v.split(" ");
+      topo.exec(topo.gw, [
+        "sh",
+        "-c",
+        `echo ${timeout} > /sys/class/net/eth1/gro_flush_timeout; echo ${irqs} > /sys/class/net/eth1/napi_defer_hard_irqs`,
+      ]);
+    };
     mine("20000 2");
     const iperf = topo.spawn(topo.wan, ["iperf3", "-s", "-p", "5202"]);
     try {
       await until(() => topo.exec(topo.wan, ["ss", "-Hltn", "sport = :5202"]).trim() !== "");
       await run(["--metrics", "9465"], async () => {
-        const holds = (): Array<{ iface: string; holding: boolean; pps: number }> => JSON.parse(topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--json", "--state-dir", state])).receiveHolds;
+        const holds = (): Array<{ iface: string; holding: boolean; pps: number }> =>
+          JSON.parse(
+            topo.exec(topo.gw, [
+              NODE,
+              join(__dirname, "..", "dist", "ipmasq.js"),
+              "status",
+              "--json",
+              "--state-dir",
+              state,
+            ]),
+          ).receiveHolds;
         await until(() => holds().length === 2);
-        t.same(holds().map((h) => [h.iface, h.holding]).sort(), [["eth0", false], ["eth1", false]], "quiet: neither interface holds");
+        t.same(
+          holds()
+            .map((h) => [h.iface, h.holding])
+            .sort(),
+          [
+            ["eth0", false],
+            ["eth1", false],
+          ],
+          "quiet: neither interface holds",
+        );
         t.equal(held("eth1"), "20000 2", "and the operator's own setting stays");
         t.equal(held("eth0"), "0 0", "the WAN keeps the kernel's default");
         // 64-byte datagrams at 50 000 a second into eth1 for a while
-        const load = topo.spawn(topo.lan, ["iperf3", "-c", "10.0.0.2", "-p", "5202", "-u", "-w", "4M", "-l", "36", "-b", String(50_000 * 36 * 8), "-t", "6"]);
+        const load = topo.spawn(topo.lan, [
+          "iperf3",
+          "-c",
+          "10.0.0.2",
+          "-p",
+          "5202",
+          "-u",
+          "-w",
+          "4M",
+          "-l",
+          "36",
+          "-b",
+          String(50_000 * 36 * 8),
+          "-t",
+          "6",
+        ]);
         try {
           await until(() => held("eth1") === "50000 1", 5000);
           const busy = holds().find((h) => h.iface === "eth1")!;
@@ -148,7 +228,11 @@ t.test("run options", async (t) => {
         }
         await until(() => held("eth1") === "20000 2", 5000);
         t.pass("quiet again: eth1 lets go, back to the operator's setting");
-        t.match(topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--state-dir", state]), /receive hold: .*eth1 off \(\d+ packets\/s, switched 2 times\)/, "status says so");
+        t.match(
+          topo.exec(topo.gw, [NODE, join(__dirname, "..", "dist", "ipmasq.js"), "status", "--state-dir", state]),
+          /receive hold: .*eth1 off \(\d+ packets\/s, switched 2 times\)/,
+          "status says so",
+        );
       });
       t.equal(held("eth1"), "20000 2", "on stop the operator's setting is there");
     } finally {

@@ -18,7 +18,10 @@ function files(dir: string): string[] {
 // Relative imports of a file (static, re-exports, type-only and require()), resolved to files;
 // without type-only ones when `code` (what a bundle would carry).
 function imports(file: string, code = false): string[] {
-  const text = readFileSync(file, "utf8").split("\n").filter((l) => !code || !/^import type /.test(l)).join("\n");
+  const text = readFileSync(file, "utf8")
+    .split("\n")
+    .filter((l) => !code || !/^import type /.test(l))
+    .join("\n");
   const specs = [...text.matchAll(/(?:from|import|require\()\s*["'](\.{1,2}\/[^"']+)["']/g)].map((m) => m[1]);
   return specs.map((s) => {
     const base = resolve(dirname(file), s);
@@ -36,7 +39,8 @@ t.test("no import cycles", async (t) => {
     state.set(f, "open");
     stack.push(f);
     for (const g of graph.get(f)!) {
-      if (state.get(g) === "open") cycles.push([...stack.slice(stack.indexOf(g)), g].map((p) => relative(ROOT, p)).join(" -> "));
+      if (state.get(g) === "open")
+        cycles.push([...stack.slice(stack.indexOf(g)), g].map((p) => relative(ROOT, p)).join(" -> "));
       else if (!state.has(g)) visit(g);
     }
     stack.pop();
@@ -48,8 +52,14 @@ t.test("no import cycles", async (t) => {
 });
 
 t.test("shipped code never imports test code", async (t) => {
-  const shipped = ["host", "assembly", "harness", "bench", "demo"].flatMap((d) => files(join(ROOT, d))).concat(join(ROOT, "build.mjs"));
-  const offenders = shipped.flatMap((f) => imports(f).filter((i) => relative(ROOT, i).startsWith("tests/")).map((i) => `${relative(ROOT, f)} imports ${relative(ROOT, i)}`));
+  const shipped = ["host", "assembly", "harness", "bench", "demo"]
+    .flatMap((d) => files(join(ROOT, d)))
+    .concat(join(ROOT, "build.mjs"));
+  const offenders = shipped.flatMap((f) =>
+    imports(f)
+      .filter((i) => relative(ROOT, i).startsWith("tests/"))
+      .map((i) => `${relative(ROOT, f)} imports ${relative(ROOT, i)}`),
+  );
   t.same(offenders, [], "nothing in host/, assembly/, harness/, bench/, demo/ or build.mjs imports from tests/");
 });
 
@@ -65,7 +75,13 @@ t.test("the worker threads' program reaches only the data path", async (t) => {
   };
   walk(join(ROOT, "host/worker/loop.ts"));
   const names = [...reached].map((f) => relative(ROOT, f)).sort();
-  const hostOnly = names.filter((n) => /^host\/(cli|gateway|control|observe|portmap|web|config|kernel)\/|^host\/policy\/ipchains\.ts$|^harness\//.test(n));
+  const hostOnly = names.filter((n) =>
+    /^host\/(cli|gateway|control|observe|portmap|web|config|kernel)\/|^host\/policy\/ipchains\.ts$|^harness\//.test(n),
+  );
   t.ok(names.length > 10, `${names.length} modules reached from host/worker/loop.ts`);
-  t.same(hostOnly, [], "none of the CLI, the gateway's composition, control server, observability, port mapping (NAT-PMP, PCP, UPnP), status page, kernel wiring, config parser or test harness");
+  t.same(
+    hostOnly,
+    [],
+    "none of the CLI, the gateway's composition, control server, observability, port mapping (NAT-PMP, PCP, UPnP), status page, kernel wiring, config parser or test harness",
+  );
 });

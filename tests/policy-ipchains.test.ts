@@ -9,14 +9,34 @@ import { parseAddr } from "../host/net/addr";
 
 type KeySpec = Partial<Omit<PacketKey, "src" | "dst">> & { src: string; dst: string };
 const key = (o: KeySpec): PacketKey => ({
-  proto: 6, sport: 40000, dport: 80, syn: true, fragment: false, icmpType: -1, iface: "eth0", ...o,
-  src: parseAddr(o.src), dst: parseAddr(o.dst),
+  proto: 6,
+  sport: 40000,
+  dport: 80,
+  syn: true,
+  fragment: false,
+  icmpType: -1,
+  iface: "eth0",
+  ...o,
+  src: parseAddr(o.src),
+  dst: parseAddr(o.dst),
 });
-const run = (p: Policy, line: string): void => { applyLine(p, "live", 1, line); };
-const errorOf = (text: string): string => { try { parseConfig("f.conf", text); return ""; } catch (e) { return (e as ConfigError).message; } };
+const run = (p: Policy, line: string): void => {
+  applyLine(p, "live", 1, line);
+};
+const errorOf = (text: string): string => {
+  try {
+    parseConfig("f.conf", text);
+    return "";
+  } catch (e) {
+    return (e as ConfigError).message;
+  }
+};
 
 t.test("the seed's two lines", async (t) => {
-  const { policy } = parseConfig("rc.ipmasq", "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n");
+  const { policy } = parseConfig(
+    "rc.ipmasq",
+    "ipchains -P forward DENY\nipchains -A forward -s 192.168.0.0/24 -j MASQ\n",
+  );
   t.equal(evaluate(policy, "forward", key({ src: "192.168.0.2", dst: "10.0.0.2" })).verdict, "MASQ");
   t.equal(evaluate(policy, "forward", key({ src: "10.0.0.9", dst: "192.168.0.2" })).verdict, "DENY");
   t.equal(evaluate(policy, "input", key({ src: "10.0.0.9", dst: "192.168.0.2" })).verdict, "ACCEPT");
@@ -29,12 +49,36 @@ t.test("matching: ports, protocols, negation, interfaces, -y, -f, ICMP types", a
   run(p, "ipchains -A forward -i ppp+ -j ACCEPT");
   run(p, "ipchains -A forward -p ! udp -f -j DENY");
   run(p, "ipchains -P forward MASQ".replace("MASQ", "REJECT"));
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: false })).verdict, "REJECT", "low port, not SYN");
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: true, iface: "ppp0" })).verdict, "ACCEPT", "SYN falls through to -i ppp+");
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 8 })).verdict, "DENY", "echo-request by name");
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 0 })).verdict, "REJECT", "echo-reply falls to the policy");
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 17, fragment: true })).verdict, "REJECT", "! udp excludes udp fragments");
-  t.equal(evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 47, fragment: true })).verdict, "DENY", "-f matches a fragment");
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: false })).verdict,
+    "REJECT",
+    "low port, not SYN",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", dport: 80, syn: true, iface: "ppp0" })).verdict,
+    "ACCEPT",
+    "SYN falls through to -i ppp+",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 8 })).verdict,
+    "DENY",
+    "echo-request by name",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 1, icmpType: 0 })).verdict,
+    "REJECT",
+    "echo-reply falls to the policy",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 17, fragment: true })).verdict,
+    "REJECT",
+    "! udp excludes udp fragments",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "1.1.1.1", dst: "2.2.2.2", proto: 47, fragment: true })).verdict,
+    "DENY",
+    "-f matches a fragment",
+  );
 });
 
 t.test("user chains, RETURN, insert, replace, delete, flush, delete-chain", async (t) => {
@@ -44,10 +88,22 @@ t.test("user chains, RETURN, insert, replace, delete, flush, delete-chain", asyn
   run(p, "ipchains -A lan -j MASQ");
   run(p, "ipchains -A forward -s 192.168.0.0/24 -j lan");
   run(p, "ipchains -A forward -j DENY");
-  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8" })).verdict, "MASQ", "tcp through the user chain");
-  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8", proto: 17 })).verdict, "DENY", "udp RETURNs and meets the next rule");
+  t.equal(
+    evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8" })).verdict,
+    "MASQ",
+    "tcp through the user chain",
+  );
+  t.equal(
+    evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.8.8", proto: 17 })).verdict,
+    "DENY",
+    "udp RETURNs and meets the next rule",
+  );
   run(p, "ipchains -I forward 1 -d 8.8.4.4 -j REJECT");
-  t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.4.4" })).verdict, "REJECT", "-I puts the rule first");
+  t.equal(
+    evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.4.4" })).verdict,
+    "REJECT",
+    "-I puts the rule first",
+  );
   run(p, "ipchains -R forward 1 -d 8.8.4.4 -j ACCEPT");
   t.equal(evaluate(p, "forward", key({ src: "192.168.0.2", dst: "8.8.4.4" })).verdict, "ACCEPT", "-R replaces it");
   run(p, "ipchains -D forward -d 8.8.4.4 -j ACCEPT");
@@ -66,15 +122,27 @@ t.test("user chains, RETURN, insert, replace, delete, flush, delete-chain", asyn
 
 t.test("timeouts, portfw, save round trip", async (t) => {
   const text = [
-    "#!/bin/sh", 'echo "1" > /proc/sys/net/ipv4/ip_forward', "/sbin/modprobe ip_masq_ftp",
-    "ipchains -M -S 7200 10 160", "ipchains -P forward DENY", "ipchains -N web",
-    "ipchains -A web -p tcp -d 0/0 443 -j RETURN", "ipchains -A forward -s 192.168.0.0/24 -j MASQ",
+    "#!/bin/sh",
+    'echo "1" > /proc/sys/net/ipv4/ip_forward',
+    "/sbin/modprobe ip_masq_ftp",
+    "ipchains -M -S 7200 10 160",
+    "ipchains -P forward DENY",
+    "ipchains -N web",
+    "ipchains -A web -p tcp -d 0/0 443 -j RETURN",
+    "ipchains -A forward -s 192.168.0.0/24 -j MASQ",
     "ipmasqadm portfw -a -P tcp -L 10.0.0.1 8080 -R 192.168.0.2 80 -p 5",
   ].join("\n");
   const c = parseConfig("rc", text);
   t.same(c.policy.masqTimeouts, { tcp: 7440, tcpFin: 240, udp: 160 }, "timeouts below the RFC minimums are raised");
   t.equal(c.warnings.length, 2, "with a warning each");
-  t.same(c.policy.portfw[0], { pref: 5, proto: 6, publicAddr: parseAddr("10.0.0.1"), publicPort: 8080, addr: parseAddr("192.168.0.2"), port: 80 });
+  t.same(c.policy.portfw[0], {
+    pref: 5,
+    proto: 6,
+    publicAddr: parseAddr("10.0.0.1"),
+    publicPort: 8080,
+    addr: parseAddr("192.168.0.2"),
+    port: 80,
+  });
   // what save must write, by hand: user chains made first, every policy, the rules in order, the
   // raised timeouts, the port forward with its preference
   const EXPECTED = [
@@ -90,20 +158,39 @@ t.test("timeouts, portfw, save round trip", async (t) => {
   ];
   t.same(policyLines(c.policy), EXPECTED, "save writes the rules as an operator would");
   const again = parseConfig("saved", EXPECTED.join("\n"));
-  t.same([again.policy.masqTimeouts, again.policy.portfw, Object.keys(again.policy.chains)], [c.policy.masqTimeouts, c.policy.portfw, Object.keys(c.policy.chains)], "and they load back: timeouts, port forwards, chains");
+  t.same(
+    [again.policy.masqTimeouts, again.policy.portfw, Object.keys(again.policy.chains)],
+    [c.policy.masqTimeouts, c.policy.portfw, Object.keys(c.policy.chains)],
+    "and they load back: timeouts, port forwards, chains",
+  );
   t.same(policyLines(again.policy), EXPECTED, "with the same rules");
 });
 
 t.test("errors name file, line, column and reason; nothing is half-applied", async (t) => {
-  t.equal(errorOf("ipchains -P forward DENY\nipchains -A forwrd -j MASQ\n"), 'f.conf:2:13: no chain named "forwrd" (built-in: input, forward, output; make others with -N)');
+  t.equal(
+    errorOf("ipchains -P forward DENY\nipchains -A forwrd -j MASQ\n"),
+    'f.conf:2:13: no chain named "forwrd" (built-in: input, forward, output; make others with -N)',
+  );
   t.equal(errorOf("ipchains -A forward -s 300.1.1.1 -j MASQ"), "f.conf:1:24: not an IPv4 address: 300.1.1.1");
   t.equal(errorOf("ipchains -A forward -p tcp -d 0/0 99999 -j ACCEPT"), "f.conf:1:35: bad port range 99999");
-  t.equal(errorOf("ipchains -A forward -p gre -j ACCEPT"), 'f.conf:1:24: unknown protocol "gre" (tcp, udp, icmp, all or a number)');
-  t.equal(errorOf("ipchains -A input -j MASQ"), "f.conf:1:22: MASQ is only valid in the forward chain (or a chain it jumps to)");
+  t.equal(
+    errorOf("ipchains -A forward -p gre -j ACCEPT"),
+    'f.conf:1:24: unknown protocol "gre" (tcp, udp, icmp, all or a number)',
+  );
+  t.equal(
+    errorOf("ipchains -A input -j MASQ"),
+    "f.conf:1:22: MASQ is only valid in the forward chain (or a chain it jumps to)",
+  );
   t.equal(errorOf("ipchains -P forward MASQ"), "f.conf:1:21: a policy is ACCEPT, DENY or REJECT");
   t.equal(errorOf("ipchains -A forward -y -j ACCEPT"), "f.conf:1:21: -y needs -p tcp");
   t.equal(errorOf("ipchains -A forward --frob -j ACCEPT"), 'f.conf:1:21: unknown option "--frob"');
-  t.equal(errorOf("route add default gw 10.0.0.2"), 'f.conf:1:1: not an ipchains, ipmasqadm or upnp line: "route add default gw 10.0.0.2"');
-  t.equal(errorOf("ipmasqadm portfw -a -P icmp -L 10.0.0.1 1 -R 192.168.0.2 1"), "f.conf:1:24: portfw protocol is tcp or udp");
+  t.equal(
+    errorOf("route add default gw 10.0.0.2"),
+    'f.conf:1:1: not an ipchains, ipmasqadm or upnp line: "route add default gw 10.0.0.2"',
+  );
+  t.equal(
+    errorOf("ipmasqadm portfw -a -P icmp -L 10.0.0.1 1 -R 192.168.0.2 1"),
+    "f.conf:1:24: portfw protocol is tcp or udp",
+  );
   t.equal(errorOf("ipchains -A forward -j"), "f.conf:1:23: target expected");
 });

@@ -12,11 +12,27 @@ export function buildReference(dir: string): string {
 }
 
 // `output()`: what it printed so far (its counter lines, asked for with SIGUSR1).
-export async function startReference(t: Topology, binary: string, queues = 2): Promise<{ proc: ChildProcess; output: () => string }> {
-  const proc = t.spawn(t.gw, [process.execPath, "--import", "tsx", join(__dirname, "run.ts"), binary, "10.0.0.1", String(queues)]);
+export async function startReference(
+  t: Topology,
+  binary: string,
+  queues = 2,
+): Promise<{ proc: ChildProcess; output: () => string }> {
+  const proc = t.spawn(t.gw, [
+    process.execPath,
+    "--import",
+    "tsx",
+    join(__dirname, "run.ts"),
+    binary,
+    "10.0.0.1",
+    String(queues),
+  ]);
   let out = "";
-  proc.stdout!.on("data", (d) => { out += d; });
-  proc.stderr!.on("data", (d) => { process.stderr.write(d); });
+  proc.stdout!.on("data", (d) => {
+    out += d;
+  });
+  proc.stderr!.on("data", (d) => {
+    process.stderr.write(d);
+  });
   await until(() => out.includes("ready\n"), 30_000);
   return { proc, output: () => out };
 }

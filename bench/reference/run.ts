@@ -19,9 +19,14 @@ import { parseAddr } from "../../host/net/addr";
 
 const [binary, publicAddr, queuesArg] = process.argv.slice(2);
 const queues = Number(queuesArg);
-const TUN = "masqc", TABLE = 4342, MTU = 1500;
+const TUN = "masqc",
+  TABLE = 4342,
+  MTU = 1500;
 const NAT_RANGES = ["32768-60999", "600-1023"]; // ipmasq's defaults
-const devices = [{ iface: "eth1", name: `${TUN}-1`, table: TABLE + 1 }, { iface: "eth0", name: `${TUN}-2`, table: TABLE + 2 }];
+const devices = [
+  { iface: "eth1", name: `${TUN}-1`, table: TABLE + 1 },
+  { iface: "eth0", name: `${TUN}-2`, table: TABLE + 2 },
+];
 
 const dir = mkdtempSync(join(tmpdir(), "ipmasq-reference-"));
 const journal = join(dir, "wiring.json");
@@ -45,7 +50,16 @@ try {
   const w = new Wiring(journal, { tun: TUN, table: TABLE });
   w.applyBase({ tun: TUN, table: TABLE, mtu: MTU, portMin: 32768, portMax: 60999 });
   for (const d of devices) w.addDevice(d, MTU);
-  w.syncRules(dynamicRules({ base: { tun: TUN, table: TABLE }, devices: w.devices, wan: "eth0", publicAddr: parseAddr(publicAddr), natRanges: NAT_RANGES, policy: emptyPolicy() }));
+  w.syncRules(
+    dynamicRules({
+      base: { tun: TUN, table: TABLE },
+      devices: w.devices,
+      wan: "eth0",
+      publicAddr: parseAddr(publicAddr),
+      natRanges: NAT_RANGES,
+      policy: emptyPolicy(),
+    }),
+  );
   const r = w.tuneReceive(["eth1", "eth0"], offloadSettings());
   if (r.problem) process.stderr.write(`${r.problem}\n`);
   // bursts held as ipmasq holds them: while an interface is busy

@@ -3,10 +3,15 @@
 import { OPTIONS, COMMANDS } from "./cli-spec";
 
 export function bashCompletion(): string {
-  const cases = Object.entries(COMMANDS).map(([name, c]) =>
-    `    ${name}) opts="${[...c.options.filter((o) => !OPTIONS[o].hidden), "help"].map((o) => `--${o}`).join(" ")}" ;;`);
-  const choices = Object.entries(OPTIONS).filter(([, o]) => o.arg && /^[a-z-]+(\|[a-z-]+)+$/.test(o.arg))
-    .map(([name, o]) => `    --${name}) COMPREPLY=($(compgen -W "${o.arg!.split("|").join(" ")}" -- "$cur")); return ;;`);
+  const cases = Object.entries(COMMANDS).map(
+    ([name, c]) =>
+      `    ${name}) opts="${[...c.options.filter((o) => !OPTIONS[o].hidden), "help"].map((o) => `--${o}`).join(" ")}" ;;`,
+  );
+  const choices = Object.entries(OPTIONS)
+    .filter(([, o]) => o.arg && /^[a-z-]+(\|[a-z-]+)+$/.test(o.arg))
+    .map(
+      ([name, o]) => `    --${name}) COMPREPLY=($(compgen -W "${o.arg!.split("|").join(" ")}" -- "$cur")); return ;;`,
+    );
   return `# bash completion for ipmasq (written by ipmasq install)
 _ipmasq() {
   local cur=\${COMP_WORDS[COMP_CWORD]} prev=\${COMP_WORDS[COMP_CWORD-1]} cmd=\${COMP_WORDS[1]} opts

@@ -1,6 +1,16 @@
 // `ipmasq install`: the gateway starts at boot. A systemd unit where systemd runs, else an rc
 // script in the seed's place, /etc/rc.d/rc.ipmasq. `--root DIR` writes under DIR (packaging, tests).
-import { copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, rmdirSync, symlinkSync, writeFileSync, chmodSync } from "node:fs";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  rmdirSync,
+  symlinkSync,
+  writeFileSync,
+  chmodSync,
+} from "node:fs";
 import { join, dirname } from "node:path";
 import { execFileSync } from "node:child_process";
 import { bashCompletion } from "./completion";
@@ -146,7 +156,11 @@ export function install(o: { root: string; init: "systemd" | "sysv"; config: str
   rmSync(at(BIN), { force: true });
   symlinkSync(`/${LIB}`.replace(/^\/usr\/local/, ".."), at(BIN));
   out.push(`installed ${at(LIB)} and ${at(BIN)}`);
-  for (const [path, text] of [[MAN8, pageSource("manual")], [MAN5, pageSource("conf")], [COMPLETION, bashCompletion()]] as const) {
+  for (const [path, text] of [
+    [MAN8, pageSource("manual")],
+    [MAN5, pageSource("conf")],
+    [COMPLETION, bashCompletion()],
+  ] as const) {
     folderOf(path);
     writeFileSync(at(path), text, { mode: 0o644 });
   }
@@ -169,7 +183,8 @@ export function install(o: { root: string; init: "systemd" | "sysv"; config: str
   }
   const before = existsSync(at(MADE)) ? readFileSync(at(MADE), "utf8").split("\n").filter(Boolean) : [];
   writeFileSync(at(MADE), [...new Set([...before, ...made])].map((d) => `${d}\n`).join(""), { mode: 0o644 });
-  if (!existsSync(join(o.root, o.config))) out.push(`note: ${o.config} does not exist yet: put your ipchains lines there`);
+  if (!existsSync(join(o.root, o.config)))
+    out.push(`note: ${o.config} does not exist yet: put your ipchains lines there`);
   return `${out.join("\n")}\n`;
 }
 
@@ -177,18 +192,32 @@ export function uninstall(root: string): string {
   const at = (p: string): string => join(root, p);
   const removed: string[] = [];
   if (root === "/" && existsSync(at(UNIT)) && existsSync("/run/systemd/system")) {
-    try { execFileSync("systemctl", ["disable", "ipmasq.service"]); } catch { /* not enabled */ }
+    try {
+      execFileSync("systemctl", ["disable", "ipmasq.service"]);
+    } catch {
+      /* not enabled */
+    }
   }
   for (const p of [UNIT, RC, BIN, LIB, MAN8, MAN5, COMPLETION]) {
     if (existsSync(at(p)) || p === BIN) {
-      try { rmSync(at(p)); removed.push(at(p)); } catch { /* not there */ }
+      try {
+        rmSync(at(p));
+        removed.push(at(p));
+      } catch {
+        /* not there */
+      }
     }
   }
   // the folders install made, deepest first, each only if nothing else has moved in
   const made = existsSync(at(MADE)) ? readFileSync(at(MADE), "utf8").split("\n").filter(Boolean) : [];
   rmSync(at(MADE), { force: true });
   for (const d of made.sort((a, b) => b.length - a.length)) {
-    try { rmdirSync(at(d)); removed.push(`${at(d)}/`); } catch { /* not empty, or gone */ }
+    try {
+      rmdirSync(at(d));
+      removed.push(`${at(d)}/`);
+    } catch {
+      /* not empty, or gone */
+    }
   }
   return removed.length ? `removed ${removed.join(", ")}\n` : "nothing to remove\n";
 }

@@ -17,7 +17,18 @@ export function showPage(name: PageName): number {
   const source = pageSource(name);
   const man = spawnSync("man", ["-l", "-"], { input: source, stdio: ["pipe", "inherit", "inherit"] });
   if (man.status === 0) return 0;
-  process.stdout.write(`${source.split("\n").filter((l) => !/^\.(TH|PP|TP|nf|fi|br|SH)\b/.test(l) || /^\.SH/.test(l))
-    .map((l) => l.replace(/^\.SH /, "\n").replace(/^\.(B|I|BR|IR|RB|BI) /, "").replace(/\\-/g, "-").replace(/\\\(em/g, "—")).join("\n")}\n`);
+  process.stdout.write(
+    `${source
+      .split("\n")
+      .filter((l) => !/^\.(TH|PP|TP|nf|fi|br|SH)\b/.test(l) || /^\.SH/.test(l))
+      .map((l) =>
+        l
+          .replace(/^\.SH /, "\n")
+          .replace(/^\.(B|I|BR|IR|RB|BI) /, "")
+          .replace(/\\-/g, "-")
+          .replace(/\\\(em/g, "—"),
+      )
+      .join("\n")}\n`,
+  );
   return 0;
 }

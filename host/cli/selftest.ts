@@ -6,7 +6,10 @@ import { runDifferential } from "../../harness/differential";
 
 export function selftest(count: number): number {
   let failures = 0;
-  const say = (ok: boolean, what: string): void => { if (!ok) failures++; process.stdout.write(`${ok ? "ok" : "not ok"} - ${what}\n`); };
+  const say = (ok: boolean, what: string): void => {
+    if (!ok) failures++;
+    process.stdout.write(`${ok ? "ok" : "not ok"} - ${what}\n`);
+  };
   process.stdout.write(`ipmasq selftest on ${process.platform}-${process.arch}, node ${process.version}\n`);
   for (const kind of ["wasm", "ts"] as const) {
     const bad = runGolden(kind).filter((r) => r.problem);
@@ -14,7 +17,10 @@ export function selftest(count: number): number {
     say(bad.length === 0, `${kind} core: ${GOLDEN_CASES} golden vectors`);
   }
   const d = runDifferential(count, 0xa5a5);
-  say(d.mismatches.length === 0 && d.badChecksums.length === 0, `differential: ${d.packets} packets, WASM and TS identical, checksums verified (${JSON.stringify(d.verdicts)})`);
+  say(
+    d.mismatches.length === 0 && d.badChecksums.length === 0,
+    `differential: ${d.packets} packets, WASM and TS identical, checksums verified (${JSON.stringify(d.verdicts)})`,
+  );
   try {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const c = (require("../tun/libc") as typeof import("../tun/libc")).libc();

@@ -20,12 +20,17 @@ const BUILT_IN_LINES: RegExp[] = [
 const IPCHAINS = /^((\/usr)?\/sbin\/)?ipchains$/;
 const IPMASQADM = /^((\/usr)?\/sbin\/)?ipmasqadm$/;
 
-export interface Config { file: string; policy: Policy; warnings: string[] }
+export interface Config {
+  file: string;
+  policy: Policy;
+  warnings: string[];
+}
 
 // NAME=value (also `export NAME=value`): the value bare, "double-quoted" or 'single-quoted'.
 const ASSIGNMENT = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(?:"([^"]*)"|'([^']*)'|([^\s"'#]*))\s*(?:#.*)?$/;
 // Shell control structures: refused, never guessed at.
-const SHELL_CONSTRUCT = /^(if|then|elif|else|fi|for|while|until|do|done|case|esac|function|select)\b|^[A-Za-z_]\w*\s*\(\)|^[{}]/;
+const SHELL_CONSTRUCT =
+  /^(if|then|elif|else|fi|for|while|until|do|done|case|esac|function|select)\b|^[A-Za-z_]\w*\s*\(\)|^[{}]/;
 const VARIABLE = /\$\{([A-Za-z_][A-Za-z0-9_]*)\}|\$([A-Za-z_][A-Za-z0-9_]*)/g;
 
 // $NAME and ${NAME} in `text` (at `column` of the line), from `vars`.
@@ -45,7 +50,10 @@ function expandTokens(toks: Token[], vars: Map<string, string>, file: string, li
     if (t.quote === "single" || !t.text.includes("$")) return [t];
     const text = expand(t.text, vars, file, lineNo, t.column + (t.quote ? 1 : 0));
     if (t.quote) return [{ ...t, text }];
-    return text.split(/\s+/).filter(Boolean).map((w) => ({ text: w, column: t.column }));
+    return text
+      .split(/\s+/)
+      .filter(Boolean)
+      .map((w) => ({ text: w, column: t.column }));
   });
 }
 
@@ -60,7 +68,8 @@ export function applyTokens(policy: Policy, file: string, lineNo: number, toks: 
   if (toks.length === 0) return { warnings: [] };
   if (IPCHAINS.test(toks[0].text)) return runIpchains(policy, toks.slice(1), file, lineNo, eol);
   if (IPMASQADM.test(toks[0].text)) {
-    if (toks[1]?.text !== "portfw") throw new ConfigError(file, lineNo, toks[1]?.column ?? eol, "only `ipmasqadm portfw` is supported");
+    if (toks[1]?.text !== "portfw")
+      throw new ConfigError(file, lineNo, toks[1]?.column ?? eol, "only `ipmasqadm portfw` is supported");
     return runPortfw(policy, toks.slice(2), file, lineNo, eol);
   }
   if (toks[0].text === "upnp") {
@@ -70,7 +79,15 @@ export function applyTokens(policy: Policy, file: string, lineNo: number, toks: 
     (policy.upnp ??= []).push(r.rule);
     return { warnings: [] };
   }
-  throw new ConfigError(file, lineNo, toks[0].column, `not an ipchains, ipmasqadm or upnp line: "${toks.map((t) => t.text).join(" ").slice(0, 40)}"`);
+  throw new ConfigError(
+    file,
+    lineNo,
+    toks[0].column,
+    `not an ipchains, ipmasqadm or upnp line: "${toks
+      .map((t) => t.text)
+      .join(" ")
+      .slice(0, 40)}"`,
+  );
 }
 
 export function parseConfig(file: string, text: string): Config {
@@ -89,7 +106,13 @@ export function parseConfig(file: string, text: string): Config {
       return;
     }
     const construct = SHELL_CONSTRUCT.exec(line);
-    if (construct) throw new ConfigError(file, n + 1, column, `the shell construct "${construct[0].trim()}" is not supported: a rule file holds ipchains and ipmasqadm lines, and NAME=value lines used as $NAME`);
+    if (construct)
+      throw new ConfigError(
+        file,
+        n + 1,
+        column,
+        `the shell construct "${construct[0].trim()}" is not supported: a rule file holds ipchains and ipmasqadm lines, and NAME=value lines used as $NAME`,
+      );
     warnings.push(...applyLine(policy, file, n + 1, raw, vars).warnings);
   });
   return { file, policy, warnings };
@@ -97,8 +120,13 @@ export function parseConfig(file: string, text: string): Config {
 
 // What an errno means, as a sentence.
 const ERRNO_SENTENCES: Record<string, string> = {
-  ENOENT: "no such file", EISDIR: "is a directory", EACCES: "permission denied", EPERM: "permission denied",
-  ENOTDIR: "a part of the path is not a directory", ELOOP: "too many symbolic links", EMFILE: "too many open files",
+  ENOENT: "no such file",
+  EISDIR: "is a directory",
+  EACCES: "permission denied",
+  EPERM: "permission denied",
+  ENOTDIR: "a part of the path is not a directory",
+  ELOOP: "too many symbolic links",
+  EMFILE: "too many open files",
 };
 
 // A rule file's text and the name its messages use; "-" is standard input. A file that cannot
@@ -108,7 +136,9 @@ export function readRuleText(file: string): { name: string; text: string } {
     return { name: file === "-" ? "<stdin>" : file, text: readFileSync(file === "-" ? 0 : file, "utf8") };
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code ?? "";
-    throw new Error(`cannot read ${file === "-" ? "standard input" : file}: ${ERRNO_SENTENCES[code] ?? (e as Error).message}`);
+    throw new Error(
+      `cannot read ${file === "-" ? "standard input" : file}: ${ERRNO_SENTENCES[code] ?? (e as Error).message}`,
+    );
   }
 }
 

@@ -34,7 +34,8 @@ export function liveChange(g: GatewayState, kind: "ipchains" | "portfw", args: s
   }
   if (res.zero) g.shared.zero();
   if (res.list) {
-    const numeric = args.includes("-n"), verbose = args.includes("-v");
+    const numeric = args.includes("-n"),
+      verbose = args.includes("-v");
     if (res.list.masq) {
       const rows = [...g.table.flows()].map((f) => flowJson(g.table, f));
       return { ok: { text: formatMasqList(rows), json: rows } };
@@ -43,9 +44,16 @@ export function liveChange(g: GatewayState, kind: "ipchains" | "portfw", args: s
       const dynamic = g.alg.pinholes().map((p) => ({ ...p, publicAddr: g.follower.publicAddr, by: p.by }));
       return { ok: { text: formatPortfw(g.policy, dynamic), json: portfwJson(g.policy, dynamic) } };
     }
-    return { ok: { text: formatRules(g.policy, g.shared, { chain: res.list.chain, numeric, verbose }), json: rulesJson(g.policy, g.shared, res.list.chain) } };
+    return {
+      ok: {
+        text: formatRules(g.policy, g.shared, { chain: res.list.chain, numeric, verbose }),
+        json: rulesJson(g.policy, g.shared, res.list.chain),
+      },
+    };
   }
   const problem = g.setPolicy(next);
   if (problem) return { error: `not applied: ${problem}` };
-  return { ok: { text: res.warnings.map((w) => `warning: ${w}\n`).join(""), json: { applied: shown, warnings: res.warnings } } };
+  return {
+    ok: { text: res.warnings.map((w) => `warning: ${w}\n`).join(""), json: { applied: shown, warnings: res.warnings } },
+  };
 }

@@ -15,5 +15,7 @@ export function saveConfig(file: string, policy: Policy): Answer {
     writeFileSync(file, text);
   }
   const rules = Object.values(policy.chains).reduce((n, c) => n + c.rules.length, 0);
-  return { ok: { text: `saved ${rules} rules and ${policy.portfw.length} port forwards to ${file}\n`, json: { file } } };
+  return {
+    ok: { text: `saved ${rules} rules and ${policy.portfw.length} port forwards to ${file}\n`, json: { file } },
+  };
 }

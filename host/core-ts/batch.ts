@@ -1,25 +1,55 @@
 // The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField } from "./ipv4";
-import { IPV4_FRAG_OFFSET_MASK, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN, TCP_FIN, TCP_RST, TCP_ACK } from "../../assembly/wire";
+import {
+  IPV4_FRAG_OFFSET_MASK,
+  TCP_SRC_PORT,
+  TCP_DST_PORT,
+  TCP_FLAGS,
+  TCP_SYN,
+  TCP_FIN,
+  TCP_RST,
+  TCP_ACK,
+} from "../../assembly/wire";
 import { l4HeaderOk, l4HeaderLength, checksumOffset } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
-import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
+import {
+  kind,
+  queryId,
+  icmpType,
+  checksumOk,
+  recomputeChecksum,
+  embeddedHeaderLength,
+  KIND_REQUEST,
+  KIND_REPLY,
+  KIND_ERROR,
+} from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
 import { mem, le16, le32, leAddr, be16 } from "./memory";
 import * as L from "../../assembly/layout";
 
 let verdictReason = 0;
-const drop = (reason: number): number => { verdictReason = reason; return L.V_DROP; };
-const slow = (reason: number): number => { verdictReason = reason; return L.V_SLOW; };
-const forward = (entry: number): number => { verdictReason = entry + 1; return L.V_FORWARD; };
+const drop = (reason: number): number => {
+  verdictReason = reason;
+  return L.V_DROP;
+};
+const slow = (reason: number): number => {
+  verdictReason = reason;
+  return L.V_SLOW;
+};
+const forward = (entry: number): number => {
+  verdictReason = entry + 1;
+  return L.V_FORWARD;
+};
 
 function vnetOk(vnet: number, ihl: number, proto: number): boolean {
   const u8 = mem.u8;
   const gso = u8[vnet + L.VN_GSO_TYPE] & ~L.VNET_GSO_ECN;
   if (gso !== L.VNET_GSO_NONE) {
-    if (gso === L.VNET_GSO_TCPV4) { if (proto !== L.PROTO_TCP) return false; }
-    else if (gso === L.VNET_GSO_UDP_L4) { if (proto !== L.PROTO_UDP) return false; }
-    else return false;
+    if (gso === L.VNET_GSO_TCPV4) {
+      if (proto !== L.PROTO_TCP) return false;
+    } else if (gso === L.VNET_GSO_UDP_L4) {
+      if (proto !== L.PROTO_UDP) return false;
+    } else return false;
   }
   if ((u8[vnet + L.VN_FLAGS] & L.VNET_F_NEEDS_CSUM) !== 0) {
     if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return false;
@@ -44,7 +74,8 @@ function trackTcp(e: number, flags: number, outbound: boolean): void {
   if (flags & TCP_RST) st |= L.TS_RST;
   if (flags & TCP_SYN) st |= outbound ? L.TS_SYN_OUT : L.TS_SYN_IN;
   if (flags & TCP_FIN) st |= outbound ? L.TS_FIN_OUT : L.TS_FIN_IN;
-  if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK && (st & (L.TS_SYN_OUT | L.TS_SYN_IN)) === (L.TS_SYN_OUT | L.TS_SYN_IN)) st |= L.TS_ESTABLISHED;
+  if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK && (st & (L.TS_SYN_OUT | L.TS_SYN_IN)) === (L.TS_SYN_OUT | L.TS_SYN_IN))
+    st |= L.TS_ESTABLISHED;
   if (st !== old) u8[e + L.E_STATE] = st;
 }
 
@@ -53,7 +84,19 @@ function touch(e: number): void {
   if (le32(e + L.E_LAST_SEEN) !== now) mem.dv.setUint32(e + L.E_LAST_SEEN, now, true);
 }
 
-function hairpin(ip: number, l4: number, l4len: number, proto: number, src: number, sport: number, dst: number, dport: number, partial: boolean, segs: number, bytes: number): void {
+function hairpin(
+  ip: number,
+  l4: number,
+  l4len: number,
+  proto: number,
+  src: number,
+  sport: number,
+  dst: number,
+  dport: number,
+  partial: boolean,
+  segs: number,
+  bytes: number,
+): void {
   const idx = lookupWan(proto, src, sport, dst, dport);
   if (idx < 0) return;
   const e = entryAddress(idx);
@@ -79,18 +122,34 @@ function finishTcp(e: number, l4: number, proto: number, outbound: boolean, part
   }
 }
 
-function add(p: number, v: number): void { mem.dv.setFloat64(p, mem.dv.getFloat64(p, true) + v, true); }
+function add(p: number, v: number): void {
+  mem.dv.setFloat64(p, mem.dv.getFloat64(p, true) + v, true);
+}
 
-let pktsOut = 0, pktsIn = 0, bytesOut = 0, bytesIn = 0;
+let pktsOut = 0,
+  pktsIn = 0,
+  bytesOut = 0,
+  bytesIn = 0;
 
 function count(outbound: boolean, packets: number, bytes: number): void {
-  if (outbound) { pktsOut += packets; bytesOut += bytes; } else { pktsIn += packets; bytesIn += bytes; }
+  if (outbound) {
+    pktsOut += packets;
+    bytesOut += bytes;
+  } else {
+    pktsIn += packets;
+    bytesIn += bytes;
+  }
 }
 
 function flushCounts(stats: number): void {
-  add(stats + L.S_PKTS_OUT * 8, pktsOut); add(stats + L.S_PKTS_IN * 8, pktsIn);
-  add(stats + L.S_BYTES_OUT * 8, bytesOut); add(stats + L.S_BYTES_IN * 8, bytesIn);
-  pktsOut = 0; pktsIn = 0; bytesOut = 0; bytesIn = 0;
+  add(stats + L.S_PKTS_OUT * 8, pktsOut);
+  add(stats + L.S_PKTS_IN * 8, pktsIn);
+  add(stats + L.S_BYTES_OUT * 8, bytesOut);
+  add(stats + L.S_BYTES_IN * 8, bytesIn);
+  pktsOut = 0;
+  pktsIn = 0;
+  bytesOut = 0;
+  bytesIn = 0;
 }
 
 export function processPacket(vnet: number, n: number, stats: number, ingress: number): number {
@@ -115,7 +174,8 @@ function translate(vnet: number, n: number, ingress: number): number {
   if (!vnetOk(vnet, ihl, proto)) return drop(L.R_BAD_VNET_HDR);
   const partial = (mem.u8[vnet + L.VN_FLAGS] & L.VNET_F_NEEDS_CSUM) !== 0;
 
-  let sport = 0, dport = 0;
+  let sport = 0,
+    dport = 0;
   if (proto === L.PROTO_ICMP) {
     const k = kind(icmpType(l4));
     if (k === KIND_ERROR) return icmpError(ip, l4, l4len, ingress);
@@ -126,7 +186,8 @@ function translate(vnet: number, n: number, ingress: number): number {
     sport = be16(l4 + TCP_SRC_PORT);
     dport = be16(l4 + TCP_DST_PORT);
   }
-  const src = srcAddr(ip), dst = dstAddr(ip);
+  const src = srcAddr(ip),
+    dst = dstAddr(ip);
   const segs = segments(vnet, l4, l4len, proto);
   let bytes = totalLength(ip);
   if (segs > 1) bytes += (segs - 1) * (ihl + l4HeaderLength(l4, proto));
@@ -135,13 +196,15 @@ function translate(vnet: number, n: number, ingress: number): number {
   let idx = fromWan ? -1 : lookupLan(proto, src, sport, dst, dport);
   if (idx >= 0) {
     const e = entryAddress(idx);
-    const wanAddr = leAddr(e + L.E_WAN_ADDR), wanPort = le16(e + L.E_WAN_PORT);
+    const wanAddr = leAddr(e + L.E_WAN_ADDR),
+      wanPort = le16(e + L.E_WAN_PORT);
     rewriteEndTtl(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
     touch(e);
     account(e, L.E_BYTES_OUT, L.E_PKTS_OUT, segs, bytes);
     count(true, segs, bytes);
-    if (dst === wanAddr && proto !== L.PROTO_ICMP) hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, segs, bytes);
+    if (dst === wanAddr && proto !== L.PROTO_ICMP)
+      hairpin(ip, l4, l4len, proto, wanAddr, wanPort, dst, dport, partial, segs, bytes);
     return helped(e, idx);
   }
   idx = lookupWan(proto, src, sport, dst, dport);
@@ -174,7 +237,8 @@ function icmpError(ip: number, l4: number, l4len: number, ingress: number): numb
   const eproto = protocol(emb);
   const el4 = emb + embIhl;
   const el4Avail = l4len - 8 - embIhl;
-  let esport = 0, edport = 0;
+  let esport = 0,
+    edport = 0;
   if (eproto === L.PROTO_ICMP) {
     const k = kind(icmpType(el4));
     if (k === KIND_REQUEST) esport = queryId(el4);
@@ -184,7 +248,8 @@ function icmpError(ip: number, l4: number, l4len: number, ingress: number): numb
     esport = be16(el4 + TCP_SRC_PORT);
     edport = be16(el4 + TCP_DST_PORT);
   } else return slow(L.R_UNSUPPORTED);
-  const esrc = srcAddr(emb), edst = dstAddr(emb);
+  const esrc = srcAddr(emb),
+    edst = dstAddr(emb);
   const bytes = totalLength(ip);
 
   if (ingress === L.IN_WAN) {

@@ -18,18 +18,25 @@ export function sum(ptr: number, len: number, initial: number): number {
     acc += (w & 0xffff) + (w >>> 16);
     p += 4;
   }
-  if (len & 2) { acc += dv.getUint16(p, true); p += 2; }
+  if (len & 2) {
+    acc += dv.getUint16(p, true);
+    p += 2;
+  }
   if (len & 1) acc += mem.u8[p];
   return fold(acc);
 }
 
 export const delta16 = (old: number, now: number): number => (~old & 0xffff) + now;
 export const delta32 = (old: number, now: number): number =>
-  (~old & 0xffff) + ((~old) >>> 16 & 0xffff) + (now & 0xffff) + (now >>> 16);
-function fold24(s: number): number { s = (s & 0xffff) + (s >>> 16); return (s & 0xffff) + (s >>> 16); }
+  (~old & 0xffff) + ((~old >>> 16) & 0xffff) + (now & 0xffff) + (now >>> 16);
+function fold24(s: number): number {
+  s = (s & 0xffff) + (s >>> 16);
+  return (s & 0xffff) + (s >>> 16);
+}
 export const applyDelta = (check: number, delta: number): number => ~fold24((~check & 0xffff) + delta) & 0xffff;
 export const applyDeltaToSum = (partial: number, delta: number): number => fold24(partial + delta);
 
 export const replace16 = (check: number, old: number, now: number): number => applyDelta(check, delta16(old, now));
 export const replace32 = (check: number, old: number, now: number): number => applyDelta(check, delta32(old, now));
-export const sumReplace32 = (partial: number, old: number, now: number): number => applyDeltaToSum(partial, delta32(old, now));
+export const sumReplace32 = (partial: number, old: number, now: number): number =>
+  applyDeltaToSum(partial, delta32(old, now));

@@ -10,9 +10,13 @@ export const KIND_REPLY = 2;
 export const KIND_ERROR = 3;
 
 const KIND_OF_TYPE: Record<number, number> = {
-  [L.ICMP_ECHO_REQUEST]: KIND_REQUEST, [L.ICMP_TIMESTAMP]: KIND_REQUEST,
-  [L.ICMP_ECHO_REPLY]: KIND_REPLY, [L.ICMP_TIMESTAMP_REPLY]: KIND_REPLY,
-  [L.ICMP_DEST_UNREACH]: KIND_ERROR, [L.ICMP_TIME_EXCEEDED]: KIND_ERROR, [L.ICMP_PARAM_PROBLEM]: KIND_ERROR,
+  [L.ICMP_ECHO_REQUEST]: KIND_REQUEST,
+  [L.ICMP_TIMESTAMP]: KIND_REQUEST,
+  [L.ICMP_ECHO_REPLY]: KIND_REPLY,
+  [L.ICMP_TIMESTAMP_REPLY]: KIND_REPLY,
+  [L.ICMP_DEST_UNREACH]: KIND_ERROR,
+  [L.ICMP_TIME_EXCEEDED]: KIND_ERROR,
+  [L.ICMP_PARAM_PROBLEM]: KIND_ERROR,
 };
 
 export const kind = (type: number): number => KIND_OF_TYPE[type] ?? KIND_OTHER;
@@ -28,7 +32,7 @@ export function recomputeChecksum(icmp: number, len: number): void {
 export function embeddedHeaderLength(emb: number, avail: number): number {
   if (avail < 20) return 0;
   const vihl = mem.u8[emb];
-  if ((vihl >> 4) !== 4) return 0;
+  if (vihl >> 4 !== 4) return 0;
   const ihl = (vihl & 0xf) << 2;
   if (ihl < 20 || ihl + 8 > avail) return 0;
   if (sum(emb, ihl, 0) !== 0xffff) return 0;

@@ -2,8 +2,17 @@
 import { sum } from "./checksum";
 import { mem, be16, beAddr } from "./memory";
 import * as L from "../../assembly/layout";
-import { IPV4_DST, IPV4_FRAG, IPV4_FRAG_MF, IPV4_FRAG_OFFSET_MASK, IPV4_FRAG_RESERVED, IPV4_PROTO, IPV4_SRC, IPV4_TOTAL_LENGTH, IPV4_TTL } from "../../assembly/wire";
-
+import {
+  IPV4_DST,
+  IPV4_FRAG,
+  IPV4_FRAG_MF,
+  IPV4_FRAG_OFFSET_MASK,
+  IPV4_FRAG_RESERVED,
+  IPV4_PROTO,
+  IPV4_SRC,
+  IPV4_TOTAL_LENGTH,
+  IPV4_TTL,
+} from "../../assembly/wire";
 
 export const headerLength = (ip: number): number => (mem.u8[ip] & 0xf) << 2;
 export const totalLength = (ip: number): number => be16(ip + IPV4_TOTAL_LENGTH);
@@ -16,7 +25,7 @@ export const dstAddr = (ip: number): number => beAddr(ip + IPV4_DST);
 export function validate(ip: number, len: number, checkTtl: boolean): number {
   if (len < 20) return L.R_TRUNCATED;
   const vihl = mem.u8[ip];
-  if ((vihl >> 4) !== 4) return L.R_BAD_VERSION;
+  if (vihl >> 4 !== 4) return L.R_BAD_VERSION;
   const ihl = (vihl & 0xf) << 2;
   if (ihl < 20 || ihl > len) return L.R_BAD_IHL;
   const total = totalLength(ip);

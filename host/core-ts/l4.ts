@@ -1,11 +1,24 @@
 // TCP, UDP and ICMP header offsets: the TypeScript twin of assembly/l4.ts.
 import { mem, be16 } from "./memory";
 import * as L from "../../assembly/layout";
-import { ICMP_CHECKSUM, ICMP_HEADER, ICMP_ID, TCP_CHECKSUM, TCP_DATA_OFFSET, TCP_DST_PORT, TCP_HEADER, TCP_SRC_PORT, UDP_CHECKSUM, UDP_HEADER, UDP_LENGTH } from "../../assembly/wire";
-
+import {
+  ICMP_CHECKSUM,
+  ICMP_HEADER,
+  ICMP_ID,
+  TCP_CHECKSUM,
+  TCP_DATA_OFFSET,
+  TCP_DST_PORT,
+  TCP_HEADER,
+  TCP_SRC_PORT,
+  UDP_CHECKSUM,
+  UDP_HEADER,
+  UDP_LENGTH,
+} from "../../assembly/wire";
 
 const CHECKSUM_OFFSET: Record<number, number> = {
-  [L.PROTO_TCP]: TCP_CHECKSUM, [L.PROTO_UDP]: UDP_CHECKSUM, [L.PROTO_ICMP]: ICMP_CHECKSUM,
+  [L.PROTO_TCP]: TCP_CHECKSUM,
+  [L.PROTO_UDP]: UDP_CHECKSUM,
+  [L.PROTO_ICMP]: ICMP_CHECKSUM,
 };
 
 export const checksumOffset = (proto: number): number => CHECKSUM_OFFSET[proto] ?? -1;

@@ -13,13 +13,30 @@ export function rewriteAddr(ip: number, end: number, addr: number): void {
   setLe16(ip + IPV4_CHECKSUM, replace32(le16(ip + IPV4_CHECKSUM), old, now));
 }
 
-export function rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number,
-                           addr: number, port: number, partial: boolean): void {
+export function rewriteEnd(
+  ip: number,
+  l4: number,
+  l4Avail: number,
+  proto: number,
+  end: number,
+  addr: number,
+  port: number,
+  partial: boolean,
+): void {
   rewriteEndTtl(ip, l4, l4Avail, proto, end, addr, port, partial, 0);
 }
 
-export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: number, end: number,
-                              addr: number, port: number, partial: boolean, ttlInc: number): void {
+export function rewriteEndTtl(
+  ip: number,
+  l4: number,
+  l4Avail: number,
+  proto: number,
+  end: number,
+  addr: number,
+  port: number,
+  partial: boolean,
+  ttlInc: number,
+): void {
   const addrAt = ip + (end === L.END_SRC ? IPV4_SRC : IPV4_DST);
   const oldAddr = leAddr(addrAt);
   const newAddr = bswap32(addr);
@@ -29,7 +46,10 @@ export function rewriteEndTtl(ip: number, l4: number, l4Avail: number, proto: nu
   if (ttlInc !== 0) {
     const old = le16(ip + IPV4_TTL);
     const now = ttlWord(old, ttlInc);
-    if (now !== old) { setLe16(ip + IPV4_TTL, now); ipDelta += delta16(old, now); }
+    if (now !== old) {
+      setLe16(ip + IPV4_TTL, now);
+      ipDelta += delta16(old, now);
+    }
   }
   setLe16(ip + IPV4_CHECKSUM, applyDelta(le16(ip + IPV4_CHECKSUM), ipDelta));
 
@@ -83,7 +103,10 @@ export function clampMss(l4: number, mss: number, partial: boolean): boolean {
   while (p < optEnd) {
     const kind = u8[p];
     if (kind === 0) break;
-    if (kind === 1) { p++; continue; }
+    if (kind === 1) {
+      p++;
+      continue;
+    }
     if (p + 1 >= optEnd) break;
     const olen = u8[p + 1];
     if (olen < 2 || p + olen > optEnd) break;

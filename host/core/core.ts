@@ -13,7 +13,16 @@ export interface Core {
   replace32(check: number, old: number, now: number): number;
   sumReplace32(partial: number, old: number, now: number): number;
   validate(ip: number, len: number, checkTtl: boolean): number;
-  rewriteEnd(ip: number, l4: number, l4Avail: number, proto: number, end: number, addr: number, port: number, partial: boolean): void;
+  rewriteEnd(
+    ip: number,
+    l4: number,
+    l4Avail: number,
+    proto: number,
+    end: number,
+    addr: number,
+    port: number,
+    partial: boolean,
+  ): void;
   rewriteAddr(ip: number, end: number, addr: number): void;
   adjustTtl(ip: number, delta: number): void;
   clampMss(l4: number, mss: number, partial: boolean): boolean;
@@ -45,15 +54,18 @@ export function createCore(kind: CoreKind, memory: WebAssembly.Memory, module?: 
     return { kind, ...ts };
   }
   const instance = new WebAssembly.Instance(module ?? wasmModule(), {
-    env: { memory, abort: () => { throw new Error("wasm core abort"); } },
+    env: {
+      memory,
+      abort: () => {
+        throw new Error("wasm core abort");
+      },
+    },
   });
   const x = instance.exports as Record<string, (...a: number[]) => number>;
   const core: Record<string, unknown> = { kind };
   for (const [name, fn] of Object.entries(x)) {
     if (typeof fn !== "function") continue;
-    core[name] = (U32_RESULTS as readonly string[]).includes(name)
-      ? (...a: number[]) => fn(...a) >>> 0
-      : fn;
+    core[name] = (U32_RESULTS as readonly string[]).includes(name) ? (...a: number[]) => fn(...a) >>> 0 : fn;
   }
   // booleans cross as 0/1
   const clamp = x.clampMss;
@@ -61,7 +73,15 @@ export function createCore(kind: CoreKind, memory: WebAssembly.Memory, module?: 
   const validate = x.validate;
   core.validate = (ip: number, len: number, checkTtl: boolean) => validate(ip, len, checkTtl ? 1 : 0) >>> 0;
   const rewriteEnd = x.rewriteEnd;
-  core.rewriteEnd = (ip: number, l4: number, av: number, p: number, e: number, a: number, port: number, partial: boolean) =>
-    rewriteEnd(ip, l4, av, p, e, a, port, partial ? 1 : 0);
+  core.rewriteEnd = (
+    ip: number,
+    l4: number,
+    av: number,
+    p: number,
+    e: number,
+    a: number,
+    port: number,
+    partial: boolean,
+  ) => rewriteEnd(ip, l4, av, p, e, a, port, partial ? 1 : 0);
   return core as unknown as Core;
 }

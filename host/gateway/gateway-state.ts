@@ -23,8 +23,10 @@ import type { TableSync } from "../sync/table-sync";
 export function timeoutsOf(p: Policy): Timeouts {
   const m = p.masqTimeouts;
   return {
-    udp: m?.udp || DEFAULT_TIMEOUTS.udp, tcpEstablished: m?.tcp || DEFAULT_TIMEOUTS.tcpEstablished,
-    tcpTransitory: m?.tcpFin || DEFAULT_TIMEOUTS.tcpTransitory, icmp: DEFAULT_TIMEOUTS.icmp,
+    udp: m?.udp || DEFAULT_TIMEOUTS.udp,
+    tcpEstablished: m?.tcp || DEFAULT_TIMEOUTS.tcpEstablished,
+    tcpTransitory: m?.tcpFin || DEFAULT_TIMEOUTS.tcpTransitory,
+    icmp: DEFAULT_TIMEOUTS.icmp,
   };
 }
 
@@ -42,9 +44,17 @@ export class GatewayState {
 
   // `follower` is built with the same policy; this state tells it what changes, and hears from it
   // when the public address does.
-  constructor(readonly options: RunOptions, public policy: Policy, readonly table: ConnTable, readonly shared: SharedPolicy,
-              readonly alg: AlgState, readonly wiring: Wiring, readonly follower: NetworkFollower,
-              private readonly log: (msg: string) => void, afterEvents: () => void = () => {}) {
+  constructor(
+    readonly options: RunOptions,
+    public policy: Policy,
+    readonly table: ConnTable,
+    readonly shared: SharedPolicy,
+    readonly alg: AlgState,
+    readonly wiring: Wiring,
+    readonly follower: NetworkFollower,
+    private readonly log: (msg: string) => void,
+    afterEvents: () => void = () => {},
+  ) {
     this.hosts = new HostAccounting(table);
     this.events = new EventFeed(table.events, afterEvents);
     this.role = options.sync ? "backup" : "master"; // a pair member forwards when keepalived says so
@@ -64,7 +74,14 @@ export class GatewayState {
   // A NAT-PMP, PCP or UPnP mapping made, renewed or removed (who made it is in the pinhole's
   // record): an UPDATE event, its ip rules, the UPnP subscribers and the HA peer told.
   mappingChanged(m: MappingChange): void {
-    this.events.update({ proto: m.proto, lanAddr: m.lanAddr, lanPort: m.lanPort, wanAddr: this.follower.publicAddr, wanPort: m.wanPort, why: mappingWhy(m) });
+    this.events.update({
+      proto: m.proto,
+      lanAddr: m.lanAddr,
+      lanPort: m.lanPort,
+      wanAddr: this.follower.publicAddr,
+      wanPort: m.wanPort,
+      why: mappingWhy(m),
+    });
     this.mappingsChanged();
     this.sync?.pinholesChanged();
   }
@@ -74,14 +91,24 @@ export class GatewayState {
     const before = this.alg.pinholes();
     this.alg.expire();
     const left = new Set(this.alg.pinholes().map((p) => `${p.proto}:${p.port}`));
-    for (const p of before) if (!left.has(`${p.proto}:${p.port}`)) this.mappingChanged({ ...p, wanPort: p.port, op: "expired" });
+    for (const p of before)
+      if (!left.has(`${p.proto}:${p.port}`)) this.mappingChanged({ ...p, wanPort: p.port, op: "expired" });
   }
 
   // Port forwards added or removed by a policy change: UPDATE events.
   private portForwardsChanged(before: PortForward[], after: PortForward[]): void {
     const key = (f: PortForward): string => JSON.stringify(f);
-    const had = new Set(before.map(key)), has = new Set(after.map(key));
-    const say = (f: PortForward, why: string): void => this.events.update({ proto: f.proto, lanAddr: f.addr, lanPort: f.port, wanAddr: f.publicAddr, wanPort: f.publicPort, why });
+    const had = new Set(before.map(key)),
+      has = new Set(after.map(key));
+    const say = (f: PortForward, why: string): void =>
+      this.events.update({
+        proto: f.proto,
+        lanAddr: f.addr,
+        lanPort: f.port,
+        wanAddr: f.publicAddr,
+        wanPort: f.publicPort,
+        why,
+      });
     for (const f of after) if (!had.has(key(f))) say(f, "portfw add");
     for (const f of before) if (!has.has(key(f))) say(f, "portfw delete");
   }
@@ -95,7 +122,11 @@ export class GatewayState {
       this.follower.setPolicy(next); // the rules that follow the policy (port forwards, redirects)
     } catch (e) {
       this.policy = before;
-      try { this.follower.setPolicy(before); } catch { /* tried again on the next network change */ }
+      try {
+        this.follower.setPolicy(before);
+      } catch {
+        /* tried again on the next network change */
+      }
       return (e as Error).message;
     }
     this.table.setTimeouts(timeoutsOf(next));
@@ -116,13 +147,22 @@ export class GatewayState {
     // NAT-PMP, PCP and UPnP mappings were made for the old address: their owners map again
     for (const p of this.alg.pinholes()) {
       this.alg.pinhole(p.proto, p.lanAddr, p.lanPort, 0, 0);
-      this.mappingChanged({ by: p.by, op: "wan-change", proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, wanPort: p.port });
+      this.mappingChanged({
+        by: p.by,
+        op: "wan-change",
+        proto: p.proto,
+        lanAddr: p.lanAddr,
+        lanPort: p.lanPort,
+        wanPort: p.port,
+      });
     }
     this.mappingsChanged();
     const moved = this.policy.portfw.filter((f) => f.publicAddr === old);
     for (const f of moved) f.publicAddr = now;
     if (moved.length) this.shared.publish(this.policy);
-    this.log(`the WAN address of ${wan} changed from ${formatAddr(old)} to ${formatAddr(now)}: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`);
+    this.log(
+      `the WAN address of ${wan} changed from ${formatAddr(old)} to ${formatAddr(now)}: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`,
+    );
   }
 
   // After a mapping change (it may come from inside a reconcile, when the WAN address moved,
@@ -133,14 +173,20 @@ export class GatewayState {
     this.mappingsPending = true;
     setImmediate(() => {
       this.mappingsPending = false;
-      try { this.follower.setMappedPorts(this.mappedPorts()); } catch { /* tried again on the next network change */ }
+      try {
+        this.follower.setMappedPorts(this.mappedPorts());
+      } catch {
+        /* tried again on the next network change */
+      }
       this.onMappings();
     });
   }
 
   // Public ports mapped for LAN applications outside the NAT ranges: steered in like port forwards.
   mappedPorts(): Array<{ proto: number; port: number }> {
-    return this.alg.pinholes().filter((p) => !this.table.isNatPort(p.port)).map((p) => ({ proto: p.proto, port: p.port }));
+    return this.alg
+      .pinholes()
+      .filter((p) => !this.table.isNatPort(p.port))
+      .map((p) => ({ proto: p.proto, port: p.port }));
   }
-
 }

@@ -54,14 +54,18 @@ import { routeDev } from "../net/routes";
 export { defaultStateDir } from "../state/private-files";
 export type { RunOptions } from "./run-options";
 
-const log = (msg: string): void => { process.stderr.write(`ipmasq: ${msg}\n`); };
+const log = (msg: string): void => {
+  process.stderr.write(`ipmasq: ${msg}\n`);
+};
 
 // CAP_NET_ADMIN is bit 12 of the effective capability set.
 function hasNetAdmin(): boolean {
   try {
     const m = /CapEff:\s*([0-9a-f]+)/.exec(readFileSync("/proc/self/status", "utf8"));
     return m !== null && (BigInt(`0x${m[1]}`) & (1n << 12n)) !== 0n;
-  } catch { return process.getuid?.() === 0; }
+  } catch {
+    return process.getuid?.() === 0;
+  }
 }
 
 // Under systemd (Type=notify): ready, and after a graceful restart, "I am the main process now".
@@ -75,9 +79,12 @@ function notifySystemd(): void {
 }
 
 export async function runGateway(o: RunOptions): Promise<number> {
-  if (!hasNetAdmin()) throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
+  if (!hasNetAdmin())
+    throw new Error("ipmasq run needs CAP_NET_ADMIN (run it as root): it creates a TUN device and changes routing");
   // one gateway per namespace and TUN name: the lock comes before any journal is read
-  const lock = o.handover ? InstanceLock.inherit(HANDOVER_LOCK_FD, o.stateDir, o.tun) : InstanceLock.take(o.stateDir, o.tun);
+  const lock = o.handover
+    ? InstanceLock.inherit(HANDOVER_LOCK_FD, o.stateDir, o.tun)
+    : InstanceLock.take(o.stateDir, o.tun);
   for (const line of sweepGone(o.stateDir)) log(line);
   try {
     return await runLocked(o, lock);
@@ -101,11 +108,19 @@ function startingPolicy(o: RunOptions, handed: Handover | undefined, journal: st
 // The LAN interfaces as they are now, or why there are none.
 function requireLan(o: RunOptions, policy: Policy): Iface[] {
   const net = readNetwork();
-  const lan = lanInterfaces(net.interfaces.filter((i) => i.name !== "lo"), masqSources(policy), o.wan ?? net.defaultDev, o.lan);
+  const lan = lanInterfaces(
+    net.interfaces.filter((i) => i.name !== "lo"),
+    masqSources(policy),
+    o.wan ?? net.defaultDev,
+    o.lan,
+  );
   if (lan.length > 0) return lan;
-  if (o.lan) throw new Error(`interface ${o.lan} does not exist (have: ${net.interfaces.map((x) => x.name).join(", ")})`);
+  if (o.lan)
+    throw new Error(`interface ${o.lan} does not exist (have: ${net.interfaces.map((x) => x.name).join(", ")})`);
   const nets = masqSources(policy);
-  throw new Error(`no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`);
+  throw new Error(
+    `no interface has an address in the masqueraded network${nets.length > 1 ? "s" : ""} ${nets.map(formatPrefix).join(", ") || "(no MASQ rule with -s)"}: pass --lan IF`,
+  );
 }
 
 // The address a LAN interface is reached at: the one in a masqueraded network, else its first.
@@ -119,7 +134,13 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const policy = startingPolicy(o, handed, journal);
   const lan = requireLan(o, policy);
   // what can be refused is refused before the kernel is touched
-  const webAt = o.web ? webListen(o.web, o.webToken, lan.flatMap((i) => i.addrs.map((a) => a.addr))) : undefined;
+  const webAt = o.web
+    ? webListen(
+        o.web,
+        o.webToken,
+        lan.flatMap((i) => i.addrs.map((a) => a.addr)),
+      )
+    : undefined;
   const syncKey = o.sync ? readSecret(o.sync.keyFile, "--sync-key", 32) : undefined;
   const eventLog = o.logEvents ? EventLog.open(o.logEvents, o.logEventsRate) : undefined;
 
@@ -127,34 +148,65 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const map = memoryMap(o.workers, o.maxConns);
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
-  table.init({ seed: randomInt(2 ** 32), portMin: o.portMin, portMax: o.portMax, timeouts: timeoutsOf(policy), mssClamp: o.mssClamp });
+  table.init({
+    seed: randomInt(2 ** 32),
+    portMin: o.portMin,
+    portMax: o.portMax,
+    timeouts: timeoutsOf(policy),
+    mssClamp: o.mssClamp,
+  });
   const shared = new SharedPolicy(memory, map.policy);
   shared.publish(policy);
   table.hostLimit = handed?.hostLimit ?? o.maxConnsPerHost;
   for (const h of handed?.hosts ?? []) table.hosts.restore(h);
   const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
   const follower = new NetworkFollower(
-    { tun: o.tun, table: o.table, queues: o.workers, wan: o.wan, lan: o.lan, groHoldUs: o.groHoldUs, groBusyPps: o.groBusyPps, natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`], publicAddr: o.publicAddr },
-    wiring, sharedNetworkView(memory, map.network), policy, log);
-  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, follower, log, () => g.eventLog?.flush());
+    {
+      tun: o.tun,
+      table: o.table,
+      queues: o.workers,
+      wan: o.wan,
+      lan: o.lan,
+      groHoldUs: o.groHoldUs,
+      groBusyPps: o.groBusyPps,
+      natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`],
+      publicAddr: o.publicAddr,
+    },
+    wiring,
+    sharedNetworkView(memory, map.network),
+    policy,
+    log,
+  );
+  const g = new GatewayState(o, policy, table, shared, new AlgState(table, map.alg), wiring, follower, log, () =>
+    g.eventLog?.flush(),
+  );
   if (handed?.role) g.setRole(handed.role);
 
   const monitor = new NetlinkMonitor(() => {
-    try { g.follower.reconcile(); } catch (e) { log(`following the network: ${(e as Error).message} (tried again on the next change)`); }
+    try {
+      g.follower.reconcile();
+    } catch (e) {
+      log(`following the network: ${(e as Error).message} (tried again on the next change)`);
+    }
   }, log);
   const timers: NodeJS.Timeout[] = [];
   const traffic = new Throughput(memory, map, () => table.live);
-  let pool: Piscina | undefined, tasks: Array<Promise<unknown>> = [];
+  let pool: Piscina | undefined,
+    tasks: Array<Promise<unknown>> = [];
   let metrics: Server | undefined, web: Server | undefined, upnp: UpnpServer | undefined;
   const lanNames = (): string[] => g.follower.lanInterfaces().map((i) => i.name);
-  const control = new ControlServer(controlSocketPath(o.stateDir, o.tun), controlHandler(g, () => void restart()));
+  const control = new ControlServer(
+    controlSocketPath(o.stateDir, o.tun),
+    controlHandler(g, () => void restart()),
+  );
 
   // The gateway, in the order it comes up; it goes down in the reverse order. A graceful restart
   // stops everything above the devices and hands those to the new process.
   const DEVICES = "TUN devices and kernel wiring";
   const parts = new Parts(log);
   const startUp = parts.start([
-    { name: DEVICES,
+    {
+      name: DEVICES,
       start: () => {
         g.follower.start(handed !== undefined);
         // A pair member that finds its public address already here was restarted on the master
@@ -164,45 +216,86 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
           log("the public address is on the WAN interface: this gateway is the pair's master");
         }
       },
-      stop: () => { g.follower.close(); Wiring.undo(journal); } },
+      stop: () => {
+        g.follower.close();
+        Wiring.undo(journal);
+      },
+    },
     { name: "network monitor", start: () => monitor.start(), stop: () => monitor.stop() },
-    { name: "connections handed over",
+    {
+      name: "connections handed over",
       start: () => {
         table.now = 1;
         if (!handed) return;
         const lost = restoreSnapshot(table, handed.flows);
         for (const p of handed.pinholes ?? []) {
-          g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, { by: MAPPERS.includes(p.by as MappedBy) ? p.by : "", description: p.description });
+          g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, {
+            by: MAPPERS.includes(p.by as MappedBy) ? p.by : "",
+            description: p.description,
+          });
         }
         if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
-        log(`took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`);
+        log(
+          `took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`,
+        );
         unlinkSync(o.handover!);
-      } },
-    { name: "clock and sweeps",
-      start: () => timers.push(
-        setInterval(() => { table.now = 1 + Math.floor((Date.now() - g.started) / 1000); }, 1000),
-        // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
-        setInterval(() => { table.sweep(); g.expireMappings(); g.hosts.sample(); }, 5000),
-        setInterval(giveBackMemory, 60_000),
-        setInterval(() => g.follower.sampleReceive(), HOLD_SAMPLE_MS)),
-      stop: () => timers.forEach(clearInterval) },
-    { name: "connection events",
+      },
+    },
+    {
+      name: "clock and sweeps",
+      start: () =>
+        timers.push(
+          setInterval(() => {
+            table.now = 1 + Math.floor((Date.now() - g.started) / 1000);
+          }, 1000),
+          // every 5 s: expired flows and mappings go, and per-host rates get a sample to average over
+          setInterval(() => {
+            table.sweep();
+            g.expireMappings();
+            g.hosts.sample();
+          }, 5000),
+          setInterval(giveBackMemory, 60_000),
+          setInterval(() => g.follower.sampleReceive(), HOLD_SAMPLE_MS),
+        ),
+      stop: () => timers.forEach(clearInterval),
+    },
+    {
+      name: "connection events",
       start: () => {
         g.eventLog = eventLog;
         if (eventLog) g.events.subscribe((e) => eventLog.add(e));
         g.events.start();
       },
-      stop: () => { g.events.stop(); g.eventLog?.close(); } },
+      stop: () => {
+        g.events.stop();
+        g.eventLog?.close();
+      },
+    },
     { name: "traffic meter", start: () => traffic.start(), stop: () => traffic.stop() },
-    { name: "workers",
+    {
+      name: "workers",
       start: async () => {
         pool = new Piscina({
-          filename: o.workerFile, name: "runWorker", minThreads: o.workers, maxThreads: o.workers,
-          idleTimeout: Infinity, concurrentTasksPerWorker: 1, maxQueue: 0,
+          filename: o.workerFile,
+          name: "runWorker",
+          minThreads: o.workers,
+          maxThreads: o.workers,
+          idleTimeout: Infinity,
+          concurrentTasksPerWorker: 1,
+          maxQueue: 0,
           recordTiming: false, // its histograms (0.7 MB) would measure the one task each worker runs for ever
         });
         tasks = Array.from({ length: o.workers }, (_, id) => {
-          const task: WorkerTask = { memory, core: o.core, id, workers: o.workers, maxConns: o.maxConns, options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck }, busyPollUs: o.busyPollUs, pin: o.pin };
+          const task: WorkerTask = {
+            memory,
+            core: o.core,
+            id,
+            workers: o.workers,
+            maxConns: o.maxConns,
+            options: { filtering: o.filtering, ftpHelper: o.ftpHelper, spoofCheck: o.spoofCheck },
+            busyPollUs: o.busyPollUs,
+            pin: o.pin,
+          };
           return pool!.run(task);
         });
         await allReading(memory, map, o.workers, tasks); // "ready" means forwarding
@@ -211,50 +304,118 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
         Atomics.store(new Int32Array(memory.buffer), (map.tableBase + L.T_STOP) >> 2, 1);
         await Promise.allSettled(tasks);
         await pool?.destroy();
-      } },
+      },
+    },
     { name: "control socket", start: () => control.listen(), stop: () => control.close() },
-    ...(o.metrics ? [{ name: "metrics endpoint",
-      start: async () => { metrics = await startMetrics(o.metrics!, g); },
-      stop: () => new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve())) }] : []),
-    ...(webAt ? [{ name: "status page",
-      start: async () => {
-        web = await startStatusPage(webAt, { status: () => statusOf(g), table, mappings: () => pinholeRows(g.alg, g.follower.publicAddr), hosts: g.hosts, traffic });
-        log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
-      },
-      stop: async () => {
-        web?.closeAllConnections();
-        await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
-      } }] : []),
-    ...(o.sync ? [{ name: "HA table sync",
-      start: async () => {
-        g.sync = startSync(o.sync!, syncKey!, g, log);
-        await g.sync.start();
-        g.events.subscribeRaw((e) => g.sync?.event(e));
-        log(`HA pair: table sync with ${g.sync.peer}; ${g.role}${g.role === "master" ? "" : " (forwarding nothing until `ipmasq role master`)"}`);
-      },
-      stop: () => g.sync?.stop() }] : []),
-    ...(o.pcp ? [{ name: "NAT-PMP and PCP",
-      start: async () => {
-        g.pcp = new PortMappingServer(g.alg, () => masqSources(g.policy), () => g.follower.publicAddr, (m) => g.mappingChanged(m));
-        await g.pcp.listen(lanNames());
-      },
-      stop: () => g.pcp?.close() }] : []),
-    ...(o.upnp ? [{ name: "UPnP IGD",
-      start: async () => {
-        const counters = (): { bytesSent: number; bytesReceived: number; packetsSent: number; packetsReceived: number } => {
-          const t = trafficTotals(memory, map);
-          return { bytesSent: t.bytesOut, bytesReceived: t.bytesIn, packetsSent: t.pktsOut, packetsReceived: t.pktsIn };
-        };
-        const fromLan = (a: string): boolean => { try { return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p)); } catch { return false; } };
-        upnp = new UpnpServer(igdBackend(g, g.started, counters), fromLan, o.tun);
-        g.onMappings = () => upnp?.changed();
-        await upnp.listen(g.follower.lanInterfaces().map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })), handed?.upnpPort);
-        log(`UPnP IGD on ${lanNames().join(", ")}`);
-      },
-      stop: () => upnp?.close() }] : []),
+    ...(o.metrics
+      ? [
+          {
+            name: "metrics endpoint",
+            start: async () => {
+              metrics = await startMetrics(o.metrics!, g);
+            },
+            stop: () => new Promise<void>((resolve) => (metrics ? metrics.close(() => resolve()) : resolve())),
+          },
+        ]
+      : []),
+    ...(webAt
+      ? [
+          {
+            name: "status page",
+            start: async () => {
+              web = await startStatusPage(webAt, {
+                status: () => statusOf(g),
+                table,
+                mappings: () => pinholeRows(g.alg, g.follower.publicAddr),
+                hosts: g.hosts,
+                traffic,
+              });
+              log(`status page at http://${webAt.host}:${webAt.port}/${webAt.token ? " (asks for the token)" : ""}`);
+            },
+            stop: async () => {
+              web?.closeAllConnections();
+              await new Promise<void>((resolve) => (web ? web.close(() => resolve()) : resolve()));
+            },
+          },
+        ]
+      : []),
+    ...(o.sync
+      ? [
+          {
+            name: "HA table sync",
+            start: async () => {
+              g.sync = startSync(o.sync!, syncKey!, g, log);
+              await g.sync.start();
+              g.events.subscribeRaw((e) => g.sync?.event(e));
+              log(
+                `HA pair: table sync with ${g.sync.peer}; ${g.role}${g.role === "master" ? "" : " (forwarding nothing until `ipmasq role master`)"}`,
+              );
+            },
+            stop: () => g.sync?.stop(),
+          },
+        ]
+      : []),
+    ...(o.pcp
+      ? [
+          {
+            name: "NAT-PMP and PCP",
+            start: async () => {
+              g.pcp = new PortMappingServer(
+                g.alg,
+                () => masqSources(g.policy),
+                () => g.follower.publicAddr,
+                (m) => g.mappingChanged(m),
+              );
+              await g.pcp.listen(lanNames());
+            },
+            stop: () => g.pcp?.close(),
+          },
+        ]
+      : []),
+    ...(o.upnp
+      ? [
+          {
+            name: "UPnP IGD",
+            start: async () => {
+              const counters = (): {
+                bytesSent: number;
+                bytesReceived: number;
+                packetsSent: number;
+                packetsReceived: number;
+              } => {
+                const t = trafficTotals(memory, map);
+                return {
+                  bytesSent: t.bytesOut,
+                  bytesReceived: t.bytesIn,
+                  packetsSent: t.pktsOut,
+                  packetsReceived: t.pktsIn,
+                };
+              };
+              const fromLan = (a: string): boolean => {
+                try {
+                  return masqSources(g.policy).some((p) => inPrefix(parseAddr(a), p));
+                } catch {
+                  return false;
+                }
+              };
+              upnp = new UpnpServer(igdBackend(g, g.started, counters), fromLan, o.tun);
+              g.onMappings = () => upnp?.changed();
+              await upnp.listen(
+                g.follower
+                  .lanInterfaces()
+                  .map((i) => ({ iface: i.name, addr: formatAddr(lanAddressOf(i, masqSources(g.policy))) })),
+                handed?.upnpPort,
+              );
+              log(`UPnP IGD on ${lanNames().join(", ")}`);
+            },
+            stop: () => upnp?.close(),
+          },
+        ]
+      : []),
   ]);
 
-  let handingOver = false, stopping: Promise<void> | undefined;
+  let handingOver = false,
+    stopping: Promise<void> | undefined;
   const stop = (why: string): Promise<void> => {
     stopping ??= (async () => {
       log(`stopping (${why})`);
@@ -276,21 +437,29 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     log(`could not start: ${(e as Error).message}; kernel settings restored`);
     throw e;
   }
-  log(`masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames().join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
-    `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`);
+  log(
+    `masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames().join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
+      `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`,
+  );
   process.stdout.write("ready\n");
   giveBackMemory(); // what starting needed (parsing, compiling the core) and freed
   notifySystemd();
   process.send?.("ready"); // to the process that handed over, if any
 
   return new Promise<number>((resolve) => {
-    const finish = (why: string, code: number): void => { if (!handingOver) void stop(why).then(() => resolve(code)); };
+    const finish = (why: string, code: number): void => {
+      if (!handingOver) void stop(why).then(() => resolve(code));
+    };
     process.on("SIGINT", () => finish("SIGINT", 0));
     process.on("SIGTERM", () => finish("SIGTERM", 0));
     process.on("SIGHUP", () => void restart());
     Promise.race(tasks).then(
       () => finish("a worker ended", 1),
-      (e) => { log(`worker failed: ${(e as Error).stack ?? e}`); finish("worker failure", 1); });
+      (e) => {
+        log(`worker failed: ${(e as Error).stack ?? e}`);
+        finish("worker failure", 1);
+      },
+    );
   });
 }
 
@@ -303,21 +472,37 @@ function giveBackMemory(): void {
 
 // The HA pair's table sync (host/sync/table-sync.ts): on the sync link's address, its socket
 // bound to that interface, so nothing listens on the WAN for it.
-function startSync(s: NonNullable<RunOptions["sync"]>, key: Buffer, g: GatewayState, log: (msg: string) => void): TableSync {
+function startSync(
+  s: NonNullable<RunOptions["sync"]>,
+  key: Buffer,
+  g: GatewayState,
+  log: (msg: string) => void,
+): TableSync {
   const net = readNetwork();
   const dev = s.dev ?? routeDev(net.routes, s.peer);
   const iface = net.interfaces.find((i) => i.name === dev);
-  if (!dev || !iface) throw new Error(`--sync-peer ${formatAddr(s.peer)}: ${dev ? `no interface ${dev}` : "no route to it"} (name the sync link with --sync-dev IF)`);
+  if (!dev || !iface)
+    throw new Error(
+      `--sync-peer ${formatAddr(s.peer)}: ${dev ? `no interface ${dev}` : "no route to it"} (name the sync link with --sync-dev IF)`,
+    );
   const own = iface.addrs.find((a) => inPrefix(s.peer, a)) ?? iface.addrs[0];
   if (!own) throw new Error(`--sync-dev ${dev} has no IPv4 address`);
-  if (dev === g.follower.wan) throw new Error(`the table sync would run over the WAN interface ${dev}: give the pair a link of its own or the LAN (--sync-dev IF)`);
+  if (dev === g.follower.wan)
+    throw new Error(
+      `the table sync would run over the WAN interface ${dev}: give the pair a link of its own or the LAN (--sync-dev IF)`,
+    );
   return new TableSync({ peer: s.peer, port: s.port, bindAddr: own.addr, dev, key }, g.table, g.alg, {
     role: () => g.role,
     policyJson: () => JSON.stringify(g.policy),
     applyPolicy: (json) => {
       let p: Policy;
-      try { p = JSON.parse(json) as Policy; } catch { return "it is not JSON"; }
-      if (!p || typeof p !== "object" || !Array.isArray(p.portfw) || typeof p.chains !== "object") return "it is not a policy";
+      try {
+        p = JSON.parse(json) as Policy;
+      } catch {
+        return "it is not JSON";
+      }
+      if (!p || typeof p !== "object" || !Array.isArray(p.portfw) || typeof p.chains !== "object")
+        return "it is not a policy";
       return g.setPolicy(p);
     },
     log,

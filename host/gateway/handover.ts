@@ -17,8 +17,24 @@ import type { MappedBy } from "../portmap/mapping-change";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
-export interface Handover { policy: Policy; flows: FlowRecord[]; hosts?: HostRecord[]; hostLimit?: number; pinholes?: PinholeRecord[]; upnpPort?: number; role?: Role }
-export interface PinholeRecord { proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: MappedBy | ""; description: string }
+export interface Handover {
+  policy: Policy;
+  flows: FlowRecord[];
+  hosts?: HostRecord[];
+  hostLimit?: number;
+  pinholes?: PinholeRecord[];
+  upnpPort?: number;
+  role?: Role;
+}
+export interface PinholeRecord {
+  proto: number;
+  port: number;
+  lanAddr: number;
+  lanPort: number;
+  expiresIn: number;
+  by: MappedBy | "";
+  description: string;
+}
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
@@ -27,20 +43,48 @@ export const readHandover = (file: string): Handover => JSON.parse(readPrivateFi
 
 // `stopAllButDevices`: stops every part of the gateway but its TUN devices and kernel wiring,
 // which the new process adopts.
-export async function handOver(g: GatewayState, lock: InstanceLock, journal: string, stopAllButDevices: () => Promise<void>, log: (msg: string) => void, upnpPort = 0): Promise<never> {
+export async function handOver(
+  g: GatewayState,
+  lock: InstanceLock,
+  journal: string,
+  stopAllButDevices: () => Promise<void>,
+  log: (msg: string) => void,
+  upnpPort = 0,
+): Promise<never> {
   const o = g.options;
   log("graceful restart: handing the connection table to a new process");
   g.follower.persist();
   await stopAllButDevices();
   const file = join(o.stateDir, `handover-${process.pid}.json`);
-  writePrivateFile(file, JSON.stringify({ policy: g.policy, flows: takeSnapshot(g.table), hosts: g.table.hosts.records(), hostLimit: g.table.hostLimit, role: g.role,
-    pinholes: g.alg.pinholes().map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({ proto, port, lanAddr, lanPort, expiresIn, by, description })), upnpPort } satisfies Handover));
+  writePrivateFile(
+    file,
+    JSON.stringify({
+      policy: g.policy,
+      flows: takeSnapshot(g.table),
+      hosts: g.table.hosts.records(),
+      hostLimit: g.table.hostLimit,
+      role: g.role,
+      pinholes: g.alg
+        .pinholes()
+        .map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({
+          proto,
+          port,
+          lanAddr,
+          lanPort,
+          expiresIn,
+          by,
+          description,
+        })),
+      upnpPort,
+    } satisfies Handover),
+  );
   const devices = g.follower.deviceNames;
   g.follower.close();
   const args = o.argv.filter((a, i) => a !== "--handover" && o.argv[i - 1] !== "--handover");
   // stdio position HANDOVER_LOCK_FD (4) becomes the child's fd 4
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file],
-    { stdio: ["inherit", "inherit", "inherit", "ipc", lock.fd] });
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args, "--handover", file], {
+    stdio: ["inherit", "inherit", "inherit", "ipc", lock.fd],
+  });
   const ok = await new Promise<boolean>((resolve) => {
     child.once("message", (m) => resolve(m === "ready"));
     child.once("exit", () => resolve(false));

@@ -31,7 +31,11 @@ export class Parts {
   async stop(keep?: string): Promise<void> {
     for (let p = this.running.at(-1); p && p.name !== keep; p = this.running.at(-1)) {
       this.running.pop();
-      try { await p.stop?.(); } catch (e) { this.log(`stopping ${p.name}: ${(e as Error).message}`); }
+      try {
+        await p.stop?.();
+      } catch (e) {
+        this.log(`stopping ${p.name}: ${(e as Error).message}`);
+      }
     }
   }
 }

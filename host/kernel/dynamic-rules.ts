@@ -7,7 +7,6 @@ import { protoName, PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
 import { type IngressDevice, PREF_WAN_FIRST, PREF_PORTFW, PREF_REDIRECT, PREF_ALL } from "./wiring";
 
-
 export interface RuleInputs {
   base: { tun: string; table: number };
   devices: IngressDevice[];
@@ -27,10 +26,35 @@ export function dynamicRules(x: RuleInputs): string[][] {
     let pref = PREF_WAN_FIRST;
     for (const range of x.natRanges) {
       for (const proto of ["tcp", "udp"]) {
-        rules.push(["pref", String(pref), "iif", wanDev.iface, "ipproto", proto, "dport", range, "lookup", tableOf(wanDev)]);
+        rules.push([
+          "pref",
+          String(pref),
+          "iif",
+          wanDev.iface,
+          "ipproto",
+          proto,
+          "dport",
+          range,
+          "lookup",
+          tableOf(wanDev),
+        ]);
         // from inside only hairpinned flows' replies use the public address and NAT ports
         for (const d of x.devices) {
-          if (d !== wanDev) rules.push(["pref", String(pref), "iif", d.iface, "to", pub, "ipproto", proto, "dport", range, "lookup", tableOf(d)]);
+          if (d !== wanDev)
+            rules.push([
+              "pref",
+              String(pref),
+              "iif",
+              d.iface,
+              "to",
+              pub,
+              "ipproto",
+              proto,
+              "dport",
+              range,
+              "lookup",
+              tableOf(d),
+            ]);
         }
         pref++;
       }
@@ -43,7 +67,19 @@ export function dynamicRules(x: RuleInputs): string[][] {
   // port-forwarded ports, and ports mapped outside the NAT ranges, are steered into the TUN from
   // every interface (hairpin included)
   for (const f of [...x.policy.portfw.map((p) => ({ proto: p.proto, port: p.publicPort })), ...(x.mappedPorts ?? [])]) {
-    for (const d of x.devices) rules.push(["pref", String(PREF_PORTFW), "iif", d.iface, "ipproto", protoName(f.proto), "dport", String(f.port), "lookup", tableOf(d)]);
+    for (const d of x.devices)
+      rules.push([
+        "pref",
+        String(PREF_PORTFW),
+        "iif",
+        d.iface,
+        "ipproto",
+        protoName(f.proto),
+        "dport",
+        String(f.port),
+        "lookup",
+        tableOf(d),
+      ]);
   }
   // a redirect target's replies, sent by the gateway itself, go to the base device
   for (const c of Object.values(x.policy.chains)) {
@@ -51,12 +87,32 @@ export function dynamicRules(x: RuleInputs): string[][] {
       if (r.target !== "REDIRECT") continue;
       const port = r.redirectPort || (r.dst && r.dst.portMin === r.dst.portMax ? r.dst.portMin : 0);
       if (!port) continue;
-      for (const proto of r.proto === PROTO_ALL ? [protoName(L.PROTO_TCP), protoName(L.PROTO_UDP)] : r.proto === L.PROTO_TCP || r.proto === L.PROTO_UDP ? [protoName(r.proto)] : []) {
-        rules.push(["pref", String(PREF_REDIRECT), "iif", "lo", "ipproto", proto, "sport", String(port), "lookup", String(x.base.table)]);
+      for (const proto of r.proto === PROTO_ALL
+        ? [protoName(L.PROTO_TCP), protoName(L.PROTO_UDP)]
+        : r.proto === L.PROTO_TCP || r.proto === L.PROTO_UDP
+          ? [protoName(r.proto)]
+          : []) {
+        rules.push([
+          "pref",
+          String(PREF_REDIRECT),
+          "iif",
+          "lo",
+          "ipproto",
+          proto,
+          "sport",
+          String(port),
+          "lookup",
+          String(x.base.table),
+        ]);
       }
     }
   }
   for (const d of x.devices) rules.push(["pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
   const seen = new Set<string>();
-  return rules.filter((r) => { const k = r.join(" "); if (seen.has(k)) return false; seen.add(k); return true; });
+  return rules.filter((r) => {
+    const k = r.join(" ");
+    if (seen.has(k)) return false;
+    seen.add(k);
+    return true;
+  });
 }

@@ -44,7 +44,11 @@ export interface FollowOptions {
 }
 
 // The public address changed on `wan`: from `old` (0: none before) to `now`.
-export interface PublicChange { wan: string; old: number; now: number }
+export interface PublicChange {
+  wan: string;
+  old: number;
+  now: number;
+}
 
 export type MappedPort = { proto: number; port: number };
 
@@ -65,16 +69,25 @@ export class NetworkFollower {
   private standby = false; // an HA backup: the workers read and drop everything (docs/ha.md)
   private readonly publicListeners: Array<(c: PublicChange) => void> = [];
 
-  constructor(private readonly o: FollowOptions, private readonly wiring: Wiring, private readonly view: SharedBlob<NetworkView>,
-              private policy: Policy, private readonly log: (msg: string) => void) {
+  constructor(
+    private readonly o: FollowOptions,
+    private readonly wiring: Wiring,
+    private readonly view: SharedBlob<NetworkView>,
+    private policy: Policy,
+    private readonly log: (msg: string) => void,
+  ) {
     if (o.groHoldUs) this.hold = new ReceiveHold(o.groHoldUs, o.groBusyPps, wiring, log);
   }
 
   // Called with every new public address, before the rules for it are made (and while publicAddr
   // is still the one before).
-  onPublicChange(listener: (c: PublicChange) => void): void { this.publicListeners.push(listener); }
+  onPublicChange(listener: (c: PublicChange) => void): void {
+    this.publicListeners.push(listener);
+  }
 
-  private get started(): boolean { return this.base !== undefined; }
+  private get started(): boolean {
+    return this.base !== undefined;
+  }
 
   // A new policy's rules (port forwards, redirects); throws, with the kernel's reason, when they
   // cannot be made.
@@ -119,7 +132,9 @@ export class NetworkFollower {
   // The TUN devices' MTU is the smallest of the interfaces they serve, so that an oversized DF
   // packet is refused on the first forward and the sender hears of it (docs/architecture.md).
   private wantedMtu(net: NetState): number {
-    const mtus = this.served(net).map((i) => i.mtu).filter((m) => m >= 576);
+    const mtus = this.served(net)
+      .map((i) => i.mtu)
+      .filter((m) => m >= 576);
     return mtus.length ? Math.min(...mtus) : 1500;
   }
 
@@ -151,13 +166,21 @@ export class NetworkFollower {
     const wanIf = served.find((i) => i.name === this.wan);
     const want = this.o.publicAddr;
     // with --public, that address while the interface has it (a VRRP address comes and goes)
-    const addr = want !== undefined ? (wanIf?.addrs.some((a) => a.addr === want) ? want : 0) : wanIf?.addrs[0]?.addr ?? 0;
-    const why = !this.wan ? "no default route (add one, or pass --wan IF)"
-      : !wanIf ? `the WAN interface ${this.wan} does not exist`
-      : !addr && want !== undefined ? `${formatAddr(want)} (--public) is not on ${this.wan}`
-      : !addr ? `the WAN interface ${this.wan} has no IPv4 address`
-      : !net.defaultDev && !this.o.wan ? "no default route" : undefined;
-    if (why !== this.waiting && why) this.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
+    const addr =
+      want !== undefined ? (wanIf?.addrs.some((a) => a.addr === want) ? want : 0) : (wanIf?.addrs[0]?.addr ?? 0);
+    const why = !this.wan
+      ? "no default route (add one, or pass --wan IF)"
+      : !wanIf
+        ? `the WAN interface ${this.wan} does not exist`
+        : !addr && want !== undefined
+          ? `${formatAddr(want)} (--public) is not on ${this.wan}`
+          : !addr
+            ? `the WAN interface ${this.wan} has no IPv4 address`
+            : !net.defaultDev && !this.o.wan
+              ? "no default route"
+              : undefined;
+    if (why !== this.waiting && why)
+      this.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
     this.waiting = why;
     const now = why ? 0 : addr;
     if (now !== this.publicAddr) {
@@ -177,12 +200,19 @@ export class NetworkFollower {
       this.mtu = mtu;
     }
 
-    this.wiring.syncRules(dynamicRules({
-      // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
-      // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
-      base: { tun: this.o.tun, table: this.o.table }, devices: this.wiring.devices, wan: this.wan, publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
-      natRanges: this.o.natRanges, policy: this.policy, mappedPorts: this.mappedPorts,
-    }));
+    this.wiring.syncRules(
+      dynamicRules({
+        // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
+        // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
+        base: { tun: this.o.tun, table: this.o.table },
+        devices: this.wiring.devices,
+        wan: this.wan,
+        publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
+        natRanges: this.o.natRanges,
+        policy: this.policy,
+        mappedPorts: this.mappedPorts,
+      }),
+    );
 
     // receive offload: on each LAN interface and the WAN, again on a device made anew
     if (this.o.groHoldUs !== undefined) {
@@ -190,9 +220,13 @@ export class NetworkFollower {
       const todo = want.filter((i) => this.tunedIndex.get(i.name) !== i.index);
       if (todo.length) {
         if (!adopted) {
-          const r = this.wiring.tuneReceive(todo.map((i) => i.name), offloadSettings());
+          const r = this.wiring.tuneReceive(
+            todo.map((i) => i.name),
+            offloadSettings(),
+          );
           if (r.problem) this.log(r.problem);
-          if (r.changed.length) this.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP${this.holdSays()}`);
+          if (r.changed.length)
+            this.log(`receive offload on ${r.changed.join(", ")}: GRO, also for forwarded UDP${this.holdSays()}`);
         }
         for (const i of todo) {
           this.tunedIndex.set(i.name, i.index);
@@ -218,7 +252,9 @@ export class NetworkFollower {
       const why = steerQueues(tun.fds, end);
       if (why) {
         this.steeringRefused = true;
-        this.log(`a flow's two directions may be read by different workers (costs CPU, not correctness): steering the TUN queues failed: ${why}`);
+        this.log(
+          `a flow's two directions may be read by different workers (costs CPU, not correctness): steering the TUN queues failed: ${why}`,
+        );
         return;
       }
       this.steered.set(name, end);
@@ -259,10 +295,16 @@ export class NetworkFollower {
 
   private publish(net: NetState): void {
     const v: NetworkView = {
-      publicAddr: this.publicAddr, wan: this.wan ?? "", standby: this.standby,
+      publicAddr: this.publicAddr,
+      wan: this.wan ?? "",
+      standby: this.standby,
       ingress: [
         { iface: "lo", wan: false, fds: this.base!.fds },
-        ...this.wiring.devices.map((d) => ({ iface: d.iface, wan: d.iface === this.wan, fds: this.tuns.get(d.name)!.fds })),
+        ...this.wiring.devices.map((d) => ({
+          iface: d.iface,
+          wan: d.iface === this.wan,
+          fds: this.tuns.get(d.name)!.fds,
+        })),
       ],
       writeFds: this.base!.fds,
       addrs: net.interfaces.flatMap((i) => i.addrs.map((a) => ({ iface: i.name, addr: a.addr }))),
@@ -274,11 +316,19 @@ export class NetworkFollower {
     this.view.publish(v);
   }
 
-  get deviceNames(): string[] { return [...this.tuns.keys()]; }
-  get offloads(): string[] { return this.base?.offloads ?? []; }
+  get deviceNames(): string[] {
+    return [...this.tuns.keys()];
+  }
+  get offloads(): string[] {
+    return this.base?.offloads ?? [];
+  }
 
   // Graceful restart: the devices outlive our fds (and keep their routes) for the next process.
-  persist(): void { for (const t of this.tuns.values()) if (t.fds.length) setPersist(t.fds[0], true); }
+  persist(): void {
+    for (const t of this.tuns.values()) if (t.fds.length) setPersist(t.fds[0], true);
+  }
 
-  close(): void { for (const t of this.tuns.values()) closeTun(t); }
+  close(): void {
+    for (const t of this.tuns.values()) closeTun(t);
+  }
 }

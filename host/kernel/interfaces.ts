@@ -4,18 +4,39 @@ import { ipJson } from "./ip";
 import type { Route } from "../net/routes";
 import { parseAddr, parsePrefix, type Prefix, inPrefix, maskOf } from "../net/addr";
 
-export interface Iface { name: string; index: number; mtu: number; up: boolean; kind: string; addrs: Array<{ addr: number; bits: number }> }
-export interface NetState { interfaces: Iface[]; routes: Route[]; defaultDev?: string }
+export interface Iface {
+  name: string;
+  index: number;
+  mtu: number;
+  up: boolean;
+  kind: string;
+  addrs: Array<{ addr: number; bits: number }>;
+}
+export interface NetState {
+  interfaces: Iface[];
+  routes: Route[];
+  defaultDev?: string;
+}
 
 interface IpAddrJson {
-  ifname: string; ifindex: number; mtu: number; flags?: string[]; linkinfo?: { info_kind?: string };
+  ifname: string;
+  ifindex: number;
+  mtu: number;
+  flags?: string[];
+  linkinfo?: { info_kind?: string };
   addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
 }
 
 export function listInterfaces(): Iface[] {
   return ipJson<IpAddrJson[]>("-d", "addr", "show").map((l) => ({
-    name: l.ifname, index: l.ifindex, mtu: l.mtu, up: (l.flags ?? []).includes("UP"), kind: l.linkinfo?.info_kind ?? "",
-    addrs: (l.addr_info ?? []).filter((a) => a.family === "inet").map((a) => ({ addr: parseAddr(a.local), bits: a.prefixlen })),
+    name: l.ifname,
+    index: l.ifindex,
+    mtu: l.mtu,
+    up: (l.flags ?? []).includes("UP"),
+    kind: l.linkinfo?.info_kind ?? "",
+    addrs: (l.addr_info ?? [])
+      .filter((a) => a.family === "inet")
+      .map((a) => ({ addr: parseAddr(a.local), bits: a.prefixlen })),
   }));
 }
 
@@ -26,7 +47,11 @@ export function mainRoutes(): { routes: Route[]; defaultDev?: string } {
   let defaultDev: string | undefined;
   for (const r of rows) {
     if (!r.dev || (r.type && r.type !== "unicast")) continue;
-    if (r.dst === "default") { defaultDev ??= r.dev; routes.push({ addr: 0, bits: 0, dev: r.dev }); continue; }
+    if (r.dst === "default") {
+      defaultDev ??= r.dev;
+      routes.push({ addr: 0, bits: 0, dev: r.dev });
+      continue;
+    }
     const p = parsePrefix(r.dst.includes("/") ? r.dst : `${r.dst}/32`);
     routes.push({ addr: p.addr, bits: p.bits, dev: r.dev });
   }

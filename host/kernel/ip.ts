@@ -33,6 +33,8 @@ export function writeSysctl(key: string, value: string): void {
     writeFileSync(sysctlPath(key), `${value}\n`);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`cannot set ${key}=${value}: ${code === "EACCES" || code === "EROFS" || code === "EPERM" ? "needs root (CAP_NET_ADMIN) and a writable /proc/sys" : code}`);
+    throw new Error(
+      `cannot set ${key}=${value}: ${code === "EACCES" || code === "EROFS" || code === "EPERM" ? "needs root (CAP_NET_ADMIN) and a writable /proc/sys" : code}`,
+    );
   }
 }

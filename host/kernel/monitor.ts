@@ -14,7 +14,10 @@ export class NetlinkMonitor {
   private periodic?: NodeJS.Timeout;
   private stopped = false;
 
-  constructor(private readonly onChange: () => void, private readonly log: (msg: string) => void) {}
+  constructor(
+    private readonly onChange: () => void,
+    private readonly log: (msg: string) => void,
+  ) {}
 
   start(): void {
     this.spawnMonitor();
@@ -29,12 +32,20 @@ export class NetlinkMonitor {
     child.on("exit", () => {
       if (this.stopped) return;
       this.log("ip monitor ended: starting it again");
-      setTimeout(() => { if (!this.stopped) { this.spawnMonitor(); this.trigger(); } }, 1000);
+      setTimeout(() => {
+        if (!this.stopped) {
+          this.spawnMonitor();
+          this.trigger();
+        }
+      }, 1000);
     });
   }
 
   trigger(): void {
-    this.timer ??= setTimeout(() => { this.timer = undefined; this.onChange(); }, SETTLE_MS);
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.onChange();
+    }, SETTLE_MS);
   }
 
   stop(): void {

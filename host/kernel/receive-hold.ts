@@ -16,16 +16,31 @@ export function shouldHold(holding: boolean, pps: number, busyPps: number): bool
   return holding ? pps >= busyPps / 2 : pps >= busyPps;
 }
 
-export interface HoldStatus { iface: string; holding: boolean; pps: number; switches: number }
+export interface HoldStatus {
+  iface: string;
+  holding: boolean;
+  pps: number;
+  switches: number;
+}
 
-interface Seen { packets: number; at: number; holding?: boolean; pps: number; switches: number }
+interface Seen {
+  packets: number;
+  at: number;
+  holding?: boolean;
+  pps: number;
+  switches: number;
+}
 
 export class ReceiveHold {
   private readonly seen = new Map<string, Seen>();
   private problem = ""; // the last setting that could not be made (logged once)
 
-  constructor(private readonly holdUs: number, private readonly busyPps: number, private readonly wiring: Wiring,
-              private readonly log: (msg: string) => void) {}
+  constructor(
+    private readonly holdUs: number,
+    private readonly busyPps: number,
+    private readonly wiring: Wiring,
+    private readonly log: (msg: string) => void,
+  ) {}
 
   // Called every HOLD_SAMPLE_MS with the interfaces whose offload ipmasq set.
   sample(ifaces: string[], now = performance.now()): void {
@@ -34,7 +49,8 @@ export class ReceiveHold {
       const packets = rxPackets(iface);
       if (packets === undefined) continue;
       const s = this.seen.get(iface);
-      if (!s || packets < s.packets) { // new, or a device made again: counters start over
+      if (!s || packets < s.packets) {
+        // new, or a device made again: counters start over
         this.seen.set(iface, { packets, at: now, pps: 0, switches: 0 });
         if (this.busyPps === 0) this.set(iface, this.seen.get(iface)!, true);
         continue;
@@ -53,7 +69,12 @@ export class ReceiveHold {
   }
 
   status(): HoldStatus[] {
-    return [...this.seen.entries()].map(([iface, s]) => ({ iface, holding: s.holding ?? false, pps: Math.round(s.pps), switches: s.switches }));
+    return [...this.seen.entries()].map(([iface, s]) => ({
+      iface,
+      holding: s.holding ?? false,
+      pps: Math.round(s.pps),
+      switches: s.switches,
+    }));
   }
 
   private set(iface: string, s: Seen, hold: boolean): void {
@@ -62,9 +83,17 @@ export class ReceiveHold {
     if (hold) {
       problem = this.wiring.tuneReceive([iface], settings).problem;
     } else {
-      try { this.wiring.releaseReceive(iface, settings.map((x) => x.name)); } catch (e) { problem = `receive hold on ${iface} left on: ${(e as Error).message}`; }
+      try {
+        this.wiring.releaseReceive(
+          iface,
+          settings.map((x) => x.name),
+        );
+      } catch (e) {
+        problem = `receive hold on ${iface} left on: ${(e as Error).message}`;
+      }
     }
-    if (problem) { // tried again at the next sample; said once
+    if (problem) {
+      // tried again at the next sample; said once
       if (problem !== this.problem) this.log(problem);
       this.problem = problem;
       return;

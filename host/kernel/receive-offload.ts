@@ -53,7 +53,10 @@ export function readSettings(dev: string, settings: ReceiveSetting[]): Array<str
     features ??= ethtool(["-k", dev]).split("\n");
     const line = features.find((l) => l.startsWith(`${s.name}:`));
     if (!line || line.includes("[fixed]")) return undefined;
-    return line.slice(s.name.length + 1).trim().split(/\s+/)[0];
+    return line
+      .slice(s.name.length + 1)
+      .trim()
+      .split(/\s+/)[0];
   });
 }
 

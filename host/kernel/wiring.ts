@@ -38,10 +38,15 @@ export interface BasePlan {
   tun: string; // the base TUN device: written to by every worker, read for the gateway's own packets
   table: number; // its table; ingress devices use the following ones
   mtu: number;
-  portMin: number; portMax: number; // the NAT port range; the gateway's own ports stay outside it
+  portMin: number;
+  portMax: number; // the NAT port range; the gateway's own ports stay outside it
 }
 
-export interface IngressDevice { iface: string; name: string; table: number }
+export interface IngressDevice {
+  iface: string;
+  name: string;
+  table: number;
+}
 
 export interface Journal {
   boot: string;
@@ -65,8 +70,22 @@ const readJournal = (file: string): Journal => JSON.parse(readPrivateFile(file).
 export class Wiring {
   private journal: Journal;
 
-  constructor(private readonly file: string, base: Pick<BasePlan, "tun" | "table">) {
-    this.journal = { boot: bootId(), netns: netnsId(), tun: base.tun, table: base.table, sysctls: [], rules: [], dynamic: [], localMoved: false, receive: [], devices: [] };
+  constructor(
+    private readonly file: string,
+    base: Pick<BasePlan, "tun" | "table">,
+  ) {
+    this.journal = {
+      boot: bootId(),
+      netns: netnsId(),
+      tun: base.tun,
+      table: base.table,
+      sysctls: [],
+      rules: [],
+      dynamic: [],
+      localMoved: false,
+      receive: [],
+      devices: [],
+    };
   }
 
   // Continues the journal of the gateway that handed over to this process (graceful restart).
@@ -77,7 +96,9 @@ export class Wiring {
     return w;
   }
 
-  get devices(): IngressDevice[] { return this.journal.devices; }
+  get devices(): IngressDevice[] {
+    return this.journal.devices;
+  }
 
   private save(): void {
     writePrivateFile(this.file, `${JSON.stringify(this.journal, null, 1)}\n`);
@@ -124,8 +145,12 @@ export class Wiring {
       // keep the gateway's own sockets out of the NAT range: above it if there are 1000 ports
       // there, else below if there are, else wherever there are more (--ports ends at 65000 at
       // most, so at least 535 remain above)
-      const above = 65535 - p.portMax, below = p.portMin - 1024;
-      const range = above >= 1000 || above >= below ? `${p.portMax + 1} 65535` : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
+      const above = 65535 - p.portMax,
+        below = p.portMin - 1024;
+      const range =
+        above >= 1000 || above >= below
+          ? `${p.portMax + 1} 65535`
+          : `${Math.max(1024, p.portMin - 4000)} ${p.portMin - 1}`;
       this.sysctl("net.ipv4.ip_local_port_range", range);
     }
     this.device(p.tun, p.table, p.mtu);
@@ -172,7 +197,10 @@ export class Wiring {
         }
       }
     } catch (e) {
-      return { changed: [...changed], problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${(e as Error).message}` };
+      return {
+        changed: [...changed],
+        problem: `receive offload (GRO) left as it was on ${devs.join(", ")}: ${(e as Error).message}`,
+      };
     }
     return { changed: [...changed] };
   }
@@ -190,7 +218,11 @@ export class Wiring {
     const key = (r: string[]): string => r.join(" ");
     const want = new Set(desired.map(key));
     for (const r of this.journal.dynamic.filter((x) => !want.has(key(x)))) {
-      try { ip("rule", "del", ...r); } catch { /* already gone */ }
+      try {
+        ip("rule", "del", ...r);
+      } catch {
+        /* already gone */
+      }
     }
     const have = new Set(this.journal.dynamic.filter((x) => want.has(key(x))).map(key));
     this.journal.dynamic = this.journal.dynamic.filter((x) => want.has(key(x)));
@@ -205,7 +237,13 @@ export class Wiring {
 
   // Persistent TUN devices left without an owner (a graceful restart whose new process failed).
   static deleteDevices(names: string[]): void {
-    for (const n of names) { try { ip("link", "del", n); } catch { /* already gone */ } }
+    for (const n of names) {
+      try {
+        ip("link", "del", n);
+      } catch {
+        /* already gone */
+      }
+    }
   }
 
   // At start: a journal left by a run that did not stop cleanly is undone, if it is this boot's
@@ -236,19 +274,39 @@ export class Wiring {
     const j = readJournal(file);
     const rules = ipJson<Array<{ priority: number; table?: string; src?: string; iif?: string }>>("rule", "show");
     if (j.localMoved && !rules.some((r) => r.priority === 0 && r.table === "local")) {
-      try { ip("rule", "add", "pref", "0", "lookup", "local"); } catch { /* raced */ }
+      try {
+        ip("rule", "add", "pref", "0", "lookup", "local");
+      } catch {
+        /* raced */
+      }
     }
     for (const args of [...j.dynamic, ...[...j.rules].reverse()]) {
-      try { ip("rule", "del", ...args); } catch { /* already gone */ }
+      try {
+        ip("rule", "del", ...args);
+      } catch {
+        /* already gone */
+      }
     }
     for (const table of [j.table, ...j.devices.map((d) => d.table)]) {
-      try { ip("route", "flush", "table", String(table)); } catch { /* table already empty */ }
+      try {
+        ip("route", "flush", "table", String(table));
+      } catch {
+        /* table already empty */
+      }
     }
     for (const [dev, s, before] of [...j.receive].reverse()) {
-      try { writeSetting(dev, s, before); } catch { /* the interface is gone */ }
+      try {
+        writeSetting(dev, s, before);
+      } catch {
+        /* the interface is gone */
+      }
     }
     for (const [key, before] of [...j.sysctls].reverse()) {
-      try { writeSysctl(key, before); } catch { /* the TUN's own keys vanish with it */ }
+      try {
+        writeSysctl(key, before);
+      } catch {
+        /* the TUN's own keys vanish with it */
+      }
     }
     unlinkSync(file);
     return true;

@@ -11,9 +11,14 @@ export function formatAddr(a: number): string {
   return `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 }
 
-export interface Prefix { addr: number; bits: number }
+export interface Prefix {
+  addr: number;
+  bits: number;
+}
 
-export function maskOf(bits: number): number { return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0; }
+export function maskOf(bits: number): number {
+  return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+}
 
 // "192.168.0.0/24", "192.168.0.0/255.255.255.0" or a bare address (/32).
 export function parsePrefix(s: string): Prefix {
@@ -33,6 +38,10 @@ export function parsePrefix(s: string): Prefix {
   return { addr: (addr & maskOf(bits)) >>> 0, bits };
 }
 
-export function inPrefix(a: number, p: Prefix): boolean { return ((a & maskOf(p.bits)) >>> 0) === p.addr; }
+export function inPrefix(a: number, p: Prefix): boolean {
+  return (a & maskOf(p.bits)) >>> 0 === p.addr;
+}
 
-export function formatPrefix(p: Prefix): string { return `${formatAddr(p.addr)}/${p.bits}`; }
+export function formatPrefix(p: Prefix): string {
+  return `${formatAddr(p.addr)}/${p.bits}`;
+}

@@ -4,7 +4,12 @@ import * as L from "../../assembly/layout";
 
 export const PROTO_ALL = 0; // ipchains' "all": any protocol
 
-const NAMES: Record<number, string> = { [PROTO_ALL]: "all", [L.PROTO_ICMP]: "icmp", [L.PROTO_TCP]: "tcp", [L.PROTO_UDP]: "udp" };
+const NAMES: Record<number, string> = {
+  [PROTO_ALL]: "all",
+  [L.PROTO_ICMP]: "icmp",
+  [L.PROTO_TCP]: "tcp",
+  [L.PROTO_UDP]: "udp",
+};
 
 // "tcp", or the number for a protocol without a name here.
 export const protoName = (proto: number): string => NAMES[proto] ?? String(proto);

@@ -6,7 +6,14 @@ import { type FlowEvent, type EventJson, eventJson } from "./event-format";
 
 export const DRAIN_MS = 200;
 
-export interface MappingUpdate { proto: number; lanAddr: number; lanPort: number; wanAddr: number; wanPort: number; why: string }
+export interface MappingUpdate {
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  wanAddr: number;
+  wanPort: number;
+  why: string;
+}
 
 export class EventFeed {
   private readonly listeners = new Set<(e: EventJson) => void>();
@@ -14,13 +21,23 @@ export class EventFeed {
   private timer?: NodeJS.Timeout;
   readonly counts = { NEW: 0, DESTROY: 0, UPDATE: 0 } as Record<string, number>;
 
-  constructor(private readonly ring: FlowEventRing, private readonly afterDrain: () => void = () => {}) {}
+  constructor(
+    private readonly ring: FlowEventRing,
+    private readonly afterDrain: () => void = () => {},
+  ) {}
 
-  start(): void { this.timer = setInterval(() => this.drain(), DRAIN_MS); }
-  stop(): void { clearInterval(this.timer); this.drain(); }
+  start(): void {
+    this.timer = setInterval(() => this.drain(), DRAIN_MS);
+  }
+  stop(): void {
+    clearInterval(this.timer);
+    this.drain();
+  }
 
   // Events the ring could not hold (the host fell behind by more than the ring's length).
-  get lost(): number { return this.ring.dropped; }
+  get lost(): number {
+    return this.ring.dropped;
+  }
 
   drain(): void {
     for (const e of this.ring.take()) this.emit(e);
@@ -31,7 +48,19 @@ export class EventFeed {
   // no counters. Drained first, so the order of the table's events and these is kept.
   update(m: MappingUpdate): void {
     this.drain();
-    this.emit({ ...m, type: "UPDATE", time: Date.now(), state: 0, remoteAddr: 0, remotePort: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, seconds: 0 });
+    this.emit({
+      ...m,
+      type: "UPDATE",
+      time: Date.now(),
+      state: 0,
+      remoteAddr: 0,
+      remotePort: 0,
+      bytesOut: 0,
+      bytesIn: 0,
+      pktsOut: 0,
+      pktsIn: 0,
+      seconds: 0,
+    });
   }
 
   subscribe(fn: (e: EventJson) => void): () => void {

@@ -11,10 +11,19 @@ import * as L from "../../assembly/layout";
 export type FlowEvent = Omit<FlowEventRecord, "why"> & { why: string };
 
 export interface EventJson {
-  time: string; type: string; proto: string; state: string;
-  lan: string; public: string; remote: string;
-  bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number;
-  seconds: number; why: string;
+  time: string;
+  type: string;
+  proto: string;
+  state: string;
+  lan: string;
+  public: string;
+  remote: string;
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  seconds: number;
+  why: string;
 }
 
 export function eventJson(e: FlowEvent): EventJson {
@@ -22,11 +31,19 @@ export function eventJson(e: FlowEvent): EventJson {
   const ep = (a: number, p: number): string => (icmp ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
   const tcpState = e.state & L.TS_MASK;
   return {
-    time: new Date(e.time).toISOString(), type: e.type, proto: protoName(e.proto),
+    time: new Date(e.time).toISOString(),
+    type: e.type,
+    proto: protoName(e.proto),
     state: e.proto === L.PROTO_TCP && e.type !== "UPDATE" ? tcpStateName(tcpState) : "",
-    lan: ep(e.lanAddr, e.lanPort), public: ep(e.wanAddr, e.wanPort),
+    lan: ep(e.lanAddr, e.lanPort),
+    public: ep(e.wanAddr, e.wanPort),
     remote: e.remoteAddr === 0 ? "*" : icmp ? formatAddr(e.remoteAddr) : ep(e.remoteAddr, e.remotePort),
-    bytesOut: e.bytesOut, bytesIn: e.bytesIn, packetsOut: e.pktsOut, packetsIn: e.pktsIn, seconds: e.seconds, why: e.why,
+    bytesOut: e.bytesOut,
+    bytesIn: e.bytesIn,
+    packetsOut: e.pktsOut,
+    packetsIn: e.pktsIn,
+    seconds: e.seconds,
+    why: e.why,
   };
 }
 
@@ -34,7 +51,8 @@ export function eventJson(e: FlowEvent): EventJson {
 export function eventText(j: EventJson): string {
   const parts = [j.time, `[${j.type}]`.padEnd(9), j.proto, `${j.lan} -> ${j.remote}`, `public ${j.public}`];
   if (j.state) parts.push(j.state);
-  if (j.type === "DESTROY") parts.push(`out ${j.bytesOut} B/${j.packetsOut} in ${j.bytesIn} B/${j.packetsIn}`, `${j.seconds}s`);
+  if (j.type === "DESTROY")
+    parts.push(`out ${j.bytesOut} B/${j.packetsOut} in ${j.bytesIn} B/${j.packetsIn}`, `${j.seconds}s`);
   if (j.why) parts.push(j.why);
   return parts.join(" ");
 }
@@ -46,19 +64,35 @@ const PRI = 3 * 8 + 6;
 const sdValue = (v: string): string => v.replace(/[\\"\]]/g, (c) => `\\${c}`);
 
 export function eventSyslog(j: EventJson, hostname: string, pid: number): string {
-  const params = Object.entries(j).filter(([k]) => k !== "time" && k !== "type").map(([k, v]) => `${k}="${sdValue(String(v))}"`);
+  const params = Object.entries(j)
+    .filter(([k]) => k !== "time" && k !== "type")
+    .map(([k, v]) => `${k}="${sdValue(String(v))}"`);
   return `<${PRI}>1 ${j.time} ${hostname || "-"} ipmasq ${pid} ${j.type} [${SD_ID} ${params.join(" ")}] ${eventText(j).slice(j.time.length + 1)}`;
 }
 
 // The event a syslog line of ours carries, or undefined for any other line.
 export function parseSyslogLine(line: string): EventJson | undefined {
-  const head = /^<\d{1,3}>1 (\S+) \S+ ipmasq \S+ (NEW|DESTROY|UPDATE) \[flow@32473((?: [A-Za-z]+="(?:[^"\\\]]|\\.)*")*)\]/.exec(line);
+  const head =
+    /^<\d{1,3}>1 (\S+) \S+ ipmasq \S+ (NEW|DESTROY|UPDATE) \[flow@32473((?: [A-Za-z]+="(?:[^"\\\]]|\\.)*")*)\]/.exec(
+      line,
+    );
   if (!head) return undefined;
   const f: Record<string, string> = {};
   for (const m of head[3].matchAll(/ ([A-Za-z]+)="((?:[^"\\\]]|\\.)*)"/g)) f[m[1]] = m[2].replace(/\\(.)/g, "$1");
   const n = (k: string): number => Number(f[k] ?? 0);
   return {
-    time: head[1], type: head[2], proto: f.proto ?? "", state: f.state ?? "", lan: f.lan ?? "", public: f.public ?? "", remote: f.remote ?? "",
-    bytesOut: n("bytesOut"), bytesIn: n("bytesIn"), packetsOut: n("packetsOut"), packetsIn: n("packetsIn"), seconds: n("seconds"), why: f.why ?? "",
+    time: head[1],
+    type: head[2],
+    proto: f.proto ?? "",
+    state: f.state ?? "",
+    lan: f.lan ?? "",
+    public: f.public ?? "",
+    remote: f.remote ?? "",
+    bytesOut: n("bytesOut"),
+    bytesIn: n("bytesIn"),
+    packetsOut: n("packetsOut"),
+    packetsIn: n("packetsIn"),
+    seconds: n("seconds"),
+    why: f.why ?? "",
   };
 }

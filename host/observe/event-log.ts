@@ -19,23 +19,32 @@ export class EventLog {
   private pending: string[] = [];
   private readonly host = hostname();
 
-  private constructor(private readonly target: { fd: number; datagram: boolean; what: string }, private readonly rate: number) {
+  private constructor(
+    private readonly target: { fd: number; datagram: boolean; what: string },
+    private readonly rate: number,
+  ) {
     this.tokens = rate;
   }
 
   static open(spec: string, rate = DEFAULT_LOG_RATE): EventLog {
-    if (spec === "syslog" || spec.startsWith("syslog:")) return new EventLog(openSyslog(spec.slice(7) || "/dev/log"), rate);
+    if (spec === "syslog" || spec.startsWith("syslog:"))
+      return new EventLog(openSyslog(spec.slice(7) || "/dev/log"), rate);
     return new EventLog(openLogFile(spec), rate);
   }
 
-  get what(): string { return this.target.what; }
+  get what(): string {
+    return this.target.what;
+  }
 
   // Takes the line if the rate allows; written at the next flush.
   add(e: EventJson): void {
     const now = Date.now();
     this.tokens = Math.min(this.rate, this.tokens + ((now - this.filled) / 1000) * this.rate);
     this.filled = now;
-    if (this.tokens < 1) { this.dropped++; return; }
+    if (this.tokens < 1) {
+      this.dropped++;
+      return;
+    }
     this.tokens -= 1;
     this.pending.push(eventSyslog(e, this.host, process.pid));
   }
@@ -45,19 +54,26 @@ export class EventLog {
     const lines = this.pending;
     this.pending = [];
     if (!this.target.datagram) {
-      try { writeSync(this.target.fd, `${lines.join("\n")}\n`); this.written += lines.length; } catch { this.dropped += lines.length; }
+      try {
+        writeSync(this.target.fd, `${lines.join("\n")}\n`);
+        this.written += lines.length;
+      } catch {
+        this.dropped += lines.length;
+      }
       return;
     }
     const c = libc();
     for (const l of lines) {
       const b = Buffer.from(l);
-      if (c.send(this.target.fd, b, b.length, 0) === b.length) this.written++; else this.dropped++;
+      if (c.send(this.target.fd, b, b.length, 0) === b.length) this.written++;
+      else this.dropped++;
     }
   }
 
   close(): void {
     this.flush();
-    if (this.target.datagram) libc().close(this.target.fd); else closeSync(this.target.fd);
+    if (this.target.datagram) libc().close(this.target.fd);
+    else closeSync(this.target.fd);
   }
 }
 
@@ -67,12 +83,22 @@ function openLogFile(path: string): { fd: number; datagram: boolean; what: strin
     fd = openSync(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o640);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new Error(`--log-events ${path}: ${code === "ELOOP" ? "is a symbolic link (refused)" : code === "ENOENT" ? "its directory does not exist" : (e as Error).message}`);
+    throw new Error(
+      `--log-events ${path}: ${code === "ELOOP" ? "is a symbolic link (refused)" : code === "ENOENT" ? "its directory does not exist" : (e as Error).message}`,
+    );
   }
   const st = fstatSync(fd);
-  const problem = !st.isFile() ? "is not a regular file" : st.nlink !== 1 ? "has other hard links (refused)"
-    : st.uid !== process.getuid!() ? `belongs to uid ${st.uid}, not to us (refused)` : undefined;
-  if (problem) { closeSync(fd); throw new Error(`--log-events ${path}: ${problem}`); }
+  const problem = !st.isFile()
+    ? "is not a regular file"
+    : st.nlink !== 1
+      ? "has other hard links (refused)"
+      : st.uid !== process.getuid!()
+        ? `belongs to uid ${st.uid}, not to us (refused)`
+        : undefined;
+  if (problem) {
+    closeSync(fd);
+    throw new Error(`--log-events ${path}: ${problem}`);
+  }
   return { fd, datagram: false, what: path };
 }
 
@@ -83,7 +109,10 @@ function openSyslog(path: string): { fd: number; datagram: boolean; what: string
   if (fd < 0) throw new Error(`--log-events syslog: socket: ${errnoName(c.errno())}`);
   const addr = Buffer.alloc(110); // struct sockaddr_un
   addr.writeUInt16LE(AF_UNIX, 0);
-  if (Buffer.byteLength(path) > 107) { c.close(fd); throw new Error(`--log-events syslog:${path}: path too long`); }
+  if (Buffer.byteLength(path) > 107) {
+    c.close(fd);
+    throw new Error(`--log-events syslog:${path}: path too long`);
+  }
   addr.write(path, 2);
   if (c.connect(fd, addr, addr.length) !== 0) {
     const err = errnoName(c.errno());

@@ -7,7 +7,16 @@ import { createReadStream } from "node:fs";
 import { createInterface } from "node:readline";
 import { type EventJson, parseSyslogLine } from "./event-format";
 
-export interface Holder { proto: string; lan: string; public: string; remote: string; from: string; until: string; why: string; events: EventJson[] }
+export interface Holder {
+  proto: string;
+  lan: string;
+  public: string;
+  remote: string;
+  from: string;
+  until: string;
+  why: string;
+  events: EventJson[];
+}
 
 const SLACK_MS = 1000;
 
@@ -16,15 +25,26 @@ export async function searchLog(file: string, publicPort: number, at: number): P
   const found: Holder[] = [];
   const key = (e: EventJson): string => `${e.proto} ${e.lan} ${e.public} ${e.remote}`;
   const portOf = (ep: string): number => Number(ep.split(/[:#]/)[1]);
-  const holder = (e: EventJson, from: number, until: number | undefined, events: EventJson[]): Holder =>
-    ({ proto: e.proto, lan: e.lan, public: e.public, remote: e.remote, from: new Date(from).toISOString(), until: until === undefined ? "" : new Date(until).toISOString(), why: e.why, events });
+  const holder = (e: EventJson, from: number, until: number | undefined, events: EventJson[]): Holder => ({
+    proto: e.proto,
+    lan: e.lan,
+    public: e.public,
+    remote: e.remote,
+    from: new Date(from).toISOString(),
+    until: until === undefined ? "" : new Date(until).toISOString(),
+    why: e.why,
+    events,
+  });
 
   const lines = createInterface({ input: createReadStream(file), crlfDelay: Infinity });
   for await (const line of lines) {
     const e = parseSyslogLine(line);
     if (!e || portOf(e.public) !== publicPort) continue;
     const t = Date.parse(e.time);
-    if (e.type === "NEW" || (e.type === "UPDATE" && !/delete|expired/.test(e.why))) { open.set(key(e), e); continue; }
+    if (e.type === "NEW" || (e.type === "UPDATE" && !/delete|expired/.test(e.why))) {
+      open.set(key(e), e);
+      continue;
+    }
     const started = open.get(key(e));
     open.delete(key(e));
     const from = started ? Date.parse(started.time) : t - e.seconds * 1000;

@@ -13,15 +13,22 @@ export interface HostRow {
   host: string; // "other": the hosts past the table's MAX_HOSTS, summed
   flows: number; // live now
   flowsTotal: number; // since start
-  bytesOut: number; bytesIn: number; packetsOut: number; packetsIn: number;
-  rateOut: number; rateIn: number; // bytes a second, averaged over about 10 s
+  bytesOut: number;
+  bytesIn: number;
+  packetsOut: number;
+  packetsIn: number;
+  rateOut: number;
+  rateIn: number; // bytes a second, averaged over about 10 s
 }
 
 const RATE_WINDOW_S = 10;
 
 export class HostAccounting {
   private last?: { at: number; rows: HostRow[] };
-  private readonly seen = new Map<number, { at: number; bytesOut: number; bytesIn: number; rateOut: number; rateIn: number }>();
+  private readonly seen = new Map<
+    number,
+    { at: number; bytesOut: number; bytesIn: number; rateOut: number; rateIn: number }
+  >();
 
   constructor(private readonly table: ConnTable) {}
 
@@ -35,12 +42,16 @@ export class HostAccounting {
   rows(sort: HostSort = "bytes", limit = Infinity, maxAgeMs = 0): HostRow[] {
     const all = this.last && Date.now() - this.last.at <= maxAgeMs ? this.last.rows : this.sample();
     const key: Record<HostSort, (r: HostRow) => number> = {
-      bytes: (r) => r.bytesOut + r.bytesIn, flows: (r) => r.flows, rate: (r) => r.rateOut + r.rateIn,
+      bytes: (r) => r.bytesOut + r.bytesIn,
+      flows: (r) => r.flows,
+      rate: (r) => r.rateOut + r.rateIn,
     };
     return [...all].sort((a, b) => key[sort](b) - key[sort](a) || a.host.localeCompare(b.host)).slice(0, limit);
   }
 
-  get count(): number { return this.table.hosts.count; }
+  get count(): number {
+    return this.table.hosts.count;
+  }
 
   private read(now: number): HostRow[] {
     const byAddr = new Map<number, HostRecord>();
@@ -49,13 +60,26 @@ export class HostAccounting {
       // a live flow of a host past MAX_HOSTS is counted in "other" (addr 0)
       const h = byAddr.get(f.lanAddr) ?? byAddr.get(0);
       if (!h) continue;
-      h.bytesOut += f.bytesOut; h.bytesIn += f.bytesIn; h.pktsOut += f.pktsOut; h.pktsIn += f.pktsIn; h.flows += 1;
+      h.bytesOut += f.bytesOut;
+      h.bytesIn += f.bytesIn;
+      h.pktsOut += f.pktsOut;
+      h.pktsIn += f.pktsIn;
+      h.flows += 1;
     }
     const rows: HostRow[] = [];
     for (const h of byAddr.values()) {
       const rate = this.rate(h.addr, now, h.bytesOut, h.bytesIn);
-      rows.push({ host: h.addr ? formatAddr(h.addr) : "other", flows: h.live, flowsTotal: h.flows,
-        bytesOut: h.bytesOut, bytesIn: h.bytesIn, packetsOut: h.pktsOut, packetsIn: h.pktsIn, rateOut: rate.out, rateIn: rate.in });
+      rows.push({
+        host: h.addr ? formatAddr(h.addr) : "other",
+        flows: h.live,
+        flowsTotal: h.flows,
+        bytesOut: h.bytesOut,
+        bytesIn: h.bytesIn,
+        packetsOut: h.pktsOut,
+        packetsIn: h.pktsIn,
+        rateOut: rate.out,
+        rateIn: rate.in,
+      });
     }
     return rows;
   }
@@ -72,7 +96,9 @@ export class HostAccounting {
       const w = 1 - Math.exp(-dt / RATE_WINDOW_S);
       prev.rateOut += (Math.max(0, bytesOut - prev.bytesOut) / dt - prev.rateOut) * w;
       prev.rateIn += (Math.max(0, bytesIn - prev.bytesIn) / dt - prev.rateIn) * w;
-      prev.at = now; prev.bytesOut = bytesOut; prev.bytesIn = bytesIn;
+      prev.at = now;
+      prev.bytesOut = bytesOut;
+      prev.bytesIn = bytesIn;
     }
     return { out: Math.round(prev.rateOut), in: Math.round(prev.rateIn) };
   }

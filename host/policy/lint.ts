@@ -29,18 +29,34 @@ export function lintPolicy(p: Policy, interfaces?: Iface[]): string[] {
   for (const chain of Object.values(p.chains)) {
     chain.rules.forEach((b, i) => {
       const j = chain.rules.slice(0, i).findIndex((a) => shadows(a, b));
-      if (j >= 0) out.push(`chain ${chain.name}, rule ${i + 1} ("${b.text}") can never match: rule ${j + 1} ("${chain.rules[j].text}") decides every packet it would`);
+      if (j >= 0)
+        out.push(
+          `chain ${chain.name}, rule ${i + 1} ("${b.text}") can never match: rule ${j + 1} ("${chain.rules[j].text}") decides every packet it would`,
+        );
     });
   }
   const nets = masqSources(p);
   const masq = Object.values(p.chains).some((c) => c.rules.some((r) => r.target === "MASQ"));
-  if (masq && nets.length === 0) out.push("no MASQ rule names its network with -s: `run` cannot tell the LAN interface without --lan IF");
+  if (masq && nets.length === 0)
+    out.push("no MASQ rule names its network with -s: `run` cannot tell the LAN interface without --lan IF");
   for (const f of p.portfw) {
-    if (nets.length > 0 && !nets.some((n) => inPrefix(f.addr, n))) out.push(`the port forward to ${formatAddr(f.addr)}:${f.port} leads outside every masqueraded network (${nets.map(formatPrefix).join(", ")})`);
+    if (nets.length > 0 && !nets.some((n) => inPrefix(f.addr, n)))
+      out.push(
+        `the port forward to ${formatAddr(f.addr)}:${f.port} leads outside every masqueraded network (${nets.map(formatPrefix).join(", ")})`,
+      );
   }
   if (interfaces && nets.length > 0) {
-    const held = nets.filter((n) => interfaces.some((i) => i.addrs.some((a) => inPrefix(a.addr, n) || contains({ addr: (a.addr & maskOf(a.bits)) >>> 0, bits: a.bits }, n))));
-    if (held.length === 0) out.push(`no interface here has an address in ${nets.map(formatPrefix).join(", ")}: \`run\` on this machine would not find the LAN (pass --lan IF, or check on the gateway)`);
+    const held = nets.filter((n) =>
+      interfaces.some((i) =>
+        i.addrs.some(
+          (a) => inPrefix(a.addr, n) || contains({ addr: (a.addr & maskOf(a.bits)) >>> 0, bits: a.bits }, n),
+        ),
+      ),
+    );
+    if (held.length === 0)
+      out.push(
+        `no interface here has an address in ${nets.map(formatPrefix).join(", ")}: \`run\` on this machine would not find the LAN (pass --lan IF, or check on the gateway)`,
+      );
   }
   return out;
 }

@@ -12,7 +12,13 @@ export const BUILTIN_CHAINS = ["input", "forward", "output"] as const;
 export const POLICY_TARGETS = ["ACCEPT", "DENY", "REJECT"] as const;
 export const SPECIAL_TARGETS = ["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT", "RETURN"] as const;
 
-export interface AddrMatch { prefix: Prefix; negate: boolean; portMin: number; portMax: number; portNegate: boolean }
+export interface AddrMatch {
+  prefix: Prefix;
+  negate: boolean;
+  portMin: number;
+  portMax: number;
+  portNegate: boolean;
+}
 
 export interface Rule {
   proto: number; // PROTO_ALL or an IP protocol number
@@ -29,12 +35,28 @@ export interface Rule {
   text: string; // the rule as written, for listings and save
 }
 
-export interface Chain { name: string; policy?: Verdict; rules: Rule[]; policyCounter: number }
+export interface Chain {
+  name: string;
+  policy?: Verdict;
+  rules: Rule[];
+  policyCounter: number;
+}
 
-export interface PortForward { proto: number; publicAddr: number; publicPort: number; addr: number; port: number; pref: number }
+export interface PortForward {
+  proto: number;
+  publicAddr: number;
+  publicPort: number;
+  addr: number;
+  port: number;
+  pref: number;
+}
 
 // ipchains -M -S: masquerading timeouts in seconds (0: unchanged)
-export interface MasqTimeouts { tcp: number; tcpFin: number; udp: number }
+export interface MasqTimeouts {
+  tcp: number;
+  tcpFin: number;
+  udp: number;
+}
 
 export interface Policy {
   chains: Record<string, Chain>;
@@ -51,8 +73,15 @@ export function emptyPolicy(): Policy {
 }
 
 export interface PacketKey {
-  proto: number; src: number; sport: number; dst: number; dport: number;
-  syn: boolean; fragment: boolean; icmpType: number; iface: string;
+  proto: number;
+  src: number;
+  sport: number;
+  dst: number;
+  dport: number;
+  syn: boolean;
+  fragment: boolean;
+  icmpType: number;
+  iface: string;
 }
 
 function addrMatches(m: AddrMatch | undefined, addr: number, port: number, k: PacketKey): boolean {
@@ -81,7 +110,13 @@ export function ruleMatches(r: Rule, k: PacketKey): boolean {
   return true;
 }
 
-export interface Decision { verdict: Verdict; redirectPort: number; counter: number; log: boolean; rule: string }
+export interface Decision {
+  verdict: Verdict;
+  redirectPort: number;
+  counter: number;
+  log: boolean;
+  rule: string;
+}
 
 // Walks a built-in chain the way ipchains does. `count` is told which counter decided.
 export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: PacketKey): Decision {
@@ -94,7 +129,10 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
       const r = rules[frame.next++];
       if (!ruleMatches(r, k)) continue;
       if (r.target === "") continue; // counting rule
-      if (r.target === "RETURN") { frame.next = rules.length; break; }
+      if (r.target === "RETURN") {
+        frame.next = rules.length;
+        break;
+      }
       const user = p.chains[r.target];
       if (user && !user.policy) {
         if (stack.length > 32) break; // loops are refused when made; this is a last guard
@@ -102,17 +140,35 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
         jumped = true;
         break;
       }
-      return { verdict: r.target as Verdict, redirectPort: r.redirectPort, counter: r.counter, log: r.log, rule: `${frame.chain.name} ${r.text}` };
+      return {
+        verdict: r.target as Verdict,
+        redirectPort: r.redirectPort,
+        counter: r.counter,
+        log: r.log,
+        rule: `${frame.chain.name} ${r.text}`,
+      };
     }
     if (jumped) continue;
     stack.pop();
     if (stack.length === 0) {
       const c = p.chains[chain];
-      return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter, log: false, rule: `${chain} policy` };
+      return {
+        verdict: c.policy ?? "ACCEPT",
+        redirectPort: 0,
+        counter: c.policyCounter,
+        log: false,
+        rule: `${chain} policy`,
+      };
     }
   }
   const c = p.chains[chain];
-  return { verdict: c.policy ?? "ACCEPT", redirectPort: 0, counter: c.policyCounter, log: false, rule: `${chain} policy` };
+  return {
+    verdict: c.policy ?? "ACCEPT",
+    redirectPort: 0,
+    counter: c.policyCounter,
+    log: false,
+    rule: `${chain} policy`,
+  };
 }
 
 // The networks that some forward rule masquerades: how the LAN interface is found.

@@ -19,10 +19,14 @@ export class SharedPolicy {
     this.blob = new SharedBlob<Policy>(memory, base + BLOB, POLICY_BLOB_MAX, "policy");
   }
 
-  publish(p: Policy): void { this.blob.publish(p); }
+  publish(p: Policy): void {
+    this.blob.publish(p);
+  }
 
   // The policy if it changed since the last call, else undefined.
-  poll(): Policy | undefined { return this.blob.poll(); }
+  poll(): Policy | undefined {
+    return this.blob.poll();
+  }
 
   count(counter: number, bytes: number): void {
     if (counter < 0 || counter >= MAX_COUNTERS) return;
@@ -30,7 +34,13 @@ export class SharedPolicy {
     this.counters[counter * 2 + 1] += bytes;
   }
 
-  zero(): void { this.counters.fill(0); }
-  packets(counter: number): number { return counter >= 0 ? this.counters[counter * 2] : 0; }
-  bytes(counter: number): number { return counter >= 0 ? this.counters[counter * 2 + 1] : 0; }
+  zero(): void {
+    this.counters.fill(0);
+  }
+  packets(counter: number): number {
+    return counter >= 0 ? this.counters[counter * 2] : 0;
+  }
+  bytes(counter: number): number {
+    return counter >= 0 ? this.counters[counter * 2 + 1] : 0;
+  }
 }

@@ -11,16 +11,23 @@ export type MappingOp = "map" | "delete" | "expired" | "wan-change";
 export interface MappingChange {
   by: MappedBy | ""; // "" for a pinhole whose maker is not known (one the HA peer made)
   op: MappingOp;
-  proto: number; lanAddr: number; lanPort: number; wanPort: number;
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  wanPort: number;
   lifetime?: number; // seconds, with op "map"
 }
 
 // The event's `why` text (ipmasq events, the event log).
 export function mappingWhy(m: MappingChange): string {
   switch (m.op) {
-    case "map": return `${m.by} map ${m.lifetime ?? 0}s`;
-    case "delete": return `${m.by} delete`;
-    case "expired": return "mapping expired";
-    case "wan-change": return "wan-change";
+    case "map":
+      return `${m.by} map ${m.lifetime ?? 0}s`;
+    case "delete":
+      return `${m.by} delete`;
+    case "expired":
+      return "mapping expired";
+    case "wan-change":
+      return "wan-change";
   }
 }

@@ -21,7 +21,19 @@ export const MAX_PER_HOST = 64; // mappings one LAN host may hold (RFC 6887 17.1
 
 // NAT-PMP result codes (RFC 6886 3.5) and PCP result codes (RFC 6887 7.4)
 const PMP = { SUCCESS: 0, UNSUPPORTED_VERSION: 1, REFUSED: 2, OUT_OF_RESOURCES: 4, UNSUPPORTED_OPCODE: 5 };
-const PCP = { SUCCESS: 0, UNSUPP_VERSION: 1, NOT_AUTHORIZED: 2, MALFORMED_REQUEST: 3, UNSUPP_OPCODE: 4, UNSUPP_OPTION: 5, MALFORMED_OPTION: 6, NO_RESOURCES: 8, UNSUPP_PROTOCOL: 9, USER_EX_QUOTA: 10, ADDRESS_MISMATCH: 12 };
+const PCP = {
+  SUCCESS: 0,
+  UNSUPP_VERSION: 1,
+  NOT_AUTHORIZED: 2,
+  MALFORMED_REQUEST: 3,
+  UNSUPP_OPCODE: 4,
+  UNSUPP_OPTION: 5,
+  MALFORMED_OPTION: 6,
+  NO_RESOURCES: 8,
+  UNSUPP_PROTOCOL: 9,
+  USER_EX_QUOTA: 10,
+  ADDRESS_MISMATCH: 12,
+};
 const PCP_OPTION_THIRD_PARTY = 1;
 
 // NAT-PMP messages (RFC 6886 3.2-3.5)
@@ -57,26 +69,40 @@ const V4_MAPPED_PREFIX = Buffer.from([0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff])
 const PCP_OP = { ANNOUNCE: 0, MAP: 1 };
 const PMP_PROTO: Record<number, number> = { 1: L.PROTO_UDP, 2: L.PROTO_TCP };
 
-
 export class PortMappingServer {
   private readonly socks: Socket[] = [];
   private readonly started = Date.now();
   refused = 0; // requests from outside the masqueraded networks
 
   // `publicAddr` is read at each request: it follows the WAN.
-  constructor(private readonly alg: AlgState, private readonly lanNets: () => Prefix[], private readonly publicAddr: () => number,
-              private readonly onMapping: (m: MappingChange) => void = () => {}) {}
+  constructor(
+    private readonly alg: AlgState,
+    private readonly lanNets: () => Prefix[],
+    private readonly publicAddr: () => number,
+    private readonly onMapping: (m: MappingChange) => void = () => {},
+  ) {}
 
   // Opens, renews or (lifetime 0) closes a pinhole, and tells the event feed.
   private map(by: MappedBy, proto: number, host: number, internal: number, want: number, lifetime: number): number {
     const before = this.alg.pinholeOf(proto, host, internal);
     const port = this.alg.pinhole(proto, host, internal, want, lifetime, false, { by });
     const pub = lifetime === 0 ? before?.port : port;
-    if (pub !== undefined && pub > 0) this.onMapping({ by, op: lifetime === 0 ? "delete" : "map", lifetime, proto, lanAddr: host, lanPort: internal, wanPort: pub });
+    if (pub !== undefined && pub > 0)
+      this.onMapping({
+        by,
+        op: lifetime === 0 ? "delete" : "map",
+        lifetime,
+        proto,
+        lanAddr: host,
+        lanPort: internal,
+        wanPort: pub,
+      });
     return port;
   }
 
-  private epoch(): number { return Math.floor((Date.now() - this.started) / 1000); }
+  private epoch(): number {
+    return Math.floor((Date.now() - this.started) / 1000);
+  }
 
   // One socket per LAN interface, each hearing only what arrived on its device.
   async listen(lanIfaces: string[]): Promise<void> {
@@ -87,23 +113,33 @@ export class PortMappingServer {
         const reply = this.answer(msg, r);
         if (reply) sock.send(reply, r.port, r.address);
       });
-      await new Promise<void>((resolve, reject) => { sock.once("error", reject); sock.bind(PCP_PORT, "0.0.0.0", resolve); });
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(PCP_PORT, "0.0.0.0", resolve);
+      });
       bindToDevice(sock, iface);
     }
   }
 
-  close(): void { for (const s of this.socks) s.close(); }
+  close(): void {
+    for (const s of this.socks) s.close();
+  }
 
   answer(msg: Buffer, r: RemoteInfo): Buffer | undefined {
     if (msg.length < 2) return undefined;
     const src = parseAddr(r.address);
-    if (!this.lanNets().some((p) => inPrefix(src, p))) { this.refused++; return undefined; }
+    if (!this.lanNets().some((p) => inPrefix(src, p))) {
+      this.refused++;
+      return undefined;
+    }
     if (msg[PMP_VERSION] === 0) return this.natPmp(msg, r);
     if (msg[PCP_VERSION] === 2) return this.pcp(msg, r);
     if (msg[PMP_OPCODE] >= PMP_RESPONSE) return undefined; // a response: never answered
     // an unknown version: NAT-PMP's answer names version 0 (RFC 6887 9 lets a PCP client fall back)
     const b = Buffer.alloc(8);
-    b[PMP_OPCODE] = PMP_RESPONSE + msg[PMP_OPCODE]; b.writeUInt16BE(PMP.UNSUPPORTED_VERSION, PMP_RESULT); b.writeUInt32BE(this.epoch(), PMP_EPOCH);
+    b[PMP_OPCODE] = PMP_RESPONSE + msg[PMP_OPCODE];
+    b.writeUInt16BE(PMP.UNSUPPORTED_VERSION, PMP_RESULT);
+    b.writeUInt32BE(this.epoch(), PMP_EPOCH);
     return b;
   }
 
@@ -112,7 +148,9 @@ export class PortMappingServer {
     if (op >= PMP_RESPONSE) return undefined;
     const head = (size: number, result: number): Buffer => {
       const b = Buffer.alloc(size);
-      b[PMP_OPCODE] = PMP_RESPONSE + op; b.writeUInt16BE(result, PMP_RESULT); b.writeUInt32BE(this.epoch(), PMP_EPOCH);
+      b[PMP_OPCODE] = PMP_RESPONSE + op;
+      b.writeUInt16BE(result, PMP_RESULT);
+      b.writeUInt32BE(this.epoch(), PMP_EPOCH);
       return b;
     };
     if (op === 0) {
@@ -122,11 +160,15 @@ export class PortMappingServer {
     }
     const proto = PMP_PROTO[op];
     if (!proto || msg.length < 12) return head(8, PMP.UNSUPPORTED_OPCODE);
-    const internal = msg.readUInt16BE(PMP_REQ_INTERNAL), suggested = msg.readUInt16BE(PMP_REQ_SUGGESTED);
+    const internal = msg.readUInt16BE(PMP_REQ_INTERNAL),
+      suggested = msg.readUInt16BE(PMP_REQ_SUGGESTED);
     const lifetime = Math.min(msg.readUInt32BE(PMP_REQ_LIFETIME), MAX_LIFETIME);
     const b = head(16, PMP.SUCCESS);
     b.writeUInt16BE(internal, PMP_MAP_INTERNAL);
-    const refuse = (result: number): Buffer => { b.writeUInt16BE(result, PMP_RESULT); return b; };
+    const refuse = (result: number): Buffer => {
+      b.writeUInt16BE(result, PMP_RESULT);
+      return b;
+    };
     if (internal === 0) return refuse(PMP.REFUSED); // "delete all" is not offered
     if (this.overQuota(proto, parseAddr(r.address), internal, lifetime)) return refuse(PMP.OUT_OF_RESOURCES);
     const port = this.map("nat-pmp", proto, parseAddr(r.address), internal, suggested || internal, lifetime);
@@ -138,7 +180,9 @@ export class PortMappingServer {
 
   private pcp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
     if (msg.length < PCP_HEADER || msg.length > PCP_MAX || msg.length % 4 !== 0) {
-      return msg.length >= 2 && !(msg[PCP_OPCODE] & PCP_R) ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, PCP_HEADER) : undefined;
+      return msg.length >= 2 && !(msg[PCP_OPCODE] & PCP_R)
+        ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, PCP_HEADER)
+        : undefined;
     }
     if (msg[PCP_OPCODE] & PCP_R) return undefined; // a response
     const op = msg[PCP_OPCODE] & ~PCP_R;
@@ -154,8 +198,14 @@ export class PortMappingServer {
     if (refusal !== undefined) return this.pcpHead(msg, refusal, 0, msg.length);
     const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, MAP_REQUEST_SIZE);
     msg.copy(out, PCP_HEADER, PCP_HEADER, MAP_REQUEST_SIZE); // nonce, protocol, internal port, suggestions: echoed, then filled in
-    const proto = msg[MAP_PROTO], internal = msg.readUInt16BE(MAP_INTERNAL_PORT), suggested = msg.readUInt16BE(MAP_EXTERNAL_PORT);
-    const refuse = (result: number): Buffer => { out[PCP_RESULT] = result; out.writeUInt32BE(0, PCP_LIFETIME); return out; };
+    const proto = msg[MAP_PROTO],
+      internal = msg.readUInt16BE(MAP_INTERNAL_PORT),
+      suggested = msg.readUInt16BE(MAP_EXTERNAL_PORT);
+    const refuse = (result: number): Buffer => {
+      out[PCP_RESULT] = result;
+      out.writeUInt32BE(0, PCP_LIFETIME);
+      return out;
+    };
     if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return refuse(PCP.UNSUPP_PROTOCOL);
     if (internal === 0) return refuse(PCP.MALFORMED_REQUEST);
     if (this.overQuota(proto, src, internal, lifetime)) return refuse(PCP.USER_EX_QUOTA);
@@ -177,9 +227,10 @@ export class PortMappingServer {
   // PCP options (RFC 6887 7.3): THIRD_PARTY (a mapping for another host) is refused; another
   // mandatory option (code < 128) we do not know is UNSUPP_OPTION; a cut option is malformed.
   private optionRefusal(opts: Buffer): number | undefined {
-    for (let at = 0; at < opts.length;) {
+    for (let at = 0; at < opts.length; ) {
       if (at + 4 > opts.length) return PCP.MALFORMED_OPTION;
-      const code = opts[at], len = opts.readUInt16BE(at + 2);
+      const code = opts[at],
+        len = opts.readUInt16BE(at + 2);
       if (at + 4 + len > opts.length) return PCP.MALFORMED_OPTION;
       if (code === PCP_OPTION_THIRD_PARTY) return PCP.NOT_AUTHORIZED;
       if (code < 128) return PCP.UNSUPP_OPTION;
@@ -190,8 +241,11 @@ export class PortMappingServer {
 
   private pcpHead(req: Buffer, result: number, lifetime: number, size: number): Buffer {
     const b = Buffer.alloc(Math.max(PCP_HEADER, Math.min(size, PCP_MAX)));
-    b[PCP_VERSION] = 2; b[PCP_OPCODE] = PCP_R | (req[PCP_OPCODE] & ~PCP_R); b[PCP_RESULT] = result;
-    b.writeUInt32BE(lifetime, PCP_LIFETIME); b.writeUInt32BE(this.epoch(), PCP_EPOCH);
+    b[PCP_VERSION] = 2;
+    b[PCP_OPCODE] = PCP_R | (req[PCP_OPCODE] & ~PCP_R);
+    b[PCP_RESULT] = result;
+    b.writeUInt32BE(lifetime, PCP_LIFETIME);
+    b.writeUInt32BE(this.epoch(), PCP_EPOCH);
     return b;
   }
 }

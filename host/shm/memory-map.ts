@@ -69,8 +69,10 @@ export interface MemoryMap {
 const align = (n: number, a: number): number => Math.ceil(n / a) * a;
 
 export function memoryMap(workers: number, maxConns: number): MemoryMap {
-  if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new Error(`workers must be 1..64, got ${workers}`);
-  if (!Number.isInteger(maxConns) || maxConns < 16 || maxConns > 4_000_000) throw new Error(`max-conns must be 16..4000000, got ${maxConns}`);
+  if (!Number.isInteger(workers) || workers < 1 || workers > 64)
+    throw new Error(`workers must be 1..64, got ${workers}`);
+  if (!Number.isInteger(maxConns) || maxConns < 16 || maxConns > 4_000_000)
+    throw new Error(`max-conns must be 16..4000000, got ${maxConns}`);
   // Linear probing stays short at 5/7 load (about 2 probes to find a key, 7 to miss one), and
   // a 64-byte entry (one cache line) with four 4-byte indexes costs 86.4 bytes.
   const indexSlots = Math.ceil(maxConns * 1.4);
@@ -88,8 +90,29 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const events = align(hosts + HOST_AREA_SIZE, 64);
   const end = events + EVENT_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
-  if (pages > L.MEMORY_MAX_PAGES) throw new Error(`--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`);
-  return { workers, maxConns, indexSlots, tableBase, entries, lanIndex, wanIndex, mapIndex, remoteIndex, ports, policy, alg, network, hosts, events, end, pages };
+  if (pages > L.MEMORY_MAX_PAGES)
+    throw new Error(
+      `--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`,
+    );
+  return {
+    workers,
+    maxConns,
+    indexSlots,
+    tableBase,
+    entries,
+    lanIndex,
+    wanIndex,
+    mapIndex,
+    remoteIndex,
+    ports,
+    policy,
+    alg,
+    network,
+    hosts,
+    events,
+    end,
+    pages,
+  };
 }
 
 export const workerBase = (id: number): number => L.WORKERS_BASE + id * L.WORKER_SIZE;

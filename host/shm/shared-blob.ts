@@ -15,7 +15,12 @@ export class SharedBlob<T> {
   private readonly u8: Uint8Array;
   private seen = -1;
 
-  constructor(memory: WebAssembly.Memory, private readonly base: number, private readonly maxBytes: number, private readonly what: string) {
+  constructor(
+    memory: WebAssembly.Memory,
+    private readonly base: number,
+    private readonly maxBytes: number,
+    private readonly what: string,
+  ) {
     this.i32 = new Int32Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
@@ -23,7 +28,8 @@ export class SharedBlob<T> {
 
   publish(value: T): void {
     const blob = Buffer.from(JSON.stringify(value));
-    if (blob.length > this.maxBytes) throw new Error(`${this.what} too large (${blob.length} bytes, at most ${this.maxBytes})`);
+    if (blob.length > this.maxBytes)
+      throw new Error(`${this.what} too large (${blob.length} bytes, at most ${this.maxBytes})`);
     const at = (this.base + SEQ) >> 2;
     Atomics.add(this.i32, at, 1);
     this.u8.set(blob, this.base + BLOB);

@@ -3,9 +3,30 @@
 // reused at once), and a boot by its boot id. One gateway per namespace and TUN name holds an
 // exclusive flock on its lock file, taken before any journal is read: a second start refuses and
 // touches nothing.
-import { closeSync, constants, fstatSync, ftruncateSync, openSync, readFileSync, readlinkSync, statSync, unlinkSync, writeSync } from "node:fs";
+import {
+  closeSync,
+  constants,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  readlinkSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
-import { libc, AF_INET, SOCK_DGRAM, SOL_SOCKET, SO_NETNS_COOKIE, LOCK_EX, LOCK_NB, EWOULDBLOCK, errnoName } from "../tun/libc";
+import {
+  libc,
+  AF_INET,
+  SOCK_DGRAM,
+  SOL_SOCKET,
+  SO_NETNS_COOKIE,
+  LOCK_EX,
+  LOCK_NB,
+  EWOULDBLOCK,
+  errnoName,
+} from "../tun/libc";
 import { ensurePrivateDir } from "./private-files";
 
 let cookie: string | undefined;
@@ -16,7 +37,8 @@ export function netnsId(): string {
   const c = libc();
   const fd = c.socket(AF_INET, SOCK_DGRAM, 0);
   if (fd >= 0) {
-    const value = Buffer.alloc(8), length = Buffer.alloc(4);
+    const value = Buffer.alloc(8),
+      length = Buffer.alloc(4);
     length.writeUInt32LE(8);
     const ok = c.getsockopt(fd, SOL_SOCKET, SO_NETNS_COOKIE, value, length) === 0;
     c.close(fd);
@@ -38,7 +60,10 @@ export const lockFile = (stateDir: string, tun: string): string => join(stateDir
 export class AlreadyRunning extends Error {}
 
 export class InstanceLock {
-  private constructor(readonly fd: number, readonly file: string) {}
+  private constructor(
+    readonly fd: number,
+    readonly file: string,
+  ) {}
 
   // Takes the lock or says who holds it. Retries when the file was removed and made again
   // between our open and our flock (a gateway stopping just then).
@@ -50,14 +75,28 @@ export class InstanceLock {
       if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) {
         const e = libc().errno();
         let pid = "";
-        try { pid = readFileSync(fd, "utf8").split("\n")[0].trim(); } catch { /* unreadable */ }
+        try {
+          pid = readFileSync(fd, "utf8").split("\n")[0].trim();
+        } catch {
+          /* unreadable */
+        }
         closeSync(fd);
-        if (e === EWOULDBLOCK) throw new AlreadyRunning(`another ipmasq${pid ? ` (pid ${pid})` : ""} runs the gateway of this network namespace with TUN ${tun}; nothing was changed (stop it first, or choose another --tun)`);
+        if (e === EWOULDBLOCK)
+          throw new AlreadyRunning(
+            `another ipmasq${pid ? ` (pid ${pid})` : ""} runs the gateway of this network namespace with TUN ${tun}; nothing was changed (stop it first, or choose another --tun)`,
+          );
         throw new Error(`cannot lock ${file}: ${errnoName(e)}`);
       }
       let same = false;
-      try { same = statSync(file).ino === fstatSync(fd).ino; } catch { /* removed meanwhile */ }
-      if (!same) { closeSync(fd); continue; }
+      try {
+        same = statSync(file).ino === fstatSync(fd).ino;
+      } catch {
+        /* removed meanwhile */
+      }
+      if (!same) {
+        closeSync(fd);
+        continue;
+      }
       const lock = new InstanceLock(fd, file);
       lock.writePid(process.pid);
       return lock;
@@ -67,7 +106,8 @@ export class InstanceLock {
   // The lock handed down by the gateway that started this process for a graceful restart (the
   // same open file, so the same lock).
   static inherit(fd: number, stateDir: string, tun: string): InstanceLock {
-    if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0) throw new Error(`the lock handed over on fd ${fd} is not ours: ${errnoName(libc().errno())}`);
+    if (libc().flock(fd, LOCK_EX | LOCK_NB) !== 0)
+      throw new Error(`the lock handed over on fd ${fd} is not ours: ${errnoName(libc().errno())}`);
     const lock = new InstanceLock(fd, lockFile(stateDir, tun));
     lock.writePid(process.pid);
     return lock;
@@ -81,7 +121,11 @@ export class InstanceLock {
 
   // At a clean stop: the file goes while we still hold the lock (take() retries on a stale one).
   release(): void {
-    try { unlinkSync(this.file); } catch { /* gone */ }
+    try {
+      unlinkSync(this.file);
+    } catch {
+      /* gone */
+    }
     closeSync(this.fd);
   }
 }

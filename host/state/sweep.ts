@@ -17,8 +17,20 @@ export function liveNamespaces(): Set<string> {
     const m = /^net:\[(\d+)\]$/.exec(link);
     if (m) live.add(m[1]);
   };
-  const links = (dir: string): string[] => { try { return readdirSync(dir); } catch { return []; } };
-  const link = (path: string): string => { try { return readlinkSync(path); } catch { return ""; } };
+  const links = (dir: string): string[] => {
+    try {
+      return readdirSync(dir);
+    } catch {
+      return [];
+    }
+  };
+  const link = (path: string): string => {
+    try {
+      return readlinkSync(path);
+    } catch {
+      return "";
+    }
+  };
   for (const pid of links("/proc").filter((d) => /^\d+$/.test(d))) {
     for (const tid of links(`/proc/${pid}/task`)) add(link(`/proc/${pid}/task/${tid}/ns/net`));
     for (const fd of links(`/proc/${pid}/fd`)) add(link(`/proc/${pid}/fd/${fd}`));
@@ -30,7 +42,11 @@ export function liveNamespaces(): Set<string> {
 // Removes the files of gateways whose namespace is gone. Returns one line per namespace swept.
 export function sweepGone(stateDir: string): string[] {
   let names: string[];
-  try { names = readdirSync(stateDir); } catch { return []; }
+  try {
+    names = readdirSync(stateDir);
+  } catch {
+    return [];
+  }
   const mine = netnsId();
   const swept: string[] = [];
   let live: Set<string> | undefined;
@@ -38,7 +54,11 @@ export function sweepGone(stateDir: string): string[] {
     const id = /^lock-net([^-]+)-/.exec(lock)?.[1];
     if (!id || id === mine) continue;
     let inode: string | undefined;
-    try { inode = readFileSync(join(stateDir, lock), "utf8").split("\n")[1]?.trim(); } catch { continue; }
+    try {
+      inode = readFileSync(join(stateDir, lock), "utf8").split("\n")[1]?.trim();
+    } catch {
+      continue;
+    }
     if (!inode || !/^\d+$/.test(inode)) continue; // written by an older ipmasq: cannot tell
     live ??= liveNamespaces();
     if (live.has(inode)) continue;

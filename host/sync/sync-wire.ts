@@ -19,25 +19,68 @@ export const MAX_DATAGRAM = 1400; // one datagram per packet on a 1500-byte link
 export const MAX_POLICY = 60_000; // a policy travels in one (fragmented) datagram
 export const MAX_SKEW_MS = 60_000;
 
-export const KIND_DATA = 0, KIND_HELLO = 1;
+export const KIND_DATA = 0,
+  KIND_HELLO = 1;
 export const ROLES = ["master", "backup", "fault"] as const;
 export type Role = (typeof ROLES)[number];
 
-export const T_FLOW = 1, T_DELETE = 2, T_PINHOLE = 3, T_POLICY = 4, T_SEQ = 5, T_EXPECT = 6;
-export const FLOW_SIZE = 32, DELETE_SIZE = 16, PINHOLE_SIZE = 16, SEQ_SIZE = 28, EXPECT_SIZE = 20;
+export const T_FLOW = 1,
+  T_DELETE = 2,
+  T_PINHOLE = 3,
+  T_POLICY = 4,
+  T_SEQ = 5,
+  T_EXPECT = 6;
+export const FLOW_SIZE = 32,
+  DELETE_SIZE = 16,
+  PINHOLE_SIZE = 16,
+  SEQ_SIZE = 28,
+  EXPECT_SIZE = 20;
 
 // A flow as the peer needs it: its keys, its public port, its TCP state, and how long ago it was
 // last seen and made (so that the peer's timers are right after a failover).
 export interface SyncFlow {
-  proto: number; tcpState: number; fixed: boolean; alg: boolean;
-  lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number; wanAddr: number; wanPort: number;
-  idle: number; age: number; // seconds
+  proto: number;
+  tcpState: number;
+  fixed: boolean;
+  alg: boolean;
+  lanAddr: number;
+  lanPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  wanAddr: number;
+  wanPort: number;
+  idle: number;
+  age: number; // seconds
 }
-export interface SyncDelete { proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number }
-export interface SyncPinhole { proto: number; lanAddr: number; lanPort: number; port: number; expiresIn: number }
+export interface SyncDelete {
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  remoteAddr: number;
+  remotePort: number;
+}
+export interface SyncPinhole {
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  port: number;
+  expiresIn: number;
+}
 // The FTP helper's state: a control connection's sequence shift, and an expected data connection.
-export interface SyncSeq { key: SyncDelete; boundary: number; before: number; after: number }
-export interface SyncExpect { proto: number; lanAddr: number; lanPort: number; port: number; remote: number; expiresIn: number }
+export interface SyncSeq {
+  key: SyncDelete;
+  boundary: number;
+  before: number;
+  after: number;
+}
+export interface SyncExpect {
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  port: number;
+  remote: number;
+  expiresIn: number;
+}
 
 export type SyncRecord =
   | { type: typeof T_FLOW; flow: SyncFlow }
@@ -47,16 +90,29 @@ export type SyncRecord =
   | { type: typeof T_SEQ; seq: SyncSeq }
   | { type: typeof T_EXPECT; expect: SyncExpect };
 
-export interface Header { kind: number; sender: bigint; seq: bigint; role: Role; full: boolean; fullFrom: number }
+export interface Header {
+  kind: number;
+  sender: bigint;
+  seq: bigint;
+  role: Role;
+  full: boolean;
+  fullFrom: number;
+}
 
 export function recordSize(r: SyncRecord): number {
   switch (r.type) {
-    case T_FLOW: return FLOW_SIZE;
-    case T_DELETE: return DELETE_SIZE;
-    case T_PINHOLE: return PINHOLE_SIZE;
-    case T_POLICY: return 3 + Buffer.byteLength(r.json);
-    case T_SEQ: return SEQ_SIZE;
-    case T_EXPECT: return EXPECT_SIZE;
+    case T_FLOW:
+      return FLOW_SIZE;
+    case T_DELETE:
+      return DELETE_SIZE;
+    case T_PINHOLE:
+      return PINHOLE_SIZE;
+    case T_POLICY:
+      return 3 + Buffer.byteLength(r.json);
+    case T_SEQ:
+      return SEQ_SIZE;
+    case T_EXPECT:
+      return EXPECT_SIZE;
   }
 }
 
@@ -65,23 +121,34 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
   switch (r.type) {
     case T_FLOW: {
       const f = r.flow;
-      b[at + 1] = f.proto; b[at + 2] = f.tcpState; b[at + 3] = (f.fixed ? 1 : 0) | (f.alg ? 2 : 0);
-      b.writeUInt32BE(f.lanAddr, at + 4); b.writeUInt32BE(f.remoteAddr, at + 8); b.writeUInt32BE(f.wanAddr, at + 12);
-      b.writeUInt16BE(f.lanPort, at + 16); b.writeUInt16BE(f.remotePort, at + 18); b.writeUInt16BE(f.wanPort, at + 20);
-      b.writeUInt32BE(Math.min(f.idle, 0xffffffff), at + 22); b.writeUInt32BE(Math.min(f.age, 0xffffffff), at + 26);
+      b[at + 1] = f.proto;
+      b[at + 2] = f.tcpState;
+      b[at + 3] = (f.fixed ? 1 : 0) | (f.alg ? 2 : 0);
+      b.writeUInt32BE(f.lanAddr, at + 4);
+      b.writeUInt32BE(f.remoteAddr, at + 8);
+      b.writeUInt32BE(f.wanAddr, at + 12);
+      b.writeUInt16BE(f.lanPort, at + 16);
+      b.writeUInt16BE(f.remotePort, at + 18);
+      b.writeUInt16BE(f.wanPort, at + 20);
+      b.writeUInt32BE(Math.min(f.idle, 0xffffffff), at + 22);
+      b.writeUInt32BE(Math.min(f.age, 0xffffffff), at + 26);
       return at + FLOW_SIZE;
     }
     case T_DELETE: {
       const k = r.key;
       b[at + 1] = k.proto;
-      b.writeUInt32BE(k.lanAddr, at + 2); b.writeUInt32BE(k.remoteAddr, at + 6);
-      b.writeUInt16BE(k.lanPort, at + 10); b.writeUInt16BE(k.remotePort, at + 12);
+      b.writeUInt32BE(k.lanAddr, at + 2);
+      b.writeUInt32BE(k.remoteAddr, at + 6);
+      b.writeUInt16BE(k.lanPort, at + 10);
+      b.writeUInt16BE(k.remotePort, at + 12);
       return at + DELETE_SIZE;
     }
     case T_PINHOLE: {
       const p = r.pinhole;
       b[at + 1] = p.proto;
-      b.writeUInt32BE(p.lanAddr, at + 2); b.writeUInt16BE(p.lanPort, at + 6); b.writeUInt16BE(p.port, at + 8);
+      b.writeUInt32BE(p.lanAddr, at + 2);
+      b.writeUInt16BE(p.lanPort, at + 6);
+      b.writeUInt16BE(p.port, at + 8);
       b.writeUInt32BE(Math.max(0, Math.min(p.expiresIn, 0xffffffff)), at + 10);
       return at + PINHOLE_SIZE;
     }
@@ -93,16 +160,23 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
     case T_SEQ: {
       const s = r.seq;
       b[at + 1] = s.key.proto;
-      b.writeUInt32BE(s.key.lanAddr, at + 2); b.writeUInt32BE(s.key.remoteAddr, at + 6);
-      b.writeUInt16BE(s.key.lanPort, at + 10); b.writeUInt16BE(s.key.remotePort, at + 12);
-      b.writeUInt32BE(s.boundary >>> 0, at + 14); b.writeInt32BE(s.before, at + 18); b.writeInt32BE(s.after, at + 22);
+      b.writeUInt32BE(s.key.lanAddr, at + 2);
+      b.writeUInt32BE(s.key.remoteAddr, at + 6);
+      b.writeUInt16BE(s.key.lanPort, at + 10);
+      b.writeUInt16BE(s.key.remotePort, at + 12);
+      b.writeUInt32BE(s.boundary >>> 0, at + 14);
+      b.writeInt32BE(s.before, at + 18);
+      b.writeInt32BE(s.after, at + 22);
       return at + SEQ_SIZE;
     }
     case T_EXPECT: {
       const e = r.expect;
       b[at + 1] = e.proto;
-      b.writeUInt32BE(e.lanAddr, at + 2); b.writeUInt16BE(e.lanPort, at + 6); b.writeUInt16BE(e.port, at + 8);
-      b.writeUInt32BE(e.remote, at + 10); b.writeUInt32BE(Math.max(0, Math.min(e.expiresIn, 0xffffffff)), at + 14);
+      b.writeUInt32BE(e.lanAddr, at + 2);
+      b.writeUInt16BE(e.lanPort, at + 6);
+      b.writeUInt16BE(e.port, at + 8);
+      b.writeUInt32BE(e.remote, at + 10);
+      b.writeUInt32BE(Math.max(0, Math.min(e.expiresIn, 0xffffffff)), at + 14);
       return at + EXPECT_SIZE;
     }
   }
@@ -112,7 +186,8 @@ export function encode(key: Buffer, h: Header, records: SyncRecord[]): Buffer {
   const size = HEADER + records.reduce((n, r) => n + recordSize(r), 0) + MAC;
   const b = Buffer.alloc(size);
   b.writeUInt32BE(MAGIC, 0);
-  b[4] = VERSION; b[5] = h.kind;
+  b[4] = VERSION;
+  b[5] = h.kind;
   b.writeUInt16BE(records.length, 6);
   b.writeBigUInt64BE(h.sender, 8);
   b.writeBigUInt64BE(h.seq, 16);
@@ -126,7 +201,9 @@ export function encode(key: Buffer, h: Header, records: SyncRecord[]): Buffer {
 }
 
 export class SyncRefused extends Error {
-  constructor(readonly why: "short" | "magic" | "version" | "mac" | "malformed") { super(why); }
+  constructor(readonly why: "short" | "magic" | "version" | "mac" | "malformed") {
+    super(why);
+  }
 }
 
 // Checks the MAC first: nothing of a datagram that is not the peer's is looked at.
@@ -139,37 +216,69 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
   if (b[4] !== VERSION) throw new SyncRefused("version");
   const role = ROLES[b[24]];
   if (!role || (b[5] !== KIND_DATA && b[5] !== KIND_HELLO)) throw new SyncRefused("malformed");
-  const header: Header = { kind: b[5], sender: b.readBigUInt64BE(8), seq: b.readBigUInt64BE(16), role, full: (b[25] & 1) !== 0, fullFrom: b.readUInt32BE(28) };
+  const header: Header = {
+    kind: b[5],
+    sender: b.readBigUInt64BE(8),
+    seq: b.readBigUInt64BE(16),
+    role,
+    full: (b[25] & 1) !== 0,
+    fullFrom: b.readUInt32BE(28),
+  };
   const records: SyncRecord[] = [];
   let at = HEADER;
-  const need = (n: number): void => { if (at + n > body.length) throw new SyncRefused("malformed"); };
+  const need = (n: number): void => {
+    if (at + n > body.length) throw new SyncRefused("malformed");
+  };
   for (let i = b.readUInt16BE(6); i > 0; i--) {
     need(1);
     switch (body[at]) {
       case T_FLOW:
         need(FLOW_SIZE);
-        records.push({ type: T_FLOW, flow: {
-          proto: body[at + 1], tcpState: body[at + 2], fixed: (body[at + 3] & 1) !== 0, alg: (body[at + 3] & 2) !== 0,
-          lanAddr: body.readUInt32BE(at + 4), remoteAddr: body.readUInt32BE(at + 8), wanAddr: body.readUInt32BE(at + 12),
-          lanPort: body.readUInt16BE(at + 16), remotePort: body.readUInt16BE(at + 18), wanPort: body.readUInt16BE(at + 20),
-          idle: body.readUInt32BE(at + 22), age: body.readUInt32BE(at + 26),
-        } });
+        records.push({
+          type: T_FLOW,
+          flow: {
+            proto: body[at + 1],
+            tcpState: body[at + 2],
+            fixed: (body[at + 3] & 1) !== 0,
+            alg: (body[at + 3] & 2) !== 0,
+            lanAddr: body.readUInt32BE(at + 4),
+            remoteAddr: body.readUInt32BE(at + 8),
+            wanAddr: body.readUInt32BE(at + 12),
+            lanPort: body.readUInt16BE(at + 16),
+            remotePort: body.readUInt16BE(at + 18),
+            wanPort: body.readUInt16BE(at + 20),
+            idle: body.readUInt32BE(at + 22),
+            age: body.readUInt32BE(at + 26),
+          },
+        });
         at += FLOW_SIZE;
         break;
       case T_DELETE:
         need(DELETE_SIZE);
-        records.push({ type: T_DELETE, key: {
-          proto: body[at + 1], lanAddr: body.readUInt32BE(at + 2), remoteAddr: body.readUInt32BE(at + 6),
-          lanPort: body.readUInt16BE(at + 10), remotePort: body.readUInt16BE(at + 12),
-        } });
+        records.push({
+          type: T_DELETE,
+          key: {
+            proto: body[at + 1],
+            lanAddr: body.readUInt32BE(at + 2),
+            remoteAddr: body.readUInt32BE(at + 6),
+            lanPort: body.readUInt16BE(at + 10),
+            remotePort: body.readUInt16BE(at + 12),
+          },
+        });
         at += DELETE_SIZE;
         break;
       case T_PINHOLE:
         need(PINHOLE_SIZE);
-        records.push({ type: T_PINHOLE, pinhole: {
-          proto: body[at + 1], lanAddr: body.readUInt32BE(at + 2), lanPort: body.readUInt16BE(at + 6),
-          port: body.readUInt16BE(at + 8), expiresIn: body.readUInt32BE(at + 10),
-        } });
+        records.push({
+          type: T_PINHOLE,
+          pinhole: {
+            proto: body[at + 1],
+            lanAddr: body.readUInt32BE(at + 2),
+            lanPort: body.readUInt16BE(at + 6),
+            port: body.readUInt16BE(at + 8),
+            expiresIn: body.readUInt32BE(at + 10),
+          },
+        });
         at += PINHOLE_SIZE;
         break;
       case T_POLICY: {
@@ -182,21 +291,40 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
       }
       case T_SEQ:
         need(SEQ_SIZE);
-        records.push({ type: T_SEQ, seq: {
-          key: { proto: body[at + 1], lanAddr: body.readUInt32BE(at + 2), remoteAddr: body.readUInt32BE(at + 6), lanPort: body.readUInt16BE(at + 10), remotePort: body.readUInt16BE(at + 12) },
-          boundary: body.readUInt32BE(at + 14), before: body.readInt32BE(at + 18), after: body.readInt32BE(at + 22),
-        } });
+        records.push({
+          type: T_SEQ,
+          seq: {
+            key: {
+              proto: body[at + 1],
+              lanAddr: body.readUInt32BE(at + 2),
+              remoteAddr: body.readUInt32BE(at + 6),
+              lanPort: body.readUInt16BE(at + 10),
+              remotePort: body.readUInt16BE(at + 12),
+            },
+            boundary: body.readUInt32BE(at + 14),
+            before: body.readInt32BE(at + 18),
+            after: body.readInt32BE(at + 22),
+          },
+        });
         at += SEQ_SIZE;
         break;
       case T_EXPECT:
         need(EXPECT_SIZE);
-        records.push({ type: T_EXPECT, expect: {
-          proto: body[at + 1], lanAddr: body.readUInt32BE(at + 2), lanPort: body.readUInt16BE(at + 6), port: body.readUInt16BE(at + 8),
-          remote: body.readUInt32BE(at + 10), expiresIn: body.readUInt32BE(at + 14),
-        } });
+        records.push({
+          type: T_EXPECT,
+          expect: {
+            proto: body[at + 1],
+            lanAddr: body.readUInt32BE(at + 2),
+            lanPort: body.readUInt16BE(at + 6),
+            port: body.readUInt16BE(at + 8),
+            remote: body.readUInt32BE(at + 10),
+            expiresIn: body.readUInt32BE(at + 14),
+          },
+        });
         at += EXPECT_SIZE;
         break;
-      default: throw new SyncRefused("malformed");
+      default:
+        throw new SyncRefused("malformed");
     }
   }
   if (at !== body.length) throw new SyncRefused("malformed");

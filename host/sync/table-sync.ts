@@ -21,15 +21,37 @@ import type { FlowEvent } from "../observe/event-format";
 import { formatAddr } from "../net/addr";
 import * as L from "../../assembly/layout";
 import {
-  encode, decode, type SyncRecord, type SyncFlow, type Role, SyncRefused, recordSize, KIND_DATA, KIND_HELLO,
-  T_FLOW, T_DELETE, T_PINHOLE, T_POLICY, T_SEQ, T_EXPECT, HEADER, MAC, MAX_DATAGRAM, MAX_POLICY, MAX_SKEW_MS,
+  encode,
+  decode,
+  type SyncRecord,
+  type SyncFlow,
+  type Role,
+  SyncRefused,
+  recordSize,
+  KIND_DATA,
+  KIND_HELLO,
+  T_FLOW,
+  T_DELETE,
+  T_PINHOLE,
+  T_POLICY,
+  T_SEQ,
+  T_EXPECT,
+  HEADER,
+  MAC,
+  MAX_DATAGRAM,
+  MAX_POLICY,
+  MAX_SKEW_MS,
 } from "./sync-wire";
 
 export const DEFAULT_SYNC_PORT = 8472;
-const FLUSH_MS = 50, HELLO_MS = 1000, REFRESH_MS = 5000, FULL_MS = 60_000;
+const FLUSH_MS = 50,
+  HELLO_MS = 1000,
+  REFRESH_MS = 5000,
+  FULL_MS = 60_000;
 
 export interface SyncOptions {
-  peer: number; port: number; // the peer's address and port
+  peer: number;
+  port: number; // the peer's address and port
   bindAddr: number; // our address on the sync link
   dev?: string; // the sync link's interface: the socket hears only it
   key: Buffer;
@@ -48,7 +70,10 @@ export class TableSync {
   private readonly sender = randomBytes(8).readBigUInt64BE(0) || 1n;
   private lastSeq = 0n;
   private queue: SyncRecord[] = [];
-  private dirty = new Map<string, { proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number }>();
+  private dirty = new Map<
+    string,
+    { proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number }
+  >();
   private timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0; // table time of the last refresh
   private policySeen = ""; // the policy last sent or received, so that a received one is not sent back
@@ -59,12 +84,27 @@ export class TableSync {
   lastHeard = 0; // Date.now() of the last good datagram
   lastLagMs = 0; // our clock minus the peer's at its last datagram (both clocks NTP-close)
   readonly counts = {
-    sentDatagrams: 0, sentRecords: 0, sentBytes: 0, receivedDatagrams: 0, receivedRecords: 0, receivedBytes: 0,
-    fullSent: 0, fullReceived: 0, conflicts: 0,
-    refused: { stranger: 0, short: 0, magic: 0, version: 0, mac: 0, malformed: 0, replay: 0, skew: 0 } as Record<string, number>,
+    sentDatagrams: 0,
+    sentRecords: 0,
+    sentBytes: 0,
+    receivedDatagrams: 0,
+    receivedRecords: 0,
+    receivedBytes: 0,
+    fullSent: 0,
+    fullReceived: 0,
+    conflicts: 0,
+    refused: { stranger: 0, short: 0, magic: 0, version: 0, mac: 0, malformed: 0, replay: 0, skew: 0 } as Record<
+      string,
+      number
+    >,
   };
 
-  constructor(private readonly o: SyncOptions, private readonly table: ConnTable, private readonly alg: AlgState, private readonly hooks: SyncHooks) {}
+  constructor(
+    private readonly o: SyncOptions,
+    private readonly table: ConnTable,
+    private readonly alg: AlgState,
+    private readonly hooks: SyncHooks,
+  ) {}
 
   async start(): Promise<void> {
     const sock = createSocket({ type: "udp4" });
@@ -73,12 +113,21 @@ export class TableSync {
     sock.on("error", (e) => this.hooks.log(`table sync: ${e.message}`));
     await new Promise<void>((resolve, reject) => {
       sock.once("error", reject);
-      sock.bind(this.o.port, formatAddr(this.o.bindAddr), () => { sock.off("error", reject); resolve(); });
+      sock.bind(this.o.port, formatAddr(this.o.bindAddr), () => {
+        sock.off("error", reject);
+        resolve();
+      });
     });
     if (this.o.dev) this.hooks.bindToDevice(sock, this.o.dev);
     this.policySeen = this.hooks.policyJson();
-    this.timers.push(setInterval(() => this.flush(), FLUSH_MS), setInterval(() => this.hello(), HELLO_MS), setInterval(() => this.refresh(), REFRESH_MS),
-      setInterval(() => { if (this.master) this.sendFull(); }, FULL_MS));
+    this.timers.push(
+      setInterval(() => this.flush(), FLUSH_MS),
+      setInterval(() => this.hello(), HELLO_MS),
+      setInterval(() => this.refresh(), REFRESH_MS),
+      setInterval(() => {
+        if (this.master) this.sendFull();
+      }, FULL_MS),
+    );
     this.hello();
   }
 
@@ -90,19 +139,32 @@ export class TableSync {
     this.sock = undefined;
   }
 
-  get peer(): string { return `${formatAddr(this.o.peer)}:${this.o.port}`; }
+  get peer(): string {
+    return `${formatAddr(this.o.peer)}:${this.o.port}`;
+  }
 
   // ---- sending ---------------------------------------------------------------------------------
 
-  private get master(): boolean { return this.hooks.role() === "master"; }
+  private get master(): boolean {
+    return this.hooks.role() === "master";
+  }
 
   // A NEW or DESTROY from the table (host/observe/event-feed.ts).
   event(e: FlowEvent): void {
     if (!this.master) return;
-    const key = { proto: e.proto, lanAddr: e.lanAddr, lanPort: e.lanPort, remoteAddr: e.remoteAddr, remotePort: e.remotePort };
+    const key = {
+      proto: e.proto,
+      lanAddr: e.lanAddr,
+      lanPort: e.lanPort,
+      remoteAddr: e.remoteAddr,
+      remotePort: e.remotePort,
+    };
     const id = `${e.proto}/${e.lanAddr}/${e.lanPort}/${e.remoteAddr}/${e.remotePort}`;
     if (e.type === "NEW") this.dirty.set(id, key);
-    else if (e.type === "DESTROY") { this.dirty.delete(id); this.queue.push({ type: T_DELETE, key }); }
+    else if (e.type === "DESTROY") {
+      this.dirty.delete(id);
+      this.queue.push({ type: T_DELETE, key });
+    }
   }
 
   // The live policy changed here (ipmasq ipchains, portfw, a reload), on either side: the peer
@@ -120,11 +182,20 @@ export class TableSync {
   }
 
   private queuePinholes(): void {
-    for (const p of this.alg.pinholes()) this.queue.push({ type: T_PINHOLE, pinhole: { proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, port: p.port, expiresIn: p.expiresIn } });
+    for (const p of this.alg.pinholes())
+      this.queue.push({
+        type: T_PINHOLE,
+        pinhole: { proto: p.proto, lanAddr: p.lanAddr, lanPort: p.lanPort, port: p.port, expiresIn: p.expiresIn },
+      });
   }
 
   private queuePolicy(json: string): void {
-    if (Buffer.byteLength(json) > MAX_POLICY) { this.hooks.log(`table sync: the policy (${Buffer.byteLength(json)} bytes) is too large to send; the peer keeps its own`); return; }
+    if (Buffer.byteLength(json) > MAX_POLICY) {
+      this.hooks.log(
+        `table sync: the policy (${Buffer.byteLength(json)} bytes) is too large to send; the peer keeps its own`,
+      );
+      return;
+    }
     this.queue.push({ type: T_POLICY, json });
   }
 
@@ -134,7 +205,8 @@ export class TableSync {
     this.queue.push(r);
     if (r.type !== T_FLOW || !r.flow.alg) return;
     const o = this.alg.offset(f.index);
-    if (o.before !== 0 || o.after !== 0) this.queue.push({ type: T_SEQ, seq: { key: r.flow, boundary: o.boundary, before: o.before, after: o.after } });
+    if (o.before !== 0 || o.after !== 0)
+      this.queue.push({ type: T_SEQ, seq: { key: r.flow, boundary: o.boundary, before: o.before, after: o.after } });
   }
 
   // The FTP data connections expected now.
@@ -144,9 +216,18 @@ export class TableSync {
 
   private flowRecord(f: Flow): SyncRecord {
     const flow: SyncFlow = {
-      proto: f.proto, tcpState: f.tcpState, fixed: f.fixed, alg: f.alg, lanAddr: f.lanAddr, lanPort: f.lanPort,
-      remoteAddr: f.remoteAddr, remotePort: f.remotePort, wanAddr: f.wanAddr, wanPort: f.wanPort,
-      idle: Math.max(0, this.table.now - f.lastSeen), age: Math.max(0, this.table.now - f.created),
+      proto: f.proto,
+      tcpState: f.tcpState,
+      fixed: f.fixed,
+      alg: f.alg,
+      lanAddr: f.lanAddr,
+      lanPort: f.lanPort,
+      remoteAddr: f.remoteAddr,
+      remotePort: f.remotePort,
+      wanAddr: f.wanAddr,
+      wanPort: f.wanPort,
+      idle: Math.max(0, this.table.now - f.lastSeen),
+      age: Math.max(0, this.table.now - f.created),
     };
     return { type: T_FLOW, flow };
   }
@@ -179,14 +260,27 @@ export class TableSync {
 
   private send(kind: number, records: SyncRecord[], full = false): void {
     if (!this.sock) return;
-    const b = encode(this.o.key, { kind, sender: this.sender, seq: this.nextSeq(), role: this.hooks.role(), full, fullFrom: Number(this.peerFull & 0xffffffffn) }, records);
+    const b = encode(
+      this.o.key,
+      {
+        kind,
+        sender: this.sender,
+        seq: this.nextSeq(),
+        role: this.hooks.role(),
+        full,
+        fullFrom: Number(this.peerFull & 0xffffffffn),
+      },
+      records,
+    );
     this.sock.send(b, this.o.port, formatAddr(this.o.peer));
     this.counts.sentDatagrams++;
     this.counts.sentRecords += records.length;
     this.counts.sentBytes += b.length;
   }
 
-  private hello(): void { this.send(KIND_HELLO, []); }
+  private hello(): void {
+    this.send(KIND_HELLO, []);
+  }
 
   flush(full = false): void {
     for (const key of this.dirty.values()) {
@@ -199,7 +293,11 @@ export class TableSync {
     if (full && this.queue.length === 0) this.send(KIND_DATA, [], true); // an empty table is a full table too
     for (const r of this.queue) {
       const n = recordSize(r);
-      if (batch.length && size + n > MAX_DATAGRAM) { this.send(KIND_DATA, batch, full); batch = []; size = HEADER + MAC; }
+      if (batch.length && size + n > MAX_DATAGRAM) {
+        this.send(KIND_DATA, batch, full);
+        batch = [];
+        size = HEADER + MAC;
+      }
       batch.push(r);
       size += n;
     }
@@ -210,7 +308,10 @@ export class TableSync {
   // ---- receiving -------------------------------------------------------------------------------
 
   private receive(msg: Buffer, from: RemoteInfo): void {
-    if (from.address !== formatAddr(this.o.peer)) { this.counts.refused.stranger++; return; }
+    if (from.address !== formatAddr(this.o.peer)) {
+      this.counts.refused.stranger++;
+      return;
+    }
     let d: ReturnType<typeof decode>;
     try {
       d = decode(this.o.key, msg);
@@ -220,11 +321,19 @@ export class TableSync {
     }
     const h = d.header;
     const lag = Date.now() - Number(h.seq / 1000n);
-    if (Math.abs(lag) > MAX_SKEW_MS) { this.counts.refused.skew++; return; }
-    if (h.sender === this.peerSender && h.seq <= this.peerSeq) { this.counts.refused.replay++; return; }
+    if (Math.abs(lag) > MAX_SKEW_MS) {
+      this.counts.refused.skew++;
+      return;
+    }
+    if (h.sender === this.peerSender && h.seq <= this.peerSeq) {
+      this.counts.refused.replay++;
+      return;
+    }
     if (h.sender !== this.peerSender) {
       // a new run of the peer: what we hold of its old run is still right, its new run sends all
-      this.hooks.log(`table sync: peer ${formatAddr(this.o.peer)} (${h.role}) ${this.peerSender ? "started again" : "heard"}`);
+      this.hooks.log(
+        `table sync: peer ${formatAddr(this.o.peer)} (${h.role}) ${this.peerSender ? "started again" : "heard"}`,
+      );
       this.peerSender = h.sender;
       this.peerFull = 0n;
     }
@@ -252,7 +361,11 @@ export class TableSync {
       for (const r of records) {
         // a record the table cannot take (the peer's key, but not a sane peer) is counted and
         // skipped; the gateway goes on
-        try { this.applyOne(r); } catch { this.counts.refused.malformed++; }
+        try {
+          this.applyOne(r);
+        } catch {
+          this.counts.refused.malformed++;
+        }
       }
     } finally {
       this.table.quiet = false;
@@ -272,7 +385,14 @@ export class TableSync {
         break;
       }
       case T_PINHOLE:
-        this.alg.pinhole(r.pinhole.proto, r.pinhole.lanAddr, r.pinhole.lanPort, r.pinhole.port, r.pinhole.expiresIn, true);
+        this.alg.pinhole(
+          r.pinhole.proto,
+          r.pinhole.lanAddr,
+          r.pinhole.lanPort,
+          r.pinhole.port,
+          r.pinhole.expiresIn,
+          true,
+        );
         break;
       case T_SEQ: {
         const k = r.seq.key;
@@ -282,7 +402,8 @@ export class TableSync {
       }
       case T_EXPECT: {
         const e = r.expect;
-        if (!this.alg.expected(e.proto, e.port, e.remote)) this.alg.expect(e.proto, e.lanAddr, e.lanPort, e.remote, e.port);
+        if (!this.alg.expected(e.proto, e.port, e.remote))
+          this.alg.expect(e.proto, e.lanAddr, e.lanPort, e.remote, e.port);
         break;
       }
       case T_POLICY:
@@ -290,7 +411,11 @@ export class TableSync {
         this.policySeen = r.json;
         {
           const problem = this.hooks.applyPolicy(r.json);
-          this.hooks.log(problem ? `table sync: the peer's policy was not applied: ${problem}` : "table sync: the peer's policy applied");
+          this.hooks.log(
+            problem
+              ? `table sync: the peer's policy was not applied: ${problem}`
+              : "table sync: the peer's policy applied",
+          );
         }
         break;
     }

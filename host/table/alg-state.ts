@@ -7,7 +7,12 @@
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import type { ConnTable } from "./conntrack";
-import { ALG_SEQ_RECORDS as SEQ_RECORDS, ALG_SEQ_SIZE as SEQ_SIZE, ALG_EXPECTATIONS as EXPECTATIONS, ALG_EXP_SIZE as EXP_SIZE } from "../shm/memory-map";
+import {
+  ALG_SEQ_RECORDS as SEQ_RECORDS,
+  ALG_SEQ_SIZE as SEQ_SIZE,
+  ALG_EXPECTATIONS as EXPECTATIONS,
+  ALG_EXP_SIZE as EXP_SIZE,
+} from "../shm/memory-map";
 
 export const EXPECT_SECONDS = 60;
 
@@ -30,20 +35,39 @@ const DESCRIPTION_MAX = 64; // bytes kept (ALG_EXP_SIZE - EXP_DESCRIPTION)
 export const EXP_ONCE = 0; // an expected connection: taken by the first one
 export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
 
-export interface SeqOffset { boundary: number; before: number; after: number }
+export interface SeqOffset {
+  boundary: number;
+  before: number;
+  after: number;
+}
 
 // Who may make a pinhole: NAT-PMP, PCP and UPnP clients (host/portmap/).
 export const MAPPERS = ["nat-pmp", "pcp", "upnp"] as const;
 export type MappedBy = (typeof MAPPERS)[number];
 
 // Who made a pinhole, kept in its record (so a restart or a listing knows without a side table).
-export interface Origin { by: MappedBy | ""; description?: string }
-export interface Pinhole { slot: number; proto: number; port: number; lanAddr: number; lanPort: number; expiresIn: number; by: MappedBy | ""; description: string }
+export interface Origin {
+  by: MappedBy | "";
+  description?: string;
+}
+export interface Pinhole {
+  slot: number;
+  proto: number;
+  port: number;
+  lanAddr: number;
+  lanPort: number;
+  expiresIn: number;
+  by: MappedBy | "";
+  description: string;
+}
 
 export class AlgState {
   private readonly dv: DataView;
   private readonly exp: number;
-  constructor(private readonly table: ConnTable, private readonly base: number) {
+  constructor(
+    private readonly table: ConnTable,
+    private readonly base: number,
+  ) {
     this.dv = table.dv;
     this.exp = base + SEQ_RECORDS * SEQ_SIZE;
   }
@@ -61,7 +85,11 @@ export class AlgState {
   offset(entry: number): SeqOffset {
     const at = this.seqAt(entry);
     if (at < 0 || this.dv.getInt32(at + SEQ_ENTRY, true) !== entry + 1) return { boundary: 0, before: 0, after: 0 };
-    return { boundary: this.dv.getUint32(at + SEQ_BOUNDARY, true), before: this.dv.getInt32(at + SEQ_BEFORE, true), after: this.dv.getInt32(at + SEQ_AFTER, true) };
+    return {
+      boundary: this.dv.getUint32(at + SEQ_BOUNDARY, true),
+      before: this.dv.getInt32(at + SEQ_BEFORE, true),
+      after: this.dv.getInt32(at + SEQ_AFTER, true),
+    };
   }
 
   // The LAN side's bytes from `seq` (original space) on are `growth` longer than before.
@@ -103,7 +131,15 @@ export class AlgState {
   // port, or -1 when none could be had (0 for a close). A renewal takes the origin given (its
   // description only where one is given: PCP and NAT-PMP have none).
   // `anywhere`: `want` may be outside the NAT port range (an external port asked for by UPnP).
-  pinhole(proto: number, lanAddr: number, lanPort: number, want: number, lifetime: number, anywhere = false, origin?: Origin): number {
+  pinhole(
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    want: number,
+    lifetime: number,
+    anywhere = false,
+    origin?: Origin,
+  ): number {
     const existing = this.pinholeOf(proto, lanAddr, lanPort);
     if (existing) {
       this.table.locked(() => {
@@ -138,7 +174,10 @@ export class AlgState {
   private readOrigin(at: number): { by: MappedBy | ""; description: string } {
     const by = MAPPERS[this.dv.getUint8(at + EXP_BY) - 1] ?? "";
     const n = this.dv.getUint8(at + EXP_DESCRIPTION_LEN);
-    return { by, description: Buffer.from(this.dv.buffer, this.dv.byteOffset + at + EXP_DESCRIPTION, n).toString("utf8") };
+    return {
+      by,
+      description: Buffer.from(this.dv.buffer, this.dv.byteOffset + at + EXP_DESCRIPTION, n).toString("utf8"),
+    };
   }
 
   pinholes(): Pinhole[] {
@@ -150,13 +189,28 @@ export class AlgState {
       const port = this.dv.getUint32(at + EXP_PORT, true);
       const owner = this.table.mappingOwner(proto, port);
       if (!owner) continue;
-      out.push({ slot: k, proto, port, lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now), ...this.readOrigin(at) });
+      out.push({
+        slot: k,
+        proto,
+        port,
+        lanAddr: owner.addr,
+        lanPort: owner.port,
+        expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now),
+        ...this.readOrigin(at),
+      });
     }
     return out;
   }
 
   // The expected data connections (not the pinholes), with the LAN endpoint that holds each.
-  expectations(): Array<{ proto: number; port: number; remote: number; lanAddr: number; lanPort: number; expiresIn: number }> {
+  expectations(): Array<{
+    proto: number;
+    port: number;
+    remote: number;
+    lanAddr: number;
+    lanPort: number;
+    expiresIn: number;
+  }> {
     const out = [];
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
@@ -165,16 +219,34 @@ export class AlgState {
       const port = this.dv.getUint32(at + EXP_PORT, true);
       const owner = this.table.mappingOwner(proto, port);
       if (!owner) continue;
-      out.push({ proto, port, remote: this.dv.getUint32(at + EXP_REMOTE, true), lanAddr: owner.addr, lanPort: owner.port, expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now) });
+      out.push({
+        proto,
+        port,
+        remote: this.dv.getUint32(at + EXP_REMOTE, true),
+        lanAddr: owner.addr,
+        lanPort: owner.port,
+        expiresIn: Math.max(0, this.dv.getUint32(at + EXP_DEADLINE, true) - this.table.now),
+      });
     }
     return out;
   }
 
-  private open(proto: number, lanAddr: number, lanPort: number, remote: number, want: number, seconds: number, kind: number, anywhere = false, origin: Origin = { by: "", description: "" }): number {
+  private open(
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    remote: number,
+    want: number,
+    seconds: number,
+    kind: number,
+    anywhere = false,
+    origin: Origin = { by: "", description: "" },
+  ): number {
     return this.table.locked(() => {
       this.expireLocked();
       let slot = -1;
-      for (let k = 0; k < EXPECTATIONS && slot < 0; k++) if (this.dv.getUint32(this.exp + k * EXP_SIZE + EXP_PROTO, true) === 0) slot = k;
+      for (let k = 0; k < EXPECTATIONS && slot < 0; k++)
+        if (this.dv.getUint32(this.exp + k * EXP_SIZE + EXP_PROTO, true) === 0) slot = k;
       if (slot < 0) return -1;
       const port = this.table.holdMappingLocked(proto, lanAddr, lanPort, want, anywhere);
       if (port < 0) return -1;
@@ -194,7 +266,8 @@ export class AlgState {
     const now = this.table.now;
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      if (this.dv.getUint32(at + EXP_PROTO, true) !== proto || this.dv.getUint32(at + EXP_PORT, true) !== port) continue;
+      if (this.dv.getUint32(at + EXP_PROTO, true) !== proto || this.dv.getUint32(at + EXP_PORT, true) !== port)
+        continue;
       if (this.dv.getUint32(at + EXP_DEADLINE, true) < now) continue;
       const r = this.dv.getUint32(at + EXP_REMOTE, true);
       if (r === remote || (r === 0 && this.dv.getUint32(at + EXP_KIND, true) === EXP_PINHOLE)) return true;
@@ -207,8 +280,12 @@ export class AlgState {
     return this.table.locked(() => {
       for (let k = 0; k < EXPECTATIONS; k++) {
         const at = this.exp + k * EXP_SIZE;
-        if (this.dv.getUint32(at + EXP_PROTO, true) === proto && this.dv.getUint32(at + EXP_PORT, true) === port && this.dv.getUint32(at + EXP_REMOTE, true) === remote
-          && this.dv.getUint32(at + EXP_KIND, true) === EXP_ONCE) {
+        if (
+          this.dv.getUint32(at + EXP_PROTO, true) === proto &&
+          this.dv.getUint32(at + EXP_PORT, true) === port &&
+          this.dv.getUint32(at + EXP_REMOTE, true) === remote &&
+          this.dv.getUint32(at + EXP_KIND, true) === EXP_ONCE
+        ) {
           this.endLocked(at);
           return true;
         }
@@ -227,9 +304,12 @@ export class AlgState {
     const now = this.table.now;
     for (let k = 0; k < EXPECTATIONS; k++) {
       const at = this.exp + k * EXP_SIZE;
-      if (this.dv.getUint32(at + EXP_PROTO, true) !== 0 && this.dv.getUint32(at + EXP_DEADLINE, true) < now) this.endLocked(at);
+      if (this.dv.getUint32(at + EXP_PROTO, true) !== 0 && this.dv.getUint32(at + EXP_DEADLINE, true) < now)
+        this.endLocked(at);
     }
   }
 
-  expire(): void { this.table.locked(() => this.expireLocked()); }
+  expire(): void {
+    this.table.locked(() => this.expireLocked());
+  }
 }

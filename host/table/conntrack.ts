@@ -11,16 +11,21 @@ import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "
 export interface Flow {
   index: number;
   proto: number;
-  lanAddr: number; lanPort: number;
-  remoteAddr: number; remotePort: number;
-  wanAddr: number; wanPort: number;
+  lanAddr: number;
+  lanPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  wanAddr: number;
+  wanPort: number;
   tcpState: number;
   fixed: boolean; // a port forward or a redirect
   alg: boolean; // an application helper sees its packets (FTP control)
   lastSeen: number;
   created: number; // T_NOW when it was made
-  bytesOut: number; bytesIn: number;
-  pktsOut: number; pktsIn: number;
+  bytesOut: number;
+  bytesIn: number;
+  pktsOut: number;
+  pktsIn: number;
 }
 
 // Why createFlow gave no flow (it returns one of these, below 0).
@@ -33,7 +38,12 @@ export interface FlowOptions {
   limited?: boolean; // counts against --max-conns-per-host (a flow the LAN host opens)
 }
 
-export interface Timeouts { udp: number; tcpEstablished: number; tcpTransitory: number; icmp: number }
+export interface Timeouts {
+  udp: number;
+  tcpEstablished: number;
+  tcpTransitory: number;
+  icmp: number;
+}
 
 // RFC 4787 REQ-5 (UDP >= 2 min, 5 recommended), RFC 5382 REQ-5 (2 h 4 min, 4 min), RFC 5508 REQ-1 (60 s).
 export const DEFAULT_TIMEOUTS: Timeouts = { udp: 300, tcpEstablished: 7440, tcpTransitory: 240, icmp: 60 };
@@ -48,7 +58,7 @@ const PORT_PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UD
 function endedBy(proto: number, tcp: number): EndReason {
   if (proto !== L.PROTO_TCP) return "timeout";
   if (tcp & L.TS_RST) return "reset";
-  return (tcp & L.TS_FIN_OUT) && (tcp & L.TS_FIN_IN) ? "closed" : "timeout";
+  return tcp & L.TS_FIN_OUT && tcp & L.TS_FIN_IN ? "closed" : "timeout";
 }
 
 export class ConnTable {
@@ -61,7 +71,10 @@ export class ConnTable {
   quiet = false; // no events (a graceful restart puts flows back; they are not new)
   private readonly exhaustedAt = new Map<number, number>(); // port range (proto, min) -> T_NOW it was found full
 
-  constructor(readonly memory: WebAssembly.Memory, readonly map: MemoryMap) {
+  constructor(
+    readonly memory: WebAssembly.Memory,
+    readonly map: MemoryMap,
+  ) {
     this.dv = new DataView(memory.buffer);
     this.i32 = new Int32Array(memory.buffer);
     this.u8 = new Uint8Array(memory.buffer);
@@ -70,8 +83,12 @@ export class ConnTable {
     this.events = new FlowEventRing(memory, map.events);
   }
 
-  private u32(off: number): number { return this.dv.getUint32(this.t + off, true); }
-  private setU32(off: number, v: number): void { this.dv.setUint32(this.t + off, v, true); }
+  private u32(off: number): number {
+    return this.dv.getUint32(this.t + off, true);
+  }
+  private setU32(off: number, v: number): void {
+    this.dv.setUint32(this.t + off, v, true);
+  }
 
   // Fills the header. Only the host calls this, once, on a fresh memory (zero, from createMemory):
   // entries, indexes and host records are written only as they are used, so an idle gateway's
@@ -94,7 +111,9 @@ export class ConnTable {
   }
 
   // Entries below this one have been used; the rest are zero.
-  private get used(): number { return this.u32(L.T_UNUSED); }
+  private get used(): number {
+    return this.u32(L.T_UNUSED);
+  }
 
   // The entry the next flow goes into, or -1: a never-used one while there are any, then the
   // oldest freed one once it has rested. Lock held.
@@ -112,21 +131,41 @@ export class ConnTable {
     this.setU32(L.T_TIMEOUT_ICMP, t.icmp);
   }
 
-  get now(): number { return Atomics.load(this.i32, (this.t + L.T_NOW) >> 2) >>> 0; }
-  set now(v: number) { Atomics.store(this.i32, (this.t + L.T_NOW) >> 2, v); }
-  get live(): number { return this.u32(L.T_LIVE); }
-  get fullDrops(): number { return this.u32(L.T_FULL_DROPS); }
-  get hostLimit(): number { return this.u32(L.T_HOST_LIMIT); }
-  set hostLimit(n: number) { this.setU32(L.T_HOST_LIMIT, n); }
-  get hostLimitDrops(): number { return this.u32(L.T_HOST_LIMIT_DROPS); }
-  get portMin(): number { return this.u32(L.T_PORT_MIN); }
-  get portMax(): number { return this.u32(L.T_PORT_MAX); }
+  get now(): number {
+    return Atomics.load(this.i32, (this.t + L.T_NOW) >> 2) >>> 0;
+  }
+  set now(v: number) {
+    Atomics.store(this.i32, (this.t + L.T_NOW) >> 2, v);
+  }
+  get live(): number {
+    return this.u32(L.T_LIVE);
+  }
+  get fullDrops(): number {
+    return this.u32(L.T_FULL_DROPS);
+  }
+  get hostLimit(): number {
+    return this.u32(L.T_HOST_LIMIT);
+  }
+  set hostLimit(n: number) {
+    this.setU32(L.T_HOST_LIMIT, n);
+  }
+  get hostLimitDrops(): number {
+    return this.u32(L.T_HOST_LIMIT_DROPS);
+  }
+  get portMin(): number {
+    return this.u32(L.T_PORT_MIN);
+  }
+  get portMax(): number {
+    return this.u32(L.T_PORT_MAX);
+  }
   // A port the table hands out to masqueraded flows (the range, or the one for ports below 1024).
   isNatPort(port: number): boolean {
     return (port >= this.portMin && port <= this.portMax) || (port >= LOW_PORT_MIN && port <= LOW_PORT_MAX);
   }
 
-  entry(i: number): number { return this.map.entries + i * L.E_SIZE; }
+  entry(i: number): number {
+    return this.map.entries + i * L.E_SIZE;
+  }
 
   // ---- the writers' lock ---------------------------------------------------------------------
   lock(): void {
@@ -142,20 +181,33 @@ export class ConnTable {
   }
   locked<T>(fn: () => T): T {
     this.lock();
-    try { return fn(); } finally { this.unlock(); }
+    try {
+      return fn();
+    } finally {
+      this.unlock();
+    }
   }
 
   // ---- open-addressed indexes (u32 slots: entry + 1; linear probing, wrapping at the end) -------
-  private seed(): number { return this.u32(L.T_SEED); }
-  private next(i: number): number { return i + 1 === this.map.indexSlots ? 0 : i + 1; }
-  private prev(i: number): number { return i === 0 ? this.map.indexSlots - 1 : i - 1; }
+  private seed(): number {
+    return this.u32(L.T_SEED);
+  }
+  private next(i: number): number {
+    return i + 1 === this.map.indexSlots ? 0 : i + 1;
+  }
+  private prev(i: number): number {
+    return i === 0 ? this.map.indexSlots - 1 : i - 1;
+  }
 
   private indexInsert(base: number, h: number, value: number): void {
     let i = homeSlot(h, this.map.indexSlots);
     for (;;) {
       const at = (base >> 2) + i;
       const slot = Atomics.load(this.i32, at);
-      if (slot === L.IDX_EMPTY || slot === L.IDX_TOMBSTONE) { Atomics.store(this.i32, at, value); return; }
+      if (slot === L.IDX_EMPTY || slot === L.IDX_TOMBSTONE) {
+        Atomics.store(this.i32, at, value);
+        return;
+      }
       i = this.next(i);
     }
   }
@@ -196,9 +248,14 @@ export class ConnTable {
   }
 
   private flowIs(i: number, proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {
-    const e = this.entry(i), dv = this.dv;
-    return dv.getUint8(e + L.E_PROTO) === proto && dv.getUint32(e + L.E_LAN_ADDR, true) === lanAddr
-      && dv.getUint16(e + L.E_LAN_PORT, true) === lanPort && dv.getUint32(e + L.E_REMOTE_ADDR, true) === remoteAddr;
+    const e = this.entry(i),
+      dv = this.dv;
+    return (
+      dv.getUint8(e + L.E_PROTO) === proto &&
+      dv.getUint32(e + L.E_LAN_ADDR, true) === lanAddr &&
+      dv.getUint16(e + L.E_LAN_PORT, true) === lanPort &&
+      dv.getUint32(e + L.E_REMOTE_ADDR, true) === remoteAddr
+    );
   }
 
   // ---- the port table ------------------------------------------------------------------------
@@ -210,8 +267,12 @@ export class ConnTable {
   mappedPort(proto: number, lanAddr: number, lanPort: number): number {
     const v = this.probe(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), (v) => {
       const p = this.portAt(proto, v & 0xffff);
-      return v >>> 16 === PORT_PROTO_INDEX[proto] && this.dv.getUint16(p + L.P_REFS, true) > 0
-        && this.dv.getUint32(p + L.P_LAN_ADDR, true) === lanAddr && this.dv.getUint16(p + L.P_LAN_PORT, true) === lanPort;
+      return (
+        v >>> 16 === PORT_PROTO_INDEX[proto] &&
+        this.dv.getUint16(p + L.P_REFS, true) > 0 &&
+        this.dv.getUint32(p + L.P_LAN_ADDR, true) === lanAddr &&
+        this.dv.getUint16(p + L.P_LAN_PORT, true) === lanPort
+      );
     });
     return v < 0 ? -1 : v & 0xffff;
   }
@@ -226,8 +287,11 @@ export class ConnTable {
 
   // Has lanAddr:lanPort a flow to remoteAddr (any port)? Address-dependent filtering asks this.
   hasFlowTo(proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {
-    return this.probe(this.map.remoteIndex, hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, this.seed()),
-      (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr)) >= 0;
+    return (
+      this.probe(this.map.remoteIndex, hash5(L.H_REMOTE, proto, lanAddr, lanPort, remoteAddr, 0, this.seed()), (i) =>
+        this.flowIs(i, proto, lanAddr, lanPort, remoteAddr),
+      ) >= 0
+    );
   }
 
   private portFree(proto: number, port: number, now: number): boolean {
@@ -243,9 +307,16 @@ export class ConnTable {
   private choosePort(proto: number, lanPort: number, now: number, want: number, anywhere = false): number {
     if (anywhere && want >= 1 && want <= 65535 && this.portFree(proto, want, now)) return want;
     let min: number, max: number;
-    if (proto === L.PROTO_ICMP) { min = 1; max = 65535; }
-    else if (lanPort < 1024) { min = LOW_PORT_MIN; max = LOW_PORT_MAX; }
-    else { min = this.portMin; max = this.portMax; }
+    if (proto === L.PROTO_ICMP) {
+      min = 1;
+      max = 65535;
+    } else if (lanPort < 1024) {
+      min = LOW_PORT_MIN;
+      max = LOW_PORT_MAX;
+    } else {
+      min = this.portMin;
+      max = this.portMax;
+    }
     if (want >= min && want <= max && this.portFree(proto, want, now)) return want;
     // An exhausted range is scanned at most once a second: a LAN host spraying new flows at a
     // full table would otherwise cost a walk of the whole range, under the lock, per packet.
@@ -266,8 +337,16 @@ export class ConnTable {
   // LAN endpoint's existing public port. Returns the entry index, or TABLE_FULL when the table or
   // the port range is full, HOST_LIMITED when a limited flow's LAN host has its share (both
   // counted). Without a wanted port, a random one.
-  createFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-             wanAddr: number, tcpState: number, o: FlowOptions = {}): number {
+  createFlow(
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    wanAddr: number,
+    tcpState: number,
+    o: FlowOptions = {},
+  ): number {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
@@ -278,7 +357,16 @@ export class ConnTable {
       }
       const port = this.holdMappingLocked(proto, lanAddr, lanPort, o.wantPort ?? -1);
       if (port < 0) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, port, tcpState | (o.alg ? L.ES_ALG : 0));
+      return this.publish(
+        proto,
+        lanAddr,
+        lanPort,
+        remoteAddr,
+        remotePort,
+        wanAddr,
+        port,
+        tcpState | (o.alg ? L.ES_ALG : 0),
+      );
     });
   }
 
@@ -292,20 +380,46 @@ export class ConnTable {
   }
 
   // A flow with fixed ports on both sides (a port forward, a redirect): no port allocation.
-  createFixedFlow(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-                  wanAddr: number, wanPort: number, tcpState: number, alg = false): number {
+  createFixedFlow(
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    wanAddr: number,
+    wanPort: number,
+    tcpState: number,
+    alg = false,
+  ): number {
     return this.locked(() => {
       const existing = this.findLan(proto, lanAddr, lanPort, remoteAddr, remotePort);
       if (existing >= 0) return existing;
       if (this.nextFree(this.now) < 0) return this.full();
-      return this.publish(proto, lanAddr, lanPort, remoteAddr, remotePort, wanAddr, wanPort, tcpState | L.ES_FIXED | (alg ? L.ES_ALG : 0));
+      return this.publish(
+        proto,
+        lanAddr,
+        lanPort,
+        remoteAddr,
+        remotePort,
+        wanAddr,
+        wanPort,
+        tcpState | L.ES_FIXED | (alg ? L.ES_ALG : 0),
+      );
     });
   }
 
   // Takes the next free entry (the caller checked there is one), fills it, and publishes it in
   // the indexes. Lock held. `state`: the TCP bits and the ES_* flags.
-  private publish(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number,
-                  wanAddr: number, port: number, state: number): number {
+  private publish(
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    remoteAddr: number,
+    remotePort: number,
+    wanAddr: number,
+    port: number,
+    state: number,
+  ): number {
     const i = this.nextFree(this.now);
     const e = this.entry(i);
     if (i === this.used) {
@@ -341,7 +455,14 @@ export class ConnTable {
 
   private event(type: number, f: Flow, why: EndReason): void {
     if (this.quiet) return;
-    this.events.put(type, END_REASONS.indexOf(why), Date.now(), Math.max(0, this.now - f.created), f.tcpState | (f.fixed ? L.ES_FIXED : 0), f);
+    this.events.put(
+      type,
+      END_REASONS.indexOf(why),
+      Date.now(),
+      Math.max(0, this.now - f.created),
+      f.tcpState | (f.fixed ? L.ES_FIXED : 0),
+      f,
+    );
   }
 
   private rested(i: number, now: number): boolean {
@@ -357,8 +478,13 @@ export class ConnTable {
   }
 
   private findLan(proto: number, lanAddr: number, lanPort: number, remoteAddr: number, remotePort: number): number {
-    return this.probe(this.map.lanIndex, hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()),
-      (i) => this.flowIs(i, proto, lanAddr, lanPort, remoteAddr) && this.dv.getUint16(this.entry(i) + L.E_REMOTE_PORT, true) === remotePort);
+    return this.probe(
+      this.map.lanIndex,
+      hash5(L.H_LAN, proto, lanAddr, lanPort, remoteAddr, remotePort, this.seed()),
+      (i) =>
+        this.flowIs(i, proto, lanAddr, lanPort, remoteAddr) &&
+        this.dv.getUint16(this.entry(i) + L.E_REMOTE_PORT, true) === remotePort,
+    );
   }
 
   // The entry of a flow by its LAN-side key, or -1.
@@ -379,9 +505,21 @@ export class ConnTable {
     this.hosts.fold(host, { flows: 1, bytesOut: f.bytesOut, bytesIn: f.bytesIn, pktsOut: f.pktsOut, pktsIn: f.pktsIn });
     this.event(EV_DESTROY, f, why);
     const seed = this.seed();
-    this.indexRemove(this.map.lanIndex, hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed), i + 1);
-    this.indexRemove(this.map.wanIndex, hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed), i + 1);
-    this.indexRemove(this.map.remoteIndex, hash5(L.H_REMOTE, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, 0, seed), i + 1);
+    this.indexRemove(
+      this.map.lanIndex,
+      hash5(L.H_LAN, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, seed),
+      i + 1,
+    );
+    this.indexRemove(
+      this.map.wanIndex,
+      hash5(L.H_WAN, f.proto, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, seed),
+      i + 1,
+    );
+    this.indexRemove(
+      this.map.remoteIndex,
+      hash5(L.H_REMOTE, f.proto, f.lanAddr, f.lanPort, f.remoteAddr, 0, seed),
+      i + 1,
+    );
     const now = this.now;
     if (!f.fixed) this.releasePortLocked(f.proto, f.wanPort);
     Atomics.store(this.u8, e + L.E_PROTO, 0); // free: from here on E_REMOTE_ADDR is E_NEXT_FREE
@@ -400,8 +538,13 @@ export class ConnTable {
     const refs = this.dv.getUint16(p + L.P_REFS, true) - 1;
     this.dv.setUint16(p + L.P_REFS, Math.max(0, refs), true);
     if (refs > 0) return;
-    const lanAddr = this.dv.getUint32(p + L.P_LAN_ADDR, true), lanPort = this.dv.getUint16(p + L.P_LAN_PORT, true);
-    this.indexRemove(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), PORT_PROTO_INDEX[proto] * 65536 + port + 1);
+    const lanAddr = this.dv.getUint32(p + L.P_LAN_ADDR, true),
+      lanPort = this.dv.getUint16(p + L.P_LAN_PORT, true);
+    this.indexRemove(
+      this.map.mapIndex,
+      hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()),
+      PORT_PROTO_INDEX[proto] * 65536 + port + 1,
+    );
     this.dv.setUint32(p + L.P_FREED_AT, Math.max(1, this.now), true);
   }
 
@@ -416,32 +559,47 @@ export class ConnTable {
       this.dv.setUint32(p + L.P_LAN_ADDR, lanAddr, true);
       this.dv.setUint16(p + L.P_LAN_PORT, lanPort, true);
       this.dv.setUint16(p + L.P_REFS, 0, true);
-      this.indexInsert(this.map.mapIndex, hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()), PORT_PROTO_INDEX[proto] * 65536 + port + 1);
+      this.indexInsert(
+        this.map.mapIndex,
+        hash5(L.H_MAP, proto, lanAddr, lanPort, 0, 0, this.seed()),
+        PORT_PROTO_INDEX[proto] * 65536 + port + 1,
+      );
     }
     const p = this.portAt(proto, port);
     this.dv.setUint16(p + L.P_REFS, this.dv.getUint16(p + L.P_REFS, true) + 1, true);
     return port;
   }
 
-  releaseMappingLocked(proto: number, port: number): void { this.releasePortLocked(proto, port); }
+  releaseMappingLocked(proto: number, port: number): void {
+    this.releasePortLocked(proto, port);
+  }
 
-  isLive(i: number): boolean { return Atomics.load(this.u8, this.entry(i) + L.E_PROTO) !== 0; }
+  isLive(i: number): boolean {
+    return Atomics.load(this.u8, this.entry(i) + L.E_PROTO) !== 0;
+  }
 
   flow(i: number): Flow {
-    const e = this.entry(i), dv = this.dv;
+    const e = this.entry(i),
+      dv = this.dv;
     const state = dv.getUint8(e + L.E_STATE);
     return {
       index: i,
       proto: dv.getUint8(e + L.E_PROTO),
-      lanAddr: dv.getUint32(e + L.E_LAN_ADDR, true), lanPort: dv.getUint16(e + L.E_LAN_PORT, true),
-      remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true), remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
-      wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true), wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
+      lanAddr: dv.getUint32(e + L.E_LAN_ADDR, true),
+      lanPort: dv.getUint16(e + L.E_LAN_PORT, true),
+      remoteAddr: dv.getUint32(e + L.E_REMOTE_ADDR, true),
+      remotePort: dv.getUint16(e + L.E_REMOTE_PORT, true),
+      wanAddr: dv.getUint32(e + L.E_WAN_ADDR, true),
+      wanPort: dv.getUint16(e + L.E_WAN_PORT, true),
       tcpState: state & L.TS_MASK,
       fixed: (state & L.ES_FIXED) !== 0,
       alg: (state & L.ES_ALG) !== 0,
-      lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true), created: dv.getUint32(e + L.E_CREATED, true),
-      bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true), bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
-      pktsOut: dv.getFloat64(e + L.E_PKTS_OUT, true), pktsIn: dv.getFloat64(e + L.E_PKTS_IN, true),
+      lastSeen: dv.getUint32(e + L.E_LAST_SEEN, true),
+      created: dv.getUint32(e + L.E_CREATED, true),
+      bytesOut: dv.getFloat64(e + L.E_BYTES_OUT, true),
+      bytesIn: dv.getFloat64(e + L.E_BYTES_IN, true),
+      pktsOut: dv.getFloat64(e + L.E_PKTS_OUT, true),
+      pktsIn: dv.getFloat64(e + L.E_PKTS_IN, true),
     };
   }
 
@@ -449,8 +607,8 @@ export class ConnTable {
   timeoutOf(proto: number, tcpState: number): number {
     if (proto === L.PROTO_UDP) return this.u32(L.T_TIMEOUT_UDP);
     if (proto === L.PROTO_ICMP) return this.u32(L.T_TIMEOUT_ICMP);
-    const established = (tcpState & L.TS_ESTABLISHED) !== 0
-      && (tcpState & (L.TS_FIN_OUT | L.TS_FIN_IN | L.TS_RST)) === 0;
+    const established =
+      (tcpState & L.TS_ESTABLISHED) !== 0 && (tcpState & (L.TS_FIN_OUT | L.TS_FIN_IN | L.TS_RST)) === 0;
     return this.u32(established ? L.T_TIMEOUT_TCP_EST : L.T_TIMEOUT_TCP_TRANS);
   }
 
@@ -485,7 +643,11 @@ export class ConnTable {
 
   private removeWhere(match: (f: Flow) => boolean, why: EndReason): number {
     let removed = 0;
-    for (const f of this.flows()) if (match(f)) { this.removeFlow(f.index, why); removed++; }
+    for (const f of this.flows())
+      if (match(f)) {
+        this.removeFlow(f.index, why);
+        removed++;
+      }
     return removed;
   }
 

@@ -13,23 +13,47 @@ const H_COUNT = 0;
 const H_OTHER = 64;
 const H_SLOTS = 128; // memory-map.ts's HOST_AREA_SIZE counts on it
 
-const R_ADDR = 0, R_LIVE = 4, R_FLOWS = 8, R_BYTES_OUT = 16, R_BYTES_IN = 24, R_PKTS_OUT = 32, R_PKTS_IN = 40;
+const R_ADDR = 0,
+  R_LIVE = 4,
+  R_FLOWS = 8,
+  R_BYTES_OUT = 16,
+  R_BYTES_IN = 24,
+  R_PKTS_OUT = 32,
+  R_PKTS_IN = 40;
 
-export interface HostCounters { flows: number; bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number }
-export interface HostRecord extends HostCounters { addr: number; live: number }
+export interface HostCounters {
+  flows: number;
+  bytesOut: number;
+  bytesIn: number;
+  pktsOut: number;
+  pktsIn: number;
+}
+export interface HostRecord extends HostCounters {
+  addr: number;
+  live: number;
+}
 
 export class HostTotals {
   private readonly dv: DataView;
-  constructor(memory: WebAssembly.Memory, private readonly base: number) { this.dv = new DataView(memory.buffer); }
+  constructor(
+    memory: WebAssembly.Memory,
+    private readonly base: number,
+  ) {
+    this.dv = new DataView(memory.buffer);
+  }
 
-  get count(): number { return this.dv.getUint32(this.base + H_COUNT, true); }
-  get otherAddress(): number { return this.base + H_OTHER; }
+  get count(): number {
+    return this.dv.getUint32(this.base + H_COUNT, true);
+  }
+  get otherAddress(): number {
+    return this.base + H_OTHER;
+  }
 
   // The record of `addr`, made if need be; past MAX_HOSTS hosts, the shared "other" record.
   // Writers only (T_LOCK held).
   recordOf(addr: number): number {
     const mask = HOST_SLOTS - 1;
-    for (let i = Math.imul(addr, 0x9e3779b1) >>> 17 & mask, n = 0; n < HOST_SLOTS; i = (i + 1) & mask, n++) {
+    for (let i = (Math.imul(addr, 0x9e3779b1) >>> 17) & mask, n = 0; n < HOST_SLOTS; i = (i + 1) & mask, n++) {
       const r = this.base + H_SLOTS + i * HOST_RECORD_SIZE;
       const held = this.dv.getUint32(r + R_ADDR, true);
       if (held === addr && held !== 0) return r;
@@ -43,19 +67,38 @@ export class HostTotals {
     return this.otherAddress;
   }
 
-  isOther(record: number): boolean { return record === this.otherAddress; }
-  live(record: number): number { return this.dv.getUint32(record + R_LIVE, true); }
-  setLive(record: number, n: number): void { this.dv.setUint32(record + R_LIVE, Math.max(0, n), true); }
+  isOther(record: number): boolean {
+    return record === this.otherAddress;
+  }
+  live(record: number): number {
+    return this.dv.getUint32(record + R_LIVE, true);
+  }
+  setLive(record: number, n: number): void {
+    this.dv.setUint32(record + R_LIVE, Math.max(0, n), true);
+  }
 
   // An ended flow's counters, folded in. Writers only.
   fold(record: number, c: HostCounters): void {
-    const add = (off: number, v: number): void => this.dv.setFloat64(record + off, this.dv.getFloat64(record + off, true) + v, true);
-    add(R_FLOWS, c.flows); add(R_BYTES_OUT, c.bytesOut); add(R_BYTES_IN, c.bytesIn); add(R_PKTS_OUT, c.pktsOut); add(R_PKTS_IN, c.pktsIn);
+    const add = (off: number, v: number): void =>
+      this.dv.setFloat64(record + off, this.dv.getFloat64(record + off, true) + v, true);
+    add(R_FLOWS, c.flows);
+    add(R_BYTES_OUT, c.bytesOut);
+    add(R_BYTES_IN, c.bytesIn);
+    add(R_PKTS_OUT, c.pktsOut);
+    add(R_PKTS_IN, c.pktsIn);
   }
 
   private read(r: number, addr: number): HostRecord {
     const f = (off: number): number => this.dv.getFloat64(r + off, true);
-    return { addr, live: this.live(r), flows: f(R_FLOWS), bytesOut: f(R_BYTES_OUT), bytesIn: f(R_BYTES_IN), pktsOut: f(R_PKTS_OUT), pktsIn: f(R_PKTS_IN) };
+    return {
+      addr,
+      live: this.live(r),
+      flows: f(R_FLOWS),
+      bytesOut: f(R_BYTES_OUT),
+      bytesIn: f(R_BYTES_IN),
+      pktsOut: f(R_PKTS_OUT),
+      pktsIn: f(R_PKTS_IN),
+    };
   }
 
   // Every host recorded, and the "other" record (addr 0) when it was used.

@@ -5,22 +5,29 @@ import { formatAddr } from "../net/addr";
 import type { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
 
-
 export function tcpStateName(st: number): string {
   if (st & L.TS_RST) return "CLOSE";
-  if ((st & L.TS_FIN_OUT) && (st & L.TS_FIN_IN)) return "TIME_WAIT";
+  if (st & L.TS_FIN_OUT && st & L.TS_FIN_IN) return "TIME_WAIT";
   if (st & (L.TS_FIN_OUT | L.TS_FIN_IN)) return "FIN_WAIT";
   if (st & L.TS_ESTABLISHED) return "ESTABLISHED";
-  if ((st & L.TS_SYN_OUT) && (st & L.TS_SYN_IN)) return "SYN_RECV";
+  if (st & L.TS_SYN_OUT && st & L.TS_SYN_IN) return "SYN_RECV";
   return "SYN_SENT";
 }
 
 export interface FlowJson {
-  proto: string; state: string; lan: string; remote: string; public: string; expiresIn: number; bytesOut: number; bytesIn: number;
+  proto: string;
+  state: string;
+  lan: string;
+  remote: string;
+  public: string;
+  expiresIn: number;
+  bytesOut: number;
+  bytesIn: number;
 }
 
 export function flowJson(t: ConnTable, f: Flow): FlowJson {
-  const ep = (a: number, p: number): string => (f.proto === L.PROTO_ICMP ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
+  const ep = (a: number, p: number): string =>
+    f.proto === L.PROTO_ICMP ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`;
   return {
     proto: protoName(f.proto).toUpperCase(),
     state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
@@ -28,7 +35,8 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
     remote: f.proto === L.PROTO_ICMP ? formatAddr(f.remoteAddr) : ep(f.remoteAddr, f.remotePort),
     public: ep(f.wanAddr, f.wanPort),
     expiresIn: Math.max(0, t.timeoutOf(f.proto, f.tcpState) - (t.now - f.lastSeen)),
-    bytesOut: f.bytesOut, bytesIn: f.bytesIn,
+    bytesOut: f.bytesOut,
+    bytesIn: f.bytesIn,
   };
 }
 
@@ -36,28 +44,56 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
 export function formatColumns(head: string[], cells: string[][]): string {
   // a reduce, not Math.max(...): a million rows would be a million arguments
   const widths = head.map((h, i) => cells.reduce((w, c) => Math.max(w, c[i].length), h.length));
-  const line = (c: string[]): string => c.map((x, i) => x.padEnd(widths[i])).join("  ").trimEnd();
+  const line = (c: string[]): string =>
+    c
+      .map((x, i) => x.padEnd(widths[i]))
+      .join("  ")
+      .trimEnd();
   return [line(head), ...cells.map(line)].join("\n");
 }
 
 export function formatFlows(rows: FlowJson[]): string {
-  return formatColumns(["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"],
-    rows.map((r) => [r.proto, r.state, r.lan, r.remote, r.public, `${r.expiresIn}s`, String(r.bytesOut), String(r.bytesIn)]));
+  return formatColumns(
+    ["prot", "state", "lan", "remote", "public", "expires", "bytes out", "bytes in"],
+    rows.map((r) => [
+      r.proto,
+      r.state,
+      r.lan,
+      r.remote,
+      r.public,
+      `${r.expiresIn}s`,
+      String(r.bytesOut),
+      String(r.bytesIn),
+    ]),
+  );
 }
 
 // `ipchains -M -L`: the masquerading entries the way ipchains printed them.
 export function formatMasqList(rows: FlowJson[]): string {
-  const mmss = (sec: number): string => `${String(Math.floor(sec / 60)).padStart(2, "0")}:${String(sec % 60).padStart(2, "0")}.00`;
+  const mmss = (sec: number): string =>
+    `${String(Math.floor(sec / 60)).padStart(2, "0")}:${String(sec % 60).padStart(2, "0")}.00`;
   const host = (ep: string): string => ep.split(/[:#]/)[0];
   const port = (ep: string): string => ep.split(/[:#]/)[1] ?? "0";
-  return `${["IP masquerading entries", "prot expire   source               destination          ports",
-    ...rows.map((r) => `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`)].join("\n")}\n`;
+  return `${[
+    "IP masquerading entries",
+    "prot expire   source               destination          ports",
+    ...rows.map(
+      (r) =>
+        `${r.proto.padEnd(4)} ${mmss(r.expiresIn)} ${host(r.lan).padEnd(20)} ${host(r.remote).padEnd(20)} ${port(r.lan)} (${port(r.public)}) -> ${r.proto === "ICMP" ? "0" : port(r.remote)}`,
+    ),
+  ].join("\n")}\n`;
 }
 
 // NAT-PMP / PCP mappings: open to any peer until they expire.
 export function pinholeRows(alg: AlgState, publicAddr: number): FlowJson[] {
   return alg.pinholes().map((p) => ({
-    proto: protoName(p.proto).toUpperCase(), state: "MAPPED", lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
-    remote: "*", public: `${formatAddr(publicAddr)}:${p.port}`, expiresIn: p.expiresIn, bytesOut: 0, bytesIn: 0,
+    proto: protoName(p.proto).toUpperCase(),
+    state: "MAPPED",
+    lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
+    remote: "*",
+    public: `${formatAddr(publicAddr)}:${p.port}`,
+    expiresIn: p.expiresIn,
+    bytesOut: 0,
+    bytesIn: 0,
   }));
 }

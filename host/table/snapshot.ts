@@ -4,17 +4,43 @@ import type { ConnTable } from "./conntrack";
 import * as L from "../../assembly/layout";
 
 export interface FlowRecord {
-  proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number;
-  wanAddr: number; wanPort: number; tcpState: number; fixed: boolean; alg: boolean; idle: number; age: number;
-  bytesOut: number; bytesIn: number; pktsOut: number; pktsIn: number;
+  proto: number;
+  lanAddr: number;
+  lanPort: number;
+  remoteAddr: number;
+  remotePort: number;
+  wanAddr: number;
+  wanPort: number;
+  tcpState: number;
+  fixed: boolean;
+  alg: boolean;
+  idle: number;
+  age: number;
+  bytesOut: number;
+  bytesIn: number;
+  pktsOut: number;
+  pktsIn: number;
 }
 
 export function takeSnapshot(t: ConnTable): FlowRecord[] {
   const now = t.now;
   return [...t.flows()].map((f) => ({
-    proto: f.proto, lanAddr: f.lanAddr, lanPort: f.lanPort, remoteAddr: f.remoteAddr, remotePort: f.remotePort,
-    wanAddr: f.wanAddr, wanPort: f.wanPort, tcpState: f.tcpState, fixed: f.fixed, alg: f.alg, idle: Math.max(0, now - f.lastSeen),
-    age: Math.max(0, now - f.created), bytesOut: f.bytesOut, bytesIn: f.bytesIn, pktsOut: f.pktsOut, pktsIn: f.pktsIn,
+    proto: f.proto,
+    lanAddr: f.lanAddr,
+    lanPort: f.lanPort,
+    remoteAddr: f.remoteAddr,
+    remotePort: f.remotePort,
+    wanAddr: f.wanAddr,
+    wanPort: f.wanPort,
+    tcpState: f.tcpState,
+    fixed: f.fixed,
+    alg: f.alg,
+    idle: Math.max(0, now - f.lastSeen),
+    age: Math.max(0, now - f.created),
+    bytesOut: f.bytesOut,
+    bytesIn: f.bytesIn,
+    pktsOut: f.pktsOut,
+    pktsIn: f.pktsIn,
   }));
 }
 
@@ -22,14 +48,21 @@ export function takeSnapshot(t: ConnTable): FlowRecord[] {
 // no events for them.
 export function restoreSnapshot(t: ConnTable, flows: FlowRecord[]): number {
   t.quiet = true;
-  try { return restore(t, flows); } finally { t.quiet = false; }
+  try {
+    return restore(t, flows);
+  } finally {
+    t.quiet = false;
+  }
 }
 
 function restore(t: ConnTable, flows: FlowRecord[]): number {
   let lost = 0;
   for (const f of flows) {
     const i = putFlow(t, f, "restore");
-    if (i < 0) { lost++; continue; }
+    if (i < 0) {
+      lost++;
+      continue;
+    }
     const e = t.entry(i);
     t.dv.setFloat64(e + L.E_BYTES_OUT, f.bytesOut, true);
     t.dv.setFloat64(e + L.E_BYTES_IN, f.bytesIn, true);
@@ -42,13 +75,43 @@ function restore(t: ConnTable, flows: FlowRecord[]): number {
 // Puts a flow into the table with its public port, or brings the one there up to date (its TCP
 // state, when it was last seen). Returns its entry, or -1 when its port is taken by another.
 // Also how the standby of an HA pair installs what its peer sends (host/sync/table-sync.ts).
-export type PutFlow = Pick<FlowRecord, "proto" | "lanAddr" | "lanPort" | "remoteAddr" | "remotePort" | "wanAddr" | "wanPort" | "tcpState" | "fixed" | "alg" | "idle" | "age">;
+export type PutFlow = Pick<
+  FlowRecord,
+  | "proto"
+  | "lanAddr"
+  | "lanPort"
+  | "remoteAddr"
+  | "remotePort"
+  | "wanAddr"
+  | "wanPort"
+  | "tcpState"
+  | "fixed"
+  | "alg"
+  | "idle"
+  | "age"
+>;
 export function putFlow(t: ConnTable, f: PutFlow, why: "restore" | "sync"): number {
   const i = f.fixed
-    ? t.createFixedFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.wanPort, f.tcpState, f.alg)
-    : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, { wantPort: f.wanPort, alg: f.alg });
+    ? t.createFixedFlow(
+        f.proto,
+        f.lanAddr,
+        f.lanPort,
+        f.remoteAddr,
+        f.remotePort,
+        f.wanAddr,
+        f.wanPort,
+        f.tcpState,
+        f.alg,
+      )
+    : t.createFlow(f.proto, f.lanAddr, f.lanPort, f.remoteAddr, f.remotePort, f.wanAddr, f.tcpState, {
+        wantPort: f.wanPort,
+        alg: f.alg,
+      });
   if (i < 0) return -1;
-  if (t.flow(i).wanPort !== f.wanPort) { t.removeFlow(i, why); return -1; }
+  if (t.flow(i).wanPort !== f.wanPort) {
+    t.removeFlow(i, why);
+    return -1;
+  }
   const e = t.entry(i);
   t.dv.setUint8(e + L.E_STATE, (t.dv.getUint8(e + L.E_STATE) & ~L.TS_MASK) | (f.tcpState & L.TS_MASK));
   t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);

@@ -26,18 +26,27 @@ const sha256 = (bytes: Uint8Array): string => createHash("sha256").update(bytes)
 
 export function loadEmbeddedAddon(name: string, binaries: Record<string, EmbeddedBinary>): unknown {
   const binary = binaries[process.arch];
-  if (!binary) throw new Error(`${name}: no prebuilt binary for ${process.platform}-${process.arch} in this build (have: ${Object.keys(binaries).join(", ")})`);
+  if (!binary)
+    throw new Error(
+      `${name}: no prebuilt binary for ${process.platform}-${process.arch} in this build (have: ${Object.keys(binaries).join(", ")})`,
+    );
   const dir = nativeDir();
   ensurePrivateDir(dir);
   const file = join(dir, `${name}-${process.arch}-${binary.sha256.slice(0, 16)}.node`);
   if (!existsSync(file)) {
     if (!binary.brotli) throw new Error(`${file} is missing: the main thread writes it before it starts the workers`);
     const bytes = brotliDecompressSync(Buffer.from(binary.brotli(), "base64"));
-    if (sha256(bytes) !== binary.sha256) throw new Error(`${name}: the binary this program carries is damaged (its SHA-256 is not the one recorded when it was built)`);
+    if (sha256(bytes) !== binary.sha256)
+      throw new Error(
+        `${name}: the binary this program carries is damaged (its SHA-256 is not the one recorded when it was built)`,
+      );
     writePrivateFile(file, bytes, 0o500);
   }
   const found = sha256(readPrivateFile(file));
-  if (found !== binary.sha256) throw new Error(`refusing to load ${file}: its SHA-256 is ${found.slice(0, 16)}…, not that of the ${name} this program carries (remove the file; it is written again)`);
+  if (found !== binary.sha256)
+    throw new Error(
+      `refusing to load ${file}: its SHA-256 is ${found.slice(0, 16)}…, not that of the ${name} this program carries (remove the file; it is written again)`,
+    );
   const mod = { exports: {} as unknown };
   process.dlopen(mod as { exports: object }, file);
   return mod.exports;

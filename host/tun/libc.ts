@@ -37,7 +37,13 @@ function bind(): Libc {
   const koffi = require("koffi") as typeof Koffi;
   koffi.alias("ipmasq_ssize_t", "long");
   const lib = koffi.load("libc.so.6");
-  const optional = (decl: string): ((...a: unknown[]) => number) => { try { return lib.func(decl); } catch { return () => 0; } };
+  const optional = (decl: string): ((...a: unknown[]) => number) => {
+    try {
+      return lib.func(decl);
+    } catch {
+      return () => 0;
+    }
+  };
   return {
     open: lib.func("int open(const char *path, int flags)"),
     close: lib.func("int close(int fd)"),
@@ -70,7 +76,7 @@ function bind(): Libc {
       const syscall = lib.func("long syscall(long number, ...)");
       const nr = SYS_BPF[process.arch];
       return (cmd: number, attr: ArrayBufferView, size: number) =>
-        (nr === undefined ? -1 : Number(syscall(nr, "int", cmd, "void *", attr, "unsigned int", size)));
+        nr === undefined ? -1 : Number(syscall(nr, "int", cmd, "void *", attr, "unsigned int", size));
     })(),
     address: (buf: ArrayBufferView) => koffi.address(buf) as bigint,
     errno: () => koffi.errno() as number,
@@ -99,6 +105,15 @@ export const SO_BINDTODEVICE = 25;
 export const SO_NETNS_COOKIE = 71; // Linux 5.14
 
 const ERRNO_NAMES: Record<number, string> = {
-  1: "EPERM", 2: "ENOENT", 111: "ECONNREFUSED", 13: "EACCES", 16: "EBUSY", 19: "ENODEV", 22: "EINVAL", 11: "EAGAIN", 4: "EINTR", 92: "ENOPROTOOPT",
+  1: "EPERM",
+  2: "ENOENT",
+  111: "ECONNREFUSED",
+  13: "EACCES",
+  16: "EBUSY",
+  19: "ENODEV",
+  22: "EINVAL",
+  11: "EAGAIN",
+  4: "EINTR",
+  92: "ENOPROTOOPT",
 };
 export const errnoName = (e: number): string => ERRNO_NAMES[e] ?? `errno ${e}`;

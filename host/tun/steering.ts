@@ -16,14 +16,35 @@ const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 const ATTR_SIZE = 72; // union bpf_attr up to expected_attach_type, for BPF_PROG_LOAD
 
 // eBPF instruction classes, sizes, modes and operations (linux/bpf_common.h, linux/bpf.h)
-const LD = 0x00, ALU = 0x04, JMP = 0x05, ALU64 = 0x07;
-const W = 0x00, H = 0x08, B = 0x10;
-const ABS = 0x20, IND = 0x40;
-const K = 0x00, X = 0x08;
-const AND = 0x50, LSH = 0x60, RSH = 0x70, MUL = 0x20, XOR = 0xa0, MOV = 0xb0;
-const JA = 0x00, JEQ = 0x10, JNE = 0x50, EXIT = 0x90;
+const LD = 0x00,
+  ALU = 0x04,
+  JMP = 0x05,
+  ALU64 = 0x07;
+const W = 0x00,
+  H = 0x08,
+  B = 0x10;
+const ABS = 0x20,
+  IND = 0x40;
+const K = 0x00,
+  X = 0x08;
+const AND = 0x50,
+  LSH = 0x60,
+  RSH = 0x70,
+  MUL = 0x20,
+  XOR = 0xa0,
+  MOV = 0xb0;
+const JA = 0x00,
+  JEQ = 0x10,
+  JNE = 0x50,
+  EXIT = 0x90;
 
-interface Insn { code: number; dst?: number; src?: number; off?: number; imm?: number }
+interface Insn {
+  code: number;
+  dst?: number;
+  src?: number;
+  off?: number;
+  imm?: number;
+}
 
 // Which end of the packet is the remote one: its destination (it came from the LAN, or from the
 // gateway itself) or its source (it came from the WAN).
@@ -98,7 +119,9 @@ export function steerQueues(fds: number[], remote: RemoteEnd): string | undefine
   if (prog < 0) {
     const e = c.errno();
     const said = log.toString("ascii").replace(/\0.*$/s, "").trim().split("\n").pop();
-    return e === 1 ? "loading it needs CAP_BPF or CAP_SYS_ADMIN (EPERM)" : `BPF_PROG_LOAD: ${errnoName(e)}${said ? ` (${said})` : ""}`;
+    return e === 1
+      ? "loading it needs CAP_BPF or CAP_SYS_ADMIN (EPERM)"
+      : `BPF_PROG_LOAD: ${errnoName(e)}${said ? ` (${said})` : ""}`;
   }
   try {
     const arg = Buffer.alloc(4);

@@ -18,7 +18,11 @@ const TUN_F_TSO_ECN = 0x08;
 const TUN_F_USO4 = 0x20;
 const TUN_F_USO6 = 0x40;
 
-export interface Tun { name: string; fds: number[]; offloads: string[] }
+export interface Tun {
+  name: string;
+  fds: number[];
+  offloads: string[];
+}
 
 export class TunError extends Error {}
 
@@ -33,9 +37,14 @@ function gone(path: string, ms: number): boolean {
 // `adopt`: the device was left persistent by the gateway that handed over to us (graceful
 // restart); attach to it instead of refusing its name, and make it transient again.
 export function openTun(name: string, queues: number, adopt = false): Tun {
-  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name)) throw new TunError(`bad interface name "${name}" (1-15 letters, digits, _ . -)`);
-  if (!existsSync("/dev/net/tun")) throw new TunError("/dev/net/tun does not exist: the kernel's tun driver is missing (modprobe tun, or mknod /dev/net/tun c 10 200)");
-  if (!adopt && !gone(`/sys/class/net/${name}`, 3000)) throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(name))
+    throw new TunError(`bad interface name "${name}" (1-15 letters, digits, _ . -)`);
+  if (!existsSync("/dev/net/tun"))
+    throw new TunError(
+      "/dev/net/tun does not exist: the kernel's tun driver is missing (modprobe tun, or mknod /dev/net/tun c 10 200)",
+    );
+  if (!adopt && !gone(`/sys/class/net/${name}`, 3000))
+    throw new TunError(`interface name ${name} is in use (another ipmasq running here, or choose --tun NAME)`);
   const fds: number[] = [];
   try {
     for (let q = 0; q < queues; q++) {
@@ -44,7 +53,11 @@ export function openTun(name: string, queues: number, adopt = false): Tun {
       const fd = libc().open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
       if (fd < 0) {
         const e = libc().errno();
-        throw new TunError(e === 13 || e === 1 ? "permission denied opening /dev/net/tun: run as root or with CAP_NET_ADMIN" : `cannot open /dev/net/tun: ${errnoName(e)}`);
+        throw new TunError(
+          e === 13 || e === 1
+            ? "permission denied opening /dev/net/tun: run as root or with CAP_NET_ADMIN"
+            : `cannot open /dev/net/tun: ${errnoName(e)}`,
+        );
       }
       fds.push(fd);
       const ifr = Buffer.alloc(40);
@@ -53,7 +66,10 @@ export function openTun(name: string, queues: number, adopt = false): Tun {
       if (libc().ioctlPtr(fd, TUNSETIFF, ifr) < 0) {
         const e = libc().errno();
         if (e === 1) throw new TunError(`creating TUN device ${name} needs CAP_NET_ADMIN (EPERM): run as root`);
-        if (e === 16 || e === 22) throw new TunError(`TUN device ${name} cannot be created: the name is in use by a device of another kind (${errnoName(e)})`);
+        if (e === 16 || e === 22)
+          throw new TunError(
+            `TUN device ${name} cannot be created: the name is in use by a device of another kind (${errnoName(e)})`,
+          );
         throw new TunError(`TUNSETIFF ${name}: ${errnoName(e)}`);
       }
     }
@@ -73,7 +89,8 @@ function setOffloads(fds: number[]): string[] {
   for (const fd of fds) {
     if (libc().ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) {
       flags = base;
-      if (libc().ioctlInt(fd, TUNSETOFFLOAD, flags) < 0) throw new TunError(`TUNSETOFFLOAD: ${errnoName(libc().errno())}`);
+      if (libc().ioctlInt(fd, TUNSETOFFLOAD, flags) < 0)
+        throw new TunError(`TUNSETOFFLOAD: ${errnoName(libc().errno())}`);
     }
   }
   return ["csum", "tso4", "tso6", "tso_ecn", ...(flags & TUN_F_USO4 ? ["uso4", "uso6"] : [])];
@@ -81,7 +98,8 @@ function setOffloads(fds: number[]): string[] {
 
 // A persistent device outlives its fds (and keeps its routes): used to hand it to a new process.
 export function setPersist(fd: number, on: boolean): void {
-  if (libc().ioctlInt(fd, TUNSETPERSIST, on ? 1 : 0) < 0) throw new TunError(`TUNSETPERSIST: ${errnoName(libc().errno())}`);
+  if (libc().ioctlInt(fd, TUNSETPERSIST, on ? 1 : 0) < 0)
+    throw new TunError(`TUNSETPERSIST: ${errnoName(libc().errno())}`);
 }
 
 export function closeTun(t: Tun): void {

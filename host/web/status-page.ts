@@ -32,16 +32,27 @@ export interface PageSources {
   traffic: Throughput;
 }
 
-export interface WebListen { host: string; port: number; token?: Buffer }
+export interface WebListen {
+  host: string;
+  port: number;
+  token?: Buffer;
+}
 
 // Where to listen, checked against the LAN's addresses; the token read from a file of ours.
 export function webListen(spec: string, tokenFile: string | undefined, lanAddrs: number[]): WebListen {
   const { host, port } = parseListen(spec, "--web");
   let addr: number;
-  try { addr = parseAddr(host); } catch { throw new Error(`--web wants an IPv4 address, got "${host}"`); }
+  try {
+    addr = parseAddr(host);
+  } catch {
+    throw new Error(`--web wants an IPv4 address, got "${host}"`);
+  }
   const loopback = addr >>> 24 === 127;
   if (!loopback && addr === 0) throw new Error("--web 0.0.0.0 would listen on the WAN too: name a LAN address");
-  if (!loopback && !lanAddrs.includes(addr)) throw new Error(`--web ${host}: not an address of a LAN interface (have ${lanAddrs.map(formatAddr).join(", ") || "none"})`);
+  if (!loopback && !lanAddrs.includes(addr))
+    throw new Error(
+      `--web ${host}: not an address of a LAN interface (have ${lanAddrs.map(formatAddr).join(", ") || "none"})`,
+    );
   if (!loopback && !tokenFile) throw new Error(`--web ${host}: a LAN address needs --web-token FILE`);
   const token = tokenFile ? readSecret(tokenFile, "--web-token", MIN_TOKEN) : undefined;
   return { host, port, token };
@@ -49,20 +60,35 @@ export function webListen(spec: string, tokenFile: string | undefined, lanAddrs:
 
 function asset(name: "index.html" | "app.js" | "style.css"): string {
   /* eslint-disable @typescript-eslint/no-require-imports */
-  const text = name === "index.html" ? require("./assets/index.html") : name === "app.js" ? require("./assets/app.js") : require("./assets/style.css");
+  const text =
+    name === "index.html"
+      ? require("./assets/index.html")
+      : name === "app.js"
+        ? require("./assets/app.js")
+        : require("./assets/style.css");
   return typeof text === "string" ? text : (text as { default: string }).default;
 }
 
-const TYPES = { "index.html": "text/html; charset=utf-8", "app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8" };
+const TYPES = {
+  "index.html": "text/html; charset=utf-8",
+  "app.js": "text/javascript; charset=utf-8",
+  "style.css": "text/css; charset=utf-8",
+};
 const SECURITY_HEADERS = {
-  "content-security-policy": "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-  "x-content-type-options": "nosniff", "referrer-policy": "no-referrer", "cache-control": "no-store",
+  "content-security-policy":
+    "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "cache-control": "no-store",
 };
 
 export function connRows(table: ConnTable, mappings: FlowJson[], filter: string): { rows: FlowJson[]; more: boolean } {
   const rows: FlowJson[] = [];
   const want = filter.toLowerCase();
-  const all = function* (): Generator<FlowJson> { yield* mappings; for (const f of table.flows()) yield flowJson(table, f); };
+  const all = function* (): Generator<FlowJson> {
+    yield* mappings;
+    for (const f of table.flows()) yield flowJson(table, f);
+  };
   for (const r of all()) {
     if (want && !`${r.proto} ${r.state} ${r.lan} ${r.remote} ${r.public}`.toLowerCase().includes(want)) continue;
     if (rows.length === MAX_ROWS) return { rows, more: true };
@@ -72,7 +98,10 @@ export function connRows(table: ConnTable, mappings: FlowJson[], filter: string)
 }
 
 export async function startStatusPage(listen: WebListen, src: PageSources): Promise<Server> {
-  const hostNames = new Set([`${listen.host}:${listen.port}`, ...(listen.host.startsWith("127.") ? [`localhost:${listen.port}`] : [])]);
+  const hostNames = new Set([
+    `${listen.host}:${listen.port}`,
+    ...(listen.host.startsWith("127.") ? [`localhost:${listen.port}`] : []),
+  ]);
   const digest = listen.token && createHash("sha256").update(listen.token).digest();
   const authorized = (req: IncomingMessage): boolean => {
     if (!digest) return true;
@@ -89,23 +118,36 @@ export async function startStatusPage(listen: WebListen, src: PageSources): Prom
     if (!hostNames.has(req.headers.host ?? "")) return send(res, 421, "text/plain", "wrong Host\n");
     const url = new URL(req.url ?? "/", "http://page");
     const file = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
-    if (file === "index.html" || file === "app.js" || file === "style.css") return send(res, 200, TYPES[file], asset(file));
+    if (file === "index.html" || file === "app.js" || file === "style.css")
+      return send(res, 200, TYPES[file], asset(file));
     if (!url.pathname.startsWith("/api/")) return send(res, 404, "text/plain", "not here\n");
     if (!authorized(req)) return send(res, 401, "application/json", JSON.stringify({ error: "token needed" }));
     switch (url.pathname) {
-      case "/api/status": return json(res, src.status());
-      case "/api/traffic": return json(res, src.traffic.samples(Number(url.searchParams.get("since")) || 0));
+      case "/api/status":
+        return json(res, src.status());
+      case "/api/traffic":
+        return json(res, src.traffic.samples(Number(url.searchParams.get("since")) || 0));
       case "/api/hosts": {
-        const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "") ? url.searchParams.get("sort") as HostSort : "bytes";
+        const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "")
+          ? (url.searchParams.get("sort") as HostSort)
+          : "bytes";
         return json(res, { sort, hosts: src.hosts.rows(sort, MAX_ROWS, 1000), total: src.hosts.count });
       }
-      case "/api/conns": return json(res, { ...connRows(src.table, src.mappings(), (url.searchParams.get("filter") ?? "").slice(0, 100)), live: src.table.live });
-      default: return send(res, 404, "application/json", JSON.stringify({ error: "no such call" }));
+      case "/api/conns":
+        return json(res, {
+          ...connRows(src.table, src.mappings(), (url.searchParams.get("filter") ?? "").slice(0, 100)),
+          live: src.table.live,
+        });
+      default:
+        return send(res, 404, "application/json", JSON.stringify({ error: "no such call" }));
     }
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;
   server.maxHeadersCount = 50;
-  await new Promise<void>((resolve, reject) => { server.once("error", reject); server.listen(listen.port, listen.host, resolve); });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port, listen.host, resolve);
+  });
   return server;
 }

@@ -4,7 +4,16 @@
 // original header plus 8 bytes go back.
 import * as L from "../../assembly/layout";
 import type { Core } from "../core/core";
-import { emitIpv4, parseIpv4, IPV4_HEADER, IPV4_CHECKSUM, ICMP_TYPE, ICMP_CODE, ICMP_CHECKSUM, ICMP_HEADER } from "../net/wire";
+import {
+  emitIpv4,
+  parseIpv4,
+  IPV4_HEADER,
+  IPV4_CHECKSUM,
+  ICMP_TYPE,
+  ICMP_CODE,
+  ICMP_CHECKSUM,
+  ICMP_HEADER,
+} from "../net/wire";
 
 // ICMP types that are errors (RFC 792 / 1122): no error is ever sent about one.
 export const ICMP_ERROR_TYPES = new Set([3, 4, 5, 11, 12]);
@@ -16,7 +25,14 @@ export const ICMP_CODE_ADMIN_PROHIBITED = 13;
 const TTL = 64; // RFC 1700's default
 
 // Returns the new length (virtio_net_hdr included), or 0 if no error may be sent about this packet.
-export function buildUnreachable(u8: Uint8Array, core: Core, vnet: number, n: number, from: number, code: number): number {
+export function buildUnreachable(
+  u8: Uint8Array,
+  core: Core,
+  vnet: number,
+  n: number,
+  from: number,
+  code: number,
+): number {
   const dv = new DataView(u8.buffer);
   const ip = vnet + L.VNET_HDR_LEN;
   const orig = parseIpv4(u8, dv, ip);

@@ -26,7 +26,6 @@ export interface WorkerTask {
   pin: boolean; // run on the id-th CPU the process may use (host/worker/pin.ts)
 }
 
-
 const POLL_MS = 200; // how long a change of devices (or a stop) may wait when nothing arrives
 const POLLFD_SIZE = 8; // struct pollfd (poll(2)): int fd, short events, short revents
 const POLLFD_EVENTS = 4;
@@ -66,7 +65,10 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     sources = v.ingress.slice(0, MAX_DEVICES);
     writeFd = v.writeFds[id];
     pfds.fill(0);
-    sources.forEach((s, i) => { pfds.writeInt32LE(s.fds[id], i * POLLFD_SIZE); pfds.writeInt16LE(POLLIN, i * POLLFD_SIZE + POLLFD_EVENTS); });
+    sources.forEach((s, i) => {
+      pfds.writeInt32LE(s.fds[id], i * POLLFD_SIZE);
+      pfds.writeInt16LE(POLLIN, i * POLLFD_SIZE + POLLFD_EVENTS);
+    });
   };
   watch(net);
 
@@ -87,22 +89,33 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
         n++;
       }
       if (n === 0) return;
-      if (net.standby) { f64[L.S_STANDBY] += n; if (n < L.BATCH_MAX) return; continue; } // an HA backup forwards nothing
+      if (net.standby) {
+        f64[L.S_STANDBY] += n;
+        if (n < L.BATCH_MAX) return;
+        continue;
+      } // an HA backup forwards nothing
       f64[L.S_READS] += n;
-      for (let k = 0; k < n; k++) f64[L.S_READ_BYTES] += dv.getUint32(desc + k * L.D_SIZE + L.D_LENGTH, true) - L.VNET_HDR_LEN;
+      for (let k = 0; k < n; k++)
+        f64[L.S_READ_BYTES] += dv.getUint32(desc + k * L.D_SIZE + L.D_LENGTH, true) - L.VNET_HDR_LEN;
       core.processBatch(desc, n, stats, side);
       for (let k = 0; k < n; k++) {
         const d = desc + k * L.D_SIZE;
         const verdict = dv.getUint32(d + L.D_VERDICT, true);
         const len = dv.getUint32(d + L.D_LENGTH, true);
-        if (verdict === L.V_FORWARD) { send(k, len); continue; }
+        if (verdict === L.V_FORWARD) {
+          send(k, len);
+          continue;
+        }
         if (verdict === L.V_DROP) continue; // counted by the core
         let action: number;
         try {
           action = slow.handle(slotAddress(id, k), len, dv.getUint32(d + L.D_REASON, true), src);
         } catch (e) {
           // a packet the slow path cannot handle is dropped and counted; the gateway goes on
-          if (f64[L.S_SLOW_ERRORS]++ === 0) process.stderr.write(`ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`);
+          if (f64[L.S_SLOW_ERRORS]++ === 0)
+            process.stderr.write(
+              `ipmasq: worker ${id}: slow path error (first of its kind; later ones only counted): ${(e as Error).stack ?? e}\n`,
+            );
           continue;
         }
         if (action === A_HELD) continue;
@@ -111,7 +124,10 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
           send(k, slow.length);
         } else {
           f64[L.S_DROPS + slow.reason]++;
-          if (action === A_REPLY) { f64[L.S_REPLIES]++; send(k, slow.length); }
+          if (action === A_REPLY) {
+            f64[L.S_REPLIES]++;
+            send(k, slow.length);
+          }
         }
       }
       if (n < L.BATCH_MAX) return;
@@ -127,7 +143,12 @@ export async function runWorker(task: WorkerTask): Promise<{ id: number }> {
     const spin = busyNs > 0n && process.hrtime.bigint() - lastWork < busyNs;
     const ready = c.poll(pfds, sources.length, spin ? 0 : POLL_MS);
     const changed = netBlob.poll(); // new devices, a new WAN address
-    if (changed) { net = changed; slow.network = net; watch(net); continue; }
+    if (changed) {
+      net = changed;
+      slow.network = net;
+      watch(net);
+      continue;
+    }
     if (ready <= 0) continue;
     slow.policy = shared.poll() ?? slow.policy; // a live change (ipmasq ipchains ...)
     for (let i = 0; i < sources.length; i++) {

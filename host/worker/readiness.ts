@@ -14,13 +14,26 @@ export function markReading(memory: WebAssembly.Memory, map: MemoryMap, delta: 1
   Atomics.notify(i32, slot(map));
 }
 
-export const workersReading = (memory: WebAssembly.Memory, map: MemoryMap): number => Atomics.load(new Int32Array(memory.buffer), slot(map));
+export const workersReading = (memory: WebAssembly.Memory, map: MemoryMap): number =>
+  Atomics.load(new Int32Array(memory.buffer), slot(map));
 
 // The host: resolves once `count` workers read; rejects if a worker task ends first.
-export async function allReading(memory: WebAssembly.Memory, map: MemoryMap, count: number, tasks: Promise<unknown>[]): Promise<void> {
+export async function allReading(
+  memory: WebAssembly.Memory,
+  map: MemoryMap,
+  count: number,
+  tasks: Promise<unknown>[],
+): Promise<void> {
   const i32 = new Int32Array(memory.buffer);
   let ended: Error | undefined;
-  void Promise.race(tasks).then(() => { ended = new Error("a worker ended before it read its queues"); }, (e: Error) => { ended = e; });
+  void Promise.race(tasks).then(
+    () => {
+      ended = new Error("a worker ended before it read its queues");
+    },
+    (e: Error) => {
+      ended = e;
+    },
+  );
   for (let n = Atomics.load(i32, slot(map)); n < count; n = Atomics.load(i32, slot(map))) {
     if (ended) throw ended;
     await Atomics.waitAsync(i32, slot(map), n, 100).value; // woken by markReading, or looks again

@@ -2,7 +2,16 @@
 // holds the ports, and later ones none). Bounded so that it is no DoS hole: at most
 // MAX_DATAGRAMS datagrams and MAX_BYTES held per worker, each for at most TIMEOUT_SECONDS;
 // overlapping fragments drop their whole datagram (RFC 5722's rule, and the teardrop defence).
-import { IPV4_VER_IHL, IPV4_TOTAL_LENGTH, IPV4_ID, IPV4_FRAG, IPV4_PROTO, IPV4_SRC, IPV4_DST, IPV4_CHECKSUM } from "../net/wire";
+import {
+  IPV4_VER_IHL,
+  IPV4_TOTAL_LENGTH,
+  IPV4_ID,
+  IPV4_FRAG,
+  IPV4_PROTO,
+  IPV4_SRC,
+  IPV4_DST,
+  IPV4_CHECKSUM,
+} from "../net/wire";
 
 const IPV4_FRAG_MF = 0x2000; // more fragments
 const FRAG_OFFSET = 0x1fff; // in 8-byte units
@@ -11,8 +20,17 @@ export const MAX_DATAGRAMS = 64;
 export const MAX_BYTES = 2 * 1024 * 1024;
 export const TIMEOUT_SECONDS = 30;
 
-interface Part { off: number; data: Uint8Array }
-interface Pending { parts: Part[]; header?: Uint8Array; total: number; bytes: number; deadline: number }
+interface Part {
+  off: number;
+  data: Uint8Array;
+}
+interface Pending {
+  parts: Part[];
+  header?: Uint8Array;
+  total: number;
+  bytes: number;
+  deadline: number;
+}
 
 export type FragmentResult =
   | { kind: "held" } // more fragments to come
@@ -43,11 +61,17 @@ export class Reassembler {
       this.pending.set(key, p);
     }
     const end = off + data.length;
-    if (p.parts.some((q) => off < q.off + q.data.length && q.off < end) || (p.total >= 0 && (end > p.total || (!more && end !== p.total)))) {
+    if (
+      p.parts.some((q) => off < q.off + q.data.length && q.off < end) ||
+      (p.total >= 0 && (end > p.total || (!more && end !== p.total)))
+    ) {
       this.forget(key, p);
       return { kind: "refused", why: "overlap" };
     }
-    if (this.held + data.length > MAX_BYTES) { this.forget(key, p); return { kind: "refused", why: "limit" }; }
+    if (this.held + data.length > MAX_BYTES) {
+      this.forget(key, p);
+      return { kind: "refused", why: "limit" };
+    }
     p.parts.push({ off, data: Uint8Array.from(data) });
     p.bytes += data.length;
     this.held += data.length;
@@ -78,10 +102,17 @@ export class Reassembler {
 
   private expire(now: number): void {
     for (const [key, p] of this.pending) {
-      if (p.deadline <= now) { this.forget(key, p); this.expired++; }
+      if (p.deadline <= now) {
+        this.forget(key, p);
+        this.expired++;
+      }
     }
   }
 
-  get datagrams(): number { return this.pending.size; }
-  get bytesHeld(): number { return this.held; }
+  get datagrams(): number {
+    return this.pending.size;
+  }
+  get bytesHeld(): number {
+    return this.held;
+  }
 }

@@ -15,7 +15,13 @@ export const SPOOF_CHECKS: readonly SpoofCheck[] = ["off", "loose", "strict"];
 const MARTIAN_SOURCES: Prefix[] = ["0.0.0.0/8", "127.0.0.0/8", "224.0.0.0/4", "240.0.0.0/4"].map(parsePrefix);
 
 // Returns R_MARTIAN, R_SPOOFED, or R_NONE when the source may come from `iface`.
-export function checkSource(mode: SpoofCheck, src: number, iface: string, own: ReadonlySet<number>, routes: Route[]): number {
+export function checkSource(
+  mode: SpoofCheck,
+  src: number,
+  iface: string,
+  own: ReadonlySet<number>,
+  routes: Route[],
+): number {
   if (iface === "lo") return L.R_NONE; // the gateway's own packets
   if (own.has(src) || MARTIAN_SOURCES.some((p) => inPrefix(src, p))) return L.R_MARTIAN;
   if (mode === "off") return L.R_NONE;

@@ -11,7 +11,13 @@ import { formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
 import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
-import { buildUnreachable, ICMP_ERROR_TYPES, ICMP_CODE_ADMIN_PROHIBITED, ICMP_CODE_PORT_UNREACH, ICMP_CODE_NET_UNREACH } from "./icmp-reply";
+import {
+  buildUnreachable,
+  ICMP_ERROR_TYPES,
+  ICMP_CODE_ADMIN_PROHIBITED,
+  ICMP_CODE_PORT_UNREACH,
+  ICMP_CODE_NET_UNREACH,
+} from "./icmp-reply";
 import type { NetworkView, IngressView } from "../net/network-view";
 import { routeDev } from "../net/routes";
 import { checkSource, type SpoofCheck } from "./reverse-path";
@@ -48,9 +54,16 @@ export class SlowPath {
   private own = new Set<number>(); // the gateway's addresses
   private ingress!: IngressView; // where the packet being handled came in
 
-  constructor(private readonly core: Core, private readonly table: ConnTable, memory: WebAssembly.Memory,
-              private readonly options: PathOptions, public policy: Policy, private readonly shared: SharedPolicy,
-              private readonly stats: number, network: NetworkView) {
+  constructor(
+    private readonly core: Core,
+    private readonly table: ConnTable,
+    memory: WebAssembly.Memory,
+    private readonly options: PathOptions,
+    public policy: Policy,
+    private readonly shared: SharedPolicy,
+    private readonly stats: number,
+    network: NetworkView,
+  ) {
     this.u8 = new Uint8Array(memory.buffer);
     this.dv = new DataView(memory.buffer);
     this.alg = new AlgState(table, table.map.alg);
@@ -70,16 +83,23 @@ export class SlowPath {
     return this.net.addrs.find((a) => a.iface === iface)?.addr ?? this.net.publicAddr;
   }
 
-  private side(): number { return this.ingress.wan ? L.IN_WAN : L.IN_INSIDE; }
+  private side(): number {
+    return this.ingress.wan ? L.IN_WAN : L.IN_INSIDE;
+  }
 
-  private drop(reason: number): number { this.reason = reason; return A_DROP; }
+  private drop(reason: number): number {
+    this.reason = reason;
+    return A_DROP;
+  }
 
   private decide(chain: "input" | "forward" | "output", k: PacketKey, bytes: number): Decision {
     const d = evaluate(this.policy, chain, k);
     this.shared.count(d.counter, bytes);
     if (d.log) {
       // ipchains -l: one line per packet that a logging rule decided (first packets of flows)
-      process.stderr.write(`ipmasq: log ${d.verdict} by "${d.rule}": proto ${k.proto} ${formatAddr(k.src)}:${k.sport} -> ${formatAddr(k.dst)}:${k.dport} via ${k.iface}\n`);
+      process.stderr.write(
+        `ipmasq: log ${d.verdict} by "${d.rule}": proto ${k.proto} ${formatAddr(k.src)}:${k.sport} -> ${formatAddr(k.dst)}:${k.dport} via ${k.iface}\n`,
+      );
     }
     return d;
   }
@@ -90,8 +110,12 @@ export class SlowPath {
     this.length = n;
     this.ingress = ingress;
     if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
-    if (fastReason === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
-    const o = this.options, net = this.net;
+    if (fastReason === L.R_ALG) {
+      this.length = this.ftp.process(vnet, n);
+      return A_FORWARD;
+    }
+    const o = this.options,
+      net = this.net;
     const ip = vnet + L.VNET_HDR_LEN;
     const { ihl, totalLength: bytes, proto, src, dst } = parseIpv4(this.u8, this.dv, ip);
     const l4 = parseL4(this.u8, this.dv, ip + ihl, proto);
@@ -101,7 +125,17 @@ export class SlowPath {
     const bad = checkSource(o.spoofCheck, src, ingress.iface, this.own, net.routes);
     if (bad !== L.R_NONE) return this.drop(bad);
 
-    const k: PacketKey = { proto, src, sport: l4.sport, dst, dport: l4.dport, syn: isSyn(l4.tcpFlags), fragment: false, icmpType: l4.icmpType, iface: "" };
+    const k: PacketKey = {
+      proto,
+      src,
+      sport: l4.sport,
+      dst,
+      dport: l4.dport,
+      syn: isSyn(l4.tcpFlags),
+      fragment: false,
+      icmpType: l4.icmpType,
+      iface: "",
+    };
     const rst = (l4.tcpFlags & TCP_RST) !== 0;
     const fromLan = !ingress.wan;
     k.iface = ingress.iface;
@@ -117,24 +151,43 @@ export class SlowPath {
     }
 
     if (net.publicAddr !== 0 && dst === net.publicAddr) {
-      const pf = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? findPortForward(this.policy, proto, dst, k.dport) : undefined;
+      const pf =
+        proto === L.PROTO_TCP || proto === L.PROTO_UDP ? findPortForward(this.policy, proto, dst, k.dport) : undefined;
       if (pf && !rst) {
         if (fromLan) {
           // hairpin: masquerade the LAN client first, so the server answers through us and sees
           // the public address (RFC 4787 REQ-9a); the fast path then chains the two entries
-          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, this.tcpState(k.syn), { wantPort: k.sport, limited: true });
+          const m = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, this.tcpState(k.syn), {
+            wantPort: k.sport,
+            limited: true,
+          });
           if (m < 0) return this.refused(vnet, n, m);
           const wanPort = this.table.flow(m).wanPort;
           return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, net.publicAddr, wanPort, dst, k.dport, k.syn);
         }
-        return this.fixedFlow(vnet, n, proto, pf.addr, pf.port, src, k.sport, dst, k.dport, k.syn, o.ftpHelper && proto === L.PROTO_TCP && pf.port === FTP_PORT);
+        return this.fixedFlow(
+          vnet,
+          n,
+          proto,
+          pf.addr,
+          pf.port,
+          src,
+          k.sport,
+          dst,
+          k.dport,
+          k.syn,
+          o.ftpHelper && proto === L.PROTO_TCP && pf.port === FTP_PORT,
+        );
       }
-      const owner = proto === L.PROTO_TCP || proto === L.PROTO_UDP ? this.table.mappingOwner(proto, k.dport) : undefined;
+      const owner =
+        proto === L.PROTO_TCP || proto === L.PROTO_UDP ? this.table.mappingOwner(proto, k.dport) : undefined;
       if (owner && !rst) return this.toMapping(vnet, n, proto, owner, k, fromLan);
       // Addressed to the gateway and no flow of ours: ICMP for the gateway's own use (its pings,
       // errors about its own traffic) and UDP outside the NAT ports (its own services; here
       // only because of reassembly) go back to the kernel; the NAT ports are closed.
-      return proto === L.PROTO_ICMP || (proto === L.PROTO_UDP && !this.table.isNatPort(k.dport)) ? this.pass(ip) : this.drop(L.R_NO_MAPPING);
+      return proto === L.PROTO_ICMP || (proto === L.PROTO_UDP && !this.table.isNatPort(k.dport))
+        ? this.pass(ip)
+        : this.drop(L.R_NO_MAPPING);
     }
     if (proto === L.PROTO_ICMP && ICMP_ERROR_TYPES.has(k.icmpType)) return this.drop(L.R_NO_MAPPING); // about no flow we know
 
@@ -147,14 +200,24 @@ export class SlowPath {
     if (out.verdict === "REJECT") return this.reply(vnet, n, ICMP_CODE_PORT_UNREACH, L.R_POLICY);
     if (fwd.verdict !== "MASQ") return this.pass(ip); // ACCEPT: routed as it is
 
-    const translatable = proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && isQuery(k.icmpType));
+    const translatable =
+      proto === L.PROTO_TCP || proto === L.PROTO_UDP || (proto === L.PROTO_ICMP && isQuery(k.icmpType));
     if (!translatable) return this.drop(L.R_UNSUPPORTED);
     if (rst) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
     // masquerading is for what comes from inside: a WAN packet with an inside source is forged
     if (ingress.wan) return this.drop(L.R_SPOOFED);
     if (net.publicAddr === 0) return this.reply(vnet, n, ICMP_CODE_NET_UNREACH, L.R_NO_WAN);
     const ftp = o.ftpHelper && proto === L.PROTO_TCP && k.dport === FTP_PORT;
-    const entry = this.table.createFlow(proto, src, k.sport, dst, k.dport, net.publicAddr, proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0, { wantPort: k.sport, alg: ftp, limited: true });
+    const entry = this.table.createFlow(
+      proto,
+      src,
+      k.sport,
+      dst,
+      k.dport,
+      net.publicAddr,
+      proto === L.PROTO_TCP ? this.tcpState(k.syn) : 0,
+      { wantPort: k.sport, alg: ftp, limited: true },
+    );
     if (entry < 0) return this.refused(vnet, n, entry);
     return this.translate(vnet, n);
   }
@@ -169,18 +232,32 @@ export class SlowPath {
     this.u8.set(r.datagram, ip);
     const len = L.VNET_HDR_LEN + r.datagram.length;
     const v = this.core.processPacket(vnet, len, this.stats, this.side());
-    if (v === L.V_FORWARD) { this.length = len; return A_FORWARD; }
+    if (v === L.V_FORWARD) {
+      this.length = len;
+      return A_FORWARD;
+    }
     if (v === L.V_DROP) return this.drop(L.R_BAD_FRAGMENT);
     return this.handle(vnet, len, this.core.lastReason(), this.ingress);
   }
 
   // A packet to a public port that a LAN end holds (endpoint-independent mapping): let in as the
   // filtering allows; from the LAN it is hairpinned, with our public address as its source.
-  private toMapping(vnet: number, n: number, proto: number, owner: { addr: number; port: number }, k: PacketKey, fromLan: boolean): number {
+  private toMapping(
+    vnet: number,
+    n: number,
+    proto: number,
+    owner: { addr: number; port: number },
+    k: PacketKey,
+    fromLan: boolean,
+  ): number {
     const pub = this.net.publicAddr;
-    let remote = k.src, remotePort = k.sport;
+    let remote = k.src,
+      remotePort = k.sport;
     if (fromLan) {
-      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, pub, this.tcpState(k.syn), { wantPort: k.sport, limited: true });
+      const m = this.table.createFlow(proto, k.src, k.sport, k.dst, k.dport, pub, this.tcpState(k.syn), {
+        wantPort: k.sport,
+        limited: true,
+      });
       if (m < 0) return this.refused(vnet, n, m);
       remote = pub;
       remotePort = this.table.flow(m).wanPort;
@@ -188,7 +265,13 @@ export class SlowPath {
     // Hairpinned packets come from our own public address: no outside host to filter. An
     // expected connection (FTP data) is let in once from the announced peer.
     const expected = !fromLan && this.alg.expected(proto, k.dport, remote);
-    if (!fromLan && !expected && this.options.filtering === "address-dependent" && !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)) return this.drop(L.R_NO_MAPPING);
+    if (
+      !fromLan &&
+      !expected &&
+      this.options.filtering === "address-dependent" &&
+      !this.table.hasFlowTo(proto, owner.addr, owner.port, remote)
+    )
+      return this.drop(L.R_NO_MAPPING);
     const state = proto !== L.PROTO_TCP ? 0 : k.syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
     const f = fromLan
       ? this.table.createFixedFlow(proto, owner.addr, owner.port, remote, remotePort, pub, k.dport, state)
@@ -204,8 +287,19 @@ export class SlowPath {
   }
 
   // A flow whose inside end is lanAddr:lanPort and whose client is remote, reached at wan.
-  private fixedFlow(vnet: number, n: number, proto: number, lanAddr: number, lanPort: number,
-                    remote: number, remotePort: number, wan: number, wanPort: number, syn: boolean, alg = false): number {
+  private fixedFlow(
+    vnet: number,
+    n: number,
+    proto: number,
+    lanAddr: number,
+    lanPort: number,
+    remote: number,
+    remotePort: number,
+    wan: number,
+    wanPort: number,
+    syn: boolean,
+    alg = false,
+  ): number {
     const state = proto !== L.PROTO_TCP ? 0 : syn ? L.TS_SYN_IN : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
     if (this.table.createFixedFlow(proto, lanAddr, lanPort, remote, remotePort, wan, wanPort, state, alg) < 0) {
       return this.reply(vnet, n, ICMP_CODE_ADMIN_PROHIBITED, L.R_TABLE_FULL);
@@ -216,7 +310,10 @@ export class SlowPath {
   private translate(vnet: number, n: number): number {
     const v = this.core.processPacket(vnet, n, this.stats, this.side());
     if (v === L.V_FORWARD) return A_FORWARD;
-    if (v === L.V_SLOW && this.core.lastReason() === L.R_ALG) { this.length = this.ftp.process(vnet, n); return A_FORWARD; }
+    if (v === L.V_SLOW && this.core.lastReason() === L.R_ALG) {
+      this.length = this.ftp.process(vnet, n);
+      return A_FORWARD;
+    }
     return this.drop(L.R_NO_MAPPING);
   }
 

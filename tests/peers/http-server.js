@@ -19,9 +19,14 @@ async function send(res, n, seed, rate) {
   const pace = { rate };
   if (rate > 0) paced.add(pace);
   try {
-    let since = Date.now(), sentSince = 0; // the pace counts from its last change
+    let since = Date.now(),
+      sentSince = 0; // the pace counts from its last change
     for (const c of chunks(n, seed)) {
-      if (pace.changed) { pace.changed = false; since = Date.now(); sentSince = 0; }
+      if (pace.changed) {
+        pace.changed = false;
+        since = Date.now();
+        sentSince = 0;
+      }
       const due = pace.rate > 0 ? since + (sentSince / pace.rate) * 1000 : 0;
       if (due > Date.now()) await sleep(due - Date.now());
       if (!res.write(c)) await new Promise((r) => res.once("drain", r));
@@ -38,17 +43,24 @@ const server = http.createServer(async (req, res) => {
   const url = new URL(req.url, "http://x");
   res.setHeader("x-seen-from", from);
   if (req.method === "GET" && url.pathname === "/bytes") {
-    const n = Number(url.searchParams.get("n")), seed = Number(url.searchParams.get("seed") || 1);
+    const n = Number(url.searchParams.get("n")),
+      seed = Number(url.searchParams.get("seed") || 1);
     res.writeHead(200, { "content-length": n, "content-type": "application/octet-stream" });
     await send(res, n, seed, Number(url.searchParams.get("rate") || 0));
   } else if (req.method === "GET" && url.pathname === "/rate") {
     const r = Number(url.searchParams.get("r") || 0);
-    for (const p of paced) { p.rate = r; p.changed = true; }
+    for (const p of paced) {
+      p.rate = r;
+      p.changed = true;
+    }
     res.end(JSON.stringify({ paced: paced.size, rate: r }));
   } else if (req.method === "POST" && url.pathname === "/upload") {
     const h = createHash("sha256");
     let bytes = 0;
-    req.on("data", (d) => { h.update(d); bytes += d.length; });
+    req.on("data", (d) => {
+      h.update(d);
+      bytes += d.length;
+    });
     req.on("end", () => res.end(JSON.stringify({ sha256: h.digest("hex"), bytes, from })));
   } else {
     res.end(JSON.stringify({ from }));

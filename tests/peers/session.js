@@ -10,22 +10,41 @@ const [mode, a, b, c] = process.argv.slice(2);
 
 if (mode === "server") {
   const port = Number(a);
-  net.createServer((s) => {
-    process.stdout.write(`tcp ${s.remoteAddress.replace(/^::ffff:/, "")}:${s.remotePort}\n`);
-    s.on("error", () => {});
-    s.pipe(s);
-  }).listen(port, () => {
-    const u = dgram.createSocket("udp4");
-    u.on("message", (msg, r) => { process.stdout.write(`udp ${r.address}:${r.port} ${Date.now()}\n`); u.send(msg, r.port, r.address); });
-    u.bind(port, () => process.stdout.write(`listening ${port}\n`));
-  });
+  net
+    .createServer((s) => {
+      process.stdout.write(`tcp ${s.remoteAddress.replace(/^::ffff:/, "")}:${s.remotePort}\n`);
+      s.on("error", () => {});
+      s.pipe(s);
+    })
+    .listen(port, () => {
+      const u = dgram.createSocket("udp4");
+      u.on("message", (msg, r) => {
+        process.stdout.write(`udp ${r.address}:${r.port} ${Date.now()}\n`);
+        u.send(msg, r.port, r.address);
+      });
+      u.bind(port, () => process.stdout.write(`listening ${port}\n`));
+    });
 } else {
-  const host = a, port = Number(b), seconds = Number(c);
-  const r = { tcpSent: 0, tcpAnswered: 0, tcpLongestWaitMs: 0, tcpError: "", udpSent: 0, udpAnswered: 0, udpLongestGapMs: 0 };
-  let lastTcp = Date.now(), lastUdp = Date.now(), buffered = "";
+  const host = a,
+    port = Number(b),
+    seconds = Number(c);
+  const r = {
+    tcpSent: 0,
+    tcpAnswered: 0,
+    tcpLongestWaitMs: 0,
+    tcpError: "",
+    udpSent: 0,
+    udpAnswered: 0,
+    udpLongestGapMs: 0,
+  };
+  let lastTcp = Date.now(),
+    lastUdp = Date.now(),
+    buffered = "";
   const sock = net.connect(port, host);
   sock.setNoDelay(true);
-  sock.on("error", (e) => { r.tcpError = e.code || e.message; });
+  sock.on("error", (e) => {
+    r.tcpError = e.code || e.message;
+  });
   sock.on("data", (d) => {
     buffered += d;
     for (let i; (i = buffered.indexOf("\n")) >= 0; buffered = buffered.slice(i + 1)) {
@@ -35,13 +54,22 @@ if (mode === "server") {
     }
   });
   const u = dgram.createSocket("udp4");
-  u.on("message", () => { r.udpAnswered++; r.udpLongestGapMs = Math.max(r.udpLongestGapMs, Date.now() - lastUdp); lastUdp = Date.now(); });
+  u.on("message", () => {
+    r.udpAnswered++;
+    r.udpLongestGapMs = Math.max(r.udpLongestGapMs, Date.now() - lastUdp);
+    lastUdp = Date.now();
+  });
   const tick = setInterval(() => {
-    if (!r.tcpError) { sock.write(`line ${r.tcpSent++}\n`); }
+    if (!r.tcpError) {
+      sock.write(`line ${r.tcpSent++}\n`);
+    }
     u.send(`datagram ${r.udpSent++}`, port, host);
   }, 100);
   setTimeout(() => {
     clearInterval(tick);
-    setTimeout(() => { process.stdout.write(`${JSON.stringify(r)}\n`); process.exit(0); }, 1500);
+    setTimeout(() => {
+      process.stdout.write(`${JSON.stringify(r)}\n`);
+      process.exit(0);
+    }, 1500);
   }, seconds * 1000);
 }

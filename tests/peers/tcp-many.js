@@ -15,11 +15,20 @@ if (mode === "server") {
 } else {
   const n = Number(c);
   const payload = Buffer.alloc(1024, 0x61);
-  let ok = 0, failed = 0;
+  let ok = 0,
+    failed = 0;
   const seen = {};
   const ports = new Set();
-  const done = () => { if (ok + failed === n) { process.stdout.write(`${JSON.stringify({ ok, failed, seen, distinctPorts: ports.size })}\n`); process.exit(failed ? 1 : 0); } };
-  setTimeout(() => { failed = n - ok; done(); }, 60000);
+  const done = () => {
+    if (ok + failed === n) {
+      process.stdout.write(`${JSON.stringify({ ok, failed, seen, distinctPorts: ports.size })}\n`);
+      process.exit(failed ? 1 : 0);
+    }
+  };
+  setTimeout(() => {
+    failed = n - ok;
+    done();
+  }, 60000);
   for (let i = 0; i < n; i++) {
     const sock = net.connect(Number(b), a);
     let got = "";
@@ -31,9 +40,14 @@ if (mode === "server") {
         const [addr, port] = got.slice(0, nl).split(" ");
         seen[addr] = (seen[addr] || 0) + 1;
         ports.add(port);
-        ok++; sock.destroy(); done();
+        ok++;
+        sock.destroy();
+        done();
       }
     });
-    sock.on("error", () => { failed++; done(); });
+    sock.on("error", () => {
+      failed++;
+      done();
+    });
   }
 }

@@ -9,11 +9,16 @@ const dgram = require("node:dgram");
 const [mode, a, b, c, d] = process.argv.slice(2);
 if (mode === "server") {
   const s = dgram.createSocket("udp4");
-  s.on("message", (msg, r) => s.send(Buffer.concat([Buffer.from(`seen ${r.address}:${r.port} `), msg]), r.port, r.address));
+  s.on("message", (msg, r) =>
+    s.send(Buffer.concat([Buffer.from(`seen ${r.address}:${r.port} `), msg]), r.port, r.address),
+  );
   s.bind(Number(a), () => process.stdout.write(`listening ${a}\n`));
 } else {
   const s = dgram.createSocket("udp4");
-  const timer = setTimeout(() => { process.stderr.write("no answer\n"); process.exit(1); }, 3000);
+  const timer = setTimeout(() => {
+    process.stderr.write("no answer\n");
+    process.exit(1);
+  }, 3000);
   const big = /^bytes:(\d+)$/.exec(c);
   const payload = big ? Buffer.from(Array.from({ length: Number(big[1]) }, (_, i) => (i * 7 + (i >> 8)) & 255)) : c;
   s.on("message", (msg) => {
@@ -27,13 +32,22 @@ if (mode === "server") {
     s.close();
   });
   if (mode === "connected") {
-    s.on("error", (e) => { clearTimeout(timer); process.stdout.write(e.code === "ECONNREFUSED" ? "refused\n" : `${e.code}\n`); process.exit(2); });
+    s.on("error", (e) => {
+      clearTimeout(timer);
+      process.stdout.write(e.code === "ECONNREFUSED" ? "refused\n" : `${e.code}\n`);
+      process.exit(2);
+    });
     s.bind({ port: d ? Number(d) : 0 }, () => s.connect(Number(b), a, () => s.send(payload)));
   } else {
     // LOCALPORT may be ADDR:PORT, to send from a chosen local address
     const [la, lp] = d?.includes(":") ? d.split(":") : [undefined, d];
-    s.bind({ port: lp ? Number(lp) : 0, address: la }, () => s.send(payload, Number(b), a, () => {
-      if (mode === "send") { clearTimeout(timer); s.close(); }
-    }));
+    s.bind({ port: lp ? Number(lp) : 0, address: la }, () =>
+      s.send(payload, Number(b), a, () => {
+        if (mode === "send") {
+          clearTimeout(timer);
+          s.close();
+        }
+      }),
+    );
   }
 }

@@ -15,7 +15,13 @@ s.bind(0, () => {
   process.stdout.write("listening\n");
   process.on("SIGUSR2", () => {
     if (pending) return;
-    pending = { at: process.hrtime.bigint(), timer: setTimeout(() => { pending = undefined; process.stdout.write("lost\n"); }, 3000) };
+    pending = {
+      at: process.hrtime.bigint(),
+      timer: setTimeout(() => {
+        pending = undefined;
+        process.stdout.write("lost\n");
+      }, 3000),
+    };
     s.send("probe", Number(port), host);
   });
 });

@@ -5,9 +5,18 @@ import type { IgdBackend, UpnpMapping } from "./igd-actions";
 import type { GatewayState } from "../../gateway/gateway-state";
 
 export function igdBackend(g: GatewayState, started: number, counters: IgdBackend["counters"]): IgdBackend {
-  const mappings = (): UpnpMapping[] => g.alg.pinholes()
-    .map((p) => ({ proto: p.proto, port: p.port, lanAddr: p.lanAddr, lanPort: p.lanPort, expiresIn: p.expiresIn, description: p.description }))
-    .sort((a, b) => a.proto - b.proto || a.port - b.port);
+  const mappings = (): UpnpMapping[] =>
+    g.alg
+      .pinholes()
+      .map((p) => ({
+        proto: p.proto,
+        port: p.port,
+        lanAddr: p.lanAddr,
+        lanPort: p.lanPort,
+        expiresIn: p.expiresIn,
+        description: p.description,
+      }))
+      .sort((a, b) => a.proto - b.proto || a.port - b.port);
   return {
     mappings,
     map(proto, lanAddr, lanPort, port, exact, lease, description) {

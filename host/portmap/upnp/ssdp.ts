@@ -12,9 +12,16 @@ const MAX_AGE = 1800;
 const MAX_MSEARCH = 2048;
 
 // One advertised target: what a search for `st` finds, and where its description is.
-export interface Target { st: string; usn: string; location: (lanAddr: string) => string }
+export interface Target {
+  st: string;
+  usn: string;
+  location: (lanAddr: string) => string;
+}
 
-export interface SsdpLan { iface: string; addr: string }
+export interface SsdpLan {
+  iface: string;
+  addr: string;
+}
 
 export class SsdpResponder {
   private readonly socks: Array<{ sock: Socket; lan: SsdpLan }> = [];
@@ -22,15 +29,24 @@ export class SsdpResponder {
   private readonly bootId = Math.floor(Date.now() / 1000);
   refused = 0;
 
-  constructor(private readonly targets: Target[], private readonly fromLan: (addr: string) => boolean, private readonly server: string) {}
+  constructor(
+    private readonly targets: Target[],
+    private readonly fromLan: (addr: string) => boolean,
+    private readonly server: string,
+  ) {}
 
   async listen(lans: SsdpLan[]): Promise<void> {
     for (const lan of lans) {
       const sock = createSocket({ type: "udp4", reuseAddr: true });
       this.socks.push({ sock, lan });
       sock.on("message", (msg, r) => this.search(sock, lan, msg, r));
-      sock.on("error", () => { /* a bad datagram never stops the responder */ });
-      await new Promise<void>((resolve, reject) => { sock.once("error", reject); sock.bind(SSDP_PORT, "0.0.0.0", resolve); });
+      sock.on("error", () => {
+        /* a bad datagram never stops the responder */
+      });
+      await new Promise<void>((resolve, reject) => {
+        sock.once("error", reject);
+        sock.bind(SSDP_PORT, "0.0.0.0", resolve);
+      });
       bindToDevice(sock, lan.iface);
       sock.addMembership(SSDP_ADDR, lan.addr);
       sock.setMulticastInterface(lan.addr);
@@ -50,7 +66,10 @@ export class SsdpResponder {
     if (msg.length > MAX_MSEARCH) return;
     const text = msg.toString("latin1");
     if (!/^M-SEARCH \* HTTP\/1\.1\r?\n/i.test(text)) return;
-    if (!this.fromLan(r.address)) { this.refused++; return; }
+    if (!this.fromLan(r.address)) {
+      this.refused++;
+      return;
+    }
     const header = (name: string): string | undefined => new RegExp(`^${name}:[ \\t]*(.*?)\\r?$`, "im").exec(text)?.[1];
     if (header("MAN")?.replace(/"/g, "") !== "ssdp:discover") return;
     const st = header("ST") ?? "";
@@ -58,26 +77,54 @@ export class SsdpResponder {
     if (found.length === 0) return;
     // UDA: answer after a random delay up to MX seconds; at most 1 s here, so clients see us quickly
     const mx = Math.min(1, Math.max(0, Number(header("MX") ?? 1) || 0));
-    setTimeout(() => {
-      for (const t of found) {
-        const reply = [
-          "HTTP/1.1 200 OK", `CACHE-CONTROL: max-age=${MAX_AGE}`, `DATE: ${new Date().toUTCString()}`, "EXT:",
-          `LOCATION: ${t.location(lan.addr)}`, `SERVER: ${this.server}`, `ST: ${t.st}`, `USN: ${t.usn}`,
-          `BOOTID.UPNP.ORG: ${this.bootId}`, "CONFIGID.UPNP.ORG: 1", "", "",
-        ].join("\r\n");
-        sock.send(reply, r.port, r.address);
-      }
-    }, Math.random() * mx * 1000);
+    setTimeout(
+      () => {
+        for (const t of found) {
+          const reply = [
+            "HTTP/1.1 200 OK",
+            `CACHE-CONTROL: max-age=${MAX_AGE}`,
+            `DATE: ${new Date().toUTCString()}`,
+            "EXT:",
+            `LOCATION: ${t.location(lan.addr)}`,
+            `SERVER: ${this.server}`,
+            `ST: ${t.st}`,
+            `USN: ${t.usn}`,
+            `BOOTID.UPNP.ORG: ${this.bootId}`,
+            "CONFIGID.UPNP.ORG: 1",
+            "",
+            "",
+          ].join("\r\n");
+          sock.send(reply, r.port, r.address);
+        }
+      },
+      Math.random() * mx * 1000,
+    );
   }
 
   private announce(nts: "ssdp:alive" | "ssdp:byebye"): void {
     for (const { sock, lan } of this.socks) {
       for (const t of this.targets) {
         if (t.st === "ssdp:all") continue;
-        const lines = ["NOTIFY * HTTP/1.1", `HOST: ${SSDP_ADDR}:${SSDP_PORT}`, `NT: ${t.st}`, `NTS: ${nts}`, `USN: ${t.usn}`,
-          `BOOTID.UPNP.ORG: ${this.bootId}`, "CONFIGID.UPNP.ORG: 1"];
-        if (nts === "ssdp:alive") lines.push(`CACHE-CONTROL: max-age=${MAX_AGE}`, `LOCATION: ${t.location(lan.addr)}`, `SERVER: ${this.server}`);
-        try { sock.send([...lines, "", ""].join("\r\n"), SSDP_PORT, SSDP_ADDR); } catch { /* closing */ }
+        const lines = [
+          "NOTIFY * HTTP/1.1",
+          `HOST: ${SSDP_ADDR}:${SSDP_PORT}`,
+          `NT: ${t.st}`,
+          `NTS: ${nts}`,
+          `USN: ${t.usn}`,
+          `BOOTID.UPNP.ORG: ${this.bootId}`,
+          "CONFIGID.UPNP.ORG: 1",
+        ];
+        if (nts === "ssdp:alive")
+          lines.push(
+            `CACHE-CONTROL: max-age=${MAX_AGE}`,
+            `LOCATION: ${t.location(lan.addr)}`,
+            `SERVER: ${this.server}`,
+          );
+        try {
+          sock.send([...lines, "", ""].join("\r\n"), SSDP_PORT, SSDP_ADDR);
+        } catch {
+          /* closing */
+        }
       }
     }
   }
