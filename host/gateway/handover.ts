@@ -64,17 +64,15 @@ export async function handOver(
       hosts: g.table.hosts.records(),
       hostLimit: g.table.hostLimit,
       role: g.role,
-      pinholes: g.alg
-        .pinholes()
-        .map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({
-          proto,
-          port,
-          lanAddr,
-          lanPort,
-          expiresIn,
-          by,
-          description,
-        })),
+      pinholes: g.alg.pinholes().map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({
+        proto,
+        port,
+        lanAddr,
+        lanPort,
+        expiresIn,
+        by,
+        description,
+      })),
       upnpPort,
     } satisfies Handover),
   );
