@@ -143,15 +143,17 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
 }
 
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
-// `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv).
+// `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv);
+// `bundle`: another build (a benchmark's --before).
 export async function startGateway(
   t: Topology,
   args: string[],
   stateDir: string,
   nodeArgs: string[] = [],
   prefix: string[] = [],
+  bundle = BUNDLE,
 ): Promise<{ proc: ChildProcess; log: () => string }> {
-  const proc = t.spawn(t.gw, [...prefix, NODE, ...nodeArgs, BUNDLE, "run", "--state-dir", stateDir, ...args]);
+  const proc = t.spawn(t.gw, [...prefix, NODE, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
   let out = "";
   proc.stdout!.on("data", (d) => {
     out += d;
