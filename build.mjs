@@ -86,9 +86,9 @@ ${Object.keys(KOFFI_BINARIES)
       }));
       // Piscina's worker code loads its task's module by file name; here it is in the bundle.
       b.onLoad({ filter: /piscina[\\/]dist[\\/]worker\.js$/ }, (args) => ({
-        // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of piscina's code, matched as it is
         contents: patch(
           args.path,
+          // biome-ignore lint/suspicious/noTemplateCurlyInString: the text of piscina's code, matched as it is
           "Promise.resolve(`${filename}`).then(s => __importStar(require(s)))",
           `Promise.resolve().then(() => __importStar(require(${JSON.stringify(join(root, "host/worker/loop.ts"))})))`,
         ),

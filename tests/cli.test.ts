@@ -186,8 +186,8 @@ t.test("the 2.2-era script dialect: shell variables, refused shell constructs", 
       "INTNET=192.168.0.0/24",
       "export PORTS='-p tcp'",
       "",
-      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables, as the HOWTO's script wrote them
       "$IPCHAINS -P forward DENY",
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell variables, as the HOWTO's script wrote them
       "${IPCHAINS} -A input -i $EXTIF -s $INTNET -j DENY",
       '$IPCHAINS -A forward -s "$INTNET" -j MASQ',
       "$IPCHAINS -A forward $PORTS -d 0/0 25 -j DENY",
