@@ -13,7 +13,7 @@ import { Wiring } from "../kernel/wiring";
 import type { InstanceLock } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
 import type { Role } from "../sync/sync-wire";
-import type { MappedBy } from "../portmap/mapping-change";
+import type { Pinhole } from "../table/alg-state";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
@@ -26,15 +26,8 @@ export interface Handover {
   upnpPort?: number;
   role?: Role;
 }
-export interface PinholeRecord {
-  proto: number;
-  port: number;
-  lanAddr: number;
-  lanPort: number;
-  expiresIn: number;
-  by: MappedBy | "";
-  description: string;
-}
+// A pinhole as its record holds it, but for the slot (the new process finds its own).
+export type PinholeRecord = Omit<Pinhole, "slot">;
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
@@ -64,15 +57,7 @@ export async function handOver(
       hosts: g.table.hosts.records(),
       hostLimit: g.table.hostLimit,
       role: g.role,
-      pinholes: g.alg.pinholes().map(({ proto, port, lanAddr, lanPort, expiresIn, by, description }) => ({
-        proto,
-        port,
-        lanAddr,
-        lanPort,
-        expiresIn,
-        by,
-        description,
-      })),
+      pinholes: g.alg.pinholes().map(({ slot, ...pinhole }): PinholeRecord => pinhole),
       upnpPort,
     } satisfies Handover),
   );
