@@ -7,24 +7,20 @@ import { l4HeaderOk, l4HeaderLength, checksumOffset } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import { kind, queryId, icmpType, checksumOk, recomputeChecksum, embeddedHeaderLength, KIND_REQUEST, KIND_REPLY, KIND_ERROR } from "./icmp";
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
+import { drop, slow, forward, lastReason } from "./verdict";
+import { count, addStat, flushCounts } from "./counters";
+import { route6 } from "./route6";
+import { segments, trackTcp, touch, account } from "./flow";
 import {
   D_OFFSET, D_LENGTH, D_VERDICT, D_REASON, D_SIZE, V_FORWARD, V_DROP, V_SLOW,
-  R_NONE, R_TRUNCATED, R_BAD_L4_HEADER, R_BAD_ICMP, R_BAD_VNET_HDR, R_FRAGMENT, R_UNSUPPORTED, R_NO_MAPPING,
+  R_NONE, R_TRUNCATED, R_BAD_VERSION, R_BAD_L4_HEADER, R_BAD_ICMP, R_BAD_VNET_HDR, R_FRAGMENT, R_UNSUPPORTED, R_NO_MAPPING,
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_GSO_SIZE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM,
   VNET_GSO_NONE, VNET_GSO_TCPV4, VNET_GSO_UDP_L4, VNET_GSO_ECN,
   PROTO_TCP, PROTO_UDP, PROTO_ICMP, END_SRC, END_DST,
   E_LAN_ADDR, E_LAN_PORT, E_WAN_ADDR, E_WAN_PORT, E_STATE, E_LAST_SEEN, E_BYTES_OUT, E_BYTES_IN, E_PKTS_OUT, E_PKTS_IN,
   T_NOW, T_MSS_CLAMP, ES_ALG, ES_FIXED, IN_WAN, R_ALG, TS_SYN_OUT, TS_SYN_IN, TS_ESTABLISHED, TS_FIN_OUT, TS_FIN_IN, TS_RST,
-  S_PKTS_OUT, S_PKTS_IN, S_BYTES_OUT, S_BYTES_IN, S_SLOW, S_BATCHES, S_DROPS,
+  S_SLOW, S_BATCHES, S_DROPS,
 } from "./layout";
-
-// The reason (R_*) of the last verdict, or for V_FORWARD the entry index + 1: the descriptor's
-// D_REASON, and lastReason() for single-packet callers.
-let verdictReason: u32 = 0;
-
-@inline function drop(reason: u32): u32 { verdictReason = reason; return V_DROP; }
-@inline function slow(reason: u32): u32 { verdictReason = reason; return V_SLOW; }
-@inline function forward(entry: i32): u32 { verdictReason = <u32>(entry + 1); return V_FORWARD; }
 
 // Offload metadata must describe this packet, or the kernel would finish the wrong checksum.
 function vnetOk(vnet: usize, ihl: i32, proto: i32): bool {
@@ -42,37 +38,6 @@ function vnetOk(vnet: usize, ihl: i32, proto: i32): bool {
   return true;
 }
 
-// The packets on the wire a GSO super-packet stands for: its payload cut in gso_size pieces, each
-// with a copy of the headers. The counters count those.
-function segments(vnet: usize, l4: usize, l4len: i32, proto: i32): i32 {
-  const size = <i32>load<u16>(vnet + VN_GSO_SIZE);
-  if ((<u32>load<u8>(vnet + VN_GSO_TYPE) & ~VNET_GSO_ECN) == VNET_GSO_NONE || size == 0) return 1;
-  const payload = l4len - l4HeaderLength(l4, proto);
-  return payload <= size ? 1 : (payload + size - 1) / size;
-}
-
-// TCP facts that choose the timeout (RFC 5382); stored only when they change.
-function trackTcp(e: usize, flags: u32, outbound: bool): void {
-  const old = <u32>load<u8>(e + E_STATE);
-  let st = old;
-  if ((flags & TCP_RST) != 0) st |= TS_RST;
-  if ((flags & TCP_SYN) != 0) st |= outbound ? TS_SYN_OUT : TS_SYN_IN;
-  if ((flags & TCP_FIN) != 0) st |= outbound ? TS_FIN_OUT : TS_FIN_IN;
-  if ((flags & (TCP_SYN | TCP_ACK)) == TCP_ACK && (st & (TS_SYN_OUT | TS_SYN_IN)) == (TS_SYN_OUT | TS_SYN_IN)) st |= TS_ESTABLISHED;
-  if (st != old) store<u8>(e + E_STATE, <u8>st);
-}
-
-@inline function touch(e: usize): void {
-  const now = load<u32>(tableBase() + T_NOW);
-  if (load<u32>(e + E_LAST_SEEN) != now) store<u32>(e + E_LAST_SEEN, now);
-}
-
-// The flow's own counters, one direction: what per-host accounting folds in when the flow ends.
-@inline function account(e: usize, bytesAt: usize, pktsAt: usize, packets: i32, bytes: f64): void {
-  store<f64>(e + bytesAt, load<f64>(e + bytesAt) + bytes);
-  store<f64>(e + pktsAt, load<f64>(e + pktsAt) + <f64>packets);
-}
-
 // Translates one packet in place (the slow path's entry). `vnet` is the virtio_net_hdr, `n` the
 // bytes read, `ingress` IN_INSIDE or IN_WAN.
 export function processPacket(vnet: usize, n: i32, stats: usize, ingress: u32): u32 {
@@ -86,7 +51,11 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
   const ip = vnet + VNET_HDR_LEN;
   const len = n - VNET_HDR_LEN;
   const bad = validate(ip, len, true);
-  if (bad != R_NONE) return drop(bad);
+  if (bad != R_NONE) {
+    // IPv6 is told apart only here, after IPv4's own check: the IPv4 path pays nothing for it
+    if (bad == R_BAD_VERSION && (<u32>load<u8>(ip) >> 4) == 6) return route6(vnet, len, ingress);
+    return drop(bad);
+  }
   const ihl = headerLength(ip);
   const proto = protocol(ip);
   if (isFragment(ip)) return slow(R_FRAGMENT);
@@ -120,7 +89,7 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
     const wanAddr = load<u32>(e + E_WAN_ADDR), wanPort = <u32>load<u16>(e + E_WAN_PORT);
     rewriteEndTtl(ip, l4, l4len, proto, END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
-    touch(e);
+    touch(e + E_LAST_SEEN);
     account(e, E_BYTES_OUT, E_PKTS_OUT, segs, bytes);
     count(true, segs, bytes);
     // Hairpin (RFC 4787 REQ-9): addressed to a public address of ours, so it comes back in.
@@ -133,7 +102,7 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
     const e = entryAddress(<u32>idx);
     rewriteEndTtl(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
-    touch(e);
+    touch(e + E_LAST_SEEN);
     account(e, E_BYTES_IN, E_PKTS_IN, segs, bytes);
     count(false, segs, bytes);
     return helped(e, idx);
@@ -147,9 +116,6 @@ function translate(vnet: usize, n: i32, ingress: u32): u32 {
   return forward(idx);
 }
 
-// The reason (or entry + 1) of the last verdict, for single-packet callers.
-export function lastReason(): u32 { return verdictReason; }
-
 // The second half of a hairpinned packet: now from our public end, it is translated inbound.
 function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: u32, dst: u32, dport: u32, partial: bool, segs: i32, bytes: f64): void {
   const idx = lookupWan(<u32>proto, src, sport, dst, dport);
@@ -157,36 +123,18 @@ function hairpin(ip: usize, l4: usize, l4len: i32, proto: i32, src: u32, sport: 
   const e = entryAddress(<u32>idx);
   rewriteEnd(ip, l4, l4len, proto, END_DST, load<u32>(e + E_LAN_ADDR), <u32>load<u16>(e + E_LAN_PORT), partial);
   finishTcp(e, l4, proto, false, partial);
-  touch(e);
+  touch(e + E_LAST_SEEN);
   account(e, E_BYTES_IN, E_PKTS_IN, segs, bytes);
 }
 
 @inline function finishTcp(e: usize, l4: usize, proto: i32, outbound: bool, partial: bool): void {
   if (proto != PROTO_TCP) return;
   const flags = <u32>load<u8>(l4 + TCP_FLAGS);
-  trackTcp(e, flags, outbound);
+  trackTcp(e + E_STATE, flags, outbound);
   if ((flags & TCP_SYN) != 0) {
     const mss = load<u32>(tableBase() + T_MSS_CLAMP);
     if (mss != 0) clampMss(l4, mss, partial);
   }
-}
-
-// Traffic counters are summed per batch in locals and added to the worker's stats once.
-let pktsOut: f64 = 0, pktsIn: f64 = 0, bytesOut: f64 = 0, bytesIn: f64 = 0;
-
-@inline function count(outbound: bool, packets: i32, bytes: f64): void {
-  if (outbound) { pktsOut += <f64>packets; bytesOut += bytes; } else { pktsIn += <f64>packets; bytesIn += bytes; }
-}
-
-@inline function addStat(stats: usize, slot: i32, v: f64): void {
-  const p = stats + (<usize>slot << 3);
-  store<f64>(p, load<f64>(p) + v);
-}
-
-function flushCounts(stats: usize): void {
-  addStat(stats, S_PKTS_OUT, pktsOut); addStat(stats, S_PKTS_IN, pktsIn);
-  addStat(stats, S_BYTES_OUT, bytesOut); addStat(stats, S_BYTES_IN, bytesIn);
-  pktsOut = 0; pktsIn = 0; bytesOut = 0; bytesIn = 0;
 }
 
 // An ICMP error about a translated flow: translate the embedded packet back, then the outer header.
@@ -249,9 +197,10 @@ export function processBatch(desc: usize, n: i32, stats: usize, ingress: u32): i
     const d = desc + <usize>k * D_SIZE;
     const v = translate(<usize>load<u32>(d + D_OFFSET), <i32>load<u32>(d + D_LENGTH), ingress);
     store<u32>(d + D_VERDICT, v);
-    store<u32>(d + D_REASON, verdictReason);
+    const reason = lastReason();
+    store<u32>(d + D_REASON, reason);
     if (v == V_SLOW) slowCount++;
-    else if (v == V_DROP) addStat(stats, S_DROPS + <i32>verdictReason, 1);
+    else if (v == V_DROP) addStat(stats, S_DROPS + <i32>reason, 1);
   }
   flushCounts(stats);
   addStat(stats, S_SLOW, <f64>slowCount);

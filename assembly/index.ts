@@ -4,4 +4,6 @@ export { sum, replace16, replace32, sumReplace32 } from "./checksum";
 export { validate } from "./ipv4";
 export { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 export { setTable, hash5, lookupLan, lookupWan } from "./table";
-export { processPacket, processBatch, lastReason } from "./batch";
+export { processPacket, processBatch } from "./batch";
+export { lastReason } from "./verdict";
+export { hash6, lookup6 } from "./table6";

@@ -46,7 +46,9 @@ export const R_SPOOFED = 17; // source not reachable through the interface it ca
 export const R_MARTIAN = 18; // source that no interface may send: 0/8, 127/8, multicast, class E, ours
 export const R_NO_WAN = 19; // a new outbound flow while the WAN has no address or route
 export const R_HOST_LIMIT = 20; // a new flow of a LAN host that has --max-conns-per-host flows already
-export const R_COUNT = 21;
+export const R_LINK_SCOPE = 21; // IPv6 link-local or multicast source or destination, ND/RA/RS: never forwarded
+export const R_ROUTING_HEADER_0 = 22; // IPv6 routing header type 0 with segments left (RFC 5095)
+export const R_COUNT = 23;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
 // Every ingress interface has its own TUN device (host/kernel/follow-network.ts makes them,
@@ -110,7 +112,18 @@ export const T_HOST_LIMIT = 88; // u32 flows one LAN host may have (0: no limit)
 export const T_HOST_LIMIT_DROPS = 92; // u32 new flows refused for that
 export const T_UNUSED = 96; // u32 entries from this one on were never used (zero): taken before the free list
 export const T_WORKERS_READING = 100; // i32 workers whose loop reads its queues: "ready" waits for all (host/worker/readiness.ts)
-export const T_HEADER_SIZE = 128;
+// The IPv6 flow table: a region of its own (entries keyed by 128-bit addresses, one index),
+// with the IPv4 table's lock, clock and timeouts.
+export const T6_MAX_FLOWS = 128; // u32 number of IPv6 entries
+export const T6_INDEX_SLOTS = 132; // u32 slots of its index (1.4 * T6_MAX_FLOWS)
+export const T6_ENTRIES = 136; // u32 address of IPv6 entry 0
+export const T6_INDEX = 140; // u32 address of its index (u32 slots, entry + 1)
+export const T6_FREE_HEAD = 144; // u32 first free entry + 1 (FIFO, as T_FREE_HEAD)
+export const T6_FREE_TAIL = 148;
+export const T6_LIVE = 152; // u32 live IPv6 entries
+export const T6_UNUSED = 156; // u32 entries from this one on were never used
+export const T6_FULL_DROPS = 160; // u32 new IPv6 flows refused because the table was full
+export const T_HEADER_SIZE = 192;
 
 // ---- Connection entry (64 bytes: one cache line) -----------------------------------------------------
 // Addresses and ports are stored as numbers (10.0.0.1 = 0x0a000001), not in wire order.
@@ -130,6 +143,24 @@ export const E_PKTS_OUT = 40; // f64 packets on the wire (a GSO super-packet cou
 export const E_PKTS_IN = 48; // f64
 export const E_CREATED = 56; // u32 T_NOW when the flow was made
 export const E_SIZE = 64;
+
+// ---- IPv6 flow entry (80 bytes) -----------------------------------------------------------------------
+// Routed, not translated (RFC 6092): the entry is the flow's state, keyed by the LAN end and the far
+// end. Addresses are stored as on the wire (16 bytes, network order); ports as numbers.
+export const F6_LAN_ADDR = 0; // 16 bytes: the inside host
+export const F6_REMOTE_ADDR = 16; // 16 bytes: the far end
+export const F6_NEXT_FREE = 16; // u32 when free: next free entry + 1
+export const F6_LAN_PORT = 32; // u16 (ICMPv6 echo: the identifier)
+export const F6_REMOTE_PORT = 34; // u16 (ICMPv6 echo: 0)
+export const F6_PROTO = 36; // u8 6, 17 or 58; 0 when free
+export const F6_STATE = 37; // u8 TS_* bits | ES_FIXED (opened by a rule from the WAN side)
+export const F6_LAST_SEEN = 40; // u32 T_NOW of the last packet; when free: when it was freed
+export const F6_CREATED = 44; // u32
+export const F6_BYTES_OUT = 48; // f64
+export const F6_BYTES_IN = 56; // f64
+export const F6_PKTS_OUT = 64; // f64
+export const F6_PKTS_IN = 72; // f64
+export const F6_SIZE = 80;
 
 // Flags set when the entry is made; the fast path keeps them when it adds TCP bits.
 export const ES_FIXED = 64; // port forward or redirect: fixed ports, no port-table mapping
@@ -153,6 +184,7 @@ export const H_LAN = 0;
 export const H_WAN = 256;
 export const H_MAP = 512;
 export const H_REMOTE = 768; // (lan addr:port, remote addr): address-dependent filtering
+export const H_FLOW6 = 1024; // IPv6 flows: (proto, lan addr:port, remote addr:port)
 
 // ---- Port table: 3 protocols x 65536 ports x 12 bytes ----------------------------------------------
 export const P_LAN_ADDR = 0; // u32 owner of the mapping
@@ -173,6 +205,7 @@ export const VN_CSUM_OFFSET = 8; // u16
 export const VNET_F_NEEDS_CSUM = 1;
 export const VNET_GSO_NONE = 0;
 export const VNET_GSO_TCPV4 = 1;
+export const VNET_GSO_TCPV6 = 4;
 export const VNET_GSO_UDP_L4 = 5;
 export const VNET_GSO_ECN = 128;
 
@@ -180,6 +213,7 @@ export const VNET_GSO_ECN = 128;
 export const PROTO_ICMP = 1;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
+export const PROTO_ICMPV6 = 58;
 
 export const ICMP_ECHO_REPLY = 0;
 export const ICMP_DEST_UNREACH = 3;

@@ -6,6 +6,7 @@ import {
   T_INDEX_SLOTS, T_ENTRIES, T_LAN_INDEX, T_WAN_INDEX, T_SEED, E_SIZE, E_LAN_ADDR, E_REMOTE_ADDR,
   E_WAN_ADDR, E_LAN_PORT, E_REMOTE_PORT, E_WAN_PORT, E_PROTO, IDX_EMPTY, IDX_TOMBSTONE, H_LAN, H_WAN,
 } from "./layout";
+import { setTable6 } from "./table6";
 
 let table: usize = 0;
 // The header's layout fields never change after the host made the table: read them once.
@@ -18,6 +19,7 @@ export function setTable(base: usize): void {
   wanIndex = <usize>load<u32>(base + T_WAN_INDEX);
   slots = load<u32>(base + T_INDEX_SLOTS);
   seed = load<u32>(base + T_SEED);
+  setTable6(base);
 }
 export function tableBase(): usize { return table; }
 

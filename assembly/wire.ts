@@ -48,3 +48,38 @@ export const ICMP_CODE = 1;
 export const ICMP_CHECKSUM = 2;
 export const ICMP_ID = 4; // echo and timestamp: the query id
 export const ICMP_HEADER = 8;
+
+// ---- IPv6 header (RFC 8200 3) -----------------------------------------------------------------------
+export const IPV6_VER_CLASS = 0; // version << 4 | traffic class, flow label
+export const IPV6_PAYLOAD_LENGTH = 4;
+export const IPV6_NEXT_HEADER = 6;
+export const IPV6_HOP_LIMIT = 7;
+export const IPV6_SRC = 8;
+export const IPV6_DST = 24;
+export const IPV6_HEADER = 40;
+export const IPV6_ADDR_SIZE = 16;
+
+// ---- IPv6 extension headers (RFC 8200 4): next-header values and fields -----------------------------
+export const NH_HOP_BY_HOP = 0;
+export const NH_ROUTING = 43;
+export const NH_FRAGMENT = 44;
+export const NH_ESP = 50;
+export const NH_AH = 51;
+export const NH_NONE = 59;
+export const NH_DEST_OPTIONS = 60;
+export const EXT_NEXT_HEADER = 0; // every extension header starts with these two bytes
+export const EXT_LENGTH = 1; // in 8-byte units, not counting the first 8
+export const ROUTING_TYPE = 2;
+export const ROUTING_SEGMENTS_LEFT = 3;
+export const EXT_HEADERS_MAX = 8; // a longer chain is not walked by the fast path
+
+// ---- ICMPv6 (RFC 4443) ------------------------------------------------------------------------------
+export const ICMPV6_DEST_UNREACH = 1;
+export const ICMPV6_PACKET_TOO_BIG = 2;
+export const ICMPV6_TIME_EXCEEDED = 3;
+export const ICMPV6_PARAM_PROBLEM = 4;
+export const ICMPV6_ECHO_REQUEST = 128;
+export const ICMPV6_ECHO_REPLY = 129;
+export const ICMPV6_ROUTER_SOLICIT = 133; // 133-137: neighbour discovery, link scope only
+export const ICMPV6_REDIRECT = 137;
+export const ICMPV6_ERROR_MAX = 127; // types below 128 are errors

@@ -8,6 +8,8 @@ import { writeFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { coreSetup, addFlows } from "../harness/core-setup";
 import { ipv4, tcp, udp, icmp, concat, plainVnet, withPartialChecksum } from "../harness/packets";
+import { ipv6, tcp6, udp6 } from "../harness/packets6";
+import { parseAddr6 } from "../host/net/addr6";
 import { slotAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
@@ -31,16 +33,37 @@ const gso = withPartialChecksum(
 const emb = ipv4({ src: W, dst: R, proto: 17 }, udp(W, R, 61001, 53, pay(40)));
 const icmpErr = concat(plainVnet(), ipv4({ src: R, dst: W, proto: 1 }, icmp(3, 3, 0, emb)));
 
+// IPv6 is routed: the packet is forwarded as it is (its hop limit given back, up to 255), so
+// every pass is a real walk, lookup and forward of the same packet.
+const X6 = "2001:db8:1::2",
+  R6 = "2001:db8:ff::2";
+const udp6x64 = concat(plainVnet(), ipv6({ src: X6, dst: R6, nh: 17 }, udp6(X6, R6, 40001, 53, pay(64 - 48))));
+const tcp6x1500 = concat(plainVnet(), ipv6({ src: X6, dst: R6, nh: 6 }, tcp6(X6, R6, 40000, 80, 0x10, pay(1500 - 60))));
+const gso6 = (() => {
+  const p = concat(plainVnet(), ipv6({ src: X6, dst: R6, nh: 6 }, tcp6(X6, R6, 40000, 80, 0x10, pay(65535 - 60))));
+  p[0] = 1; // NEEDS_CSUM, GSO TCPv6 of 1428-byte segments, checksum at 40 + 16
+  p[1] = L.VNET_GSO_TCPV6;
+  new DataView(p.buffer).setUint16(4, 1428, true);
+  new DataView(p.buffer).setUint16(6, 40, true);
+  new DataView(p.buffer).setUint16(8, 16, true);
+  return p;
+})();
+
 // [name, packet, the side it comes in on]
 const CASES: Array<[string, Uint8Array, number]> = [
   ["udp 64 B", udp64, L.IN_INSIDE],
   ["tcp 1500 B", tcp1500, L.IN_INSIDE],
   ["tcp gso 64 KiB", gso, L.IN_INSIDE],
   ["icmp error", icmpErr, L.IN_WAN],
+  ["ipv6 udp 64 B", udp6x64, L.IN_INSIDE],
+  ["ipv6 tcp 1500 B", tcp6x1500, L.IN_INSIDE],
+  ["ipv6 tcp gso 64 KiB", gso6, L.IN_INSIDE],
 ];
 
 const s = coreSetup(1024);
 addFlows(s, flows);
+s.table.v6.create(17, parseAddr6(X6), 40001, parseAddr6(R6), 53, 0);
+s.table.v6.create(6, parseAddr6(X6), 40000, parseAddr6(R6), 80, L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED);
 const dv = new DataView(s.memory.buffer);
 
 function timeBatch(kind: "wasm" | "ts", pkt: Uint8Array, ingress: number): number {

@@ -79,7 +79,17 @@ export function setMssClamp(s: CoreSetup, mss: number): void {
 }
 
 // The side a test packet comes in on, as the gateway's TUN devices tell it: from inside when its
-// source is a LAN address (192.168/16), else from the WAN. `ip` is the packet's IPv4 header.
+// source is a LAN address (192.168/16, or IPv6 2001:db8:1::/48), else from the WAN. `ip` is the
+// packet's IP header.
 export function ingressOf(u8: Uint8Array, ip: number): number {
+  if (u8[ip] >> 4 === 6)
+    return u8[ip + 8] === 0x20 &&
+      u8[ip + 9] === 0x01 &&
+      u8[ip + 10] === 0x0d &&
+      u8[ip + 11] === 0xb8 &&
+      u8[ip + 12] === 0 &&
+      u8[ip + 13] === 1
+      ? L.IN_INSIDE
+      : L.IN_WAN;
   return u8[ip + 12] === 192 && u8[ip + 13] === 168 ? L.IN_INSIDE : L.IN_WAN;
 }

@@ -1,4 +1,4 @@
-// Differential run: random and mutated packets through the WASM and the TS core over the same
+// Differential run: random and mutated packets (IPv4, and a quarter IPv6) through the WASM and the TS core over the same
 // table, half of them one at a time (processPacket), half in batches (processBatch); both cores
 // must give the same verdict, drop reason and bytes for every packet, and count the same in
 // their statistics; every translated packet must carry correct checksums by full recomputation,
@@ -6,6 +6,8 @@
 // the flow list, not from the cores).
 import { coreSetup, addFlows, type FlowSpec, ingressOf } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
+import { ipv6, tcp6, udp6, icmp6, ext, NH } from "./packets6";
+import { parseAddr6 } from "../host/net/addr6";
 import { slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 
@@ -75,6 +77,20 @@ export function runDifferential(count: number, seed: number): DiffResult {
     });
   }
   addFlows(s, flows);
+  // IPv6 flows (routed): LAN 2001:db8:1::/64, far ends in 2001:db8:ff::/64
+  const flows6: Array<{ proto: number; lan: string; lanPort: number; remote: string; remotePort: number }> = [];
+  for (let i = 0; i < 48; i++) {
+    const proto = [6, 17, 58][i % 3];
+    const f = {
+      proto,
+      lan: `2001:db8:1::${(2 + (i % 20)).toString(16)}`,
+      lanPort: 40000 + i,
+      remote: `2001:db8:ff::${(2 + (i % 9)).toString(16)}`,
+      remotePort: proto === 58 ? 0 : 2000 + i,
+    };
+    flows6.push(f);
+    s.table.v6.create(proto, parseAddr6(f.lan), f.lanPort, parseAddr6(f.remote), f.remotePort, 0);
+  }
 
   const payload = (n: number): Uint8Array => {
     const b = new Uint8Array(n);
@@ -100,8 +116,66 @@ export function runDifferential(count: number, seed: number): DiffResult {
     return icmp(icmpType, 0, ((icmpType === 8 ? sport : dport) << 16) | int(65536), payload(size));
   }
 
+  function l4For6(proto: number, src: string, dst: string, sport: number, dport: number, size: number): Uint8Array {
+    if (proto === 6) return tcp6(src, dst, sport, dport, pick([0x02, 0x12, 0x10, 0x18, 0x11, 0x04]), payload(size));
+    if (proto === 17) return udp6(src, dst, sport, dport, payload(size));
+    const echo = sport !== 0 ? 128 : 129;
+    return icmp6(
+      src,
+      dst,
+      rand() < 0.9 ? echo : pick([130, 133, 135, 136, 1, 200]),
+      0,
+      ((sport || dport) << 16) | int(65536),
+      payload(size),
+    );
+  }
+
+  // An IPv6 packet of a flow (or of none, or an ICMPv6 error about one), with extension headers
+  // now and then. A forwarded one must come out with only its hop limit changed (judge, below).
+  function packet6(): { bytes: Uint8Array } {
+    const f = pick(flows6);
+    const out = rand() < 0.5;
+    const unknown = rand() < 0.1;
+    const lanPort = unknown ? int(65536) : f.lanPort;
+    const [src, dst, sport, dport] = out
+      ? [f.lan, f.remote, lanPort, f.remotePort]
+      : [f.remote, f.lan, f.remotePort, lanPort];
+    let upper = l4For6(f.proto, src, dst, sport, dport, rand() < 0.05 ? int(60000) : int(1400));
+    let nh = f.proto;
+    if (rand() < 0.1) {
+      // an ICMPv6 error about the flow's packet the other way
+      const about = ipv6({ src: dst, dst: src, nh: f.proto }, l4For6(f.proto, dst, src, dport, sport, int(40)));
+      upper = icmp6(
+        src,
+        dst,
+        pick([1, 2, 3, 4]),
+        0,
+        1280,
+        about.subarray(0, Math.min(about.length, 40 + int(about.length))),
+      );
+      nh = 58;
+    }
+    const r = rand();
+    if (r < 0.05) {
+      upper = concat(ext(nh, [1, 4, 0, 0, 0, 0]), upper);
+      nh = NH.HOP;
+    } else if (r < 0.08) {
+      upper = concat(ext(nh, [0, int(2), 0, 0, 0, 0]), upper);
+      nh = NH.ROUTING;
+    } else if (r < 0.1) {
+      upper = concat(new Uint8Array([nh, 0, 0, int(2), 0, 0, 0, 1]), upper);
+      nh = NH.FRAGMENT;
+    } else if (r < 0.12) {
+      upper = concat(ext(nh, [1, 4, 0, 0, 0, 0]), upper);
+      nh = NH.DEST;
+    }
+    const pkt = ipv6({ src, dst, nh, hop: int(256) }, upper);
+    return { bytes: concat(plainVnet(), pkt) };
+  }
+
   // The packet, and (for a known flow's plain packet) what it must look like once translated.
   function packet(): { bytes: Uint8Array; expect?: Expect } {
+    if (rand() < 0.25) return packet6();
     const f = pick(flows);
     const unknown = rand() < 0.1;
     const out = rand() < 0.5;
@@ -208,6 +282,17 @@ export function runDifferential(count: number, seed: number): DiffResult {
     }
     // A packet that arrives with a wrong L4 checksum keeps it wrong (the fast path does not
     // verify end-to-end checksums: the receiver does); a right one must stay right.
+    if (pkt[L.VNET_HDR_LEN] >> 4 === 6) {
+      // IPv6 is routed: a forwarded packet differs from what came in by its hop limit alone
+      if (va === L.V_FORWARD) {
+        res.translationsChecked++;
+        const want = Uint8Array.from(pkt);
+        if (want[L.VNET_HDR_LEN + 7] !== 255) want[L.VNET_HDR_LEN + 7]++;
+        if (Buffer.compare(outA, want) !== 0 && res.badTranslations.length < 5)
+          res.badTranslations.push(`#${n} IPv6 forwarded with more changed than its hop limit`);
+      }
+      return;
+    }
     if (va === L.V_FORWARD && pkt.length > 30 && verifyChecksums(pkt) === "") {
       const bad = verifyChecksums(outA);
       if (bad && res.badChecksums.length < 5)

@@ -1,5 +1,9 @@
 // The three-namespace topology of the tests, the demo and the benchmarks, made and removed by them:
 //   lan (192.168.0.2, default via .1) -- gw (eth1 192.168.0.1 | eth0 10.0.0.1, default via 10.0.0.2) -- wan (10.0.0.2)
+// With { ipv6: true } also dual stack (documentation prefixes, RFC 3849), the LAN's /64 routed to
+// the gateway by the WAN router as an ISP routes a customer's prefix:
+//   lan 2001:db8:1::2 (default via 2001:db8:1::1) -- gw (eth1 2001:db8:1::1 | eth0 2001:db8:ff::1)
+//   -- wan 2001:db8:ff::2 (2001:db8:1::/64 via 2001:db8:ff::1); far 2001:db8:f0::2 behind wan
 // Names carry a per-run suffix so that leftovers of a killed run never collide.
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { writeFileSync, mkdtempSync, rmSync } from "node:fs";
@@ -28,7 +32,16 @@ const sh = (args: string[], timeout = 60_000, input?: string): string =>
   });
 
 // `scratch`: the prefix of the scratch folder's name (the demo's says it is the demo's).
-export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number; scratch?: string }): Topology {
+export const LAN6 = "2001:db8:1::2";
+export const GW_LAN6 = "2001:db8:1::1";
+export const GW_WAN6 = "2001:db8:ff::1";
+export const WAN6 = "2001:db8:ff::2";
+export const FAR6 = "2001:db8:f0::2";
+
+export function makeTopology(
+  tag = "t",
+  extra?: { far?: boolean; farMtu?: number; scratch?: string; ipv6?: boolean },
+): Topology {
   const id = `${tag}${process.pid % 100000}`;
   const lan = `ipm-${id}-lan`,
     gw = `ipm-${id}-gw`,
@@ -72,9 +85,18 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
     for (const ns of [lan, gw, wan]) {
       run("ip", "netns", "add", ns);
       run("ip", "-n", ns, "link", "set", "lo", "up");
-      // IPv4 only: IPv6 link-local addresses appearing late would make kernel-state snapshots race
+      // IPv4 only unless asked: IPv6 link-local addresses appearing late would make kernel-state
+      // snapshots race. With IPv6, no duplicate address detection: every address usable at once
       for (const k of ["all", "default"])
-        run("ip", "netns", "exec", ns, "sysctl", "-qw", `net.ipv6.conf.${k}.disable_ipv6=1`);
+        run(
+          "ip",
+          "netns",
+          "exec",
+          ns,
+          "sysctl",
+          "-qw",
+          `net.ipv6.conf.${k}.${extra?.ipv6 ? "accept_dad=0" : "disable_ipv6=1"}`,
+        );
     }
     run("ip", "link", "add", "lan0", "netns", lan, "type", "veth", "peer", "name", "eth1", "netns", gw);
     run("ip", "link", "add", "wan0", "netns", wan, "type", "veth", "peer", "name", "eth0", "netns", gw);
@@ -86,7 +108,15 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       // wan becomes a router to a farther network: 10.0.0.2 | 10.1.0.1 -- far 10.1.0.2
       run("ip", "netns", "add", far);
       run("ip", "-n", far, "link", "set", "lo", "up");
-      run("ip", "netns", "exec", far, "sysctl", "-qw", "net.ipv6.conf.all.disable_ipv6=1");
+      run(
+        "ip",
+        "netns",
+        "exec",
+        far,
+        "sysctl",
+        "-qw",
+        `net.ipv6.conf.all.${extra.ipv6 ? "accept_dad=0" : "disable_ipv6=1"}`,
+      );
       run("ip", "link", "add", "far0", "netns", far, "type", "veth", "peer", "name", "wan1", "netns", wan);
       run("ip", "-n", wan, "addr", "add", "10.1.0.1/24", "dev", "wan1");
       run("ip", "-n", far, "addr", "add", "10.1.0.2/24", "dev", "far0");
@@ -100,6 +130,18 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       run("ip", "-n", far, "link", "set", "far0", "up");
       run("ip", "-n", far, "route", "add", "default", "via", "10.1.0.1");
       run("ip", "netns", "exec", wan, "sysctl", "-qw", "net.ipv4.ip_forward=1");
+      if (extra.ipv6) {
+        run("ip", "-n", wan, "addr", "add", "2001:db8:f0::1/64", "dev", "wan1", "nodad");
+        run("ip", "-n", far, "addr", "add", `${FAR6}/64`, "dev", "far0", "nodad");
+        run("ip", "-n", far, "-6", "route", "add", "default", "via", "2001:db8:f0::1");
+        run("ip", "netns", "exec", wan, "sysctl", "-qw", "net.ipv6.conf.all.forwarding=1");
+      }
+    }
+    if (extra?.ipv6) {
+      run("ip", "-n", lan, "addr", "add", `${LAN6}/64`, "dev", "lan0", "nodad");
+      run("ip", "-n", gw, "addr", "add", `${GW_LAN6}/64`, "dev", "eth1", "nodad");
+      run("ip", "-n", gw, "addr", "add", `${GW_WAN6}/64`, "dev", "eth0", "nodad");
+      run("ip", "-n", wan, "addr", "add", `${WAN6}/64`, "dev", "wan0", "nodad");
     }
     for (const [ns, dev] of [
       [lan, "lan0"],
@@ -110,6 +152,11 @@ export function makeTopology(tag = "t", extra?: { far?: boolean; farMtu?: number
       run("ip", "-n", ns, "link", "set", dev, "up");
     run("ip", "-n", lan, "route", "add", "default", "via", "192.168.0.1");
     run("ip", "-n", gw, "route", "add", "default", "via", "10.0.0.2");
+    if (extra?.ipv6) {
+      run("ip", "-n", lan, "-6", "route", "add", "default", "via", GW_LAN6);
+      run("ip", "-n", gw, "-6", "route", "add", "default", "via", WAN6);
+      run("ip", "-n", wan, "-6", "route", "add", "2001:db8:1::/64", "via", GW_WAN6);
+    }
   } catch (e) {
     destroy();
     throw e;

@@ -486,6 +486,7 @@ function formatStatus(s: GatewayStatus): string {
     `ingress: ${s.devices.map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
     ...holdLine(s.receiveHolds),
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
+    `IPv6 flows ${s.flows6} of ${s.maxFlows6} (routed), refused for a full table ${s.table6FullDrops}`,
     `LAN hosts seen ${s.hostsSeen}, connections per host ${s.maxConnsPerHost || "unlimited"}${s.maxConnsPerHost ? `, refused over it ${s.hostLimitDrops}` : ""}`,
     `packets out ${sum("packetsOut")} (${sum("bytesOut")} bytes), in ${sum("packetsIn")} (${sum("bytesIn")} bytes), slow path ${sum("slowPath")}, passed to the gateway ${sum("passed")}`,
     `drops: ${drops}`,

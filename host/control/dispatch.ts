@@ -4,7 +4,7 @@ import type { Handler } from "./server";
 import { statusOf } from "../observe/status";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
-import { flowJson, formatFlows, pinholeRows } from "../table/listing";
+import { flowRows, formatFlows, pinholeRows } from "../table/listing";
 import { HOST_SORTS, type HostSort } from "../observe/host-accounting";
 import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
@@ -16,10 +16,7 @@ export function controlHandler(g: GatewayState, restart: () => void): Handler {
       case "status":
         return { ok: statusOf(g) };
       case "conns": {
-        const rows = [
-          ...[...g.table.flows()].map((f) => flowJson(g.table, f)),
-          ...pinholeRows(g.alg, g.follower.publicAddr),
-        ];
+        const rows = [...flowRows(g.table), ...pinholeRows(g.alg, g.follower.publicAddr)];
         return { ok: { text: `${formatFlows(rows)}\n`, json: rows } };
       }
       case "hosts": {

@@ -1,15 +1,6 @@
 // The fast path: the TypeScript twin of assembly/batch.ts, same verdicts, same bytes.
 import { validate, headerLength, totalLength, protocol, isFragment, srcAddr, dstAddr, fragField } from "./ipv4";
-import {
-  IPV4_FRAG_OFFSET_MASK,
-  TCP_SRC_PORT,
-  TCP_DST_PORT,
-  TCP_FLAGS,
-  TCP_SYN,
-  TCP_FIN,
-  TCP_RST,
-  TCP_ACK,
-} from "../../assembly/wire";
+import { IPV4_FRAG_OFFSET_MASK, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_SYN } from "../../assembly/wire";
 import { l4HeaderOk, l4HeaderLength, checksumOffset } from "./l4";
 import { rewriteEnd, rewriteEndTtl, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 import {
@@ -26,20 +17,12 @@ import {
 import { lookupLan, lookupWan, entryAddress, tableBase } from "./table";
 import { mem, le16, le32, leAddr, be16 } from "./memory";
 import * as L from "../../assembly/layout";
+import { drop, slow, forward, lastReason } from "./verdict";
+import { count, flushCounts, add } from "./counters";
+import { segments, trackTcp, touch, account } from "./flow";
+import { route6 } from "./route6";
 
-let verdictReason = 0;
-const drop = (reason: number): number => {
-  verdictReason = reason;
-  return L.V_DROP;
-};
-const slow = (reason: number): number => {
-  verdictReason = reason;
-  return L.V_SLOW;
-};
-const forward = (entry: number): number => {
-  verdictReason = entry + 1;
-  return L.V_FORWARD;
-};
+export { lastReason };
 
 function vnetOk(vnet: number, ihl: number, proto: number): boolean {
   const u8 = mem.u8;
@@ -57,31 +40,6 @@ function vnetOk(vnet: number, ihl: number, proto: number): boolean {
     if (le16(vnet + L.VN_CSUM_OFFSET) !== checksumOffset(proto)) return false;
   }
   return true;
-}
-
-// The packets on the wire a GSO super-packet stands for (see assembly/batch.ts).
-function segments(vnet: number, l4: number, l4len: number, proto: number): number {
-  const size = le16(vnet + L.VN_GSO_SIZE);
-  if ((mem.u8[vnet + L.VN_GSO_TYPE] & ~L.VNET_GSO_ECN) === L.VNET_GSO_NONE || size === 0) return 1;
-  const payload = l4len - l4HeaderLength(l4, proto);
-  return payload <= size ? 1 : ((payload + size - 1) / size) | 0;
-}
-
-function trackTcp(e: number, flags: number, outbound: boolean): void {
-  const u8 = mem.u8;
-  const old = u8[e + L.E_STATE];
-  let st = old;
-  if (flags & TCP_RST) st |= L.TS_RST;
-  if (flags & TCP_SYN) st |= outbound ? L.TS_SYN_OUT : L.TS_SYN_IN;
-  if (flags & TCP_FIN) st |= outbound ? L.TS_FIN_OUT : L.TS_FIN_IN;
-  if ((flags & (TCP_SYN | TCP_ACK)) === TCP_ACK && (st & (L.TS_SYN_OUT | L.TS_SYN_IN)) === (L.TS_SYN_OUT | L.TS_SYN_IN))
-    st |= L.TS_ESTABLISHED;
-  if (st !== old) u8[e + L.E_STATE] = st;
-}
-
-function touch(e: number): void {
-  const now = le32(tableBase() + L.T_NOW);
-  if (le32(e + L.E_LAST_SEEN) !== now) mem.dv.setUint32(e + L.E_LAST_SEEN, now, true);
 }
 
 function hairpin(
@@ -102,54 +60,18 @@ function hairpin(
   const e = entryAddress(idx);
   rewriteEnd(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial);
   finishTcp(e, l4, proto, false, partial);
-  touch(e);
+  touch(e + L.E_LAST_SEEN);
   account(e, L.E_BYTES_IN, L.E_PKTS_IN, segs, bytes);
-}
-
-// The flow's own counters, one direction: what per-host accounting folds in when the flow ends.
-function account(e: number, bytesAt: number, pktsAt: number, packets: number, bytes: number): void {
-  add(e + bytesAt, bytes);
-  add(e + pktsAt, packets);
 }
 
 function finishTcp(e: number, l4: number, proto: number, outbound: boolean, partial: boolean): void {
   if (proto !== L.PROTO_TCP) return;
   const flags = mem.u8[l4 + TCP_FLAGS];
-  trackTcp(e, flags, outbound);
+  trackTcp(e + L.E_STATE, flags, outbound);
   if (flags & TCP_SYN) {
     const mss = le32(tableBase() + L.T_MSS_CLAMP);
     if (mss !== 0) clampMss(l4, mss, partial);
   }
-}
-
-function add(p: number, v: number): void {
-  mem.dv.setFloat64(p, mem.dv.getFloat64(p, true) + v, true);
-}
-
-let pktsOut = 0,
-  pktsIn = 0,
-  bytesOut = 0,
-  bytesIn = 0;
-
-function count(outbound: boolean, packets: number, bytes: number): void {
-  if (outbound) {
-    pktsOut += packets;
-    bytesOut += bytes;
-  } else {
-    pktsIn += packets;
-    bytesIn += bytes;
-  }
-}
-
-function flushCounts(stats: number): void {
-  add(stats + L.S_PKTS_OUT * 8, pktsOut);
-  add(stats + L.S_PKTS_IN * 8, pktsIn);
-  add(stats + L.S_BYTES_OUT * 8, bytesOut);
-  add(stats + L.S_BYTES_IN * 8, bytesIn);
-  pktsOut = 0;
-  pktsIn = 0;
-  bytesOut = 0;
-  bytesIn = 0;
 }
 
 export function processPacket(vnet: number, n: number, stats: number, ingress: number): number {
@@ -163,7 +85,11 @@ function translate(vnet: number, n: number, ingress: number): number {
   const ip = vnet + L.VNET_HDR_LEN;
   const len = n - L.VNET_HDR_LEN;
   const bad = validate(ip, len, true);
-  if (bad !== L.R_NONE) return drop(bad);
+  if (bad !== L.R_NONE) {
+    // IPv6 is told apart only here, after IPv4's own check: the IPv4 path pays nothing for it
+    if (bad === L.R_BAD_VERSION && mem.u8[ip] >> 4 === 6) return route6(vnet, len, ingress);
+    return drop(bad);
+  }
   const ihl = headerLength(ip);
   const proto = protocol(ip);
   if (isFragment(ip)) return slow(L.R_FRAGMENT);
@@ -200,7 +126,7 @@ function translate(vnet: number, n: number, ingress: number): number {
       wanPort = le16(e + L.E_WAN_PORT);
     rewriteEndTtl(ip, l4, l4len, proto, L.END_SRC, wanAddr, wanPort, partial, 1);
     finishTcp(e, l4, proto, true, partial);
-    touch(e);
+    touch(e + L.E_LAST_SEEN);
     account(e, L.E_BYTES_OUT, L.E_PKTS_OUT, segs, bytes);
     count(true, segs, bytes);
     if (dst === wanAddr && proto !== L.PROTO_ICMP)
@@ -213,7 +139,7 @@ function translate(vnet: number, n: number, ingress: number): number {
     const e = entryAddress(idx);
     rewriteEndTtl(ip, l4, l4len, proto, L.END_DST, leAddr(e + L.E_LAN_ADDR), le16(e + L.E_LAN_PORT), partial, 1);
     finishTcp(e, l4, proto, false, partial);
-    touch(e);
+    touch(e + L.E_LAST_SEEN);
     account(e, L.E_BYTES_IN, L.E_PKTS_IN, segs, bytes);
     count(false, segs, bytes);
     return helped(e, idx);
@@ -225,8 +151,6 @@ function helped(e: number, idx: number): number {
   if (mem.u8[e + L.E_STATE] & L.ES_ALG) return slow(L.R_ALG);
   return forward(idx);
 }
-
-export const lastReason = (): number => verdictReason;
 
 function icmpError(ip: number, l4: number, l4len: number, ingress: number): number {
   if (!checksumOk(l4, l4len)) return drop(L.R_BAD_ICMP);
@@ -285,9 +209,10 @@ export function processBatch(desc: number, n: number, stats: number, ingress: nu
     const d = desc + k * L.D_SIZE;
     const v = translate(dv.getUint32(d + L.D_OFFSET, true), dv.getUint32(d + L.D_LENGTH, true), ingress);
     dv.setUint32(d + L.D_VERDICT, v, true);
-    dv.setUint32(d + L.D_REASON, verdictReason, true);
+    const reason = lastReason();
+    dv.setUint32(d + L.D_REASON, reason, true);
     if (v === L.V_SLOW) slowCount++;
-    else if (v === L.V_DROP) add(stats + (L.S_DROPS + verdictReason) * 8, 1);
+    else if (v === L.V_DROP) add(stats + (L.S_DROPS + reason) * 8, 1);
   }
   flushCounts(stats);
   add(stats + L.S_SLOW * 8, slowCount);

@@ -1,6 +1,7 @@
 // Lock-free lookups in the shared connection table: the TypeScript twin of assembly/table.ts.
 import { mem, le32 } from "./memory";
 import * as L from "../../assembly/layout";
+import { setTable6 } from "./table6";
 
 let table = 0;
 let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
@@ -19,6 +20,7 @@ export function setTable(base: number): void {
   wanSlot0 = le32(base + L.T_WAN_INDEX) >>> 2;
   slots = le32(base + L.T_INDEX_SLOTS);
   seed = le32(base + L.T_SEED) | 0; // int32, unboxed (memory.ts)
+  setTable6(base);
 }
 export const tableBase = (): number => table;
 

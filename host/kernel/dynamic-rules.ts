@@ -15,6 +15,7 @@ export interface RuleInputs {
   natRanges: string[]; // "MIN-MAX" of the NAT ports
   policy: Policy;
   mappedPorts?: Array<{ proto: number; port: number }>; // UPnP mappings outside the NAT ranges
+  ipv6?: boolean; // the namespace has IPv6: its rules too
 }
 
 export function dynamicRules(x: RuleInputs): string[][] {
@@ -108,6 +109,9 @@ export function dynamicRules(x: RuleInputs): string[][] {
     }
   }
   for (const d of x.devices) rules.push(["pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
+  // IPv6 (routed, no NAT ports): everything an interface forwards goes into its device
+  if (x.ipv6)
+    for (const d of x.devices) rules.push(["-6", "pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
   const seen = new Set<string>();
   return rules.filter((r) => {
     const k = r.join(" ");

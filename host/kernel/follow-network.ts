@@ -19,7 +19,7 @@
 // The follower computes its rules from what it is given (the policy, the ports mapped for LAN
 // applications, whether an HA backup stands by), set by its owner; it reports a new public
 // address as an event (onPublicChange) and calls nothing back.
-import type { Wiring, IngressDevice } from "./wiring";
+import { type Wiring, type IngressDevice, ipv6Enabled } from "./wiring";
 import { dynamicRules } from "./dynamic-rules";
 import { readNetwork, lanInterfaces, type Iface, type NetState } from "./interfaces";
 import { openTun, closeTun, setPersist, type Tun } from "../tun/tun";
@@ -58,6 +58,7 @@ export class NetworkFollower {
   wan?: string; // the WAN interface, kept while it has no address
   publicAddr = 0; // 0 while waiting
   private lastPublic = 0; // the last address masqueraded as
+  private forwarding6 = false; // IPv6 forwarding turned on (after the filter was in place)
   waiting?: string; // why new flows are refused, while they are
   private tunedIndex = new Map<string, number>(); // interface -> ifindex whose offload we set
   private mtu = 0;
@@ -211,8 +212,17 @@ export class NetworkFollower {
         natRanges: this.o.natRanges,
         policy: this.policy,
         mappedPorts: this.mappedPorts,
+        ipv6: ipv6Enabled(),
       }),
     );
+    // IPv6 forwarding on once every interface's IPv6 goes through its device (the filter)
+    if (!this.forwarding6) {
+      this.forwarding6 = true;
+      if (this.wiring.enableForwarding6() && !adopted)
+        this.log(
+          "IPv6 forwarding was already on (the kernel forwarded IPv6 without a filter): ipmasq filters it now; a stop leaves it on, as found",
+        );
+    }
 
     // receive offload: on each LAN interface and the WAN, again on a device made anew
     if (this.o.groHoldUs !== undefined) {
@@ -308,6 +318,7 @@ export class NetworkFollower {
       ],
       writeFds: this.base!.fds,
       addrs: net.interfaces.flatMap((i) => i.addrs.map((a) => ({ iface: i.name, addr: a.addr }))),
+      addrs6: net.interfaces.flatMap((i) => i.addrs6.map((a) => ({ iface: i.name, ...a }))),
       routes: net.routes,
     };
     const text = JSON.stringify(v);

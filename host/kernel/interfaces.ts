@@ -1,4 +1,4 @@
-// What the kernel says about this namespace's network: interfaces with their IPv4 addresses, and
+// What the kernel says about this namespace's network: interfaces with their addresses, and
 // the main routing table (for the WAN, reverse-path checks and the egress interface of -i rules).
 import { ipJson } from "./ip";
 import type { Route } from "../net/routes";
@@ -11,6 +11,7 @@ export interface Iface {
   up: boolean;
   kind: string;
   addrs: Array<{ addr: number; bits: number }>;
+  addrs6: Array<{ addr: string; bits: number }>; // global and unique-local IPv6 addresses (not link-local)
 }
 export interface NetState {
   interfaces: Iface[];
@@ -24,7 +25,7 @@ interface IpAddrJson {
   mtu: number;
   flags?: string[];
   linkinfo?: { info_kind?: string };
-  addr_info?: Array<{ family: string; local: string; prefixlen: number }>;
+  addr_info?: Array<{ family: string; local: string; prefixlen: number; scope?: string }>;
 }
 
 export function listInterfaces(): Iface[] {
@@ -37,6 +38,9 @@ export function listInterfaces(): Iface[] {
     addrs: (l.addr_info ?? [])
       .filter((a) => a.family === "inet")
       .map((a) => ({ addr: parseAddr(a.local), bits: a.prefixlen })),
+    addrs6: (l.addr_info ?? [])
+      .filter((a) => a.family === "inet6" && a.scope === "global")
+      .map((a) => ({ addr: a.local, bits: a.prefixlen })),
   }));
 }
 

@@ -13,6 +13,14 @@
 //   pref 200     iif <each> lookup <its table>
 //   pref 201     not iif lo: blackhole  — an interface with no device yet forwards nothing
 //
+// IPv6 takes the same way into the same devices (ip -6 rule, the same tables' IPv6 side):
+//   pref 0       lookup local (left in place: IPv6 needs no port rules, there is no NAT)
+//   pref 6       iif <base> lookup main
+//   pref 200     iif <each> lookup <its table>
+//   pref 201     not iif lo: blackhole
+// and IPv6 forwarding is turned on last, once every packet it would forward meets the filter.
+// A rule of the journal that starts with "-6" is an IPv6 rule.
+//
 // Each change is journaled to a state file before it is made, so that exit, a signal, or the
 // next start after a crash undoes exactly what was done. The journal says whose it is (boot id,
 // network namespace cookie); one of another boot or namespace is set aside, never applied.
@@ -61,11 +69,21 @@ export interface Journal {
   devices: IngressDevice[];
 }
 
+// Has this namespace IPv6 at all (a kernel booted with ipv6.disable=1 has no such keys)?
+export const ipv6Enabled = (): boolean =>
+  existsSync(sysctlPath("net.ipv6.conf.all.forwarding")) && readSysctl("net.ipv6.conf.all.disable_ipv6") !== "1";
+
 export function stateFile(dir: string, tun: string): string {
   return join(dir, `wiring-net${netnsId()}-${tun}.json`);
 }
 
 const readJournal = (file: string): Journal => JSON.parse(readPrivateFile(file).toString()) as Journal;
+
+// `ip rule add|del ARGS`, or `ip -6 rule ...` for a rule whose arguments start with "-6".
+function ipRule(op: "add" | "del", args: string[]): void {
+  if (args[0] === "-6") ip("-6", "rule", op, ...args.slice(1));
+  else ip("rule", op, ...args);
+}
 
 export class Wiring {
   private journal: Journal;
@@ -116,22 +134,33 @@ export class Wiring {
   private rule(args: string[]): void {
     this.journal.rules.push(args);
     this.save();
-    ip("rule", "add", ...args);
+    ipRule("add", args);
   }
 
-  // A TUN device's own settings: no reverse-path filter (ipmasq checks the real ingress), IPv4
-  // only, a queue that holds a burst, and a default route in its table — with a blackhole behind
-  // it: if the process dies and its device with it, what the rules steer here is dropped, never
-  // handed on to the next rule (the local table would answer a flow's segment with a reset).
+  // A TUN device's own settings: no reverse-path filter (ipmasq checks the real ingress), IPv6
+  // without addresses of its own (no link-local address, so the kernel sends nothing into it:
+  // no neighbour discovery, no MLD), a queue that holds a burst, and a default route in its
+  // table for both families — with a blackhole behind it: if the process dies and its device
+  // with it, what the rules steer here is dropped, never handed on to the next rule (the local
+  // table would answer a flow's segment with a reset).
   private device(name: string, table: number, mtu: number): void {
     const key = `net.ipv4.conf.${name}`;
     this.sysctl(`${key}.rp_filter`, "0");
-    this.sysctl(`net.ipv6.conf.${name}.disable_ipv6`, "1", true);
+    const key6 = `net.ipv6.conf.${name}`;
+    if (existsSync(sysctlPath(`${key6}.addr_gen_mode`))) {
+      writeSysctl(`${key6}.addr_gen_mode`, "1"); // the device's own key: it goes with the device
+      writeSysctl(`${key6}.accept_ra`, "0");
+      writeSysctl(`${key6}.disable_ipv6`, "0");
+    }
     // TUN's default queue of 500 packets overflows at about 100 000 small packets/s while the
     // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
     ip("link", "set", name, "mtu", String(mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
     ip("route", "replace", "default", "dev", name, "table", String(table));
     ip("route", "replace", "blackhole", "default", "metric", String(BLACKHOLE_METRIC), "table", String(table));
+    if (ipv6Enabled()) {
+      ip("-6", "route", "replace", "default", "dev", name, "table", String(table));
+      ip("-6", "route", "replace", "blackhole", "default", "metric", String(BLACKHOLE_METRIC), "table", String(table));
+    }
   }
 
   applyBase(p: BasePlan): void {
@@ -164,6 +193,18 @@ export class Wiring {
     this.save();
     ip("rule", "del", "pref", "0", "lookup", "local");
     this.rule(["pref", String(PREF_UNKNOWN), "not", "iif", "lo", "blackhole"]);
+    if (!ipv6Enabled()) return;
+    this.rule(["-6", "pref", String(PREF_FROM_TUN + 1), "iif", p.tun, "lookup", "main"]);
+    this.rule(["-6", "pref", String(PREF_UNKNOWN), "not", "iif", "lo", "blackhole"]);
+  }
+
+  // IPv6 forwarding, once the filter is in place (the rules above and each device's). Returns
+  // whether it was already on: then the kernel forwarded IPv6 unfiltered until now.
+  enableForwarding6(): boolean {
+    if (!ipv6Enabled()) return false;
+    const was = readSysctl("net.ipv6.conf.all.forwarding") === "1";
+    this.sysctl("net.ipv6.conf.all.forwarding", "1");
+    return was;
   }
 
   // A new ingress device (already created as a TUN) for interface `iface`.
@@ -219,7 +260,7 @@ export class Wiring {
     const want = new Set(desired.map(key));
     for (const r of this.journal.dynamic.filter((x) => !want.has(key(x)))) {
       try {
-        ip("rule", "del", ...r);
+        ipRule("del", r);
       } catch {
         /* already gone */
       }
@@ -230,7 +271,7 @@ export class Wiring {
       if (have.has(key(r))) continue;
       this.journal.dynamic.push(r);
       this.save();
-      ip("rule", "add", ...r);
+      ipRule("add", r);
     }
     this.save();
   }
@@ -282,16 +323,18 @@ export class Wiring {
     }
     for (const args of [...j.dynamic, ...[...j.rules].reverse()]) {
       try {
-        ip("rule", "del", ...args);
+        ipRule("del", args);
       } catch {
         /* already gone */
       }
     }
     for (const table of [j.table, ...j.devices.map((d) => d.table)]) {
-      try {
-        ip("route", "flush", "table", String(table));
-      } catch {
-        /* table already empty */
+      for (const family of ["-4", "-6"]) {
+        try {
+          ip(family, "route", "flush", "table", String(table));
+        } catch {
+          /* table already empty, or no IPv6 */
+        }
       }
     }
     for (const [dev, s, before] of [...j.receive].reverse()) {

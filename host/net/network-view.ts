@@ -19,6 +19,7 @@ export interface NetworkView {
   ingress: IngressView[];
   writeFds: number[]; // where every worker writes back (the base TUN device), one per worker
   addrs: Array<{ iface: string; addr: number }>; // the gateway's own IPv4 addresses
+  addrs6: Array<{ iface: string; addr: string; bits: number }>; // its global IPv6 addresses: their prefixes are on-link
   routes: Route[]; // main table, longest prefix first
 }
 

@@ -71,6 +71,17 @@ export function metricsText(g: GatewayState): string {
   metric("ipmasq_table_full_drops_total", "counter", "New flows refused because the table was full.", [
     ["", s.tableFullDrops],
   ]);
+  const byKind6 = new Map<string, number>();
+  for (const f of g.table.v6.flows()) {
+    const proto = f.proto === L.PROTO_ICMPV6 ? "icmpv6" : protoName(f.proto);
+    const key = `{proto="${proto}",state="${f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "active"}"}`;
+    byKind6.set(key, (byKind6.get(key) ?? 0) + 1);
+  }
+  metric("ipmasq_ipv6_flows", "gauge", "IPv6 flows (routed), by protocol and state.", [...byKind6.entries()]);
+  metric("ipmasq_ipv6_table_capacity", "gauge", "IPv6 flow table size.", [["", s.maxFlows6]]);
+  metric("ipmasq_ipv6_table_full_drops_total", "counter", "New IPv6 flows refused because the table was full.", [
+    ["", s.table6FullDrops],
+  ]);
   metric(
     "ipmasq_worker_packets_total",
     "counter",

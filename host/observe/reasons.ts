@@ -21,4 +21,6 @@ export const REASON_NAMES: string[] = [
   "martian",
   "no_wan",
   "host_limit",
+  "link_scope",
+  "routing_header_0",
 ];

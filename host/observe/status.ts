@@ -64,6 +64,9 @@ export interface GatewayStatus extends NetworkStatus {
   connections: number;
   maxConns: number;
   tableFullDrops: number;
+  flows6: number; // IPv6 flows (routed, RFC 6092 simple security)
+  maxFlows6: number;
+  table6FullDrops: number;
   maxConnsPerHost: number;
   hostLimitDrops: number;
   workersReading: number;
@@ -134,6 +137,9 @@ export function statusOf(g: GatewayState): GatewayStatus {
     connections: table.live,
     maxConns: g.options.maxConns,
     tableFullDrops: table.fullDrops,
+    flows6: table.v6.live,
+    maxFlows6: table.v6.max,
+    table6FullDrops: table.v6.fullDrops,
     maxConnsPerHost: table.hostLimit,
     hostLimitDrops: table.hostLimitDrops,
     workersReading: workersReading(table.memory, table.map),

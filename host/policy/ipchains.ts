@@ -3,6 +3,7 @@
 // raises ConfigError with file:line:column and a reason; callers apply a whole file to a copy, so
 // nothing is applied unless every line is right.
 import { parsePrefix, parseAddr, type Prefix } from "../net/addr";
+import { parsePrefix6, type Prefix6 } from "../net/addr6";
 import {
   type Policy,
   type Rule,
@@ -134,14 +135,23 @@ function parseAddrMatch(c: Cursor, negate: boolean, icmp: boolean): AddrMatch {
     negate = !negate;
     t = c.need("address");
   }
-  let prefix: Prefix;
+  let prefix: Prefix = { addr: 0, bits: 0 };
+  let prefix6: Prefix6 | undefined; // an IPv6 address or prefix: the rule is for IPv6 packets only
   try {
-    prefix = t.text === "0/0" || t.text === "any" ? { addr: 0, bits: 0 } : parsePrefix(t.text);
+    if (t.text.includes(":")) prefix6 = parsePrefix6(t.text);
+    else if (t.text !== "0/0" && t.text !== "any") prefix = parsePrefix(t.text);
   } catch (e) {
     c.fail(t, (e as Error).message);
   }
   const ports = parsePortSpec(c, icmp);
-  return { prefix, negate, portMin: ports?.min ?? 0, portMax: ports?.max ?? 65535, portNegate: ports?.negate ?? false };
+  return {
+    prefix,
+    ...(prefix6 ? { prefix6 } : {}),
+    negate,
+    portMin: ports?.min ?? 0,
+    portMax: ports?.max ?? 65535,
+    portNegate: ports?.negate ?? false,
+  };
 }
 
 // A rule specification: everything after "-A chain".

@@ -3,8 +3,11 @@ import { protoName, PROTO_ALL } from "../net/protocols";
 import type { Policy, Rule, AddrMatch } from "./rules";
 import type { SharedPolicy } from "./shared-policy";
 import { formatAddr, formatPrefix } from "../net/addr";
+import { formatAddr6, formatPrefix6 } from "../net/addr6";
 
 function addr(m: AddrMatch | undefined, numeric: boolean): string {
+  if (m?.prefix6)
+    return `${m.negate ? "!" : ""}${m.prefix6.bits === 128 ? formatAddr6(Uint8Array.from(m.prefix6.bytes)) : formatPrefix6(m.prefix6)}`;
   if (!m || m.prefix.bits === 0) return `${m?.negate ? "!" : ""}${numeric ? "0.0.0.0/0" : "anywhere"}`;
   return `${m.negate ? "!" : ""}${m.prefix.bits === 32 ? formatAddr(m.prefix.addr) : formatPrefix(m.prefix)}`;
 }

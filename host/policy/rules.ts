@@ -3,6 +3,7 @@
 // chain's end applies its policy), plus the port forwards of ipmasqadm.
 // Evaluation is per new flow, never per packet: established flows ride the connection table.
 import { type Prefix, inPrefix } from "../net/addr";
+import { type Prefix6, inPrefix6 } from "../net/addr6";
 import { PROTO_ALL } from "../net/protocols";
 import * as L from "../../assembly/layout";
 import type { UpnpRule } from "./upnp-rules";
@@ -13,7 +14,8 @@ export const POLICY_TARGETS = ["ACCEPT", "DENY", "REJECT"] as const;
 export const SPECIAL_TARGETS = ["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT", "RETURN"] as const;
 
 export interface AddrMatch {
-  prefix: Prefix;
+  prefix: Prefix; // 0.0.0.0/0 when prefix6 is set
+  prefix6?: Prefix6; // an IPv6 address or prefix: the rule is for IPv6 packets only
   negate: boolean;
   portMin: number;
   portMax: number;
@@ -82,11 +84,21 @@ export interface PacketKey {
   fragment: boolean;
   icmpType: number;
   iface: string;
+  src6?: Uint8Array; // an IPv6 packet's addresses (src and dst are 0 then); proto ICMP stands for ICMPv6
+  dst6?: Uint8Array;
 }
 
-function addrMatches(m: AddrMatch | undefined, addr: number, port: number, k: PacketKey): boolean {
+// Is the packet's address in the match's network? An IPv6 prefix matches IPv6 packets only, an
+// IPv4 prefix IPv4 packets only; "anywhere" (0/0) both families.
+function addrIn(m: AddrMatch, addr: number, addr6: Uint8Array | undefined): boolean {
+  if (m.prefix6) return addr6 !== undefined && inPrefix6(addr6, m.prefix6) !== m.negate;
+  if (addr6 !== undefined) return m.prefix.bits === 0 && !m.negate;
+  return inPrefix(addr, m.prefix) !== m.negate;
+}
+
+function addrMatches(m: AddrMatch | undefined, addr: number | Uint8Array, port: number, k: PacketKey): boolean {
   if (!m) return true;
-  if (inPrefix(addr, m.prefix) === m.negate) return false;
+  if (typeof addr === "number" ? !addrIn(m, addr, undefined) : !addrIn(m, 0, addr)) return false;
   if (m.portMin === 0 && m.portMax === 65535) return true;
   if (k.fragment) return false; // no ports in a later fragment
   // ipchains: for ICMP the "port" of -s is the ICMP type (the -d code is not matched here)
@@ -97,10 +109,10 @@ function addrMatches(m: AddrMatch | undefined, addr: number, port: number, k: Pa
 
 export function ruleMatches(r: Rule, k: PacketKey): boolean {
   if (r.proto !== PROTO_ALL && (r.proto === k.proto) === r.protoNegate) return false;
-  if (!addrMatches(r.src, k.src, k.sport, k)) return false;
+  if (!addrMatches(r.src, k.src6 ?? k.src, k.sport, k)) return false;
   if (r.dst && k.proto === L.PROTO_ICMP) {
-    if (inPrefix(k.dst, r.dst.prefix) === r.dst.negate) return false;
-  } else if (!addrMatches(r.dst, k.dst, k.dport, k)) return false;
+    if (!addrIn(r.dst, k.dst, k.dst6)) return false;
+  } else if (!addrMatches(r.dst, k.dst6 ?? k.dst, k.dport, k)) return false;
   if (r.iface) {
     const hit = r.iface.wildcard ? k.iface.startsWith(r.iface.name) : k.iface === r.iface.name;
     if (hit === r.iface.negate) return false;
@@ -112,6 +124,7 @@ export function ruleMatches(r: Rule, k: PacketKey): boolean {
 
 export interface Decision {
   verdict: Verdict;
+  byPolicy: boolean; // no rule decided: the chain's policy did
   redirectPort: number;
   counter: number;
   log: boolean;
@@ -142,6 +155,7 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
       }
       return {
         verdict: r.target as Verdict,
+        byPolicy: false,
         redirectPort: r.redirectPort,
         counter: r.counter,
         log: r.log,
@@ -154,6 +168,7 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
       const c = p.chains[chain];
       return {
         verdict: c.policy ?? "ACCEPT",
+        byPolicy: true,
         redirectPort: 0,
         counter: c.policyCounter,
         log: false,
@@ -164,6 +179,7 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
   const c = p.chains[chain];
   return {
     verdict: c.policy ?? "ACCEPT",
+    byPolicy: true,
     redirectPort: 0,
     counter: c.policyCounter,
     log: false,
@@ -175,7 +191,8 @@ export function evaluate(p: Policy, chain: (typeof BUILTIN_CHAINS)[number], k: P
 export function masqSources(p: Policy): Prefix[] {
   const out: Prefix[] = [];
   for (const c of Object.values(p.chains)) {
-    for (const r of c.rules) if (r.target === "MASQ" && r.src && !r.src.negate) out.push(r.src.prefix);
+    for (const r of c.rules)
+      if (r.target === "MASQ" && r.src && !r.src.negate && !r.src.prefix6) out.push(r.src.prefix);
   }
   return out;
 }

@@ -8,6 +8,8 @@
 //   entries          maxConns * E_SIZE                      conntrack.ts (writes), cores (read)
 //   4 indexes        indexSlots * 4 bytes each              conntrack.ts (writes), cores (read)
 //   port table       3 protocols * 65536 * P_SIZE           conntrack.ts
+//   IPv6 entries     maxFlows6 * F6_SIZE                    host/table/flows6.ts (writes), cores (read)
+//   IPv6 index       index6Slots * 4 bytes                  flows6.ts (writes), cores (read)
 //   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
 //   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
 //   network view     NETWORK_AREA_SIZE                      host/net/network-view.ts
@@ -57,6 +59,10 @@ export interface MemoryMap {
   mapIndex: number;
   remoteIndex: number; // (lan end, remote address) -> entry: address-dependent filtering
   ports: number;
+  maxFlows6: number; // IPv6 flows: half as many as IPv4 ones, or what fits
+  index6Slots: number;
+  entries6: number;
+  index6: number;
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   alg: number; // application helper state (host/table/alg-state.ts)
   network: number; // the network view (host/net/network-view.ts)
@@ -73,6 +79,21 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
     throw new Error(`workers must be 1..64, got ${workers}`);
   if (!Number.isInteger(maxConns) || maxConns < 16 || maxConns > 4_000_000)
     throw new Error(`max-conns must be 16..4000000, got ${maxConns}`);
+  // IPv6 flows: half as many as IPv4 ones, fewer if that is what still fits beside a large
+  // IPv4 table and many workers (every size that fitted before IPv6 still does).
+  const wanted = Math.max(16, Math.floor(maxConns / 2));
+  let m = layout(workers, maxConns, 16);
+  if (m.pages > L.MEMORY_MAX_PAGES)
+    throw new Error(
+      `--max-conns ${maxConns} with ${workers} workers needs ${m.pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`,
+    );
+  const spare = L.MEMORY_MAX_PAGES * L.WASM_PAGE - m.end - 256;
+  const perFlow6 = L.F6_SIZE + 1.4 * 4;
+  m = layout(workers, maxConns, Math.min(wanted, 16 + Math.floor(spare / perFlow6)));
+  return m;
+}
+
+function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap {
   // Linear probing stays short at 5/7 load (about 2 probes to find a key, 7 to miss one), and
   // a 64-byte entry (one cache line) with four 4-byte indexes costs 86.4 bytes.
   const indexSlots = Math.ceil(maxConns * 1.4);
@@ -83,17 +104,17 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
   const mapIndex = wanIndex + indexSlots * 4;
   const remoteIndex = mapIndex + indexSlots * 4;
   const ports = remoteIndex + indexSlots * 4;
-  const policy = ports + 3 * 65536 * L.P_SIZE;
+  // an 80-byte IPv6 entry with its index slot: 85.6 bytes
+  const index6Slots = Math.ceil(maxFlows6 * 1.4);
+  const entries6 = align(ports + 3 * 65536 * L.P_SIZE, 64);
+  const index6 = align(entries6 + maxFlows6 * L.F6_SIZE, 64);
+  const policy = index6 + index6Slots * 4;
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
   const hosts = align(network + NETWORK_AREA_SIZE, 64);
   const events = align(hosts + HOST_AREA_SIZE, 64);
   const end = events + EVENT_AREA_SIZE;
   const pages = Math.ceil(end / L.WASM_PAGE);
-  if (pages > L.MEMORY_MAX_PAGES)
-    throw new Error(
-      `--max-conns ${maxConns} with ${workers} workers needs ${pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`,
-    );
   return {
     workers,
     maxConns,
@@ -105,6 +126,10 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
     mapIndex,
     remoteIndex,
     ports,
+    maxFlows6,
+    index6Slots,
+    entries6,
+    index6,
     policy,
     alg,
     network,

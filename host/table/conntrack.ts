@@ -7,6 +7,7 @@ import type { MemoryMap } from "../shm/memory-map";
 import { hash5, homeSlot } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
 import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
+import { Flows6 } from "./flows6";
 
 export interface Flow {
   index: number;
@@ -68,6 +69,7 @@ export class ConnTable {
   readonly t: number;
   readonly hosts: HostTotals;
   readonly events: FlowEventRing;
+  readonly v6: Flows6; // the IPv6 flows: a region of their own, under the same lock and clock
   quiet = false; // no events (a graceful restart puts flows back; they are not new)
   private readonly exhaustedAt = new Map<number, number>(); // port range (proto, min) -> T_NOW it was found full
 
@@ -81,6 +83,7 @@ export class ConnTable {
     this.t = map.tableBase;
     this.hosts = new HostTotals(memory, map.hosts);
     this.events = new FlowEventRing(memory, map.events);
+    this.v6 = new Flows6(this);
   }
 
   private u32(off: number): number {
@@ -108,6 +111,7 @@ export class ConnTable {
     this.setU32(L.T_PORT_MAX, opts.portMax);
     this.setU32(L.T_MSS_CLAMP, opts.mssClamp);
     this.setTimeouts(opts.timeouts);
+    this.v6.init();
   }
 
   // Entries below this one have been used; the rest are zero.
@@ -612,10 +616,10 @@ export class ConnTable {
     return this.u32(established ? L.T_TIMEOUT_TCP_EST : L.T_TIMEOUT_TCP_TRANS);
   }
 
-  // Removes every flow idle past its timeout; returns how many.
+  // Removes every flow (both families) idle past its timeout; returns how many.
   sweep(): number {
     const now = this.now;
-    let removed = 0;
+    let removed = this.v6.sweep();
     for (let i = 0, n = this.used; i < n; i++) {
       if (!this.isLive(i)) continue;
       const e = this.entry(i);
@@ -638,7 +642,8 @@ export class ConnTable {
 
   // `ipmasq flush [ADDR]`: every flow, or a LAN host's, forgotten; their packets meet no entry.
   flush(lanAddr?: number): number {
-    return this.removeWhere((f) => lanAddr === undefined || f.lanAddr === lanAddr, "flush");
+    const v6 = lanAddr === undefined ? this.v6.flush() : 0;
+    return v6 + this.removeWhere((f) => lanAddr === undefined || f.lanAddr === lanAddr, "flush");
   }
 
   private removeWhere(match: (f: Flow) => boolean, why: EndReason): number {

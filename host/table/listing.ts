@@ -1,6 +1,7 @@
 // The connection table as people read it (`ipmasq conns`, the demo) and as JSON.
 import { protoName } from "../net/protocols";
 import type { Flow, ConnTable } from "./conntrack";
+import type { Flow6 } from "./flows6";
 import { formatAddr } from "../net/addr";
 import type { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
@@ -38,6 +39,30 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
     bytesOut: f.bytesOut,
     bytesIn: f.bytesIn,
   };
+}
+
+// An IPv6 flow: routed, so it has no public end of its own ("-"); addresses in brackets.
+export function flow6Json(t: ConnTable, f: Flow6): FlowJson {
+  const ep = (a: string, p: number): string => (f.proto === L.PROTO_ICMPV6 ? `[${a}]#${p}` : `[${a}]:${p}`);
+  return {
+    proto: f.proto === L.PROTO_ICMPV6 ? "ICMPV6" : protoName(f.proto).toUpperCase(),
+    state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
+    lan: ep(f.lanAddr, f.lanPort),
+    remote: f.proto === L.PROTO_ICMPV6 ? f.remoteAddr : ep(f.remoteAddr, f.remotePort),
+    public: "-",
+    expiresIn: Math.max(
+      0,
+      t.timeoutOf(f.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : f.proto, f.tcpState) - (t.now - f.lastSeen),
+    ),
+    bytesOut: f.bytesOut,
+    bytesIn: f.bytesIn,
+  };
+}
+
+// Every flow of both families, IPv4 first, as rows.
+export function* flowRows(t: ConnTable): Generator<FlowJson> {
+  for (const f of t.flows()) yield flowJson(t, f);
+  for (const f of t.v6.flows()) yield flow6Json(t, f);
 }
 
 // Rows under a heading, each column as wide as its widest cell.

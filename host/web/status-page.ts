@@ -16,7 +16,7 @@ import { readSecret } from "../state/private-files";
 import { parseListen } from "../observe/metrics";
 import { type HostAccounting, HOST_SORTS, type HostSort } from "../observe/host-accounting";
 import type { Throughput } from "../observe/throughput";
-import { flowJson, type FlowJson } from "../table/listing";
+import { flowRows, type FlowJson } from "../table/listing";
 import type { ConnTable } from "../table/conntrack";
 import type { GatewayStatus } from "../observe/status";
 import { parseAddr, formatAddr } from "../net/addr";
@@ -87,7 +87,7 @@ export function connRows(table: ConnTable, mappings: FlowJson[], filter: string)
   const want = filter.toLowerCase();
   const all = function* (): Generator<FlowJson> {
     yield* mappings;
-    for (const f of table.flows()) yield flowJson(table, f);
+    yield* flowRows(table);
   };
   for (const r of all()) {
     if (want && !`${r.proto} ${r.state} ${r.lan} ${r.remote} ${r.public}`.toLowerCase().includes(want)) continue;

@@ -23,11 +23,10 @@ import { routeDev } from "../net/routes";
 import { checkSource, type SpoofCheck } from "./reverse-path";
 import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
-export const A_FORWARD = 0; // translated: write it
-export const A_DROP = 1;
-export const A_PASS = 2; // not ours to translate: hand back to the kernel unchanged (TTL restored)
-export const A_REPLY = 3; // the slot now holds an ICMP error to send instead
-export const A_HELD = 4; // a fragment kept for reassembly: nothing to write yet
+import { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD } from "./actions";
+import { SlowPath6 } from "./slow-path6";
+
+export { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD };
 
 // Filtering of inbound packets to a mapped public port (RFC 4787 REQ-8): endpoint-independent
 // lets anyone in, address-dependent only hosts the LAN end has sent to.
@@ -49,6 +48,7 @@ export class SlowPath {
   private readonly frags = new Reassembler();
   private readonly alg: AlgState;
   private readonly ftp: FtpHelper;
+  private readonly v6: SlowPath6;
 
   private net!: NetworkView;
   private own = new Set<number>(); // the gateway's addresses
@@ -68,6 +68,7 @@ export class SlowPath {
     this.dv = new DataView(memory.buffer);
     this.alg = new AlgState(table, table.map.alg);
     this.ftp = new FtpHelper(core, table, this.alg, memory, network.publicAddr);
+    this.v6 = new SlowPath6(core, table.v6, this.u8, this.dv, shared, stats);
     this.network = network;
   }
 
@@ -75,6 +76,7 @@ export class SlowPath {
     this.net = v;
     this.own = new Set(v.addrs.map((a) => a.addr));
     this.ftp.publicAddr = v.publicAddr;
+    this.v6.network = v;
   }
 
   // The gateway's address on an interface (the source of the ICMP errors it sends there).
@@ -109,6 +111,12 @@ export class SlowPath {
   handle(vnet: number, n: number, fastReason: number, ingress: IngressView): number {
     this.length = n;
     this.ingress = ingress;
+    if (this.u8[vnet + L.VNET_HDR_LEN] >> 4 === 6) {
+      const a = this.v6.handle(vnet, n, fastReason, ingress, this.policy);
+      this.reason = this.v6.reason;
+      this.length = this.v6.length;
+      return a;
+    }
     if (fastReason === L.R_FRAGMENT) return this.fragment(vnet, n);
     if (fastReason === L.R_ALG) {
       this.length = this.ftp.process(vnet, n);

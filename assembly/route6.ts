@@ -1,0 +1,143 @@
+// The IPv6 fast path: routed, not translated (RFC 6092 simple security). A packet of a known
+// flow is forwarded with its hop limit given back (the kernel takes one on the way into the TUN
+// and one on the way out: the gateway counts as one hop); its ICMPv6 errors pass if they are
+// about a known flow (RFC 4890). Anything else goes to the slow path, which decides by policy.
+import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
+import { lookup6, entry6Address } from "./table6";
+import { sum } from "./checksum";
+import { l4HeaderOk, l4HeaderLength } from "./l4";
+import { drop, slow, forward } from "./verdict";
+import { count } from "./counters";
+import { segments, trackTcp, touch, account } from "./flow";
+import {
+  IPV6_HOP_LIMIT, IPV6_SRC, IPV6_DST, IPV6_HEADER, TCP_SRC_PORT, TCP_DST_PORT, TCP_FLAGS, TCP_CHECKSUM,
+  UDP_CHECKSUM, ICMP_TYPE, ICMP_ID, ICMP_HEADER, ICMPV6_ECHO_REQUEST, ICMPV6_ECHO_REPLY, ICMPV6_ERROR_MAX,
+  ICMPV6_ROUTER_SOLICIT, ICMPV6_REDIRECT,
+} from "./wire";
+import {
+  R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE,
+  VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM, VNET_GSO_NONE,
+  VNET_GSO_TCPV6, VNET_GSO_UDP_L4, VNET_GSO_ECN, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, IN_WAN,
+  F6_STATE, F6_LAST_SEEN, F6_BYTES_OUT, F6_BYTES_IN, F6_PKTS_OUT, F6_PKTS_IN,
+} from "./layout";
+
+// Offload metadata must describe this packet (as vnetOk for IPv4).
+function vnetOk6(vnet: usize, l4At: i32, proto: i32): bool {
+  const gso = <u32>load<u8>(vnet + VN_GSO_TYPE) & ~VNET_GSO_ECN;
+  if (gso != VNET_GSO_NONE) {
+    if (gso == VNET_GSO_TCPV6) { if (proto != PROTO_TCP) return false; }
+    else if (gso == VNET_GSO_UDP_L4) { if (proto != PROTO_UDP) return false; }
+    else return false;
+  }
+  if ((<u32>load<u8>(vnet + VN_FLAGS) & VNET_F_NEEDS_CSUM) != 0) {
+    if (<i32>load<u16>(vnet + VN_CSUM_START) != l4At) return false;
+    const off = <i32>load<u16>(vnet + VN_CSUM_OFFSET);
+    if (proto == PROTO_TCP) return off == TCP_CHECKSUM;
+    if (proto == PROTO_UDP) return off == UDP_CHECKSUM;
+    return false;
+  }
+  return true;
+}
+
+// The ICMPv6 checksum covers a pseudo-header (RFC 4443 2.3, RFC 8200 8.1): both addresses, the
+// message's length and next header 58, summed in memory order as checksum.ts does.
+function icmp6ChecksumOk(ip: usize, icmp: usize, len: i32): bool {
+  const pseudo = sum(ip + IPV6_SRC, 32, <u32>bswap<u16>(<u16>len) + <u32>bswap<u16>(<u16>PROTO_ICMPV6));
+  return sum(icmp, len, pseudo) == 0xffff;
+}
+
+// The hop limit the kernel will take again on the way out (validate6 saw it above 0); 255 stays
+// (the kernel took one on the way in: only a packet written by hand arrives so).
+@inline function giveHopBack(ip: usize): void {
+  const hop = load<u8>(ip + IPV6_HOP_LIMIT);
+  if (hop != 255) store<u8>(ip + IPV6_HOP_LIMIT, hop + 1);
+}
+
+// The packet's ports as a flow sees them (ICMPv6 echo: the identifier at the asker's end), or
+// false when it has none the fast path knows.
+let sport: u32 = 0, dport: u32 = 0;
+function ports(l4: usize, proto: i32): bool {
+  if (proto == PROTO_ICMPV6) {
+    const type = <u32>load<u8>(l4 + ICMP_TYPE);
+    const id = <u32>bswap<u16>(load<u16>(l4 + ICMP_ID));
+    if (type == ICMPV6_ECHO_REQUEST) { sport = id; dport = 0; return true; }
+    if (type == ICMPV6_ECHO_REPLY) { sport = 0; dport = id; return true; }
+    return false;
+  }
+  sport = <u32>bswap<u16>(load<u16>(l4 + TCP_SRC_PORT));
+  dport = <u32>bswap<u16>(load<u16>(l4 + TCP_DST_PORT));
+  return true;
+}
+
+// One IPv6 packet of `len` bytes (after the virtio header at `vnet`), from `ingress`.
+export function route6(vnet: usize, len: i32, ingress: u32): u32 {
+  const ip = vnet + VNET_HDR_LEN;
+  let r = validate6(ip, len, true);
+  if (r != R_NONE) return drop(r);
+  r = scope6(ip);
+  if (r != R_NONE) return drop(r);
+  const total = IPV6_HEADER + payloadLength(ip);
+  r = walk6(ip, total);
+  if (r == R_FRAGMENT || r == R_UNSUPPORTED) return slow(r);
+  if (r != R_NONE) return drop(r); // a chain cut short, a routing header of type 0
+  const at = upperOffset(), proto = upperProtocol();
+  const l4 = ip + <usize>at;
+  const l4len = total - at;
+  if (proto != PROTO_TCP && proto != PROTO_UDP && proto != PROTO_ICMPV6) return slow(R_UNSUPPORTED);
+  if (proto == PROTO_ICMPV6) {
+    if (l4len < ICMP_HEADER) return drop(R_BAD_L4_HEADER);
+    const type = <i32>load<u8>(l4 + ICMP_TYPE);
+    if (type <= ICMPV6_ERROR_MAX) return icmp6Error(ip, l4, l4len, ingress);
+    if (type >= ICMPV6_ROUTER_SOLICIT && type <= ICMPV6_REDIRECT) return drop(R_LINK_SCOPE);
+  } else if (!l4HeaderOk(l4, l4len, proto)) return drop(R_BAD_L4_HEADER);
+  if (!vnetOk6(vnet, at, proto)) return drop(R_BAD_VNET_HDR);
+  if (!ports(l4, proto)) return slow(R_UNSUPPORTED);
+
+  // From the WAN the LAN end is the destination; from inside, the source (or, for a flow
+  // between two inside networks, the destination of its replies).
+  const src = ip + IPV6_SRC, dst = ip + IPV6_DST;
+  let outbound = ingress != IN_WAN;
+  let idx = outbound ? lookup6(<u32>proto, src, sport, dst, dport) : lookup6(<u32>proto, dst, dport, src, sport);
+  if (idx < 0 && outbound) {
+    idx = lookup6(<u32>proto, dst, dport, src, sport);
+    outbound = false;
+  }
+  if (idx < 0) return slow(R_NO_MAPPING);
+  const e = entry6Address(<u32>idx);
+  const segs = proto == PROTO_ICMPV6 ? 1 : segments(vnet, l4, l4len, proto);
+  let bytes = <f64>total;
+  if (segs > 1) bytes += <f64>((segs - 1) * (at + l4HeaderLength(l4, proto)));
+  if (proto == PROTO_TCP) trackTcp(e + F6_STATE, <u32>load<u8>(l4 + TCP_FLAGS), outbound);
+  touch(e + F6_LAST_SEEN);
+  if (outbound) account(e, F6_BYTES_OUT, F6_PKTS_OUT, segs, bytes);
+  else account(e, F6_BYTES_IN, F6_PKTS_IN, segs, bytes);
+  count(outbound, segs, bytes);
+  giveHopBack(ip);
+  return forward(idx);
+}
+
+// An ICMPv6 error passes when it is about a known flow: the packet embedded in it is one the
+// flow sent, addressed back to its sender. Those that match no flow are dropped (RFC 6092 REC-10).
+function icmp6Error(ip: usize, l4: usize, l4len: i32, ingress: u32): u32 {
+  if (!icmp6ChecksumOk(ip, l4, l4len)) return drop(R_BAD_ICMP);
+  const emb = l4 + ICMP_HEADER;
+  const avail = l4len - ICMP_HEADER;
+  if (validate6(emb, avail, false) != R_NONE) return drop(R_BAD_ICMP);
+  if (walk6(emb, avail) != R_NONE) return drop(R_NO_MAPPING); // no ports to match a flow by
+  const eproto = upperProtocol(), el4 = emb + <usize>upperOffset();
+  if (upperOffset() + 8 > avail) return drop(R_BAD_ICMP);
+  if (eproto != PROTO_TCP && eproto != PROTO_UDP && eproto != PROTO_ICMPV6) return drop(R_NO_MAPPING);
+  if (!ports(el4, eproto)) return drop(R_NO_MAPPING); // about an error: never answered (RFC 4443 2.4)
+  const esrc = emb + IPV6_SRC, edst = emb + IPV6_DST;
+  // The error goes back to the embedded packet's sender.
+  const back = load<u64>(ip + IPV6_DST) == load<u64>(esrc) && load<u64>(ip + IPV6_DST + 8) == load<u64>(esrc + 8);
+  if (!back) return drop(R_NO_MAPPING);
+  // From the WAN it is about a packet the LAN end sent; from inside, about one it received.
+  const fromWan = ingress == IN_WAN;
+  const idx = fromWan ? lookup6(<u32>eproto, esrc, sport, edst, dport) : lookup6(<u32>eproto, edst, dport, esrc, sport);
+  if (idx < 0) return drop(R_NO_MAPPING);
+  const bytes = <f64>(IPV6_HEADER + payloadLength(ip));
+  count(!fromWan, 1, bytes);
+  giveHopBack(ip);
+  return forward(idx);
+}

@@ -1,0 +1,318 @@
+// The IPv6 flow table's writer side: insert, remove, expiry and listing over the region that
+// assembly/layout.ts describes (T6_*, F6_*). IPv6 is routed, not translated: an entry is the
+// state of a flow the policy let through (its LAN end, its far end, TCP facts, counters), which
+// the cores find by one key whichever way a packet goes. It shares the IPv4 table's lock, clock
+// and timeouts (conntrack.ts).
+import * as L from "../../assembly/layout";
+import type { MemoryMap } from "../shm/memory-map";
+import { homeSlot } from "../core-ts/table";
+import { formatAddr6 } from "../net/addr6";
+
+export interface Flow6 {
+  index: number;
+  proto: number;
+  lanAddr: string; // RFC 5952 text
+  lanPort: number;
+  remoteAddr: string;
+  remotePort: number;
+  tcpState: number;
+  fixed: boolean; // opened from the WAN side by a rule
+  lastSeen: number;
+  created: number;
+  bytesOut: number;
+  bytesIn: number;
+  pktsOut: number;
+  pktsIn: number;
+}
+
+const mix = (h: number, w: number, k: number): number => {
+  h = Math.imul(h ^ w, k) >>> 0;
+  return (h ^ (h >>> 15)) >>> 0;
+};
+
+// assembly/table6.ts's hash6, over addresses given as 16 bytes.
+export function hash6Of(
+  proto: number,
+  lan: Uint8Array,
+  lanPort: number,
+  remote: Uint8Array,
+  remotePort: number,
+  seed: number,
+): number {
+  const w = (a: Uint8Array, i: number): number => (a[i] | (a[i + 1] << 8) | (a[i + 2] << 16) | (a[i + 3] << 24)) >>> 0;
+  let h = ((L.H_FLOW6 + proto) ^ seed) >>> 0;
+  h = mix(h, w(lan, 0), 0x85ebca6b);
+  h = mix(h, w(lan, 4), 0xc2b2ae35);
+  h = mix(h, w(lan, 8), 0x85ebca6b);
+  h = mix(h, w(lan, 12), 0xc2b2ae35);
+  h = mix(h, w(remote, 0), 0x85ebca6b);
+  h = mix(h, w(remote, 4), 0xc2b2ae35);
+  h = mix(h, w(remote, 8), 0x85ebca6b);
+  h = mix(h, w(remote, 12), 0xc2b2ae35);
+  h = mix(h, ((lanPort << 16) | remotePort) >>> 0, 0x85ebca6b);
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+// What the IPv6 table shares with the IPv4 one (conntrack.ts's ConnTable): the memory, the
+// writers' lock, the clock and the timeouts.
+export interface TableShared {
+  readonly dv: DataView;
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly t: number;
+  readonly map: MemoryMap;
+  readonly now: number;
+  locked<T>(fn: () => T): T;
+  timeoutOf(proto: number, tcpState: number): number;
+}
+
+export class Flows6 {
+  private readonly dv: DataView;
+  private readonly u8: Uint8Array;
+  private readonly i32: Int32Array;
+  private readonly t: number;
+  private readonly map: MemoryMap;
+
+  constructor(private readonly table: TableShared) {
+    this.dv = table.dv;
+    this.u8 = table.u8;
+    this.i32 = table.i32;
+    this.t = table.t;
+    this.map = table.map;
+  }
+
+  private u32(off: number): number {
+    return this.dv.getUint32(this.t + off, true);
+  }
+  private setU32(off: number, v: number): void {
+    this.dv.setUint32(this.t + off, v, true);
+  }
+
+  // The header fields of the region (ConnTable.init calls this on a fresh table).
+  init(): void {
+    const m = this.map;
+    this.setU32(L.T6_MAX_FLOWS, m.maxFlows6);
+    this.setU32(L.T6_INDEX_SLOTS, m.index6Slots);
+    this.setU32(L.T6_ENTRIES, m.entries6);
+    this.setU32(L.T6_INDEX, m.index6);
+  }
+
+  get max(): number {
+    return this.u32(L.T6_MAX_FLOWS);
+  }
+  get live(): number {
+    return this.u32(L.T6_LIVE);
+  }
+  get fullDrops(): number {
+    return this.u32(L.T6_FULL_DROPS);
+  }
+  private get used(): number {
+    return this.u32(L.T6_UNUSED);
+  }
+
+  entry(i: number): number {
+    return this.map.entries6 + i * L.F6_SIZE;
+  }
+
+  isLive(i: number): boolean {
+    return Atomics.load(this.u8, this.entry(i) + L.F6_PROTO) !== 0;
+  }
+
+  private slots(): number {
+    return this.map.index6Slots;
+  }
+
+  private sameKey(
+    i: number,
+    proto: number,
+    lan: Uint8Array,
+    lanPort: number,
+    remote: Uint8Array,
+    remotePort: number,
+  ): boolean {
+    const e = this.entry(i);
+    if (this.u8[e + L.F6_PROTO] !== proto) return false;
+    if (this.dv.getUint16(e + L.F6_LAN_PORT, true) !== lanPort) return false;
+    if (this.dv.getUint16(e + L.F6_REMOTE_PORT, true) !== remotePort) return false;
+    for (let k = 0; k < 16; k++) {
+      if (this.u8[e + L.F6_LAN_ADDR + k] !== lan[k] || this.u8[e + L.F6_REMOTE_ADDR + k] !== remote[k]) return false;
+    }
+    return true;
+  }
+
+  // The entry of a flow by its key, or -1 (the same walk as the cores').
+  private findLocked(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
+    const base = this.map.index6 >> 2;
+    let i = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), this.slots());
+    for (let n = 0; n < this.slots(); n++) {
+      const slot = Atomics.load(this.i32, base + i);
+      if (slot === L.IDX_EMPTY) return -1;
+      if (slot !== L.IDX_TOMBSTONE && this.sameKey(slot - 1, proto, lan, lanPort, remote, remotePort)) return slot - 1;
+      i = i + 1 === this.slots() ? 0 : i + 1;
+    }
+    return -1;
+  }
+
+  find(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
+    return this.table.locked(() => this.findLocked(proto, lan, lanPort, remote, remotePort));
+  }
+
+  // The entry the next flow goes into, or -1: a never-used one, then the oldest freed one once
+  // it has rested 2 s (a reader that found it just before it was freed is done by then).
+  private nextFree(now: number): number {
+    if (this.used < this.map.maxFlows6) return this.used;
+    const head = this.u32(L.T6_FREE_HEAD);
+    if (head === 0) return -1;
+    const freedAt = this.dv.getUint32(this.entry(head - 1) + L.F6_LAST_SEEN, true);
+    return freedAt === 0 || now - freedAt >= 2 ? head - 1 : -1;
+  }
+
+  // Makes the flow lan:lanPort <-> remote:remotePort (or finds it). `state`: TS_* bits | ES_FIXED.
+  // Returns the entry, or -1 when the table is full (counted).
+  create(
+    proto: number,
+    lan: Uint8Array,
+    lanPort: number,
+    remote: Uint8Array,
+    remotePort: number,
+    state: number,
+  ): number {
+    return this.table.locked(() => {
+      const existing = this.findLocked(proto, lan, lanPort, remote, remotePort);
+      if (existing >= 0) return existing;
+      const now = this.table.now;
+      const i = this.nextFree(now);
+      if (i < 0) {
+        this.setU32(L.T6_FULL_DROPS, this.fullDrops + 1);
+        return -1;
+      }
+      const e = this.entry(i);
+      if (i === this.used) this.setU32(L.T6_UNUSED, i + 1);
+      else {
+        const next = this.dv.getUint32(e + L.F6_NEXT_FREE, true);
+        this.setU32(L.T6_FREE_HEAD, next);
+        if (next === 0) this.setU32(L.T6_FREE_TAIL, 0);
+      }
+      this.u8.set(lan, e + L.F6_LAN_ADDR);
+      this.u8.set(remote, e + L.F6_REMOTE_ADDR);
+      this.dv.setUint16(e + L.F6_LAN_PORT, lanPort, true);
+      this.dv.setUint16(e + L.F6_REMOTE_PORT, remotePort, true);
+      this.u8[e + L.F6_STATE] = state;
+      this.dv.setUint32(e + L.F6_LAST_SEEN, now, true);
+      this.dv.setUint32(e + L.F6_CREATED, now, true);
+      for (const at of [L.F6_BYTES_OUT, L.F6_BYTES_IN, L.F6_PKTS_OUT, L.F6_PKTS_IN])
+        this.dv.setFloat64(e + at, 0, true);
+      Atomics.store(this.u8, e + L.F6_PROTO, proto); // a protocol makes the entry live
+      // the index slot last: lock-free readers see only complete entries
+      const base = this.map.index6 >> 2;
+      let s = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), this.slots());
+      for (;;) {
+        const v = Atomics.load(this.i32, base + s);
+        if (v === L.IDX_EMPTY || v === L.IDX_TOMBSTONE) {
+          Atomics.store(this.i32, base + s, i + 1);
+          break;
+        }
+        s = s + 1 === this.slots() ? 0 : s + 1;
+      }
+      this.setU32(L.T6_LIVE, this.live + 1);
+      return i;
+    });
+  }
+
+  remove(i: number): void {
+    this.table.locked(() => this.removeLocked(i));
+  }
+
+  private removeLocked(i: number): void {
+    if (!this.isLive(i)) return;
+    const e = this.entry(i);
+    const proto = this.u8[e + L.F6_PROTO];
+    const lan = this.u8.slice(e + L.F6_LAN_ADDR, e + L.F6_LAN_ADDR + 16);
+    const remote = this.u8.slice(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16);
+    const lanPort = this.dv.getUint16(e + L.F6_LAN_PORT, true);
+    const remotePort = this.dv.getUint16(e + L.F6_REMOTE_PORT, true);
+    const base = this.map.index6 >> 2;
+    const n = this.slots();
+    let s = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), n);
+    for (let k = 0; k < n; k++) {
+      const v = Atomics.load(this.i32, base + s);
+      if (v === L.IDX_EMPTY) break;
+      if (v === i + 1) {
+        Atomics.store(this.i32, base + s, L.IDX_TOMBSTONE);
+        // a tombstone before an empty slot ends no probe chain: clear it and those before it
+        if (Atomics.load(this.i32, base + (s + 1 === n ? 0 : s + 1)) === L.IDX_EMPTY) {
+          let j = s;
+          while (Atomics.load(this.i32, base + j) === L.IDX_TOMBSTONE) {
+            Atomics.store(this.i32, base + j, L.IDX_EMPTY);
+            j = j === 0 ? n - 1 : j - 1;
+          }
+        }
+        break;
+      }
+      s = s + 1 === n ? 0 : s + 1;
+    }
+    Atomics.store(this.u8, e + L.F6_PROTO, 0); // free: from here on F6_REMOTE_ADDR holds F6_NEXT_FREE
+    this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now), true);
+    this.dv.setUint32(e + L.F6_NEXT_FREE, 0, true);
+    const tail = this.u32(L.T6_FREE_TAIL);
+    if (tail === 0) this.setU32(L.T6_FREE_HEAD, i + 1);
+    else this.dv.setUint32(this.entry(tail - 1) + L.F6_NEXT_FREE, i + 1, true);
+    this.setU32(L.T6_FREE_TAIL, i + 1);
+    this.setU32(L.T6_LIVE, this.live - 1);
+  }
+
+  flow(i: number): Flow6 {
+    const e = this.entry(i),
+      dv = this.dv;
+    const state = dv.getUint8(e + L.F6_STATE);
+    return {
+      index: i,
+      proto: dv.getUint8(e + L.F6_PROTO),
+      lanAddr: formatAddr6(this.u8.subarray(e + L.F6_LAN_ADDR, e + L.F6_LAN_ADDR + 16)),
+      lanPort: dv.getUint16(e + L.F6_LAN_PORT, true),
+      remoteAddr: formatAddr6(this.u8.subarray(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16)),
+      remotePort: dv.getUint16(e + L.F6_REMOTE_PORT, true),
+      tcpState: state & L.TS_MASK,
+      fixed: (state & L.ES_FIXED) !== 0,
+      lastSeen: dv.getUint32(e + L.F6_LAST_SEEN, true),
+      created: dv.getUint32(e + L.F6_CREATED, true),
+      bytesOut: dv.getFloat64(e + L.F6_BYTES_OUT, true),
+      bytesIn: dv.getFloat64(e + L.F6_BYTES_IN, true),
+      pktsOut: dv.getFloat64(e + L.F6_PKTS_OUT, true),
+      pktsIn: dv.getFloat64(e + L.F6_PKTS_IN, true),
+    };
+  }
+
+  *flows(): Generator<Flow6> {
+    for (let i = 0, n = this.used; i < n; i++) if (this.isLive(i)) yield this.flow(i);
+  }
+
+  // Removes every flow idle past its timeout (the IPv4 table's, by protocol and TCP state).
+  sweep(): number {
+    const now = this.table.now;
+    let removed = 0;
+    for (let i = 0, n = this.used; i < n; i++) {
+      if (!this.isLive(i)) continue;
+      const e = this.entry(i);
+      const proto = this.dv.getUint8(e + L.F6_PROTO);
+      const tcp = this.dv.getUint8(e + L.F6_STATE) & L.TS_MASK;
+      const timeout = this.table.timeoutOf(proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : proto, tcp);
+      if (now - this.dv.getUint32(e + L.F6_LAST_SEEN, true) > timeout) {
+        this.remove(i);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  // Every flow forgotten (ipmasq flush).
+  flush(): number {
+    let removed = 0;
+    for (const f of this.flows()) {
+      this.remove(f.index);
+      removed++;
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,221 @@
+// The IPv6 slow path: a packet the fast path knew no flow for. IPv6 is routed, not translated:
+// the decision is whether a flow may begin, by RFC 6092's simple security unless a forward rule
+// says otherwise — outbound from the LAN's prefixes allowed, inbound only for known flows (and
+// IPsec, REC-21-23); a forward rule with an IPv6 address (or none) decides first. A flow it
+// lets through gets an entry (host/table/flows6.ts); the core then forwards the packet, and
+// every later one, without coming here.
+import * as L from "../../assembly/layout";
+import * as W from "../../assembly/wire";
+import type { Core } from "../core/core";
+import type { Flows6 } from "../table/flows6";
+import { type Policy, type PacketKey, evaluate, type Decision } from "../policy/rules";
+import type { SharedPolicy } from "../policy/shared-policy";
+import type { NetworkView, IngressView } from "../net/network-view";
+import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
+import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
+
+// Inbound IPsec passes by default (RFC 6092 REC-21, REC-22: ESP and AH; REC-23: IKE on UDP 500,
+// and 4500 for IKE and ESP behind a NAT, RFC 3948).
+const IKE_PORTS = new Set([500, 4500]);
+
+const ICMPV6_CODE_ADMIN_PROHIBITED = 1;
+const HOP_LIMIT = 64;
+
+// What the slow path needs of an IPv6 packet: its addresses, the upper layer after the
+// extension headers, and the ports (ICMPv6 echo: the identifier at the asker's end).
+interface Packet6 {
+  src: Uint8Array;
+  dst: Uint8Array;
+  proto: number; // the upper-layer protocol, or the header the walk stopped at (ESP, AH, fragment)
+  upper: number; // its offset from the IPv6 header
+  sport: number;
+  dport: number;
+  icmpType: number;
+  tcpFlags: number;
+  length: number; // bytes of the whole packet
+}
+
+function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 {
+  const total = Math.min(len, W.IPV6_HEADER + dv.getUint16(ip + W.IPV6_PAYLOAD_LENGTH));
+  let nh = u8[ip + W.IPV6_NEXT_HEADER];
+  let at = W.IPV6_HEADER;
+  for (let n = 0; n < W.EXT_HEADERS_MAX && at + 8 <= total; n++) {
+    if (nh !== W.NH_HOP_BY_HOP && nh !== W.NH_ROUTING && nh !== W.NH_DEST_OPTIONS) break;
+    nh = u8[ip + at + W.EXT_NEXT_HEADER];
+    at += (u8[ip + at + W.EXT_LENGTH] + 1) << 3;
+  }
+  const p: Packet6 = {
+    src: u8.slice(ip + W.IPV6_SRC, ip + W.IPV6_SRC + 16),
+    dst: u8.slice(ip + W.IPV6_DST, ip + W.IPV6_DST + 16),
+    proto: nh,
+    upper: at,
+    sport: 0,
+    dport: 0,
+    icmpType: -1,
+    tcpFlags: 0,
+    length: total,
+  };
+  const l4 = ip + at;
+  if ((nh === L.PROTO_TCP || nh === L.PROTO_UDP) && at + 4 <= total) {
+    p.sport = dv.getUint16(l4 + W.TCP_SRC_PORT);
+    p.dport = dv.getUint16(l4 + W.TCP_DST_PORT);
+    if (nh === L.PROTO_TCP && at + W.TCP_HEADER <= total) p.tcpFlags = u8[l4 + W.TCP_FLAGS];
+  } else if (nh === L.PROTO_ICMPV6 && at + W.ICMP_HEADER <= total) {
+    p.icmpType = u8[l4 + W.ICMP_TYPE];
+    const id = dv.getUint16(l4 + W.ICMP_ID);
+    if (p.icmpType === W.ICMPV6_ECHO_REQUEST) p.sport = id;
+    if (p.icmpType === W.ICMPV6_ECHO_REPLY) p.dport = id;
+  }
+  return p;
+}
+
+export class SlowPath6 {
+  reason = 0;
+  length = 0;
+  private lanPrefixes: Array<{ iface: string; prefix: Prefix6 }> = [];
+  private own: Uint8Array[] = [];
+  private net!: NetworkView;
+
+  constructor(
+    private readonly core: Core,
+    private readonly flows: Flows6,
+    private readonly u8: Uint8Array,
+    private readonly dv: DataView,
+    private readonly shared: SharedPolicy,
+    private readonly stats: number,
+  ) {}
+
+  set network(v: NetworkView) {
+    this.net = v;
+    const addrs = v.addrs6 ?? [];
+    this.lanPrefixes = addrs.map((a) => ({ iface: a.iface, prefix: parsePrefix6(`${a.addr}/${a.bits}`) }));
+    this.own = addrs.map((a) => parseAddr6(a.addr));
+  }
+
+  private drop(reason: number): number {
+    this.reason = reason;
+    return A_DROP;
+  }
+
+  // Forwarded as it is, no flow (a fragment, another protocol): the hop limit given back, as the
+  // core does (the kernel takes one on the way in and one on the way out).
+  private pass(ip: number): number {
+    if (this.u8[ip + W.IPV6_HOP_LIMIT] !== 255) this.u8[ip + W.IPV6_HOP_LIMIT]++;
+    return A_FORWARD;
+  }
+
+  private onLink(a: Uint8Array, iface?: string): boolean {
+    return this.lanPrefixes.some((p) => (iface === undefined || p.iface === iface) && inPrefix6(a, p.prefix));
+  }
+  private isOwn(a: Uint8Array): boolean {
+    return this.own.some((o) => o.every((b, i) => b === a[i]));
+  }
+
+  handle(vnet: number, n: number, fastReason: number, ingress: IngressView, policy: Policy): number {
+    this.length = n;
+    const ip = vnet + L.VNET_HDR_LEN;
+    const p = parse6(this.u8, this.dv, ip, n - L.VNET_HDR_LEN);
+    const fromWan = ingress.wan;
+    const wan = this.net.wan;
+
+    // Anti-spoofing both ways (RFC 6092 REC-5, RFC 7084 L-?): from a LAN only its own prefixes;
+    // from the WAN never a LAN prefix or the gateway's own address.
+    if (this.isOwn(p.src)) return this.drop(L.R_MARTIAN);
+    if (fromWan ? this.onLink(p.src) && !this.onLink(p.src, wan) : !this.onLink(p.src, ingress.iface))
+      return this.drop(L.R_SPOOFED);
+    if (this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
+
+    if (fastReason === L.R_FRAGMENT) return fromWan ? this.drop(L.R_FRAGMENT) : this.pass(ip);
+    const k: PacketKey = {
+      proto: p.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : p.proto,
+      src: 0,
+      sport: p.sport,
+      dst: 0,
+      dport: p.dport,
+      syn: (p.tcpFlags & (W.TCP_SYN | W.TCP_ACK)) === W.TCP_SYN,
+      fragment: false,
+      icmpType: p.icmpType,
+      iface: fromWan ? (this.lanPrefixes.find((x) => inPrefix6(p.dst, x.prefix))?.iface ?? "") : wan,
+      src6: p.src,
+      dst6: p.dst,
+    };
+    const d = evaluate(policy, "forward", k);
+    if (!d.byPolicy) {
+      this.shared.count(d.counter, p.length);
+      if (d.log) this.log(d, p, ingress.iface);
+      if (d.verdict === "DENY") return this.drop(L.R_POLICY);
+      if (d.verdict === "REJECT") return this.reply(vnet, n, ingress.iface);
+      if (d.verdict === "REDIRECT") return this.drop(L.R_UNSUPPORTED);
+    }
+    // Allowed by a rule (ACCEPT, or MASQ: routed, IPv6 needs no translation), or by the default.
+    const allowed =
+      !d.byPolicy ||
+      !fromWan ||
+      p.proto === W.NH_ESP ||
+      p.proto === W.NH_AH ||
+      (p.proto === L.PROTO_UDP && IKE_PORTS.has(p.dport));
+    if (!allowed) return this.drop(L.R_NO_MAPPING);
+    if (fastReason === L.R_UNSUPPORTED && !(p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST))
+      return this.pass(ip); // another protocol, or an ICMPv6 message that is not a flow: no state
+    if (p.tcpFlags & W.TCP_RST) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
+    if (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && p.proto !== L.PROTO_ICMPV6) return this.pass(ip);
+    // The flow's LAN end: the inside one (from the WAN, the destination).
+    const lanFirst = !fromWan;
+    const state =
+      p.proto !== L.PROTO_TCP
+        ? 0
+        : k.syn
+          ? lanFirst
+            ? L.TS_SYN_OUT
+            : L.TS_SYN_IN
+          : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED; // picked up mid-stream (a restart)
+    const e = lanFirst
+      ? this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, state)
+      : this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state | L.ES_FIXED);
+    if (e < 0) {
+      this.reason = L.R_TABLE_FULL;
+      return this.reply(vnet, n, ingress.iface, L.R_TABLE_FULL);
+    }
+    const v = this.core.processPacket(vnet, n, this.stats, fromWan ? L.IN_WAN : L.IN_INSIDE);
+    if (v === L.V_FORWARD) return A_FORWARD;
+    return this.drop(this.core.lastReason());
+  }
+
+  private log(d: Decision, p: Packet6, via: string): void {
+    process.stderr.write(
+      `ipmasq: log ${d.verdict} by "${d.rule}": proto ${p.proto} [${formatAddr6(p.src)}]:${p.sport} -> [${formatAddr6(p.dst)}]:${p.dport} via ${via}\n`,
+    );
+  }
+
+  // ICMPv6 destination unreachable, administratively prohibited (RFC 4443 3.1), from the
+  // gateway's address on the interface the packet came in by; as much of the packet as fits in
+  // the minimum MTU (1280). Never about an ICMPv6 error (RFC 4443 2.4 e).
+  private reply(vnet: number, n: number, iface: string, reason = L.R_POLICY): number {
+    this.reason = reason;
+    const ip = vnet + L.VNET_HDR_LEN;
+    const p = parse6(this.u8, this.dv, ip, n - L.VNET_HDR_LEN);
+    if (p.proto === L.PROTO_ICMPV6 && p.icmpType >= 0 && p.icmpType <= W.ICMPV6_ERROR_MAX) return A_DROP;
+    const from = (this.net.addrs6 ?? []).find((a) => a.iface === iface);
+    if (!from) return A_DROP;
+    const quoted = this.u8.slice(ip, ip + Math.min(p.length, 1280 - W.IPV6_HEADER - W.ICMP_HEADER));
+    const plen = W.ICMP_HEADER + quoted.length;
+    const u8 = this.u8,
+      dv = this.dv;
+    u8.fill(0, vnet, ip + W.IPV6_HEADER + plen);
+    u8[ip] = 0x60;
+    dv.setUint16(ip + W.IPV6_PAYLOAD_LENGTH, plen);
+    u8[ip + W.IPV6_NEXT_HEADER] = L.PROTO_ICMPV6;
+    u8[ip + W.IPV6_HOP_LIMIT] = HOP_LIMIT;
+    u8.set(parseAddr6(from.addr), ip + W.IPV6_SRC);
+    u8.set(p.src, ip + W.IPV6_DST);
+    const icmp = ip + W.IPV6_HEADER;
+    u8[icmp + W.ICMP_TYPE] = W.ICMPV6_DEST_UNREACH;
+    u8[icmp + W.ICMP_CODE] = ICMPV6_CODE_ADMIN_PROHIBITED;
+    u8.set(quoted, icmp + W.ICMP_HEADER);
+    // the checksum covers the pseudo-header (the core's sums are in memory order)
+    const pseudo = this.core.sum(ip + W.IPV6_SRC, 32, 0) + (((plen & 0xff) << 8) | (plen >> 8)) + (L.PROTO_ICMPV6 << 8);
+    dv.setUint16(icmp + W.ICMP_CHECKSUM, ~this.core.sum(icmp, plen, pseudo) & 0xffff, true);
+    this.length = L.VNET_HDR_LEN + W.IPV6_HEADER + plen;
+    return A_REPLY;
+  }
+}
