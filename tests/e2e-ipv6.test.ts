@@ -211,8 +211,39 @@ sendp(e/IPv6(src="::1", dst="${LAN6}")/UDP(sport=7, dport=5555)/b"martian", ifac
     t.match(hops[2] ?? "", FAR6, "hop 3 is the far host");
   });
 
+  await t.test("a graceful restart carries the IPv6 flows: a download goes on", async (t) => {
+    const n = 6_000_000;
+    const dl = topo.spawn(topo.lan, [
+      "sh",
+      "-c",
+      `curl -sS -6 'http://[${WAN6}]:8080/bytes?n=${n}&seed=9&rate=1000000' | sha256sum | cut -d' ' -f1`,
+    ]);
+    let got = "";
+    dl.stdout!.on("data", (d) => {
+      got += d;
+    });
+    const flowOf = (): string | undefined =>
+      ipmasq("conns")
+        .split("\n")
+        .find((l) => l.includes(`[${WAN6}]:8080`));
+    await until(() => flowOf() !== undefined);
+    const pid = JSON.parse(ipmasq("status", "--json")).pid;
+    ipmasq("restart");
+    const newPid = (): number => {
+      const r = outcome(() => ipmasq("status", "--json")); // none answers for a moment
+      return r.code === 0 ? JSON.parse(r.out).pid : pid;
+    };
+    await until(() => newPid() !== pid, 20_000);
+    await until(() => /took over/.test(g.log())); // its stderr is read through the same pipe
+    t.match(g.log(), /and [1-9]\d* IPv6 flows from the previous process/, "the new process took the IPv6 flows over");
+    t.ok(flowOf(), "the download's flow is in the new process's table");
+    topo.exec(topo.wan, ["curl", "-sS", "http://127.0.0.1:8080/rate?r=0"]); // let it finish
+    await until(() => got.trim() !== "", 30_000);
+    t.equal(got.trim(), sha256Of(n, 9), "6 MB across the restart, byte-exact");
+  });
+
   await t.test("SIGKILL: IPv6 forwards nothing until the next start; a stop restores the kernel", async (t) => {
-    g.proc.kill("SIGKILL");
+    process.kill(JSON.parse(ipmasq("status", "--json")).pid, "SIGKILL");
     await waitExit(g.proc);
     const ping = outcome(() => topo.exec(topo.lan, ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", WAN6]));
     t.not(ping.code, 0, "nothing crosses while no gateway runs (fail closed)");

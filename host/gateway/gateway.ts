@@ -18,7 +18,7 @@ import { NetworkFollower } from "../kernel/follow-network";
 import { HOLD_SAMPLE_MS } from "../kernel/receive-hold";
 import { NetlinkMonitor } from "../kernel/monitor";
 import { AlgState } from "../table/alg-state";
-import { restoreSnapshot } from "../table/snapshot";
+import { restoreSnapshot, restoreSnapshot6 } from "../table/snapshot";
 import { startMetrics } from "../observe/metrics";
 import { EventLog } from "../observe/event-log";
 import { Throughput, trafficTotals } from "../observe/throughput";
@@ -228,6 +228,8 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
         table.now = 1;
         if (!handed) return;
         const lost = restoreSnapshot(table, handed.flows);
+        const flows6 = handed.flows6 ?? [];
+        const lost6 = restoreSnapshot6(table, flows6);
         for (const p of handed.pinholes ?? []) {
           g.alg.pinhole(p.proto, p.lanAddr, p.lanPort, p.port, Math.max(1, p.expiresIn), true, {
             by: MAPPERS.includes(p.by as MappedBy) ? p.by : "",
@@ -236,7 +238,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
         }
         if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
         log(
-          `took over ${handed.flows.length - lost} connections from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`,
+          `took over ${handed.flows.length - lost} connections and ${flows6.length - lost6} IPv6 flows from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`,
         );
         unlinkSync(o.handover!);
       },

@@ -6,7 +6,7 @@
 import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Policy } from "../policy/rules";
-import { type FlowRecord, takeSnapshot } from "../table/snapshot";
+import { type FlowRecord, type Flow6Record, takeSnapshot, takeSnapshot6 } from "../table/snapshot";
 import type { HostRecord } from "../table/host-totals";
 import type { GatewayState } from "./gateway-state";
 import { Wiring } from "../kernel/wiring";
@@ -20,6 +20,7 @@ import type { Pinhole } from "../table/alg-state";
 export interface Handover {
   policy: Policy;
   flows: FlowRecord[];
+  flows6?: Flow6Record[]; // IPv6 flows (routed)
   hosts?: HostRecord[];
   hostLimit?: number;
   pinholes?: PinholeRecord[];
@@ -54,6 +55,7 @@ export async function handOver(
     JSON.stringify({
       policy: g.policy,
       flows: takeSnapshot(g.table),
+      flows6: takeSnapshot6(g.table),
       hosts: g.table.hosts.records(),
       hostLimit: g.table.hostLimit,
       role: g.role,

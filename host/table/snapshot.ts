@@ -1,6 +1,8 @@
 // The connection table as data, for a graceful restart: the old process writes it, the new one
 // puts every flow back with the same public port, so established connections never notice.
 import type { ConnTable } from "./conntrack";
+import type { Flow6 } from "./flows6";
+import { parseAddr6 } from "../net/addr6";
 import * as L from "../../assembly/layout";
 
 export interface FlowRecord {
@@ -117,4 +119,43 @@ export function putFlow(t: ConnTable, f: PutFlow, why: "restore" | "sync"): numb
   t.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, t.now - f.idle), true);
   t.dv.setUint32(e + L.E_CREATED, Math.max(1, t.now - (f.age ?? f.idle)), true);
   return i;
+}
+
+// An IPv6 flow as data: its two ends (RFC 5952 text), TCP facts, age and counters.
+export type Flow6Record = Omit<Flow6, "index" | "lastSeen" | "created"> & { idle: number; age: number };
+
+export function takeSnapshot6(t: ConnTable): Flow6Record[] {
+  const now = t.now;
+  return [...t.v6.flows()].map(({ index, lastSeen, created, ...f }) => ({
+    ...f,
+    idle: Math.max(0, now - lastSeen),
+    age: Math.max(0, now - created),
+  }));
+}
+
+// Puts the IPv6 flows back; returns how many found no room.
+export function restoreSnapshot6(t: ConnTable, flows: Flow6Record[]): number {
+  let lost = 0;
+  for (const f of flows) {
+    const i = t.v6.create(
+      f.proto,
+      parseAddr6(f.lanAddr),
+      f.lanPort,
+      parseAddr6(f.remoteAddr),
+      f.remotePort,
+      (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+    );
+    if (i < 0) {
+      lost++;
+      continue;
+    }
+    const e = t.v6.entry(i);
+    t.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, t.now - f.idle), true);
+    t.dv.setUint32(e + L.F6_CREATED, Math.max(1, t.now - f.age), true);
+    t.dv.setFloat64(e + L.F6_BYTES_OUT, f.bytesOut, true);
+    t.dv.setFloat64(e + L.F6_BYTES_IN, f.bytesIn, true);
+    t.dv.setFloat64(e + L.F6_PKTS_OUT, f.pktsOut, true);
+    t.dv.setFloat64(e + L.F6_PKTS_IN, f.pktsIn, true);
+  }
+  return lost;
 }
