@@ -5,7 +5,9 @@ import { parseConfig, applyLine } from "../host/config/config-file";
 import { evaluate, type PacketKey, emptyPolicy, type Policy } from "../host/policy/rules";
 import type { ConfigError } from "../host/policy/ipchains";
 import { policyLines } from "../host/policy/save";
+import { lintPolicy } from "../host/policy/lint";
 import { parseAddr } from "../host/net/addr";
+import { parseAddr6, formatAddr6, parsePrefix6, inPrefix6 } from "../host/net/addr6";
 
 type KeySpec = Partial<Omit<PacketKey, "src" | "dst">> & { src: string; dst: string };
 const key = (o: KeySpec): PacketKey => ({
@@ -193,4 +195,87 @@ t.test("errors name file, line, column and reason; nothing is half-applied", asy
     "f.conf:1:24: portfw protocol is tcp or udp",
   );
   t.equal(errorOf("ipchains -A forward -j"), "f.conf:1:23: target expected");
+});
+
+t.test("IPv6 addresses in rules: each family matches its own, 0/0 both", async (t) => {
+  const { policy } = parseConfig(
+    "f.conf",
+    [
+      "ipchains -P forward DENY",
+      "ipchains -A forward -s 192.168.0.0/24 -j MASQ",
+      "ipchains -A forward -p tcp -d 2001:db8:1::10 443 -j ACCEPT",
+      "ipchains -A forward -s 2001:db8:1::/64 -d ! 2001:db8:ff::/48 -j REJECT",
+      "",
+    ].join("\n"),
+  );
+  const key6 = (src: string, dst: string, dport = 443): PacketKey => ({
+    ...key({ src: "0.0.0.0", dst: "0.0.0.0", dport }),
+    src: 0,
+    dst: 0,
+    src6: parseAddr6(src),
+    dst6: parseAddr6(dst),
+  });
+  const f = (k: PacketKey): string => evaluate(policy, "forward", k).verdict;
+  t.equal(f(key6("2001:db8:ff::2", "2001:db8:1::10")), "ACCEPT", "the IPv6 server rule");
+  t.equal(f(key6("2001:db8:ff::2", "2001:db8:1::10", 80)), "DENY", "not its other ports");
+  t.equal(f(key6("2001:db8:1::5", "2001:db8:77::1", 80)), "REJECT", "a prefix and a negated prefix");
+  t.equal(f(key6("2001:db8:1::5", "2001:db8:ff::9", 80)), "DENY", "the negation holds");
+  t.equal(evaluate(policy, "forward", key6("2001:db8:1::5", "2001:db8:ff::9")).byPolicy, true, "decided by the policy");
+  t.equal(f(key({ src: "192.168.0.2", dst: "10.0.0.2", dport: 443 })), "MASQ", "IPv4 meets no IPv6 rule");
+  t.equal(f(key({ src: "10.9.9.9", dst: "10.0.0.2", dport: 443 })), "DENY", "an IPv6 rule never decides IPv4");
+  t.equal(f(key6("2001:db8:9::1", "2001:db8:1::9", 80)), "DENY", "an IPv4 MASQ rule never decides IPv6");
+  t.match(policyLines(policy).join("\n"), "-d 2001:db8:1::10 443", "saved as written");
+  t.match(
+    errorOf("ipchains -A forward -d 2001:db8::1::2 -j ACCEPT\n"),
+    /f\.conf:1:\d+: not an IPv6 address/,
+    "a bad address: file, line, column",
+  );
+  t.match(errorOf("ipchains -A forward -d 2001:db8::/129 -j ACCEPT\n"), /prefix length \/129/, "a bad prefix length");
+});
+
+t.test("IPv6 addresses: text forms in, RFC 5952 out", async (t) => {
+  for (const [text, canonical] of [
+    ["2001:DB8:0:0:0:0:0:1", "2001:db8::1"],
+    ["2001:db8::0:1:0:0:1", "2001:db8::1:0:0:1"],
+    ["2001:0:0:1:0:0:0:1", "2001:0:0:1::1"],
+    ["::", "::"],
+    ["::1", "::1"],
+    ["::ffff:192.0.2.1", "::ffff:c000:201"],
+    ["fe80::", "fe80::"],
+    ["1:2:3:4:5:6:7:8", "1:2:3:4:5:6:7:8"],
+  ])
+    t.equal(formatAddr6(parseAddr6(text)), canonical, `${text} -> ${canonical}`);
+  for (const bad of ["1:2:3:4:5:6:7:8:9", "1::2::3", "12345::", "g::1", ":1", "1.2.3.4", "::1.2.3.256"])
+    t.throws(() => parseAddr6(bad), `${bad} is refused`);
+  t.ok(inPrefix6(parseAddr6("2001:db8:1:ff::1"), parsePrefix6("2001:db8:1::/48")), "in a /48");
+  t.notOk(inPrefix6(parseAddr6("2001:db8:2::1"), parsePrefix6("2001:db8:1::/48")), "not in it");
+  t.same(
+    parsePrefix6("2001:db8:1:ffff::/50").bytes.slice(0, 8),
+    [0x20, 1, 0x0d, 0xb8, 0, 1, 0xc0, 0],
+    "bits past the length are cleared",
+  );
+});
+
+t.test("check's lint knows IPv6: a rule of one family never shadows one of the other", async (t) => {
+  const lint = (lines: string[]): string[] => lintPolicy(parseConfig("f.conf", `${lines.join("\n")}\n`).policy);
+  t.same(
+    lint(["ipchains -A forward -d 2001:db8::/32 -j ACCEPT", "ipchains -A forward -d 10.0.0.0/8 -j DENY"]),
+    [],
+    "an IPv6 rule before an IPv4 one",
+  );
+  t.same(
+    lint(["ipchains -A forward -d 10.0.0.0/8 -j ACCEPT", "ipchains -A forward -d 2001:db8::/32 -j DENY"]),
+    [],
+    "an IPv4 rule before an IPv6 one",
+  );
+  t.match(
+    lint(["ipchains -A forward -d 2001:db8::/32 -j ACCEPT", "ipchains -A forward -d 2001:db8:1::/64 -j DENY"]).join(),
+    /rule 2 .* can never match: rule 1/,
+    "a wider IPv6 prefix shadows a narrower one",
+  );
+  t.match(
+    lint(["ipchains -A forward -j ACCEPT", "ipchains -A forward -d 2001:db8:1::/64 -j DENY"]).join(),
+    /can never match/,
+    "no address shadows both families",
+  );
 });

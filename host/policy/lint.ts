@@ -5,16 +5,23 @@ import { type Policy, type Rule, type AddrMatch, masqSources } from "./rules";
 import { PROTO_ALL } from "../net/protocols";
 import { type Prefix, inPrefix, formatAddr, formatPrefix, maskOf } from "../net/addr";
 import type { Iface } from "../kernel/interfaces";
+import { type Prefix6, inPrefix6 } from "../net/addr6";
 
 const TERMINAL = new Set(["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT"]);
 
 const contains = (outer: Prefix, inner: Prefix): boolean => outer.bits <= inner.bits && inPrefix(inner.addr, outer);
+const contains6 = (outer: Prefix6, inner: Prefix6): boolean =>
+  outer.bits <= inner.bits && inPrefix6(Uint8Array.from(inner.bytes), outer);
 
 // Every packet `b` matches, `a` matches too (judged conservatively: only plain conditions).
 function covers(a: AddrMatch | undefined, b: AddrMatch | undefined): boolean {
   if (!a) return true;
   if (a.negate || a.portNegate || a.portMin !== 0 || a.portMax !== 65535) return false;
-  return b !== undefined && !b.negate && contains(a.prefix, b.prefix);
+  if (b === undefined || b.negate) return false;
+  // an IPv6 prefix covers IPv6 prefixes only; an IPv4 one (0/0 aside) IPv4 ones only
+  if (a.prefix6) return b.prefix6 !== undefined && contains6(a.prefix6, b.prefix6);
+  if (b.prefix6) return a.prefix.bits === 0;
+  return contains(a.prefix, b.prefix);
 }
 
 function shadows(a: Rule, b: Rule): boolean {
