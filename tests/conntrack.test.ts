@@ -198,3 +198,18 @@ t.test("churn: lookups by both keys stay right while entries come and go", async
   t.equal(tb.live, live.size, "the table counts exactly the flows the test holds");
   t.equal(bad, 0, `${live.size} live flows found by both keys in both cores after 20000 rounds of insert and remove`);
 });
+
+t.test("every area of the memory map starts aligned for its typed arrays, at any size", async (t) => {
+  for (const n of [16, 17, 20, 21, 999, 1001, 65536, 100_003]) {
+    const m = memoryMap(1, n);
+    const areas = {
+      entries6: m.entries6,
+      index6: m.index6,
+      policy: m.policy,
+      alg: m.alg,
+      hosts: m.hosts,
+      events: m.events,
+    };
+    for (const [name, at] of Object.entries(areas)) t.equal(at % 8, 0, `--max-conns ${n}: ${name} at a multiple of 8`);
+  }
+});

@@ -45,7 +45,7 @@ export const HOST_AREA_SIZE = 128 + HOST_SLOTS * HOST_RECORD_SIZE;
 // Connection events waiting for the host: a ring of EVENT_RECORDS (the host drains it 5 times a
 // second, so 8192 holds bursts of 40 000 new connections a second).
 export const EVENT_RECORDS = 8192;
-export const EVENT_RECORD_SIZE = 72;
+export const EVENT_RECORD_SIZE = 104; // host/table/flow-events.ts: 72 bytes of fields, 32 of IPv6 addresses
 export const EVENT_AREA_SIZE = 64 + EVENT_RECORDS * EVENT_RECORD_SIZE;
 
 export interface MemoryMap {
@@ -108,7 +108,7 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
   const index6Slots = Math.ceil(maxFlows6 * 1.4);
   const entries6 = align(ports + 3 * 65536 * L.P_SIZE, 64);
   const index6 = align(entries6 + maxFlows6 * L.F6_SIZE, 64);
-  const policy = index6 + index6Slots * 4;
+  const policy = align(index6 + index6Slots * 4, 64);
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
   const hosts = align(network + NETWORK_AREA_SIZE, 64);
