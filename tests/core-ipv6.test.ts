@@ -250,6 +250,13 @@ t.test("the IPv6 table: full, freed, swept", async (t) => {
   for (let i = 0; i < 17; i++) made.push(v6.create(L.PROTO_UDP, parseAddr6(LAN), 1000 + i, parseAddr6(R), 53, 0));
   t.equal(made.filter((i) => i >= 0).length, 16, "16 flows fit");
   t.equal(made[16], -1, "the 17th is refused");
+  const news = s.table.events.take();
+  t.equal(news.length, 16, "a NEW event for each");
+  t.same(
+    [news[0].type, news[0].lan6, news[0].lanPort, news[0].remote6, news[0].remotePort],
+    ["NEW", LAN, 1000, R, 53],
+    "with both IPv6 ends",
+  );
   t.equal(v6.fullDrops, 1, "and counted");
   t.equal(
     v6.create(L.PROTO_UDP, parseAddr6(LAN), 1000, parseAddr6(R), 53, 0),
@@ -258,6 +265,11 @@ t.test("the IPv6 table: full, freed, swept", async (t) => {
   );
   s.table.now = 1 + 301;
   t.equal(v6.sweep(), 16, "idle UDP flows are swept after the UDP timeout");
+  const ends = s.table.events.take();
+  t.ok(
+    ends.length === 16 && ends.every((e) => e.type === "DESTROY" && e.why === "timeout" && e.lan6 === LAN),
+    "a DESTROY (timeout) for each",
+  );
   t.equal(v6.live, 0);
   s.table.now += 1;
   t.equal(v6.create(L.PROTO_UDP, parseAddr6(LAN), 2000, parseAddr6(R), 53, 0), -1, "a freed entry rests before reuse");

@@ -8,6 +8,7 @@
 // kernel's IPv6 rules, routes and forwarding switches as they were found.
 import t from "tap";
 import { join } from "node:path";
+import { readFileSync } from "node:fs";
 import {
   makeTopology,
   writeConfig,
@@ -94,7 +95,8 @@ t.test("IPv6 for the LAN: routed, behind RFC 6092 simple security", async (t) =>
     });
   }
 
-  const g = await startGateway(topo, ["--config", config], state);
+  const eventLog = join(topo.dir, "events.log");
+  const g = await startGateway(topo, ["--config", config, "--log-events", eventLog], state);
   const noMapping0 = status().drops.no_mapping ?? 0;
 
   await t.test("nothing from the WAN reaches the LAN host: TCP, UDP, a port scan", async (t) => {
@@ -156,6 +158,15 @@ t.test("IPv6 for the LAN: routed, behind RFC 6092 simple security", async (t) =>
       "TCP 8082 stays closed",
     );
     ipmasq("ipchains", "-D", "forward", "-p", "tcp", "-d", LAN6, "8081", "-j", "ACCEPT");
+    ipmasq("flush");
+    await until(() => /DESTROY.*flush/.test(readFileSync(eventLog, "utf8")));
+    const lines = readFileSync(eventLog, "utf8")
+      .split("\n")
+      .filter((l) => l.includes(`[${LAN6}]:8081`));
+    t.ok(
+      lines.some((l) => l.includes("NEW")) && lines.some((l) => /DESTROY.*flush/.test(l)),
+      "the event log has the IPv6 flow's NEW and its DESTROY (flush)",
+    );
   });
 
   await t.test("forged and hostile IPv6 from the WAN is dropped and counted", async (t) => {

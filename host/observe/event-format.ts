@@ -30,6 +30,25 @@ export function eventJson(e: FlowEvent): EventJson {
   const icmp = e.proto === L.PROTO_ICMP;
   const ep = (a: number, p: number): string => (icmp ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
   const tcpState = e.state & L.TS_MASK;
+  if (e.lan6 !== undefined && e.remote6 !== undefined) {
+    // an IPv6 flow: routed, no public end
+    const ep6 = (a: string, p: number): string => (e.proto === L.PROTO_ICMPV6 ? `[${a}]#${p}` : `[${a}]:${p}`);
+    return {
+      time: new Date(e.time).toISOString(),
+      type: e.type,
+      proto: e.proto === L.PROTO_ICMPV6 ? "icmpv6" : protoName(e.proto),
+      state: e.proto === L.PROTO_TCP ? tcpStateName(tcpState) : "",
+      lan: ep6(e.lan6, e.lanPort),
+      public: "-",
+      remote: e.proto === L.PROTO_ICMPV6 ? e.remote6 : ep6(e.remote6, e.remotePort),
+      bytesOut: e.bytesOut,
+      bytesIn: e.bytesIn,
+      packetsOut: e.pktsOut,
+      packetsIn: e.pktsIn,
+      seconds: e.seconds,
+      why: e.why,
+    };
+  }
   return {
     time: new Date(e.time).toISOString(),
     type: e.type,

@@ -6,6 +6,7 @@
 //   area:   @0 u32 written   @4 u32 read   @8 u32 dropped   @64 records
 //   record: see the R_* offsets below (EVENT_RECORD_SIZE bytes)
 import { EVENT_RECORDS, EVENT_RECORD_SIZE } from "../shm/memory-map";
+import { formatAddr6 } from "../net/addr6";
 
 const W_HEAD = 0,
   W_TAIL = 4,
@@ -27,7 +28,10 @@ const R_TYPE = 58,
   R_PROTO = 59,
   R_STATE = 60,
   R_WHY = 61,
-  R_AGE = 64;
+  R_FAMILY = 62, // 0: IPv4 (the addresses above), 6: IPv6 (the addresses below)
+  R_AGE = 64,
+  R_LAN6 = 72,
+  R_REMOTE6 = 88;
 
 export const EVENT_TYPES = ["NEW", "DESTROY", "UPDATE"] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
@@ -55,6 +59,21 @@ export interface FlowEventRecord {
   pktsIn: number;
   seconds: number; // how long the flow lived (DESTROY)
   why: EndReason;
+  lan6?: string; // an IPv6 flow's ends (RFC 5952 text); its IPv4 fields are 0
+  remote6?: string;
+}
+
+// What a record takes from an IPv6 flow: its ends as 16 bytes each.
+export interface Flow6Fields {
+  proto: number;
+  lan: Uint8Array;
+  lanPort: number;
+  remote: Uint8Array;
+  remotePort: number;
+  bytesOut: number;
+  bytesIn: number;
+  pktsOut: number;
+  pktsIn: number;
 }
 
 // What a record takes from a flow (host/table/conntrack.ts's Flow has these).
@@ -90,14 +109,10 @@ export class FlowEventRing {
   // Writers only (T_LOCK held). The flow's fields are read from `e` one by one: no object is
   // made per event (spreading a flow into a new object cost 4.5 µs, five times a whole insert).
   put(type: number, why: number, time: number, seconds: number, state: number, e: FlowFields): void {
-    const head = Atomics.load(this.i32, (this.base + W_HEAD) >> 2) >>> 0;
-    const tail = Atomics.load(this.i32, (this.base + W_TAIL) >> 2) >>> 0;
-    if ((head - tail) >>> 0 >= EVENT_RECORDS) {
-      this.dv.setUint32(this.base + W_DROPPED, this.dropped + 1, true);
-      return;
-    }
-    const r = this.base + W_RECORDS + (head % EVENT_RECORDS) * EVENT_RECORD_SIZE,
-      dv = this.dv;
+    const r = this.slot();
+    if (r < 0) return;
+    const dv = this.dv;
+    dv.setUint8(r + R_FAMILY, 0);
     dv.setFloat64(r + R_TIME, time, true);
     dv.setFloat64(r + R_BYTES_OUT, e.bytesOut, true);
     dv.setFloat64(r + R_BYTES_IN, e.bytesIn, true);
@@ -114,7 +129,48 @@ export class FlowEventRing {
     dv.setUint8(r + R_STATE, state);
     dv.setUint8(r + R_WHY, why);
     dv.setUint32(r + R_AGE, seconds, true);
-    Atomics.store(this.i32, (this.base + W_HEAD) >> 2, (head + 1) | 0); // the record is complete before it is counted
+    this.publish();
+  }
+
+  // The same for an IPv6 flow (writers only).
+  put6(type: number, why: number, time: number, seconds: number, state: number, e: Flow6Fields): void {
+    const r = this.slot();
+    if (r < 0) return;
+    const dv = this.dv;
+    new Uint8Array(dv.buffer, r + R_LAN_ADDR, R_AGE - R_LAN_ADDR).fill(0); // no IPv4 addresses or ports
+    dv.setFloat64(r + R_TIME, time, true);
+    dv.setFloat64(r + R_BYTES_OUT, e.bytesOut, true);
+    dv.setFloat64(r + R_BYTES_IN, e.bytesIn, true);
+    dv.setFloat64(r + R_PKTS_OUT, e.pktsOut, true);
+    dv.setFloat64(r + R_PKTS_IN, e.pktsIn, true);
+    dv.setUint16(r + R_LAN_PORT, e.lanPort, true);
+    dv.setUint16(r + R_REMOTE_PORT, e.remotePort, true);
+    dv.setUint8(r + R_TYPE, type);
+    dv.setUint8(r + R_PROTO, e.proto);
+    dv.setUint8(r + R_STATE, state);
+    dv.setUint8(r + R_WHY, why);
+    dv.setUint8(r + R_FAMILY, 6);
+    dv.setUint32(r + R_AGE, seconds, true);
+    new Uint8Array(dv.buffer, r + R_LAN6, 16).set(e.lan);
+    new Uint8Array(dv.buffer, r + R_REMOTE6, 16).set(e.remote);
+    this.publish();
+  }
+
+  // The next record's address, or -1 when the ring is full (counted).
+  private slot(): number {
+    const head = Atomics.load(this.i32, (this.base + W_HEAD) >> 2) >>> 0;
+    const tail = Atomics.load(this.i32, (this.base + W_TAIL) >> 2) >>> 0;
+    if ((head - tail) >>> 0 >= EVENT_RECORDS) {
+      this.dv.setUint32(this.base + W_DROPPED, this.dropped + 1, true);
+      return -1;
+    }
+    return this.base + W_RECORDS + (head % EVENT_RECORDS) * EVENT_RECORD_SIZE;
+  }
+
+  // The record is complete before it is counted.
+  private publish(): void {
+    const head = Atomics.load(this.i32, (this.base + W_HEAD) >> 2) >>> 0;
+    Atomics.store(this.i32, (this.base + W_HEAD) >> 2, (head + 1) | 0);
   }
 
   // The consumer: every event written since the last call, oldest first.
@@ -142,6 +198,12 @@ export class FlowEventRing {
         pktsIn: dv.getFloat64(r + R_PKTS_IN, true),
         seconds: dv.getUint32(r + R_AGE, true),
         why: END_REASONS[dv.getUint8(r + R_WHY)] ?? "",
+        ...(dv.getUint8(r + R_FAMILY) === 6
+          ? {
+              lan6: formatAddr6(new Uint8Array(dv.buffer, r + R_LAN6, 16)),
+              remote6: formatAddr6(new Uint8Array(dv.buffer, r + R_REMOTE6, 16)),
+            }
+          : {}),
       });
     }
     Atomics.store(this.i32, (this.base + W_TAIL) >> 2, tail | 0);

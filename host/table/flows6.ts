@@ -7,6 +7,7 @@ import * as L from "../../assembly/layout";
 import type { MemoryMap } from "../shm/memory-map";
 import { homeSlot } from "../core-ts/table";
 import { formatAddr6 } from "../net/addr6";
+import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 
 export interface Flow6 {
   index: number;
@@ -63,8 +64,17 @@ export interface TableShared {
   readonly t: number;
   readonly map: MemoryMap;
   readonly now: number;
+  readonly events: FlowEventRing;
+  readonly quiet: boolean; // no events (a restart or the HA peer puts flows back)
   locked<T>(fn: () => T): T;
   timeoutOf(proto: number, tcpState: number): number;
+}
+
+// A TCP flow swept after a reset or both FINs was closed; anything else timed out.
+function endedBy(proto: number, tcp: number): EndReason {
+  if (proto !== L.PROTO_TCP) return "timeout";
+  if (tcp & L.TS_RST) return "reset";
+  return tcp & L.TS_FIN_OUT && tcp & L.TS_FIN_IN ? "closed" : "timeout";
 }
 
 export class Flows6 {
@@ -216,16 +226,51 @@ export class Flows6 {
         s = s + 1 === this.slots() ? 0 : s + 1;
       }
       this.setU32(L.T6_LIVE, this.live + 1);
+      this.event(EV_NEW, i, "");
       return i;
     });
   }
 
-  remove(i: number): void {
-    this.table.locked(() => this.removeLocked(i));
+  // Brings a flow up to date from elsewhere (the HA peer, a restart): its TCP facts, and when it
+  // was last seen and made, `idle` and `age` seconds ago.
+  update(i: number, tcpState: number, idle: number, age: number): void {
+    const e = this.entry(i);
+    this.u8[e + L.F6_STATE] = (this.u8[e + L.F6_STATE] & ~L.TS_MASK) | (tcpState & L.TS_MASK);
+    this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now - idle), true);
+    this.dv.setUint32(e + L.F6_CREATED, Math.max(1, this.table.now - age), true);
   }
 
-  private removeLocked(i: number): void {
+  remove(i: number, why: EndReason = "flush"): void {
+    this.table.locked(() => this.removeLocked(i, why));
+  }
+
+  private event(type: number, i: number, why: EndReason): void {
+    if (this.table.quiet) return;
+    const e = this.entry(i),
+      dv = this.dv;
+    this.table.events.put6(
+      type,
+      END_REASONS.indexOf(why),
+      Date.now(),
+      Math.max(0, this.table.now - dv.getUint32(e + L.F6_CREATED, true)),
+      this.u8[e + L.F6_STATE],
+      {
+        proto: this.u8[e + L.F6_PROTO],
+        lan: this.u8.subarray(e + L.F6_LAN_ADDR, e + L.F6_LAN_ADDR + 16),
+        lanPort: dv.getUint16(e + L.F6_LAN_PORT, true),
+        remote: this.u8.subarray(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16),
+        remotePort: dv.getUint16(e + L.F6_REMOTE_PORT, true),
+        bytesOut: dv.getFloat64(e + L.F6_BYTES_OUT, true),
+        bytesIn: dv.getFloat64(e + L.F6_BYTES_IN, true),
+        pktsOut: dv.getFloat64(e + L.F6_PKTS_OUT, true),
+        pktsIn: dv.getFloat64(e + L.F6_PKTS_IN, true),
+      },
+    );
+  }
+
+  private removeLocked(i: number, why: EndReason): void {
     if (!this.isLive(i)) return;
+    this.event(EV_DESTROY, i, why);
     const e = this.entry(i);
     const proto = this.u8[e + L.F6_PROTO];
     const lan = this.u8.slice(e + L.F6_LAN_ADDR, e + L.F6_LAN_ADDR + 16);
@@ -299,7 +344,7 @@ export class Flows6 {
       const tcp = this.dv.getUint8(e + L.F6_STATE) & L.TS_MASK;
       const timeout = this.table.timeoutOf(proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : proto, tcp);
       if (now - this.dv.getUint32(e + L.F6_LAST_SEEN, true) > timeout) {
-        this.remove(i);
+        this.remove(i, endedBy(proto, tcp));
         removed++;
       }
     }
@@ -310,7 +355,7 @@ export class Flows6 {
   flush(): number {
     let removed = 0;
     for (const f of this.flows()) {
-      this.remove(f.index);
+      this.remove(f.index, "flush");
       removed++;
     }
     return removed;

@@ -133,8 +133,17 @@ export function takeSnapshot6(t: ConnTable): Flow6Record[] {
   }));
 }
 
-// Puts the IPv6 flows back; returns how many found no room.
+// Puts the IPv6 flows back; returns how many found no room. Not new: no events for them.
 export function restoreSnapshot6(t: ConnTable, flows: Flow6Record[]): number {
+  t.quiet = true;
+  try {
+    return restore6(t, flows);
+  } finally {
+    t.quiet = false;
+  }
+}
+
+function restore6(t: ConnTable, flows: Flow6Record[]): number {
   let lost = 0;
   for (const f of flows) {
     const i = t.v6.create(
@@ -149,9 +158,8 @@ export function restoreSnapshot6(t: ConnTable, flows: Flow6Record[]): number {
       lost++;
       continue;
     }
+    t.v6.update(i, f.tcpState, f.idle, f.age);
     const e = t.v6.entry(i);
-    t.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, t.now - f.idle), true);
-    t.dv.setUint32(e + L.F6_CREATED, Math.max(1, t.now - f.age), true);
     t.dv.setFloat64(e + L.F6_BYTES_OUT, f.bytesOut, true);
     t.dv.setFloat64(e + L.F6_BYTES_IN, f.bytesIn, true);
     t.dv.setFloat64(e + L.F6_PKTS_OUT, f.pktsOut, true);
