@@ -13,6 +13,8 @@ import {
   T_POLICY,
   T_SEQ,
   T_EXPECT,
+  T_FLOW6,
+  FLOW6_SIZE,
   KIND_DATA,
   KIND_HELLO,
   FLOW_SIZE,
@@ -21,6 +23,7 @@ import {
   HEADER,
   MAC,
 } from "../host/sync/sync-wire";
+import { parseAddr6 } from "../host/net/addr6";
 
 const KEY = Buffer.from("a key of the pair, thirty-two characters or more");
 const flow = {
@@ -55,6 +58,20 @@ const records: SyncRecord[] = [
     type: T_EXPECT,
     expect: { proto: 6, lanAddr: 0xc0a8000d, lanPort: 40100, port: 40100, remote: 0x0a0000fe, expiresIn: 59 },
   },
+  {
+    type: T_FLOW6,
+    flow6: {
+      proto: 6,
+      tcpState: 7,
+      fixed: false,
+      lan: parseAddr6("2001:db8:1::2"),
+      lanPort: 40000,
+      remote: parseAddr6("2001:db8:ff::2"),
+      remotePort: 443,
+      idle: 3,
+      age: 90,
+    },
+  },
 ];
 const header = {
   kind: KIND_DATA,
@@ -86,6 +103,7 @@ t.test("what is encoded decodes the same", async (t) => {
       Buffer.byteLength(records[3].type === T_POLICY ? records[3].json : "") +
       SEQ_SIZE +
       EXPECT_SIZE +
+      FLOW6_SIZE +
       MAC,
     "sizes add up",
   );

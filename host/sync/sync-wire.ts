@@ -7,7 +7,7 @@
 //                  the epoch, rising) | role u8 | flags u8 (1: part of a full table) | 0 u16 |
 //                  full-from u32 (low 32 bits of the sender whose full table this side holds)
 //   records:       a type byte, then its fields (FLOW 32 B, DELETE 16 B, PINHOLE 16 B,
-//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B)
+//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B, FLOW6 48 B)
 //   MAC (32 B)
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -29,12 +29,14 @@ export const T_FLOW = 1,
   T_PINHOLE = 3,
   T_POLICY = 4,
   T_SEQ = 5,
-  T_EXPECT = 6;
+  T_EXPECT = 6,
+  T_FLOW6 = 7;
 export const FLOW_SIZE = 32,
   DELETE_SIZE = 16,
   PINHOLE_SIZE = 16,
   SEQ_SIZE = 28,
-  EXPECT_SIZE = 20;
+  EXPECT_SIZE = 20,
+  FLOW6_SIZE = 48;
 
 // A flow as the peer needs it: its keys, its public port, its TCP state, and how long ago it was
 // last seen and made (so that the peer's timers are right after a failover).
@@ -51,6 +53,19 @@ export interface SyncFlow {
   wanPort: number;
   idle: number;
   age: number; // seconds
+}
+// An IPv6 flow (routed): both ends as 16 bytes each, TCP state, fixed (opened by a rule from the
+// WAN side), idle and age in seconds. The peer's entries of flows that end expire by their timers.
+export interface SyncFlow6 {
+  proto: number;
+  tcpState: number;
+  fixed: boolean;
+  lan: Uint8Array;
+  lanPort: number;
+  remote: Uint8Array;
+  remotePort: number;
+  idle: number;
+  age: number;
 }
 export interface SyncDelete {
   proto: number;
@@ -88,7 +103,8 @@ export type SyncRecord =
   | { type: typeof T_PINHOLE; pinhole: SyncPinhole }
   | { type: typeof T_POLICY; json: string }
   | { type: typeof T_SEQ; seq: SyncSeq }
-  | { type: typeof T_EXPECT; expect: SyncExpect };
+  | { type: typeof T_EXPECT; expect: SyncExpect }
+  | { type: typeof T_FLOW6; flow6: SyncFlow6 };
 
 export interface Header {
   kind: number;
@@ -113,6 +129,8 @@ export function recordSize(r: SyncRecord): number {
       return SEQ_SIZE;
     case T_EXPECT:
       return EXPECT_SIZE;
+    case T_FLOW6:
+      return FLOW6_SIZE;
   }
 }
 
@@ -178,6 +196,19 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
       b.writeUInt32BE(e.remote, at + 10);
       b.writeUInt32BE(Math.max(0, Math.min(e.expiresIn, 0xffffffff)), at + 14);
       return at + EXPECT_SIZE;
+    }
+    case T_FLOW6: {
+      const f = r.flow6;
+      b[at + 1] = f.proto;
+      b[at + 2] = f.tcpState;
+      b[at + 3] = f.fixed ? 1 : 0;
+      b.set(f.lan, at + 4);
+      b.set(f.remote, at + 20);
+      b.writeUInt16BE(f.lanPort, at + 36);
+      b.writeUInt16BE(f.remotePort, at + 38);
+      b.writeUInt32BE(Math.min(f.idle, 0xffffffff), at + 40);
+      b.writeUInt32BE(Math.min(f.age, 0xffffffff), at + 44);
+      return at + FLOW6_SIZE;
     }
   }
 }
@@ -322,6 +353,24 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
           },
         });
         at += EXPECT_SIZE;
+        break;
+      case T_FLOW6:
+        need(FLOW6_SIZE);
+        records.push({
+          type: T_FLOW6,
+          flow6: {
+            proto: body[at + 1],
+            tcpState: body[at + 2],
+            fixed: (body[at + 3] & 1) !== 0,
+            lan: Uint8Array.from(body.subarray(at + 4, at + 20)),
+            remote: Uint8Array.from(body.subarray(at + 20, at + 36)),
+            lanPort: body.readUInt16BE(at + 36),
+            remotePort: body.readUInt16BE(at + 38),
+            idle: body.readUInt32BE(at + 40),
+            age: body.readUInt32BE(at + 44),
+          },
+        });
+        at += FLOW6_SIZE;
         break;
       default:
         throw new SyncRefused("malformed");

@@ -17,6 +17,8 @@ import { randomBytes } from "node:crypto";
 import type { ConnTable, Flow } from "../table/conntrack";
 import type { AlgState } from "../table/alg-state";
 import { putFlow } from "../table/snapshot";
+import type { Flow6 } from "../table/flows6";
+import { parseAddr6 } from "../net/addr6";
 import type { FlowEvent } from "../observe/event-format";
 import { formatAddr } from "../net/addr";
 import * as L from "../../assembly/layout";
@@ -31,6 +33,7 @@ import {
   KIND_DATA,
   KIND_HELLO,
   T_FLOW,
+  T_FLOW6,
   T_DELETE,
   T_PINHOLE,
   T_POLICY,
@@ -151,7 +154,7 @@ export class TableSync {
 
   // A NEW or DESTROY from the table (host/observe/event-feed.ts).
   event(e: FlowEvent): void {
-    if (!this.master) return;
+    if (!this.master || e.lan6 !== undefined) return; // IPv6 flows go by refresh; the peer's expire by their timers
     const key = {
       proto: e.proto,
       lanAddr: e.lanAddr,
@@ -238,7 +241,25 @@ export class TableSync {
     this.lastRefresh = this.table.now;
     if (!this.master) return;
     for (const f of this.table.flows()) if (f.lastSeen >= since) this.queueFlow(f);
+    for (const f of this.table.v6.flows()) if (f.lastSeen >= since) this.queueFlow6(f);
     this.queueExpectations();
+  }
+
+  private queueFlow6(f: Flow6): void {
+    this.queue.push({
+      type: T_FLOW6,
+      flow6: {
+        proto: f.proto,
+        tcpState: f.tcpState,
+        fixed: f.fixed,
+        lan: parseAddr6(f.lanAddr),
+        lanPort: f.lanPort,
+        remote: parseAddr6(f.remoteAddr),
+        remotePort: f.remotePort,
+        idle: Math.max(0, this.table.now - f.lastSeen),
+        age: Math.max(0, this.table.now - f.created),
+      },
+    });
   }
 
   // Everything the peer needs, when it (re)joins.
@@ -248,6 +269,7 @@ export class TableSync {
     this.queuePolicy(this.hooks.policyJson());
     this.queuePinholes();
     for (const f of this.table.flows()) this.queueFlow(f);
+    for (const f of this.table.v6.flows()) this.queueFlow6(f);
     this.queueExpectations();
     this.flush(true);
   }
@@ -378,6 +400,21 @@ export class TableSync {
         if (!validFlow(r.flow)) break;
         if (putFlow(this.table, r.flow, "sync") < 0) this.counts.conflicts++;
         break;
+      case T_FLOW6: {
+        const f = r.flow6;
+        if (f.proto !== L.PROTO_TCP && f.proto !== L.PROTO_UDP && f.proto !== L.PROTO_ICMPV6) break;
+        const i = this.table.v6.create(
+          f.proto,
+          f.lan,
+          f.lanPort,
+          f.remote,
+          f.remotePort,
+          (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+        );
+        if (i < 0) this.counts.conflicts++;
+        else this.table.v6.update(i, f.tcpState, f.idle, f.age);
+        break;
+      }
       case T_DELETE: {
         const k = r.key;
         const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
