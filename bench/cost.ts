@@ -7,7 +7,8 @@
 //   ipmasq wasm / ts   the gateway with its defaults (2 workers), the WASM core and the TS core
 //   C reference        bench/reference/forwarder.c on ipmasq's own TUN setup and wiring
 // Loads: TCP 1 and 4 streams at 1, 3 and 6 Gbit/s; UDP 64 B and 1400 B at 50, 100 and 150 kpps,
-// LAN to WAN. CPU is the machine's busy time (/proc/stat: elapsed minus idle), in cycles at the
+// LAN to WAN; over IPv6 (routed: the kernel rows filter it statefully with nftables, ct state
+// established), TCP 1 stream at 1 and 3 Gbit/s and UDP 64 B at 100 kpps. CPU is the machine's busy time (/proc/stat: elapsed minus idle), in cycles at the
 // nominal clock (perf's cycle counters are not available on this VM).
 // Each figure is the median of --reps repetitions (interquartile range beside it), each measured
 // after the load has run for a second (the steady state).
@@ -18,7 +19,16 @@ import { execFileSync, type ChildProcess } from "node:child_process";
 import { readFileSync, writeFileSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, until, sleep, type Topology } from "../harness/topology";
+import {
+  makeTopology,
+  writeConfig,
+  startGateway,
+  waitExit,
+  until,
+  sleep,
+  WAN6,
+  type Topology,
+} from "../harness/topology";
 import { kernelMasquerade, setReceiveOffload } from "./kernel-nat";
 import { buildReference, startReference } from "./reference/reference";
 import { barChart } from "./chart";
@@ -32,7 +42,8 @@ const QUICK = process.argv.includes("--quick");
 const REPS = Number(arg("--reps") ?? (QUICK ? 2 : 5));
 const SECONDS = Number(arg("--seconds") ?? (QUICK ? 2 : 4));
 const ONLY = arg("--only"); // only the setups whose name has this (and the endpoints', always)
-const LOAD_FILTER = arg("--loads"); // only the loads whose name has this ("UDP", "TCP 4", …)
+// only the loads whose name has one of these, ","-separated ("UDP", "TCP 4,IPv6", …)
+const LOAD_FILTER = arg("--loads")?.split(",");
 // more ipmasq rows with other options, ";"-separated ("--gro-hold 0;--gro-hold 200"): a setting
 // measured against the default in the same run
 const VARIANTS = (arg("--variants") ?? "")
@@ -46,6 +57,7 @@ interface Load {
   name: string;
   args: string[];
   udpSize?: number;
+  ipv6?: boolean;
 }
 const ALL_LOADS: Load[] = [
   ...[1, 3, 6].map((g) => ({ name: `TCP 1 × ${g} Gbit/s`, args: ["-b", `${g}G`] })),
@@ -58,9 +70,16 @@ const ALL_LOADS: Load[] = [
       args: ["-u", "-w", "4M", "-l", String(size - 28), "-b", String(k * 1000 * (size - 28) * 8)],
     })),
   ),
+  ...[1, 3].map((g) => ({ name: `IPv6 TCP 1 × ${g} Gbit/s`, args: ["-b", `${g}G`], ipv6: true })),
+  {
+    name: "IPv6 UDP 64 B 100 kpps",
+    udpSize: 64,
+    ipv6: true,
+    args: ["-u", "-w", "4M", "-l", String(64 - 48), "-b", String(100_000 * (64 - 48) * 8)],
+  },
 ];
 
-const LOADS = ALL_LOADS.filter((l) => !LOAD_FILTER || l.name.includes(LOAD_FILTER));
+const LOADS = ALL_LOADS.filter((l) => !LOAD_FILTER || LOAD_FILTER.some((f) => l.name.includes(f)));
 
 interface Sample {
   busy: number;
@@ -72,6 +91,7 @@ interface Sample {
 interface Setup {
   name: string;
   target: string; // the WAN host's address as the LAN host reaches it
+  target6: string; // the same over IPv6
   start(): Promise<void>;
   stop(): Promise<void>;
   pid?(): number | undefined; // the gateway process, for its own CPU
@@ -118,7 +138,7 @@ async function runOnce(t: Topology, s: Setup, load: Load): Promise<Sample> {
   const client = t.spawn(t.lan, [
     "iperf3",
     "-c",
-    s.target,
+    load.ipv6 ? s.target6 : s.target,
     "-t",
     String(SECONDS),
     "-O",
@@ -165,6 +185,7 @@ function kernelNat(t: Topology, name: string, ipmasqOffload: boolean): Setup {
   return {
     name,
     target: "10.0.0.2",
+    target6: WAN6,
     async start() {
       kernelMasquerade(t, true);
       if (ipmasqOffload) was = setReceiveOffload(t);
@@ -180,13 +201,14 @@ function kernelForwarding(t: Topology): Setup {
   return {
     name: "kernel forwarding, no NAT",
     target: "10.0.0.2",
+    target6: WAN6,
     async start() {
-      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1"]);
+      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=1", "net.ipv6.conf.all.forwarding=1"]);
       t.exec(t.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
     },
     async stop() {
       t.exec(t.wan, ["ip", "route", "del", "192.168.0.0/24", "via", "10.0.0.1"]);
-      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0"]);
+      t.exec(t.gw, ["sysctl", "-qw", "net.ipv4.ip_forward=0", "net.ipv6.conf.all.forwarding=0"]);
     },
   };
 }
@@ -196,6 +218,7 @@ function endpointsOnly(): Setup {
   return {
     name: "endpoints only (direct link)",
     target: "172.31.0.2",
+    target6: "fd00:31::2",
     async start() {
       /* always there */
     },
@@ -211,6 +234,7 @@ function ipmasq(t: Topology, core: string, extra: string[] = []): Setup {
   return {
     name: `ipmasq ${core}${extra.length ? ` ${extra.join(" ")}` : ""}`,
     target: "10.0.0.2",
+    target6: WAN6,
     async start() {
       g = await startGateway(t, ["--config", writeConfig(t), "--core", core, ...extra], state);
     },
@@ -237,6 +261,7 @@ function cReference(t: Topology, binary: string): Setup {
   return {
     name: "C reference forwarder",
     target: "10.0.0.2",
+    target6: WAN6,
     async start() {
       ref = await startReference(t, binary);
     },
@@ -287,7 +312,7 @@ async function main(): Promise<void> {
   ]);
   const scratch = mkdtempSync(join(tmpdir(), "ipmasq-cost-"));
   const binary = buildReference(scratch);
-  const t = makeTopology("cost");
+  const t = makeTopology("cost", { ipv6: true });
   const abort = (): void => {
     t.destroy();
     rmSync(scratch, { recursive: true, force: true });
@@ -313,6 +338,8 @@ async function main(): Promise<void> {
     execFileSync("ip", ["link", "add", "lanD", "netns", t.lan, "type", "veth", "peer", "name", "wanD", "netns", t.wan]);
     t.exec(t.lan, ["ip", "addr", "add", "172.31.0.1/30", "dev", "lanD"]);
     t.exec(t.wan, ["ip", "addr", "add", "172.31.0.2/30", "dev", "wanD"]);
+    t.exec(t.lan, ["ip", "addr", "add", "fd00:31::1/64", "dev", "lanD", "nodad"]);
+    t.exec(t.wan, ["ip", "addr", "add", "fd00:31::2/64", "dev", "wanD", "nodad"]);
     t.exec(t.lan, ["ip", "link", "set", "lanD", "up"]);
     t.exec(t.wan, ["ip", "link", "set", "wanD", "up"]);
     await startServer(t);

@@ -5,7 +5,9 @@
 // the first LAN packet, port kept) -> rewrite address and port with the incremental checksum
 // update -> write each packet to the base device. No timeouts, no policy, no slow path: only the
 // per-packet work every NAT does, so it shows what the design (two copies, a second forwarding
-// pass) costs with no Node and no WASM in the way.
+// pass) costs with no Node and no WASM in the way. IPv6 is routed as ipmasq routes it: a flow
+// (both 128-bit ends and ports) made on the first LAN packet, looked up for every packet both
+// ways, the hop limit given back; no extension headers.
 //
 //   forwarder PUBLIC_ADDR QUEUES BASE_TUN LAN_TUN WAN_TUN
 // On SIGUSR1 it prints "packets N bytes N reads N" (so far: super-packets forwarded, IP bytes
@@ -37,6 +39,10 @@
 struct flow { uint32_t lan, remote, pub; uint16_t lan_port, remote_port, pub_port; uint8_t proto; };
 
 static struct flow flows[SLOTS / 2];
+struct flow6 { uint8_t lan[16], remote[16]; uint16_t lan_port, remote_port; uint8_t proto; };
+static struct flow6 flows6[SLOTS / 2];
+static _Atomic uint32_t index6[SLOTS];
+static uint32_t flow6_count;
 static _Atomic uint32_t lan_index[SLOTS], wan_index[SLOTS]; // entry + 1, 0: empty
 static uint32_t flow_count;
 static pthread_mutex_t insert_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -136,11 +142,14 @@ static int translate_echo(uint8_t *ip, uint8_t *l4, int from_wan) {
   return 0;
 }
 
+static int route6(uint8_t *ip, size_t len, int from_wan);
+
 // Rewrites one packet in place; returns 0 to forward it, -1 to drop it.
 static int translate(uint8_t *p, size_t len, int from_wan) {
   if (len < VNET_HDR_LEN + 20) return -1;
   int partial = p[0] & VNET_F_NEEDS_CSUM;
   uint8_t *ip = p + VNET_HDR_LEN;
+  if ((ip[0] >> 4) == 6) return route6(ip, len - VNET_HDR_LEN, from_wan);
   if ((ip[0] >> 4) != 4) return -1;
   size_t ihl = (size_t)(ip[0] & 15) * 4;
   uint8_t proto = ip[9];
@@ -183,6 +192,62 @@ static int translate(uint8_t *p, size_t len, int from_wan) {
   }
   memcpy(addr_at, &new_addr, 4); memcpy(port_at, &new_port, 2);
   memcpy(ip + 10, &ipcheck, 2); memcpy(l4 + check_at, &check, 2);
+  return 0;
+}
+
+static uint32_t hash6(uint8_t proto, const uint8_t *lan, uint16_t lan_port, const uint8_t *remote, uint16_t remote_port) {
+  uint32_t w[8];
+  memcpy(w, lan, 16); memcpy(w + 4, remote, 16);
+  uint32_t h = 2166136261u ^ proto;
+  for (int i = 0; i < 8; i++) { h ^= w[i]; h *= 16777619u; h ^= h >> 15; }
+  h ^= ((uint32_t)lan_port << 16) | remote_port; h *= 16777619u; h ^= h >> 15;
+  return h;
+}
+
+static int find6(uint32_t h, uint8_t proto, const uint8_t *lan, uint16_t lan_port, const uint8_t *remote, uint16_t remote_port) {
+  for (uint32_t s = h & (SLOTS - 1);; s = (s + 1) & (SLOTS - 1)) {
+    uint32_t e = atomic_load_explicit(&index6[s], memory_order_acquire);
+    if (e == 0) return -1;
+    const struct flow6 *f = &flows6[e - 1];
+    if (f->proto == proto && f->lan_port == lan_port && f->remote_port == remote_port && !memcmp(f->lan, lan, 16) && !memcmp(f->remote, remote, 16))
+      return (int)(e - 1);
+  }
+}
+
+// One IPv6 packet: forwarded (0) if its flow is known, or made from the LAN side; -1 to drop.
+static int route6(uint8_t *ip, size_t len, int from_wan) {
+  if (len < 40 + 8) return -1;
+  uint8_t proto = ip[6];
+  if (proto != 6 && proto != 17 && proto != 58) return -1; // extension headers: not this forwarder's job
+  uint8_t *l4 = ip + 40;
+  uint16_t sport, dport;
+  if (proto == 58) {
+    if (l4[0] != 128 && l4[0] != 129) return -1;
+    uint16_t id; memcpy(&id, l4 + 4, 2);
+    sport = l4[0] == 128 ? id : 0; dport = l4[0] == 128 ? 0 : id;
+  } else { memcpy(&sport, l4, 2); memcpy(&dport, l4 + 2, 2); }
+  const uint8_t *src = ip + 8, *dst = ip + 24;
+  const uint8_t *lan = from_wan ? dst : src, *remote = from_wan ? src : dst;
+  uint16_t lan_port = from_wan ? dport : sport, remote_port = from_wan ? sport : dport;
+  uint32_t h = hash6(proto, lan, lan_port, remote, remote_port);
+  int e = find6(h, proto, lan, lan_port, remote, remote_port);
+  if (e < 0) {
+    if (from_wan) return -1;
+    pthread_mutex_lock(&insert_lock);
+    e = find6(h, proto, lan, lan_port, remote, remote_port);
+    if (e < 0 && flow6_count < SLOTS / 2) {
+      e = (int)flow6_count++;
+      struct flow6 *f = &flows6[e];
+      memcpy(f->lan, lan, 16); memcpy(f->remote, remote, 16);
+      f->lan_port = lan_port; f->remote_port = remote_port; f->proto = proto;
+      uint32_t s = h & (SLOTS - 1);
+      while (atomic_load_explicit(&index6[s], memory_order_relaxed) != 0) s = (s + 1) & (SLOTS - 1);
+      atomic_store_explicit(&index6[s], (uint32_t)e + 1, memory_order_release);
+    }
+    pthread_mutex_unlock(&insert_lock);
+    if (e < 0) return -1;
+  }
+  if (ip[7] != 255) ip[7]++; // the hop the second forwarding pass takes again
   return 0;
 }
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openTun, setPersist, closeTun } from "../../host/tun/tun";
 import { steerQueues } from "../../host/tun/steering";
-import { Wiring } from "../../host/kernel/wiring";
+import { Wiring, ipv6Enabled } from "../../host/kernel/wiring";
 import { dynamicRules } from "../../host/kernel/dynamic-rules";
 import { DEFAULT_GRO_HOLD_US, DEFAULT_GRO_BUSY_PPS, offloadSettings } from "../../host/kernel/receive-offload";
 import { ReceiveHold, HOLD_SAMPLE_MS } from "../../host/kernel/receive-hold";
@@ -58,8 +58,10 @@ try {
       publicAddr: parseAddr(publicAddr),
       natRanges: NAT_RANGES,
       policy: emptyPolicy(),
+      ipv6: ipv6Enabled(),
     }),
   );
+  w.enableForwarding6();
   const r = w.tuneReceive(["eth1", "eth0"], offloadSettings());
   if (r.problem) process.stderr.write(`${r.problem}\n`);
   // bursts held as ipmasq holds them: while an interface is busy
