@@ -30,33 +30,23 @@ export function eventJson(e: FlowEvent): EventJson {
   const icmp = e.proto === L.PROTO_ICMP;
   const ep = (a: number, p: number): string => (icmp ? `${formatAddr(a)}#${p}` : `${formatAddr(a)}:${p}`);
   const tcpState = e.state & L.TS_MASK;
-  if (e.lan6 !== undefined && e.remote6 !== undefined) {
-    // an IPv6 flow: routed, no public end
-    const ep6 = (a: string, p: number): string => (e.proto === L.PROTO_ICMPV6 ? `[${a}]#${p}` : `[${a}]:${p}`);
-    return {
-      time: new Date(e.time).toISOString(),
-      type: e.type,
-      proto: e.proto === L.PROTO_ICMPV6 ? "icmpv6" : protoName(e.proto),
-      state: e.proto === L.PROTO_TCP ? tcpStateName(tcpState) : "",
-      lan: ep6(e.lan6, e.lanPort),
-      public: "-",
-      remote: e.proto === L.PROTO_ICMPV6 ? e.remote6 : ep6(e.remote6, e.remotePort),
-      bytesOut: e.bytesOut,
-      bytesIn: e.bytesIn,
-      packetsOut: e.pktsOut,
-      packetsIn: e.pktsIn,
-      seconds: e.seconds,
-      why: e.why,
-    };
-  }
+  // an IPv6 flow is routed: [address]:port ends and no public end
+  const v6 = e.lan6 !== undefined && e.remote6 !== undefined;
+  const icmp6 = e.proto === L.PROTO_ICMPV6;
+  const ep6 = (a: string, p: number): string => (icmp6 ? `[${a}]#${p}` : `[${a}]:${p}`);
+  let remote: string;
+  if (v6) remote = icmp6 ? e.remote6! : ep6(e.remote6!, e.remotePort);
+  else if (e.remoteAddr === 0)
+    remote = "*"; // an UPDATE: a mapping open to any peer
+  else remote = icmp ? formatAddr(e.remoteAddr) : ep(e.remoteAddr, e.remotePort);
   return {
     time: new Date(e.time).toISOString(),
     type: e.type,
-    proto: protoName(e.proto),
+    proto: icmp6 ? "icmpv6" : protoName(e.proto),
     state: e.proto === L.PROTO_TCP && e.type !== "UPDATE" ? tcpStateName(tcpState) : "",
-    lan: ep(e.lanAddr, e.lanPort),
-    public: ep(e.wanAddr, e.wanPort),
-    remote: e.remoteAddr === 0 ? "*" : icmp ? formatAddr(e.remoteAddr) : ep(e.remoteAddr, e.remotePort),
+    lan: v6 ? ep6(e.lan6!, e.lanPort) : ep(e.lanAddr, e.lanPort),
+    public: v6 ? "-" : ep(e.wanAddr, e.wanPort),
+    remote,
     bytesOut: e.bytesOut,
     bytesIn: e.bytesIn,
     packetsOut: e.pktsOut,

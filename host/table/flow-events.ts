@@ -112,32 +112,38 @@ export class FlowEventRing {
     const r = this.slot();
     if (r < 0) return;
     const dv = this.dv;
-    dv.setUint8(r + R_FAMILY, 0);
-    dv.setFloat64(r + R_TIME, time, true);
-    dv.setFloat64(r + R_BYTES_OUT, e.bytesOut, true);
-    dv.setFloat64(r + R_BYTES_IN, e.bytesIn, true);
-    dv.setFloat64(r + R_PKTS_OUT, e.pktsOut, true);
-    dv.setFloat64(r + R_PKTS_IN, e.pktsIn, true);
+    this.common(r, 0, type, why, time, seconds, state, e);
     dv.setUint32(r + R_LAN_ADDR, e.lanAddr, true);
     dv.setUint32(r + R_REMOTE_ADDR, e.remoteAddr, true);
     dv.setUint32(r + R_WAN_ADDR, e.wanAddr, true);
-    dv.setUint16(r + R_LAN_PORT, e.lanPort, true);
-    dv.setUint16(r + R_REMOTE_PORT, e.remotePort, true);
     dv.setUint16(r + R_WAN_PORT, e.wanPort, true);
-    dv.setUint8(r + R_TYPE, type);
-    dv.setUint8(r + R_PROTO, e.proto);
-    dv.setUint8(r + R_STATE, state);
-    dv.setUint8(r + R_WHY, why);
-    dv.setUint32(r + R_AGE, seconds, true);
     this.publish();
   }
 
-  // The same for an IPv6 flow (writers only).
+  // The same for an IPv6 flow (writers only): no IPv4 addresses, no public end.
   put6(type: number, why: number, time: number, seconds: number, state: number, e: Flow6Fields): void {
     const r = this.slot();
     if (r < 0) return;
     const dv = this.dv;
-    new Uint8Array(dv.buffer, r + R_LAN_ADDR, R_AGE - R_LAN_ADDR).fill(0); // no IPv4 addresses or ports
+    new Uint8Array(dv.buffer, r + R_LAN_ADDR, R_AGE - R_LAN_ADDR).fill(0);
+    this.common(r, 6, type, why, time, seconds, state, e);
+    new Uint8Array(dv.buffer, r + R_LAN6, 16).set(e.lan);
+    new Uint8Array(dv.buffer, r + R_REMOTE6, 16).set(e.remote);
+    this.publish();
+  }
+
+  // The fields both families' records have.
+  private common(
+    r: number,
+    family: number,
+    type: number,
+    why: number,
+    time: number,
+    seconds: number,
+    state: number,
+    e: Omit<Flow6Fields, "lan" | "remote">,
+  ): void {
+    const dv = this.dv;
     dv.setFloat64(r + R_TIME, time, true);
     dv.setFloat64(r + R_BYTES_OUT, e.bytesOut, true);
     dv.setFloat64(r + R_BYTES_IN, e.bytesIn, true);
@@ -149,11 +155,8 @@ export class FlowEventRing {
     dv.setUint8(r + R_PROTO, e.proto);
     dv.setUint8(r + R_STATE, state);
     dv.setUint8(r + R_WHY, why);
-    dv.setUint8(r + R_FAMILY, 6);
+    dv.setUint8(r + R_FAMILY, family);
     dv.setUint32(r + R_AGE, seconds, true);
-    new Uint8Array(dv.buffer, r + R_LAN6, 16).set(e.lan);
-    new Uint8Array(dv.buffer, r + R_REMOTE6, 16).set(e.remote);
-    this.publish();
   }
 
   // The next record's address, or -1 when the ring is full (counted).
