@@ -5,5 +5,5 @@ export { rewriteEnd, rewriteAddr, adjustTtl, clampMss } from "./rewrite";
 export { setTable, hash5, lookupLan, lookupWan } from "./table";
 export { processPacket, processBatch } from "./batch";
 export { lastReason } from "./verdict";
-export { hash6, lookup6 } from "./table6";
+export { lookup6 } from "./table6";
 export { bindMemory } from "./memory";

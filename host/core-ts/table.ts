@@ -2,6 +2,7 @@
 import { mem, le32 } from "./memory";
 import * as L from "../../assembly/layout";
 import { setTable6 } from "./table6";
+import { homeSlot } from "./home-slot";
 
 let table = 0;
 let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
@@ -45,9 +46,7 @@ export function hash5(
   return h;
 }
 
-// Where a key's probe starts: the hash's top 30 bits scaled to the index (as the WASM core does
-// it); below 2^23 slots the product is below 2^53, exact in a double.
-export const homeSlot = (h: number, slots: number): number => Math.floor(((h >>> 2) * slots) / 1073741824);
+export { homeSlot };
 
 export const entryAddress = (i: number): number => entries + i * L.E_SIZE;
 

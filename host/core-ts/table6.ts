@@ -1,6 +1,7 @@
 // Lock-free lookups in the IPv6 flow table: the TypeScript twin of assembly/table6.ts.
 import * as L from "../../assembly/layout";
 import { mem, le16, le32 } from "./memory";
+import { homeSlot } from "./home-slot";
 
 let entries = 0,
   slot0 = 0,
@@ -20,25 +21,31 @@ const mix = (h: number, w: number, k: number): number => {
   h = Math.imul(h ^ w, k) >>> 0;
   return (h ^ (h >>> 15)) >>> 0;
 };
+const word = (b: Uint8Array, at: number): number =>
+  (b[at] | (b[at + 1] << 8) | (b[at + 2] << 16) | (b[at + 3] << 24)) >>> 0;
 
-// The same 32 bits as the WASM core's hash6, from the same bytes.
+// The same 32 bits as the WASM core's hash6, from the same bytes: the addresses' eight words as
+// they lie in memory (little-endian), `lan` and `remote` bytes at `lanAt` and `remoteAt`. The
+// host's writer (host/table/flows6.ts) hashes with it too.
 export function hash6(
   proto: number,
-  lan: number,
+  lan: Uint8Array,
+  lanAt: number,
   lanPort: number,
-  remote: number,
+  remote: Uint8Array,
+  remoteAt: number,
   remotePort: number,
   seed: number,
 ): number {
   let h = ((L.H_FLOW6 + proto) ^ seed) >>> 0;
-  h = mix(h, le32(lan), 0x85ebca6b);
-  h = mix(h, le32(lan + 4), 0xc2b2ae35);
-  h = mix(h, le32(lan + 8), 0x85ebca6b);
-  h = mix(h, le32(lan + 12), 0xc2b2ae35);
-  h = mix(h, le32(remote), 0x85ebca6b);
-  h = mix(h, le32(remote + 4), 0xc2b2ae35);
-  h = mix(h, le32(remote + 8), 0x85ebca6b);
-  h = mix(h, le32(remote + 12), 0xc2b2ae35);
+  h = mix(h, word(lan, lanAt), 0x85ebca6b);
+  h = mix(h, word(lan, lanAt + 4), 0xc2b2ae35);
+  h = mix(h, word(lan, lanAt + 8), 0x85ebca6b);
+  h = mix(h, word(lan, lanAt + 12), 0xc2b2ae35);
+  h = mix(h, word(remote, remoteAt), 0x85ebca6b);
+  h = mix(h, word(remote, remoteAt + 4), 0xc2b2ae35);
+  h = mix(h, word(remote, remoteAt + 8), 0x85ebca6b);
+  h = mix(h, word(remote, remoteAt + 12), 0xc2b2ae35);
   h = mix(h, ((lanPort << 16) | remotePort) >>> 0, 0x85ebca6b);
   h = Math.imul(h, 0xc2b2ae35) >>> 0;
   return (h ^ (h >>> 16)) >>> 0;
@@ -47,14 +54,11 @@ export function hash6(
 const same16 = (a: number, b: number): boolean =>
   le32(a) === le32(b) && le32(a + 4) === le32(b + 4) && le32(a + 8) === le32(b + 8) && le32(a + 12) === le32(b + 12);
 
-// Where a key's probe starts (as table.ts's homeSlot, kept here so the two tables stay apart).
-const homeSlot = (h: number, slots: number): number => Math.floor(((h >>> 2) * slots) / 1073741824);
-
 export const entry6Address = (i: number): number => entries + i * L.F6_SIZE;
 
 export function lookup6(proto: number, lan: number, lanPort: number, remote: number, remotePort: number): number {
   if (slots === 0) return -1;
-  let i = homeSlot(hash6(proto, lan, lanPort, remote, remotePort, seed >>> 0), slots);
+  let i = homeSlot(hash6(proto, mem.u8, lan, lanPort, mem.u8, remote, remotePort, seed >>> 0), slots);
   for (let n = 0; n < slots; n++) {
     const slot = Atomics.load(index32, slot0 + i);
     if (slot === L.IDX_EMPTY) return -1;

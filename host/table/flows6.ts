@@ -5,7 +5,8 @@
 // and timeouts (conntrack.ts).
 import * as L from "../../assembly/layout";
 import type { MemoryMap } from "../shm/memory-map";
-import { homeSlot } from "../core-ts/table";
+import { homeSlot } from "../core-ts/home-slot";
+import { hash6 } from "../core-ts/table6";
 import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 
@@ -24,35 +25,6 @@ export interface Flow6 {
   bytesIn: number;
   pktsOut: number;
   pktsIn: number;
-}
-
-const mix = (h: number, w: number, k: number): number => {
-  h = Math.imul(h ^ w, k) >>> 0;
-  return (h ^ (h >>> 15)) >>> 0;
-};
-
-// assembly/table6.ts's hash6, over addresses given as 16 bytes.
-export function hash6Of(
-  proto: number,
-  lan: Uint8Array,
-  lanPort: number,
-  remote: Uint8Array,
-  remotePort: number,
-  seed: number,
-): number {
-  const w = (a: Uint8Array, i: number): number => (a[i] | (a[i + 1] << 8) | (a[i + 2] << 16) | (a[i + 3] << 24)) >>> 0;
-  let h = ((L.H_FLOW6 + proto) ^ seed) >>> 0;
-  h = mix(h, w(lan, 0), 0x85ebca6b);
-  h = mix(h, w(lan, 4), 0xc2b2ae35);
-  h = mix(h, w(lan, 8), 0x85ebca6b);
-  h = mix(h, w(lan, 12), 0xc2b2ae35);
-  h = mix(h, w(remote, 0), 0x85ebca6b);
-  h = mix(h, w(remote, 4), 0xc2b2ae35);
-  h = mix(h, w(remote, 8), 0x85ebca6b);
-  h = mix(h, w(remote, 12), 0xc2b2ae35);
-  h = mix(h, ((lanPort << 16) | remotePort) >>> 0, 0x85ebca6b);
-  h = Math.imul(h, 0xc2b2ae35) >>> 0;
-  return (h ^ (h >>> 16)) >>> 0;
 }
 
 // What the IPv6 table shares with the IPv4 one (conntrack.ts's ConnTable): the memory, the
@@ -154,7 +126,7 @@ export class Flows6 {
   // The entry of a flow by its key, or -1 (the same walk as the cores').
   private findLocked(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
     const base = this.map.index6 >> 2;
-    let i = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), this.slots());
+    let i = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), this.slots());
     for (let n = 0; n < this.slots(); n++) {
       const slot = Atomics.load(this.i32, base + i);
       if (slot === L.IDX_EMPTY) return -1;
@@ -216,7 +188,7 @@ export class Flows6 {
       Atomics.store(this.u8, e + L.F6_PROTO, proto); // a protocol makes the entry live
       // the index slot last: lock-free readers see only complete entries
       const base = this.map.index6 >> 2;
-      let s = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), this.slots());
+      let s = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), this.slots());
       for (;;) {
         const v = Atomics.load(this.i32, base + s);
         if (v === L.IDX_EMPTY || v === L.IDX_TOMBSTONE) {
@@ -279,7 +251,7 @@ export class Flows6 {
     const remotePort = this.dv.getUint16(e + L.F6_REMOTE_PORT, true);
     const base = this.map.index6 >> 2;
     const n = this.slots();
-    let s = homeSlot(hash6Of(proto, lan, lanPort, remote, remotePort, this.u32(L.T_SEED)), n);
+    let s = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), n);
     for (let k = 0; k < n; k++) {
       const v = Atomics.load(this.i32, base + s);
       if (v === L.IDX_EMPTY) break;
