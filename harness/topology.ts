@@ -189,6 +189,23 @@ export function writeConfig(t: Topology, text = SEED_CONFIG): string {
   return f;
 }
 
+// The gateways started in a tap run: a test that fails shows the end of what each of them said
+// (CI keeps only the TAP output, and "still not so after 10000 ms" alone cannot be diagnosed).
+// Hooked at load, before any test starts (a test copies its parent's hooks when it begins), and
+// only under tap (it sets TAP=1): the demo and the benchmarks use this file too.
+const started: Array<{ proc: ChildProcess; log: () => string }> = [];
+if (process.env.TAP) {
+  const tap: typeof import("tap").t = require("tap").t;
+  tap.afterEach((test) => {
+    const failed = !test.passing();
+    for (const g of [...started]) {
+      const said = g.log().split("\n").slice(-60).join("\n");
+      if (failed) test.comment(`ipmasq in "${test.name}" said (its last 60 lines):\n${said}`);
+      if (failed || g.proc.exitCode !== null || g.proc.signalCode !== null) started.splice(started.indexOf(g), 1);
+    }
+  });
+}
+
 // Starts dist/ipmasq.js run in gw and waits for "ready". Returns the process and its log.
 // `nodeArgs`: options for node itself (--trace-gc); `prefix`: a command that execs node (setpriv);
 // `bundle`: another build (a benchmark's --before).
@@ -202,6 +219,7 @@ export async function startGateway(
 ): Promise<{ proc: ChildProcess; log: () => string }> {
   const proc = t.spawn(t.gw, [...prefix, NODE, ...nodeArgs, bundle, "run", "--state-dir", stateDir, ...args]);
   let out = "";
+  started.push({ proc, log: () => out });
   proc.stdout!.on("data", (d) => {
     out += d;
   });

@@ -182,13 +182,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   );
   if (handed?.role) g.setRole(handed.role);
 
-  const monitor = new NetlinkMonitor(() => {
-    try {
-      g.follower.reconcile();
-    } catch (e) {
-      log(`following the network: ${(e as Error).message} (tried again on the next change)`);
-    }
-  }, log);
+  const monitor = new NetlinkMonitor(() => g.follower.reconcile(), log);
   const timers: NodeJS.Timeout[] = [];
   const traffic = new Throughput(memory, map, () => table.live);
   let pool: Piscina | undefined,
