@@ -18,7 +18,7 @@ import {
   type Topology,
 } from "../harness/topology";
 import { kernelState, receiveOffload } from "../harness/kernel-state";
-import { BUNDLE, NODE } from "../harness/ipmasq-cli";
+import { BUNDLE, NODE, ipmasqCli } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
 
@@ -220,6 +220,7 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
   topo.exec(topo.gw, ["ip", "route", "add", "default", "via", "10.0.0.2"]);
   const up = await until(() => pings(topo));
   t.pass(`the WAN appeared: forwarding ${up} ms later, without a restart`);
+  await until(() => /the WAN is eth0: masquerading as 10\.0\.0\.1/.test(g.log()), 3000); // its stdout may lag
   t.match(g.log(), /the WAN is eth0: masquerading as 10\.0\.0\.1/, "the log says so");
 
   // a short flap of the link during a download: the flow survives
@@ -308,6 +309,9 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
     }
   });
   t.pass(`the default route moved to eth2: new connections leave as 10.0.1.1 ${moved} ms later`);
+  // connections opened while it moved: none took the old address after its flows were forgotten
+  const conns = ipmasqCli(topo.exec, topo.gw, state)("conns", "--json");
+  t.notMatch(conns, /"public":"10\.0\.0\.1[:#]/, "no connection masquerades as the old address");
   t.match(
     g.log(),
     /new interface eth2: its packets come in through masq0-3/,

@@ -78,7 +78,7 @@ export class GatewayState {
       proto: m.proto,
       lanAddr: m.lanAddr,
       lanPort: m.lanPort,
-      wanAddr: this.follower.publicAddr,
+      wanAddr: m.wanAddr ?? this.follower.publicAddr,
       wanPort: m.wanPort,
       why: mappingWhy(m),
     });
@@ -150,6 +150,7 @@ export class GatewayState {
       this.mappingChanged({
         by: p.by,
         op: "wan-change",
+        wanAddr: old,
         proto: p.proto,
         lanAddr: p.lanAddr,
         lanPort: p.lanPort,
@@ -165,8 +166,8 @@ export class GatewayState {
     );
   }
 
-  // After a mapping change (it may come from inside a reconcile, when the WAN address moved,
-  // before the new address is set): mappings outside the NAT ranges get their ip rules, and the
+  // After a mapping change (it may come from inside a reconcile, when the WAN address moved):
+  // mappings outside the NAT ranges get their ip rules, and the
   // UPnP subscribers hear the new state. Several changes in one turn make one check.
   mappingsChanged(): void {
     if (this.mappingsPending) return;

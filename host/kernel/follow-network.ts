@@ -80,8 +80,8 @@ export class NetworkFollower {
     if (o.groHoldUs) this.hold = new ReceiveHold(o.groHoldUs, o.groBusyPps, wiring, log);
   }
 
-  // Called with every new public address, before the rules for it are made (and while publicAddr
-  // is still the one before).
+  // Called with every new public address, once the rules for it are made and the workers use it
+  // (publicAddr is the new one).
   onPublicChange(listener: (c: PublicChange) => void): void {
     this.publicListeners.push(listener);
   }
@@ -184,15 +184,12 @@ export class NetworkFollower {
       this.log(`waiting for the WAN: ${why}; new connections are refused until it is back`);
     this.waiting = why;
     const now = why ? 0 : addr;
-    if (now !== this.publicAddr) {
-      if (now) {
-        // while the listeners run, publicAddr is still the one before (what they forget was made for it)
-        const change = { wan: this.wan!, old: this.lastPublic, now };
-        for (const l of this.publicListeners) l(change);
-        this.lastPublic = now;
-      }
-      this.publicAddr = now;
-    }
+    // A new address: the workers masquerade as it from the publish below, and only then are the
+    // old address's flows forgotten (forgotten first, a LAN host's new flows in between would
+    // take the old address and keep it)
+    const change = now && now !== this.publicAddr ? { wan: this.wan!, old: this.lastPublic, now } : undefined;
+    this.publicAddr = now;
+    if (now) this.lastPublic = now;
 
     const mtu = this.wantedMtu(net);
     if (mtu !== this.mtu) {
@@ -201,20 +198,14 @@ export class NetworkFollower {
       this.mtu = mtu;
     }
 
-    this.wiring.syncRules(
-      dynamicRules({
-        // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
-        // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
-        base: { tun: this.o.tun, table: this.o.table },
-        devices: this.wiring.devices,
-        wan: this.wan,
-        publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
-        natRanges: this.o.natRanges,
-        policy: this.policy,
-        mappedPorts: this.mappedPorts,
-        ipv6: ipv6Enabled(),
-      }),
-    );
+    this.syncRules();
+    // the workers' view at once: between the rules and the view, a flow could be made for an
+    // address whose replies the rules no longer bring to ipmasq (the gateway's stack resets them)
+    this.publish(net);
+    if (change) {
+      for (const l of this.publicListeners) l(change);
+      this.syncRules(); // port forwards moved to the new address
+    }
     // IPv6 forwarding on once every interface's IPv6 goes through its device (the filter)
     if (!this.forwarding6) {
       this.forwarding6 = true;
@@ -246,7 +237,24 @@ export class NetworkFollower {
       }
     }
     this.steer();
-    this.publish(net);
+  }
+
+  // The rules for the devices, the WAN and its address, the policy and the mapped ports.
+  private syncRules(): void {
+    this.wiring.syncRules(
+      dynamicRules({
+        // while it waits, the WAN keeps the rules of its last address: a reply of a flow that
+        // outlives a short outage must reach ipmasq, not the gateway's own stack (a reset)
+        base: { tun: this.o.tun, table: this.o.table },
+        devices: this.wiring.devices,
+        wan: this.wan,
+        publicAddr: this.publicAddr || this.lastPublic || (this.o.publicAddr ?? 0),
+        natRanges: this.o.natRanges,
+        policy: this.policy,
+        mappedPorts: this.mappedPorts,
+        ipv6: ipv6Enabled(),
+      }),
+    );
   }
 
   // Both directions of a flow to one queue (host/tun/steering.ts): a device's packets are

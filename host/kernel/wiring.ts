@@ -26,7 +26,7 @@
 // network namespace cookie); one of another boot or namespace is set aside, never applied.
 import { existsSync, renameSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import { ip, ipJson, readSysctl, writeSysctl, sysctlPath } from "./ip";
+import { ip, ipBatch, ipJson, readSysctl, writeSysctl, sysctlPath } from "./ip";
 import { readSettings, writeSetting, type ReceiveSetting } from "./receive-offload";
 import { netnsId, bootId } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
@@ -83,6 +83,14 @@ const readJournal = (file: string): Journal => JSON.parse(readPrivateFile(file).
 function ipRule(op: "add" | "del", args: string[]): void {
   if (args[0] === "-6") ip("-6", "rule", op, ...args.slice(1));
   else ip("rule", op, ...args);
+}
+
+// Several rules ("-6" first: an IPv6 one) in one `ip -batch` per family.
+function applyRules(op: "add" | "del", rules: string[][], force: boolean): void {
+  const v4 = rules.filter((r) => r[0] !== "-6").map((r) => ["rule", op, ...r]);
+  const v6 = rules.filter((r) => r[0] === "-6").map((r) => ["rule", op, ...r.slice(1)]);
+  ipBatch(v4, { force });
+  ipBatch(v6, { ipv6: true, force });
 }
 
 export class Wiring {
@@ -254,26 +262,30 @@ export class Wiring {
     this.save();
   }
 
-  // Makes the dynamic rules exactly `desired`: removes the others, adds the missing.
+  // Makes the dynamic rules exactly `desired`: removes the others, adds the missing, each step one
+  // `ip -batch` per family (when the WAN moves, its rules are away for a moment, not for the
+  // dozens of process starts that were a window for a reply to reach the gateway's own stack and
+  // be reset). The old go before the new: the kernel finds an existing rule by the fields a new
+  // one names, so a WAN's rule would collide with the same interface's hairpin rule.
   syncRules(desired: string[][]): void {
     const key = (r: string[]): string => r.join(" ");
     const want = new Set(desired.map(key));
-    for (const r of this.journal.dynamic.filter((x) => !want.has(key(x)))) {
-      try {
-        ipRule("del", r);
-      } catch {
-        /* already gone */
-      }
-    }
-    const have = new Set(this.journal.dynamic.filter((x) => want.has(key(x))).map(key));
-    this.journal.dynamic = this.journal.dynamic.filter((x) => want.has(key(x)));
-    for (const r of desired) {
-      if (have.has(key(r))) continue;
-      this.journal.dynamic.push(r);
-      this.save();
-      ipRule("add", r);
-    }
+    const have = new Set(this.journal.dynamic.map(key));
+    const stale = this.journal.dynamic.filter((x) => !want.has(key(x)));
+    const missing = [...new Map(desired.filter((r) => !have.has(key(r))).map((r) => [key(r), r])).values()];
+    if (!stale.length && !missing.length) return;
+    applyRules("del", stale, true); // one already gone is no failure
+    this.journal.dynamic = [...this.journal.dynamic.filter((x) => want.has(key(x))), ...missing];
     this.save();
+    try {
+      applyRules("add", missing, false);
+    } catch (e) {
+      // the batch stopped part way: take back what went in, so that the next try adds them all
+      applyRules("del", missing, true);
+      this.journal.dynamic = this.journal.dynamic.filter((x) => !missing.includes(x));
+      this.save();
+      throw e;
+    }
   }
 
   // Persistent TUN devices left without an owner (a graceful restart whose new process failed).

@@ -16,6 +16,7 @@ export interface MappingChange {
   lanPort: number;
   wanPort: number;
   lifetime?: number; // seconds, with op "map"
+  wanAddr?: number; // the public address it was made for, when not the current one (op "wan-change")
 }
 
 // The event's `why` text (ipmasq events, the event log).
