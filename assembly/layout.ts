@@ -48,7 +48,8 @@ export const R_NO_WAN = 19; // a new outbound flow while the WAN has no address 
 export const R_HOST_LIMIT = 20; // a new flow of a LAN host that has --max-conns-per-host flows already
 export const R_LINK_SCOPE = 21; // IPv6 link-local or multicast source or destination, ND/RA/RS: never forwarded
 export const R_ROUTING_HEADER_0 = 22; // IPv6 routing header type 0 with segments left (RFC 5095)
-export const R_COUNT = 23;
+export const R_UNIQUE_LOCAL = 23; // an IPv6 unique local address (fc00::/7) across the WAN (RFC 6092 REC-7)
+export const R_COUNT = 24;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
 // Every ingress interface has its own TUN device (host/kernel/follow-network.ts makes them,

@@ -21,6 +21,7 @@ import {
   sleep,
   LAN6,
   GW_LAN6,
+  GW_WAN6,
   WAN6,
   FAR6,
   type Topology,
@@ -190,6 +191,30 @@ sendp(e/IPv6(src="::1", dst="${LAN6}")/UDP(sport=7, dport=5555)/b"martian", ifac
     t.ok(more("routing_header_0") >= 3, `a routing header of type 0 (${more("routing_header_0")})`);
     t.ok(more("no_mapping") >= 3, `a Packet Too Big about no flow (${more("no_mapping")})`);
     t.notMatch(sunk, /spoofed|rh0|martian/, "none reached the LAN host");
+  });
+
+  await t.test("unique local addresses stay inside the site (RFC 6092 REC-7)", async (t) => {
+    // the LAN gets a ULA prefix beside its global one; the WAN router would route it to us
+    topo.exec(topo.gw, ["ip", "-6", "addr", "add", "fd00:1::1/64", "dev", "eth1", "nodad"]);
+    topo.exec(topo.lan, ["ip", "-6", "addr", "add", "fd00:1::2/64", "dev", "lan0", "nodad"]);
+    topo.exec(topo.wan, ["ip", "-6", "route", "add", "fd00:1::/64", "via", GW_WAN6]);
+    t.teardown(() => {
+      topo.exec(topo.wan, ["ip", "-6", "route", "del", "fd00:1::/64"]);
+      topo.exec(topo.lan, ["ip", "-6", "addr", "del", "fd00:1::2/64", "dev", "lan0"]);
+      topo.exec(topo.gw, ["ip", "-6", "addr", "del", "fd00:1::1/64", "dev", "eth1"]);
+    });
+    const ping = (ns: string, args: string[]): number =>
+      outcome(() => topo.exec(ns, ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "1", ...args])).code;
+    // once the gateway follows the new prefix, the LAN host's ULA reaches the gateway's (through
+    // ipmasq's source check: before, it is a source of no LAN prefix)
+    await until(() => ping(topo.lan, ["-c", "1", "fd00:1::1"]) === 0, 5000);
+    t.pass("inside the site the ULA works (the gateway's own, through ipmasq's source check)");
+    const u0 = status().drops.unique_local ?? 0;
+    t.not(ping(topo.lan, ["-I", "fd00:1::2", WAN6]), 0, "from the LAN's ULA to the WAN: nothing comes back");
+    t.not(ping(topo.wan, ["fd00:1::2"]), 0, "from the WAN to the LAN's ULA: nothing arrives");
+    t.equal(ping(topo.lan, ["-I", LAN6, WAN6]), 0, "and the LAN host's global address still goes out");
+    const u = (status().drops.unique_local ?? 0) - u0;
+    t.ok(u >= 4, `counted as unique_local (${u})`);
   });
 
   await t.test("path MTU discovery and traceroute through the gateway", async (t) => {

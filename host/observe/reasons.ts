@@ -23,4 +23,5 @@ export const REASON_NAMES: string[] = [
   "host_limit",
   "link_scope",
   "routing_header_0",
+  "unique_local",
 ];

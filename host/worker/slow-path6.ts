@@ -19,6 +19,9 @@ import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
 const IKE_PORTS = new Set([500, 4500]);
 
 const ICMPV6_CODE_ADMIN_PROHIBITED = 1;
+// Unique local addresses (RFC 4193) stay inside the site: by default none crosses the WAN (RFC
+// 6092 REC-7); a forward rule naming the address lets it.
+const UNIQUE_LOCAL = parsePrefix6("fc00::/7");
 const HOP_LIMIT = 64;
 
 // What the slow path needs of an IPv6 packet: its addresses, the upper layer after the
@@ -140,6 +143,9 @@ export class SlowPath6 {
       dst6: p.dst,
     };
     const d = evaluate(policy, "forward", k);
+    const crossesWan = fromWan || !this.onLink(p.dst) || this.onLink(p.dst, wan); // to a LAN: inside
+    if (d.byPolicy && crossesWan && (inPrefix6(p.src, UNIQUE_LOCAL) || inPrefix6(p.dst, UNIQUE_LOCAL)))
+      return this.drop(L.R_UNIQUE_LOCAL);
     if (!d.byPolicy) {
       this.shared.count(d.counter, p.length);
       if (d.log) this.log(d, p, ingress.iface);
