@@ -409,7 +409,7 @@ async function main(): Promise<void> {
       `counters). Per packet: per UDP datagram, or per ${MSS}-byte TCP segment. *total*: the whole machine, senders and receivers included; ` +
       `*gateway*: total minus the same load between the two hosts over a direct link (the endpoints' own cost; below zero where the gateway's ` +
       `receive offload saves the receiver more than forwarding costs); *process*: the gateway process alone (ipmasq, the C reference). ` +
-      `Ratios: the cheaper kernel nftables row ÷ this (1.0 = as cheap as the kernel), and the C reference's process ÷ ipmasq's (1.0 = as cheap as C).`,
+      `Ratios: the cheaper kernel nftables row ÷ this (1.0 = as cheap as the kernel), and the C reference's process ÷ ipmasq's (1.0 = as cheap as C). IPv6 is routed, not translated: in its tables the kernel nftables rows are the kernel's stateful IPv6 filter (ct state established accept), ipmasq's are its RFC 6092 filter.`,
     "",
   ];
   if (wasm >= 0 && kernels.length) {
