@@ -298,7 +298,8 @@ export function scapy(t: Topology, ns: string, code: string): string {
   );
 }
 
-// A namespace's IP, ICMP, TCP and UDP counters (/proc/net/snmp), as "Udp.InDatagrams" -> n: the
+// A namespace's IP, ICMP, TCP and UDP counters (/proc/net/snmp, and /proc/net/snmp6 by their own
+// names: "Udp6InDatagrams"), as "Udp.InDatagrams" -> n: the
 // receiving side's own word that something did or did not arrive.
 export function snmp(t: Topology, ns: string): Record<string, number> {
   const lines = t.exec(ns, ["cat", "/proc/net/snmp"]).trim().split("\n");
@@ -309,6 +310,9 @@ export function snmp(t: Topology, ns: string): Record<string, number> {
     const proto = keys[0].replace(":", "");
     for (let k = 1; k < keys.length; k++) out[`${proto}.${keys[k]}`] = Number(values[k]);
   }
+  // IPv6's (a name and a value a line: "Icmp6InEchos 3"), when the namespace has IPv6
+  const v6 = t.exec(ns, ["sh", "-c", "cat /proc/net/snmp6 2>/dev/null; true"]);
+  for (const [name, value] of v6.split("\n").map((l) => l.split(/\s+/))) if (name) out[name] = Number(value);
   return out;
 }
 

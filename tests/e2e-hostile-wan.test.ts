@@ -3,6 +3,7 @@
 // LAN hosts, forged LAN and martian sources (scapy), NAT-PMP and PCP requests to both gateway
 // addresses, a port scan (nmap) and a flood. Nothing reaches the LAN host (its own counters say
 // so), nothing is masqueraded out (the WAN host's sink says so), and the gateway's counters say why.
+// The lab is dual stack: the same again over IPv6 (routed, RFC 6092's filter instead of the NAT).
 import t, { type Test } from "tap";
 import { join } from "node:path";
 import type { ChildProcess } from "node:child_process";
@@ -14,22 +15,48 @@ import {
   waitListening,
   snmp,
   scapy,
+  LAN6,
+  WAN6,
+  GW_WAN6,
   type Topology,
 } from "../harness/topology";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
 
+// IPv6 UDP peers: an echo server on the LAN host (node -e UDP6_ECHO PORT), and one datagram from
+// a fixed port (node -e UDP6_SEND HOST PORT MESSAGE LOCALPORT).
+const UDP6_ECHO = `const s = require("node:dgram").createSocket({ type: "udp6", ipv6Only: true });
+s.on("message", (m, r) => s.send(m, r.port, r.address));
+s.bind(Number(process.argv[1]), () => process.stdout.write("listening\\n"));`;
+const UDP6_SEND = `const [host, port, msg, local] = process.argv.slice(1);
+const s = require("node:dgram").createSocket({ type: "udp6", ipv6Only: true });
+s.bind(Number(local), () => s.send(msg, Number(port), host, () => s.close()));`;
+
 // The LAN host's own receive counters, to prove nothing arrived.
-const RECEIVED = ["Icmp.InEchos", "Icmp.InMsgs", "Tcp.PassiveOpens", "Tcp.InSegs", "Udp.InDatagrams", "Udp.NoPorts"];
+const RECEIVED = [
+  "Icmp.InEchos",
+  "Icmp.InMsgs",
+  "Tcp.PassiveOpens", // IPv4 and IPv6
+  "Tcp.InSegs",
+  "Udp.InDatagrams",
+  "Udp.NoPorts",
+  "Icmp6InEchos", // not Icmp6InMsgs: the gateway's neighbour solicitations count there
+  "Udp6InDatagrams",
+  "Udp6NoPorts",
+];
 const lanCounters = (topo: Topology): Record<string, number> => {
   const all = snmp(topo, topo.lan);
   return Object.fromEntries(RECEIVED.map((k) => [k, all[k]]));
 };
 
 // Collects what a UDP sink on the WAN host receives.
-async function sink(topo: Topology, port: number): Promise<{ proc: ChildProcess; lines: () => string[] }> {
-  const proc = topo.spawn(topo.wan, [NODE, join(PEERS, "udp-sink.js"), String(port)]);
+async function sink(
+  topo: Topology,
+  port: number,
+  family: "4" | "6" = "4",
+): Promise<{ proc: ChildProcess; lines: () => string[] }> {
+  const proc = topo.spawn(topo.wan, [NODE, join(PEERS, "udp-sink.js"), String(port), family]);
   let out = "";
   proc.stdout!.on("data", (d) => {
     out += d;
@@ -39,7 +66,7 @@ async function sink(topo: Topology, port: number): Promise<{ proc: ChildProcess;
 }
 
 t.test("a hostile WAN host", async (t) => {
-  const topo = makeTopology("hostile");
+  const topo = makeTopology("hostile", { ipv6: true });
   t.teardown(() => topo.destroy());
   const state = join(topo.dir, "state");
   topo.exec(topo.wan, ["ip", "route", "add", "192.168.0.0/24", "via", "10.0.0.1"]);
@@ -53,6 +80,7 @@ t.test("a hostile WAN host", async (t) => {
   const drops = (): Record<string, number> =>
     JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "status", "--json", "--state-dir", state])).drops;
   const received = await sink(topo, 9999);
+  const received6 = await sink(topo, 9999, "6");
 
   // a real flow first, so that forged packets have a flow to abuse
   topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "send", "10.0.0.2", "9999", "real", "40000"]);
@@ -253,6 +281,89 @@ send(IP(dst="192.168.0.2")/TCP(sport=RandShort(), dport=(1, 1000), flags="S"), v
       topo.exec(topo.lan, ["ping", "-c", "1", "-W", "2", "10.0.0.2"]),
       /1 received/,
       "and the gateway still forwards",
+    );
+  });
+
+  await t.test("IPv6: the same host, the same abuse, routed instead of translated", async (t) => {
+    await waitListening(topo.spawn(topo.lan, [NODE, "-e", UDP6_ECHO, "9998"]));
+    // a real IPv6 flow first (LAN6:40000 -> WAN6:9999), so that forgeries have one to abuse
+    topo.exec(topo.lan, [NODE, "-e", UDP6_SEND, WAN6, "9999", "real6", "40000"]);
+    await new Promise((r) => setTimeout(r, 300));
+    t.same(received6.lines(), [`from ${LAN6}:40000 real6`], "the WAN host sees the LAN host's own address");
+    const d0 = drops();
+    const more = (r: string): number => (drops()[r] ?? 0) - (d0[r] ?? 0);
+    const mac = topo.exec(topo.gw, ["cat", "/sys/class/net/eth0/address"]).trim();
+    await unmoved(t, async () => {
+      t.match(
+        topo.exec(topo.wan, ["sh", "-c", `ping -6 -c 2 -W 1 ${LAN6}; echo exit $?`]),
+        /exit 1\b/,
+        "ping -6 to the LAN host: no answer",
+      );
+      t.match(
+        topo.exec(topo.wan, ["sh", "-c", `curl -sS -6 --max-time 2 http://[${LAN6}]:8080/ 2>&1; echo exit $?`]),
+        /exit 28\b/,
+        "curl -6 to the LAN server times out (dropped, not refused)",
+      );
+      scapy(
+        topo,
+        topo.wan,
+        `
+e = Ether(dst="${mac}")
+# the live flow's exact tuple and other LAN sources, to be reflected to the WAN host's sink
+for sport in (40000, 40001):
+    for src in ("${LAN6}", "2001:db8:1::77"):
+        sendp(e/IPv6(src=src, dst="${WAN6}")/UDP(sport=sport, dport=9999)/b"forged6", iface="wan0", verbose=0, count=3)
+# the reply half of the live flow, but to another LAN port
+sendp(e/IPv6(src="${WAN6}", dst="${LAN6}")/UDP(sport=9999, dport=9998)/b"stray6", iface="wan0", verbose=0, count=3)
+# a martian source; a link-local source and multicast beyond the link (the kernel refuses these
+# two before routing, so they never reach ipmasq: the LAN host's counters show nothing arrived)
+sendp(e/IPv6(src="::ffff:10.9.9.9", dst="${LAN6}")/UDP(sport=5, dport=9998)/b"martian6", iface="wan0", verbose=0, count=3)
+sendp(e/IPv6(src="fe80::66", dst="${LAN6}")/UDP(sport=5, dport=9998)/b"linklocal6", iface="wan0", verbose=0, count=3)
+sendp(e/IPv6(src="${WAN6}", dst="ff0e::1")/UDP(sport=5, dport=9998)/b"multicast6", iface="wan0", verbose=0, count=3)
+# a flood: SYNs to a thousand LAN ports, UDP to another thousand
+sendp(e/IPv6(src="${WAN6}", dst="${LAN6}")/TCP(sport=RandShort(), dport=(1, 1000), flags="S"), iface="wan0", verbose=0)
+sendp(e/IPv6(src="${WAN6}", dst="${LAN6}")/UDP(sport=RandShort(), dport=(20000, 20999))/b"x", iface="wan0", verbose=0)
+`,
+      );
+      await new Promise((r) => setTimeout(r, 500));
+      t.same(
+        received6.lines().filter((l) => l.includes("forged6")),
+        [],
+        "the sink got none of the 12 forged IPv6 datagrams",
+      );
+      t.ok(more("spoofed") >= 12, `counted as spoofed (${more("spoofed")})`);
+      t.ok(more("martian") >= 3, `an IPv4-mapped source: martian (${more("martian")})`);
+      t.ok(more("no_mapping") >= 2000, `the flood and the stray reply: no_mapping (${more("no_mapping")})`);
+    });
+    const scan = topo.exec(
+      topo.wan,
+      ["nmap", "-6", "-Pn", "-n", "-T5", "-sT", "-p-", "--max-retries", "0", "-oG", "-", GW_WAN6],
+      { timeout: 300_000 },
+    );
+    t.notMatch(scan, /\/open\//, `no TCP port open on the gateway's IPv6 address ${GW_WAN6}`);
+    const udp = topo.exec(
+      topo.wan,
+      [
+        "nmap",
+        "-6",
+        "-Pn",
+        "-n",
+        "-sU",
+        "-p",
+        "53,67,123,161,547,1900,5351,9100",
+        "--max-retries",
+        "1",
+        "-oG",
+        "-",
+        GW_WAN6,
+      ],
+      { timeout: 120_000 },
+    );
+    t.notMatch(udp, /\d+\/open\//, "nor any of the usual UDP services (DHCPv6 and NAT-PMP/PCP included)");
+    t.match(
+      topo.exec(topo.lan, ["ping", "-6", "-c", "1", "-W", "2", WAN6]),
+      /1 received/,
+      "and the gateway still forwards IPv6",
     );
   });
 
