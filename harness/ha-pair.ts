@@ -5,6 +5,9 @@
 //   lan (192.168.0.10) --[lan switch]-- gw1 eth1 192.168.0.2 | gw2 eth1 192.168.0.3   (VIP .1)
 //   wan (10.0.0.254)   --[wan switch]-- gw1 eth0 10.0.0.11   | gw2 eth0 10.0.0.12     (VIP 10.0.0.1)
 //   gw1 sync0 10.9.0.1/29 ------------------------------------- gw2 sync0 10.9.0.2/29
+// With { ipv6: true } also dual stack (the WAN router routes the LAN's /64 to the WAN VIP):
+//   lan 2001:db8:1::10 -- gw1 eth1 2001:db8:1::2 | gw2 eth1 2001:db8:1::3 (VIP 2001:db8:1::1)
+//   wan 2001:db8:ff::254 -- gw1 eth0 2001:db8:ff::11 | gw2 eth0 2001:db8:ff::12 (VIP 2001:db8:ff::1)
 import { execFileSync, spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -22,7 +25,7 @@ export interface Pair {
   destroy(): void;
 }
 
-export function makePair(): Pair {
+export function makePair(o: { ipv6?: boolean } = {}): Pair {
   const id = `ha${process.pid % 100000}`;
   const ns = {
     lansw: `ipm-${id}-lansw`,
@@ -71,7 +74,8 @@ export function makePair(): Pair {
     for (const n of Object.values(ns)) {
       run("ip", "netns", "add", n);
       run("ip", "-n", n, "link", "set", "lo", "up");
-      for (const k of ["all", "default"]) inNs(n, "sysctl", "-qw", `net.ipv6.conf.${k}.disable_ipv6=1`);
+      for (const k of ["all", "default"])
+        inNs(n, "sysctl", "-qw", `net.ipv6.conf.${k}.${o.ipv6 ? "accept_dad=0" : "disable_ipv6=1"}`);
     }
     for (const sw of [ns.lansw, ns.wansw]) {
       run("ip", "-n", sw, "link", "add", "br0", "type", "bridge");
@@ -108,6 +112,20 @@ export function makePair(): Pair {
       run("ip", "-n", n, "route", "add", "default", "via", "10.0.0.254");
     }
     run("ip", "-n", ns.lan, "route", "add", "default", "via", "192.168.0.1");
+    if (o.ipv6) {
+      for (const [n, dev, addr] of [
+        [ns.lan, "lan0", "2001:db8:1::10/64"],
+        [ns.wan, "wan0", "2001:db8:ff::254/64"],
+        [ns.gw1, "eth1", "2001:db8:1::2/64"],
+        [ns.gw1, "eth0", "2001:db8:ff::11/64"],
+        [ns.gw2, "eth1", "2001:db8:1::3/64"],
+        [ns.gw2, "eth0", "2001:db8:ff::12/64"],
+      ])
+        run("ip", "-n", n, "addr", "add", addr, "dev", dev, "nodad");
+      for (const n of [ns.gw1, ns.gw2]) run("ip", "-n", n, "-6", "route", "add", "default", "via", "2001:db8:ff::254");
+      run("ip", "-n", ns.lan, "-6", "route", "add", "default", "via", "2001:db8:1::1");
+      run("ip", "-n", ns.wan, "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1");
+    }
   } catch (e) {
     destroy();
     rmSync(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@ import { HOST_LIMITED, TABLE_FULL } from "../host/table/conntrack";
 import { HostAccounting } from "../host/observe/host-accounting";
 import { MAX_HOSTS, EVENT_RECORDS } from "../host/shm/memory-map";
 import { parseAddr } from "../host/net/addr";
+import { parseAddr6 } from "../host/net/addr6";
 import * as L from "../assembly/layout";
 
 const LAN = parseAddr("192.168.0.2"),
@@ -166,4 +167,33 @@ t.test("an exhausted port range is not scanned again within the second", async (
   tb.removeFlow(0, "timeout");
   tb.now = 200; // past the freed port's rest
   t.ok(tb.createFlow(L.PROTO_UDP, LAN2, 60000, R1, 53, WAN, 0) >= 0, "later, the port freed meanwhile is found");
+});
+
+t.test("an IPv6 address is a host of its own: live flows on read, ended ones kept", async (t) => {
+  const s = coreSetup(64);
+  const tb = s.table;
+  tb.now = 1;
+  const lan = parseAddr6("2001:db8:1::2"),
+    far = parseAddr6("2001:db8:ff::2");
+  const a = tb.v6.create(L.PROTO_TCP, lan, 40000, far, 443, L.TS_SYN_OUT);
+  const b = tb.v6.create(L.PROTO_UDP, lan, 40001, far, 53, 0);
+  for (const [i, out, inn] of [
+    [a, 100, 5000],
+    [b, 60, 200],
+  ]) {
+    const e = tb.v6.entry(i);
+    tb.dv.setFloat64(e + L.F6_BYTES_OUT, out, true);
+    tb.dv.setFloat64(e + L.F6_BYTES_IN, inn, true);
+    tb.dv.setFloat64(e + L.F6_PKTS_OUT, 2, true);
+    tb.dv.setFloat64(e + L.F6_PKTS_IN, 4, true);
+  }
+  tb.createFlow(L.PROTO_UDP, LAN, 40001, R1, 53, WAN, 0); // the same machine's IPv4 address
+  const hosts = new HostAccounting(tb);
+  const row = (h: string): unknown => hosts.rows().find((r) => r.host === h);
+  t.match(row("2001:db8:1::2"), { flows: 2, flowsTotal: 2, bytesOut: 160, bytesIn: 5200, packetsIn: 8 }, "two live");
+  t.match(row("192.168.0.2"), { flows: 1 }, "its IPv4 address is a row of its own");
+  tb.v6.remove(a, "timeout");
+  t.match(row("2001:db8:1::2"), { flows: 1, flowsTotal: 2, bytesOut: 160, bytesIn: 5200 }, "one ended: counted once");
+  tb.flush();
+  t.match(row("2001:db8:1::2"), { flows: 0, flowsTotal: 2, bytesIn: 5200, packetsIn: 8 }, "both ended: kept");
 });

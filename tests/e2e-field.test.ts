@@ -292,6 +292,7 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
     /^eth0: .*rx-udp-gro-forwarding: on.* 0 0 *$/m,
     "receive offload is set again on the new device (no hold: it is quiet)",
   );
+  await until(() => /receive offload on eth0/.test(g.log()), 3000);
   t.match(g.log(), /receive offload on eth0/, "and the log says so");
 
   // a second uplink appears and the default route moves to it: it becomes the WAN
@@ -312,11 +313,13 @@ t.test("the WAN comes and goes: no address or route at start, link flaps, the de
   // connections opened while it moved: none took the old address after its flows were forgotten
   const conns = ipmasqCli(topo.exec, topo.gw, state)("conns", "--json");
   t.notMatch(conns, /"public":"10\.0\.0\.1[:#]/, "no connection masquerades as the old address");
+  await until(() => /new interface eth2/.test(g.log()), 3000);
   t.match(
     g.log(),
     /new interface eth2: its packets come in through masq0-3/,
     "the new interface got its own ingress device",
   );
+  await until(() => /the default route moved from eth0 to eth2/.test(g.log()), 3000); // its stdout may lag
   t.match(g.log(), /the default route moved from eth0 to eth2: eth2 is the WAN now/, "the log says the WAN moved");
   g.proc.kill("SIGTERM");
   await waitExit(g.proc);

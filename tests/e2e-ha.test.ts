@@ -6,7 +6,9 @@
 // the download completes byte-exact, the session answers on the same connection, the UDP stream
 // keeps its public port, the WAN server saw one connection from 10.0.0.1. The old master comes
 // back as backup and gets the whole table without disturbing traffic. Then the new master's WAN
-// link is cut: keepalived's FAULT stops it forwarding and the pair fails back.
+// link is cut: keepalived's FAULT stops it forwarding and the pair fails back. The pair is dual
+// stack: an IPv6 download crosses the failover too, and a flush on the master empties the peer's
+// IPv6 entries (DELETE6).
 // The namespaces: harness/ha-pair.ts.
 import t from "tap";
 import { type ChildProcess, execFileSync } from "node:child_process";
@@ -27,7 +29,7 @@ interface Member {
 }
 
 t.test("an HA pair: failover with every connection kept, resync, and a WAN link cut", async (t) => {
-  const p = makePair();
+  const p = makePair({ ipv6: true });
   t.teardown(() => p.destroy());
   const { key, config } = pairFiles(p);
   const members: Record<"gw1" | "gw2", Member> = {
@@ -98,6 +100,10 @@ vrrp_instance gateway {
   virtual_ipaddress {
     192.168.0.1/24 dev eth1
     10.0.0.1/24 dev eth0
+  }
+  virtual_ipaddress_excluded {
+    2001:db8:1::1/64 dev eth1
+    2001:db8:ff::1/64 dev eth0
   }
   notify_master "${notify} master"
   notify_backup "${notify} backup"
@@ -204,6 +210,17 @@ vrrp_instance gateway {
   const download = watch(downloader);
   const downloadDone = new Promise((r) => downloader.on("exit", r));
   const session = watch(p.spawn(p.ns.lan, [NODE, join(PEERS, "session.js"), "client", "10.0.0.254", "7000", "40"]));
+  // and an IPv6 download, routed (the backup must know its flow: after the failover the first
+  // packets it sees of it are the WAN's, which no new flow may begin with)
+  const path6 = "/bytes?n=20000000&seed=12";
+  const want6 = p.exec(p.ns.wan, ["sh", "-c", `curl -sS 'http://127.0.0.1:8080${path6}' | sha256sum`]).split(" ")[0];
+  const downloader6 = p.spawn(p.ns.lan, [
+    "sh",
+    "-c",
+    `curl -sS -6 --max-time 120 'http://[2001:db8:ff::254]:8080${path6}&rate=1500000' | sha256sum`,
+  ]);
+  const download6 = watch(downloader6);
+  const download6Done = new Promise((r) => downloader6.on("exit", r));
   await sleep(3000);
   const synced = JSON.parse(cli(gw2, "conns", "--json")) as Array<{
     proto: string;
@@ -226,6 +243,10 @@ vrrp_instance gateway {
     synced.some((f) => f.remote === "10.0.0.254:8080"),
     "and the download's",
   );
+  t.ok(
+    synced.some((f) => f.lan.startsWith("[2001:db8:1::10]:") && f.remote === "[2001:db8:ff::254]:8080"),
+    "and the IPv6 download's (FLOW6)",
+  );
   t.equal(JSON.parse(cli(gw2, "status", "--json")).ha.standbyDrops, 0, "nothing reached the backup's data path");
 
   // ---- the master dies ----------------------------------------------------------------------
@@ -238,6 +259,12 @@ vrrp_instance gateway {
     download.text().split(" ")[0],
     want,
     `the 40 MB download completed byte-exact across the failover${download.text().startsWith("curl") ? ` (${download.text().trim()})` : ""}`,
+  );
+  await download6Done;
+  t.equal(
+    download6.text().split(" ")[0],
+    want6,
+    `the 20 MB IPv6 download completed byte-exact across the failover${download6.text().startsWith("curl") ? ` (${download6.text().trim()})` : ""}`,
   );
   await session.until(/\{.*\}/, 60_000);
   const s1 = JSON.parse(/\{.*\}/.exec(session.text())![0]);
@@ -267,9 +294,19 @@ vrrp_instance gateway {
 
   // ---- the old master comes back as backup ----------------------------------------------------
   // a rebooted box: no virtual addresses (keepalived died without taking them away), links up
-  p.exec(p.ns.gw1, ["sh", "-c", "ip addr del 192.168.0.1/24 dev eth1; ip addr del 10.0.0.1/24 dev eth0; true"]);
+  for (const [addr, dev] of [
+    ["192.168.0.1/24", "eth1"],
+    ["10.0.0.1/24", "eth0"],
+    ["2001:db8:1::1/64", "eth1"],
+    ["2001:db8:ff::1/64", "eth0"],
+  ])
+    p.exec(p.ns.gw1, ["sh", "-c", `ip addr del ${addr} dev ${dev} 2>/dev/null; true`]);
   for (const dev of ["eth1", "eth0", "sync0"]) p.exec(p.ns.gw1, ["ip", "link", "set", dev, "up"]);
   p.exec(p.ns.gw1, ["ip", "route", "replace", "default", "via", "10.0.0.254"]);
+  // IPv6 addresses do not outlive a link that went down (keep_addr_on_down is off)
+  p.exec(p.ns.gw1, ["ip", "addr", "replace", "2001:db8:1::2/64", "dev", "eth1", "nodad"]);
+  p.exec(p.ns.gw1, ["ip", "addr", "replace", "2001:db8:ff::11/64", "dev", "eth0", "nodad"]);
+  p.exec(p.ns.gw1, ["ip", "-6", "route", "replace", "default", "via", "2001:db8:ff::254"]);
   const session2 = watch(p.spawn(p.ns.lan, [NODE, join(PEERS, "session.js"), "client", "10.0.0.254", "7000", "25"]));
   await sleep(2000);
   await startIpmasq(gw1);
@@ -315,6 +352,14 @@ vrrp_instance gateway {
     `UDP: ${s2.udpAnswered} of ${s2.udpSent} answered, the longest gap ${s2.udpLongestGapMs} ms`,
   );
   t.ok(JSON.parse(cli(gw2, "status", "--json")).ha.standbyDrops >= 0, "the faulty gateway reports what it dropped");
+
+  // ---- flows that end on the master end on the peer: DELETE and DELETE6 ----------------------
+  const v6Flows = (m: Member): number =>
+    (JSON.parse(cli(m, "conns", "--json")) as typeof synced).filter((f) => f.lan.startsWith("[")).length;
+  t.ok(v6Flows(gw2) >= 1, `the peer holds IPv6 flows (${v6Flows(gw2)})`);
+  cli(gw1, "flush");
+  await until(() => v6Flows(gw2) === 0, 10_000);
+  t.pass("ipmasq flush on the master: the peer's IPv6 entries went too (DELETE6)");
 });
 
 // Without the key nothing of the peer is taken: a datagram with a wrong MAC, an old one sent

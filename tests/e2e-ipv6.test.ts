@@ -89,6 +89,10 @@ t.test("IPv6 for the LAN: routed, behind RFC 6092 simple security", async (t) =>
         const conns = ipmasq("conns");
         t.match(conns, `[${LAN6}]:`, "conns lists the IPv6 flows");
         t.ok(status().flows6 >= 1, "status counts them");
+        const host = (JSON.parse(ipmasq("hosts", "--json")) as Array<{ host: string; bytesIn: number }>).find(
+          (r) => r.host === LAN6,
+        );
+        t.ok(host && host.bytesIn > n, `ipmasq hosts has the LAN host's IPv6 address (${host?.bytesIn} bytes in)`);
       } finally {
         g.proc.kill("SIGTERM");
         await waitExit(g.proc);
@@ -264,6 +268,10 @@ sendp(e/IPv6(src="::1", dst="${LAN6}")/UDP(sport=7, dport=5555)/b"martian", ifac
         .find((l) => l.includes(`[${WAN6}]:8080`));
     await until(() => flowOf() !== undefined);
     const pid = JSON.parse(ipmasq("status", "--json")).pid;
+    type Host = { host: string; flowsTotal: number; bytesIn: number };
+    const hostRow = (): Host | undefined =>
+      (JSON.parse(ipmasq("hosts", "--json")) as Host[]).find((r) => r.host === LAN6);
+    const before = hostRow()!;
     ipmasq("restart");
     const newPid = (): number => {
       const r = outcome(() => ipmasq("status", "--json")); // none answers for a moment
@@ -276,6 +284,11 @@ sendp(e/IPv6(src="::1", dst="${LAN6}")/UDP(sport=7, dport=5555)/b"martian", ifac
     topo.exec(topo.wan, ["curl", "-sS", "http://127.0.0.1:8080/rate?r=0"]); // let it finish
     await until(() => got.trim() !== "", 30_000);
     t.equal(got.trim(), sha256Of(n, 9), "6 MB across the restart, byte-exact");
+    const after = hostRow()!;
+    t.ok(
+      after.flowsTotal >= before.flowsTotal && after.bytesIn >= before.bytesIn,
+      `the IPv6 host's totals went on across it (${before.flowsTotal} -> ${after.flowsTotal} flows, ${before.bytesIn} -> ${after.bytesIn} bytes in)`,
+    );
   });
 
   await t.test("SIGKILL: IPv6 forwards nothing until the next start; a stop restores the kernel", async (t) => {

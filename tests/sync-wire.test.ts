@@ -15,6 +15,8 @@ import {
   T_EXPECT,
   T_FLOW6,
   FLOW6_SIZE,
+  T_DELETE6,
+  DELETE6_SIZE,
   KIND_DATA,
   KIND_HELLO,
   FLOW_SIZE,
@@ -72,6 +74,16 @@ const records: SyncRecord[] = [
       age: 90,
     },
   },
+  {
+    type: T_DELETE6,
+    key: {
+      proto: 58,
+      lan: parseAddr6("2001:db8:1::2"),
+      lanPort: 7,
+      remote: parseAddr6("2001:db8:ff::2"),
+      remotePort: 0,
+    },
+  },
 ];
 const header = {
   kind: KIND_DATA,
@@ -104,6 +116,7 @@ t.test("what is encoded decodes the same", async (t) => {
       SEQ_SIZE +
       EXPECT_SIZE +
       FLOW6_SIZE +
+      DELETE6_SIZE +
       MAC,
     "sizes add up",
   );

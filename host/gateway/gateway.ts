@@ -159,6 +159,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   shared.publish(policy);
   table.hostLimit = handed?.hostLimit ?? o.maxConnsPerHost;
   for (const h of handed?.hosts ?? []) table.hosts.restore(h);
+  for (const [addr, c] of handed?.hosts6 ?? []) table.v6.ended.set(addr, c);
   const wiring = handed ? Wiring.adopt(journal) : new Wiring(journal, { tun: o.tun, table: o.table });
   const follower = new NetworkFollower(
     {

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { join } from "node:path";
 import type { Policy } from "../policy/rules";
 import { type FlowRecord, type Flow6Record, takeSnapshot, takeSnapshot6 } from "../table/snapshot";
-import type { HostRecord } from "../table/host-totals";
+import type { HostCounters, HostRecord } from "../table/host-totals";
 import type { GatewayState } from "./gateway-state";
 import { Wiring } from "../kernel/wiring";
 import type { InstanceLock } from "../state/instance";
@@ -22,6 +22,7 @@ export interface Handover {
   flows: FlowRecord[];
   flows6?: Flow6Record[]; // IPv6 flows (routed)
   hosts?: HostRecord[];
+  hosts6?: Array<[string, HostCounters]>; // IPv6 addresses' ended flows
   hostLimit?: number;
   pinholes?: PinholeRecord[];
   upnpPort?: number;
@@ -57,6 +58,7 @@ export async function handOver(
       flows: takeSnapshot(g.table),
       flows6: takeSnapshot6(g.table),
       hosts: g.table.hosts.records(),
+      hosts6: [...g.table.v6.ended],
       hostLimit: g.table.hostLimit,
       role: g.role,
       pinholes: g.alg.pinholes().map(({ slot, ...pinhole }): PinholeRecord => pinhole),

@@ -162,7 +162,9 @@ export class Wiring {
     }
     // TUN's default queue of 500 packets overflows at about 100 000 small packets/s while the
     // worker thread is scheduled out; 1000 is what a NIC and the kernel's own backlog hold.
-    ip("link", "set", name, "mtu", String(mtu), "txqueuelen", String(TUN_TXQUEUELEN), "up");
+    // No multicast: with IPv6 forwarding on, the kernel would send MLD reports (joining the
+    // all-routers groups) out of every device, into ipmasq (an HA backup counted them as traffic).
+    ip("link", "set", name, "mtu", String(mtu), "txqueuelen", String(TUN_TXQUEUELEN), "multicast", "off", "up");
     ip("route", "replace", "default", "dev", name, "table", String(table));
     ip("route", "replace", "blackhole", "default", "metric", String(BLACKHOLE_METRIC), "table", String(table));
     if (ipv6Enabled()) {

@@ -1,16 +1,20 @@
 // Per-LAN-host totals as people read them: the shared records (flows that ended, folded in by
 // the table's writers) plus the host's live flows, read from the table, and a rolling rate.
+// An IPv6 address is a host of its own (a dual-stack host shows as its IPv4 address and each
+// IPv6 address it used: the gateway sees addresses, not machines).
 // Reading walks the table once; a caller that polls (the status page) may take a read up to
 // `maxAgeMs` old, so that several of them cost one walk.
 import type { ConnTable } from "../table/conntrack";
-import type { HostRecord } from "../table/host-totals";
+import type { HostCounters, HostRecord } from "../table/host-totals";
+import { OTHER6 } from "../table/flows6";
+import { MAX_HOSTS } from "../shm/memory-map";
 import { formatAddr } from "../net/addr";
 
 export const HOST_SORTS = ["bytes", "flows", "rate"] as const;
 export type HostSort = (typeof HOST_SORTS)[number];
 
 export interface HostRow {
-  host: string; // "other": the hosts past the table's MAX_HOSTS, summed
+  host: string; // "other": the hosts past the table's MAX_HOSTS, summed ("other IPv6" for IPv6's)
   flows: number; // live now
   flowsTotal: number; // since start
   bytesOut: number;
@@ -26,7 +30,7 @@ const RATE_WINDOW_S = 10;
 export class HostAccounting {
   private last?: { at: number; rows: HostRow[] };
   private readonly seen = new Map<
-    number,
+    string,
     { at: number; bytesOut: number; bytesIn: number; rateOut: number; rateIn: number }
   >();
 
@@ -50,7 +54,7 @@ export class HostAccounting {
   }
 
   get count(): number {
-    return this.table.hosts.count;
+    return this.table.hosts.count + this.table.v6.ended.size;
   }
 
   private read(now: number): HostRow[] {
@@ -67,10 +71,10 @@ export class HostAccounting {
       h.flows += 1;
     }
     const rows: HostRow[] = [];
-    for (const h of byAddr.values()) {
-      const rate = this.rate(h.addr, now, h.bytesOut, h.bytesIn);
+    const row = (host: string, h: HostCounters & { live: number }): void => {
+      const rate = this.rate(host, now, h.bytesOut, h.bytesIn);
       rows.push({
-        host: h.addr ? formatAddr(h.addr) : "other",
+        host,
         flows: h.live,
         flowsTotal: h.flows,
         bytesOut: h.bytesOut,
@@ -80,12 +84,29 @@ export class HostAccounting {
         rateOut: rate.out,
         rateIn: rate.in,
       });
+    };
+    for (const h of byAddr.values()) row(h.addr ? formatAddr(h.addr) : "other", h);
+    // IPv6: the ended flows' totals kept by the table, plus the live flows
+    const v6 = this.table.v6;
+    const byAddr6 = new Map<string, HostCounters & { live: number }>();
+    for (const [addr, c] of v6.ended) byAddr6.set(addr, { ...c, live: 0 });
+    for (const f of v6.flows()) {
+      const key = byAddr6.has(f.lanAddr) || byAddr6.size < MAX_HOSTS ? f.lanAddr : OTHER6;
+      const h = byAddr6.get(key) ?? { flows: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, live: 0 };
+      h.bytesOut += f.bytesOut;
+      h.bytesIn += f.bytesIn;
+      h.pktsOut += f.pktsOut;
+      h.pktsIn += f.pktsIn;
+      h.flows += 1;
+      h.live += 1;
+      byAddr6.set(key, h);
     }
+    for (const [addr, h] of byAddr6) row(addr === OTHER6 ? "other IPv6" : addr, h);
     return rows;
   }
 
   // An exponentially weighted average of the byte rate, whatever the time between reads.
-  private rate(addr: number, now: number, bytesOut: number, bytesIn: number): { out: number; in: number } {
+  private rate(addr: string, now: number, bytesOut: number, bytesIn: number): { out: number; in: number } {
     const prev = this.seen.get(addr);
     if (!prev) {
       this.seen.set(addr, { at: now, bytesOut, bytesIn, rateOut: 0, rateIn: 0 });

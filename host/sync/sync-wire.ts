@@ -7,7 +7,7 @@
 //                  the epoch, rising) | role u8 | flags u8 (1: part of a full table) | 0 u16 |
 //                  full-from u32 (low 32 bits of the sender whose full table this side holds)
 //   records:       a type byte, then its fields (FLOW 32 B, DELETE 16 B, PINHOLE 16 B,
-//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B, FLOW6 48 B)
+//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B, FLOW6 48 B, DELETE6 40 B)
 //   MAC (32 B)
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -30,13 +30,15 @@ export const T_FLOW = 1,
   T_POLICY = 4,
   T_SEQ = 5,
   T_EXPECT = 6,
-  T_FLOW6 = 7;
+  T_FLOW6 = 7,
+  T_DELETE6 = 8;
 export const FLOW_SIZE = 32,
   DELETE_SIZE = 16,
   PINHOLE_SIZE = 16,
   SEQ_SIZE = 28,
   EXPECT_SIZE = 20,
-  FLOW6_SIZE = 48;
+  FLOW6_SIZE = 48,
+  DELETE6_SIZE = 40;
 
 // A flow as the peer needs it: its keys, its public port, its TCP state, and how long ago it was
 // last seen and made (so that the peer's timers are right after a failover).
@@ -55,7 +57,7 @@ export interface SyncFlow {
   age: number; // seconds
 }
 // An IPv6 flow (routed): both ends as 16 bytes each, TCP state, fixed (opened by a rule from the
-// WAN side), idle and age in seconds. The peer's entries of flows that end expire by their timers.
+// WAN side), idle and age in seconds.
 export interface SyncFlow6 {
   proto: number;
   tcpState: number;
@@ -67,6 +69,8 @@ export interface SyncFlow6 {
   idle: number;
   age: number;
 }
+// An IPv6 flow that ended: its key.
+export type SyncDelete6 = Pick<SyncFlow6, "proto" | "lan" | "lanPort" | "remote" | "remotePort">;
 export interface SyncDelete {
   proto: number;
   lanAddr: number;
@@ -104,7 +108,8 @@ export type SyncRecord =
   | { type: typeof T_POLICY; json: string }
   | { type: typeof T_SEQ; seq: SyncSeq }
   | { type: typeof T_EXPECT; expect: SyncExpect }
-  | { type: typeof T_FLOW6; flow6: SyncFlow6 };
+  | { type: typeof T_FLOW6; flow6: SyncFlow6 }
+  | { type: typeof T_DELETE6; key: SyncDelete6 };
 
 export interface Header {
   kind: number;
@@ -131,6 +136,8 @@ export function recordSize(r: SyncRecord): number {
       return EXPECT_SIZE;
     case T_FLOW6:
       return FLOW6_SIZE;
+    case T_DELETE6:
+      return DELETE6_SIZE;
   }
 }
 
@@ -209,6 +216,15 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
       b.writeUInt32BE(Math.min(f.idle, 0xffffffff), at + 40);
       b.writeUInt32BE(Math.min(f.age, 0xffffffff), at + 44);
       return at + FLOW6_SIZE;
+    }
+    case T_DELETE6: {
+      const k = r.key;
+      b[at + 1] = k.proto;
+      b.set(k.lan, at + 2);
+      b.set(k.remote, at + 18);
+      b.writeUInt16BE(k.lanPort, at + 34);
+      b.writeUInt16BE(k.remotePort, at + 36);
+      return at + DELETE6_SIZE;
     }
   }
 }
@@ -371,6 +387,20 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
           },
         });
         at += FLOW6_SIZE;
+        break;
+      case T_DELETE6:
+        need(DELETE6_SIZE);
+        records.push({
+          type: T_DELETE6,
+          key: {
+            proto: body[at + 1],
+            lan: Uint8Array.from(body.subarray(at + 2, at + 18)),
+            remote: Uint8Array.from(body.subarray(at + 18, at + 34)),
+            lanPort: body.readUInt16BE(at + 34),
+            remotePort: body.readUInt16BE(at + 36),
+          },
+        });
+        at += DELETE6_SIZE;
         break;
       default:
         throw new SyncRefused("malformed");

@@ -27,6 +27,7 @@ import {
   decode,
   type SyncRecord,
   type SyncFlow,
+  type SyncDelete6,
   type Role,
   SyncRefused,
   recordSize,
@@ -34,6 +35,7 @@ import {
   KIND_HELLO,
   T_FLOW,
   T_FLOW6,
+  T_DELETE6,
   T_DELETE,
   T_PINHOLE,
   T_POLICY,
@@ -77,6 +79,7 @@ export class TableSync {
     string,
     { proto: number; lanAddr: number; lanPort: number; remoteAddr: number; remotePort: number }
   >();
+  private dirty6 = new Map<string, SyncDelete6>(); // new IPv6 flows, by their key's text
   private timers: NodeJS.Timeout[] = [];
   private lastRefresh = 0; // table time of the last refresh
   private policySeen = ""; // the policy last sent or received, so that a received one is not sent back
@@ -154,7 +157,23 @@ export class TableSync {
 
   // A NEW or DESTROY from the table (host/observe/event-feed.ts).
   event(e: FlowEvent): void {
-    if (!this.master || e.lan6 !== undefined) return; // IPv6 flows go by refresh; the peer's expire by their timers
+    if (!this.master) return;
+    if (e.lan6 !== undefined) {
+      const key = {
+        proto: e.proto,
+        lan: parseAddr6(e.lan6),
+        lanPort: e.lanPort,
+        remote: parseAddr6(e.remote6!),
+        remotePort: e.remotePort,
+      };
+      const id = `${e.proto}/${e.lan6}/${e.lanPort}/${e.remote6}/${e.remotePort}`;
+      if (e.type === "NEW") this.dirty6.set(id, key);
+      else if (e.type === "DESTROY") {
+        this.dirty6.delete(id);
+        this.queue.push({ type: T_DELETE6, key });
+      }
+      return;
+    }
     const key = {
       proto: e.proto,
       lanAddr: e.lanAddr,
@@ -310,6 +329,11 @@ export class TableSync {
       if (i >= 0) this.queueFlow(this.table.flow(i));
     }
     this.dirty.clear();
+    for (const k of this.dirty6.values()) {
+      const i = this.table.v6.find(k.proto, k.lan, k.lanPort, k.remote, k.remotePort);
+      if (i >= 0) this.queueFlow6(this.table.v6.flow(i));
+    }
+    this.dirty6.clear();
     let batch: SyncRecord[] = [];
     let size = HEADER + MAC;
     if (full && this.queue.length === 0) this.send(KIND_DATA, [], true); // an empty table is a full table too
@@ -419,6 +443,12 @@ export class TableSync {
         const k = r.key;
         const i = this.table.findFlow(k.proto, k.lanAddr, k.lanPort, k.remoteAddr, k.remotePort);
         if (i >= 0) this.table.removeFlow(i, "sync");
+        break;
+      }
+      case T_DELETE6: {
+        const k = r.key;
+        const i = this.table.v6.find(k.proto, k.lan, k.lanPort, k.remote, k.remotePort);
+        if (i >= 0) this.table.v6.remove(i, "sync");
         break;
       }
       case T_PINHOLE:

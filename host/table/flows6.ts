@@ -9,6 +9,11 @@ import { homeSlot } from "../core-ts/home-slot";
 import { hash6 } from "../core-ts/table6";
 import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
+import type { HostCounters } from "./host-totals";
+import { MAX_HOSTS } from "../shm/memory-map";
+
+// The key of the IPv6 addresses past MAX_HOSTS in `ended`, summed.
+export const OTHER6 = "other";
 
 export interface Flow6 {
   index: number;
@@ -50,6 +55,9 @@ function endedBy(proto: number, tcp: number): EndReason {
 }
 
 export class Flows6 {
+  // The counters of ended flows, by LAN address (RFC 5952 text), for `ipmasq hosts`. Kept by the
+  // main thread, not in the shared memory as IPv4's: IPv6 flows end only there (sweep, flush).
+  readonly ended = new Map<string, HostCounters>();
   private readonly dv: DataView;
   private readonly u8: Uint8Array;
   private readonly i32: Int32Array;
@@ -243,6 +251,7 @@ export class Flows6 {
   private removeLocked(i: number, why: EndReason): void {
     if (!this.isLive(i)) return;
     this.event(EV_DESTROY, i, why);
+    this.foldEnded(this.flow(i));
     const e = this.entry(i);
     const proto = this.u8[e + L.F6_PROTO];
     const lan = this.u8.slice(e + L.F6_LAN_ADDR, e + L.F6_LAN_ADDR + 16);
@@ -277,6 +286,17 @@ export class Flows6 {
     else this.dv.setUint32(this.entry(tail - 1) + L.F6_NEXT_FREE, i + 1, true);
     this.setU32(L.T6_FREE_TAIL, i + 1);
     this.setU32(L.T6_LIVE, this.live - 1);
+  }
+
+  private foldEnded(f: Flow6): void {
+    const key = this.ended.has(f.lanAddr) || this.ended.size < MAX_HOSTS ? f.lanAddr : OTHER6;
+    const c = this.ended.get(key) ?? { flows: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0 };
+    c.flows++;
+    c.bytesOut += f.bytesOut;
+    c.bytesIn += f.bytesIn;
+    c.pktsOut += f.pktsOut;
+    c.pktsIn += f.pktsIn;
+    this.ended.set(key, c);
   }
 
   flow(i: number): Flow6 {
