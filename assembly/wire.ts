@@ -72,6 +72,9 @@ export const EXT_LENGTH = 1; // in 8-byte units, not counting the first 8
 export const ROUTING_TYPE = 2;
 export const ROUTING_SEGMENTS_LEFT = 3;
 export const EXT_HEADERS_MAX = 8; // a longer chain is not walked by the fast path
+export const FRAGMENT_OFFSET = 2; // u16: offset in 8-byte units << 3 | M (more fragments)
+export const FRAGMENT_ID = 4; // u32: the datagram's identification
+export const FRAGMENT_HEADER = 8;
 
 // ---- ICMPv6 (RFC 4443) ------------------------------------------------------------------------------
 export const ICMPV6_DEST_UNREACH = 1;

@@ -9,6 +9,7 @@
 import t from "tap";
 import { join } from "node:path";
 import { readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
 import {
   makeTopology,
   writeConfig,
@@ -195,6 +196,41 @@ sendp(e/IPv6(src="::1", dst="${LAN6}")/UDP(sport=7, dport=5555)/b"martian", ifac
     t.ok(more("routing_header_0") >= 3, `a routing header of type 0 (${more("routing_header_0")})`);
     t.ok(more("no_mapping") >= 3, `a Packet Too Big about no flow (${more("no_mapping")})`);
     t.notMatch(sunk, /spoofed|rh0|martian/, "none reached the LAN host");
+  });
+
+  await t.test("inbound fragments: a flow's reach the LAN host, others do not", async (t) => {
+    // a UDP echo on the WAN host answers 4000 bytes: the WAN host's kernel fragments the answer
+    await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5354", "6"]));
+    const d0 = status().drops;
+    const f0 = d0.fragment ?? 0;
+    const answer = topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5354", "bytes:4000"]);
+    const m = /^seen \S+ (\d+) bytes sha256 (\w+)/.exec(answer);
+    const sent = createHash("sha256")
+      .update(Uint8Array.from({ length: 4000 }, (_, i) => (i * 7 + (i >> 8)) & 255))
+      .digest("hex");
+    t.same([m?.[1], m?.[2]], ["4000", sent], "a 4000-byte UDP answer in fragments arrives whole");
+    t.equal((status().drops.fragment ?? 0) - f0, 0, "none of its fragments was dropped");
+    // fragments of datagrams no flow asked for: a first one to a closed port, a later one alone
+    const mac = topo.exec(topo.gw, ["cat", "/sys/class/net/eth0/address"]).trim();
+    scapy(
+      topo,
+      topo.wan,
+      `
+e = Ether(dst="${mac}")
+big = IPv6(src="${WAN6}", dst="${LAN6}")/IPv6ExtHdrFragment(id=0x1234)/UDP(sport=53, dport=5555)/(b"unsolicited" * 300)
+for f in fragment6(big, 1280):
+    sendp(e/f, iface="wan0", verbose=0)
+sendp(e/IPv6(src="${WAN6}", dst="${LAN6}")/IPv6ExtHdrFragment(id=0x5678, offset=100, m=0, nh=17)/(b"x" * 64), iface="wan0", verbose=0)
+`,
+    );
+    await sleep(300);
+    t.notMatch(sunk, /unsolicited/, "an unsolicited fragmented datagram does not reach the LAN host");
+    const d = status().drops;
+    t.ok((d.no_mapping ?? 0) > (d0.no_mapping ?? 0), "the first fragment is decided as its datagram: no_mapping");
+    t.ok(
+      (d.fragment ?? 0) - f0 >= 3,
+      `the later ones and a lone one, with no open gate: fragment (${(d.fragment ?? 0) - f0})`,
+    );
   });
 
   await t.test("unique local addresses stay inside the site (RFC 6092 REC-7)", async (t) => {

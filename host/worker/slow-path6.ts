@@ -18,6 +18,14 @@ import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
 // and 4500 for IKE and ESP behind a NAT, RFC 3948).
 const IKE_PORTS = new Set([500, 4500]);
 
+// Fragments (RFC 8200 4.5) are forwarded as they come, either way; the receiver reassembles. The
+// first (offset 0) holds the upper-layer header (RFC 7112): it is decided as its datagram would
+// be (a known flow, the policy, a new flow), and when it passes it opens a gate for its datagram,
+// through which the later fragments pass. A fragment before its first, or of a datagram whose
+// first did not pass, is dropped (`fragment`). Gates are few and short-lived.
+const FRAGMENT_GATES = 256;
+const FRAGMENT_GATE_MS = 60_000; // RFC 8200's reassembly time
+
 const ICMPV6_CODE_ADMIN_PROHIBITED = 1;
 // Unique local addresses (RFC 4193) stay inside the site: by default none crosses the WAN (RFC
 // 6092 REC-7); a forward rule naming the address lets it.
@@ -36,13 +44,25 @@ interface Packet6 {
   icmpType: number;
   tcpFlags: number;
   length: number; // bytes of the whole packet
+  fragment?: { id: string; first: boolean }; // a fragment: its datagram, and whether it is the first
 }
 
 function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 {
   const total = Math.min(len, W.IPV6_HEADER + dv.getUint16(ip + W.IPV6_PAYLOAD_LENGTH));
   let nh = u8[ip + W.IPV6_NEXT_HEADER];
   let at = W.IPV6_HEADER;
+  let fragment: Packet6["fragment"];
   for (let n = 0; n < W.EXT_HEADERS_MAX && at + 8 <= total; n++) {
+    if (nh === W.NH_FRAGMENT && !fragment) {
+      // the first fragment holds the upper-layer header (RFC 7112): the walk goes on through it
+      const first = dv.getUint16(ip + at + W.FRAGMENT_OFFSET) >> 3 === 0;
+      const ends = Buffer.from(u8.buffer, u8.byteOffset + ip + W.IPV6_SRC, 32).toString("hex");
+      fragment = { id: `${ends}:${dv.getUint32(ip + at + W.FRAGMENT_ID)}`, first };
+      if (!first) break;
+      nh = u8[ip + at + W.EXT_NEXT_HEADER];
+      at += W.FRAGMENT_HEADER;
+      continue;
+    }
     if (nh !== W.NH_HOP_BY_HOP && nh !== W.NH_ROUTING && nh !== W.NH_DEST_OPTIONS) break;
     nh = u8[ip + at + W.EXT_NEXT_HEADER];
     at += (u8[ip + at + W.EXT_LENGTH] + 1) << 3;
@@ -57,6 +77,7 @@ function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 
     icmpType: -1,
     tcpFlags: 0,
     length: total,
+    fragment,
   };
   const l4 = ip + at;
   if ((nh === L.PROTO_TCP || nh === L.PROTO_UDP) && at + 4 <= total) {
@@ -75,6 +96,7 @@ function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 
 export class SlowPath6 {
   reason = 0;
   length = 0;
+  private readonly gates = new Map<string, number>(); // datagram -> when its gate closes (ms)
   private lanPrefixes: Array<{ iface: string; prefix: Prefix6 }> = [];
   private own: Uint8Array[] = [];
   private net!: NetworkView;
@@ -128,7 +150,10 @@ export class SlowPath6 {
       return this.drop(L.R_SPOOFED);
     if (this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
 
-    if (fastReason === L.R_FRAGMENT) return fromWan ? this.drop(L.R_FRAGMENT) : this.pass(ip);
+    if (p.fragment && !p.fragment.first) return this.gateOpen(p.fragment.id) ? this.pass(ip) : this.drop(L.R_FRAGMENT);
+    // a first fragment from the WAN of a flow the fast path would have forwarded
+    if (p.fragment && fromWan && this.flows.find(p.proto, p.dst, p.dport, p.src, p.sport) >= 0)
+      return this.whole(ip, p);
     const k: PacketKey = {
       proto: p.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : p.proto,
       src: 0,
@@ -161,10 +186,11 @@ export class SlowPath6 {
       p.proto === W.NH_AH ||
       (p.proto === L.PROTO_UDP && IKE_PORTS.has(p.dport));
     if (!allowed) return this.drop(L.R_NO_MAPPING);
-    if (fastReason === L.R_UNSUPPORTED && !(p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST))
-      return this.pass(ip); // another protocol, or an ICMPv6 message that is not a flow: no state
+    const echo = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST;
+    if ((fastReason === L.R_UNSUPPORTED || (p.fragment && p.proto === L.PROTO_ICMPV6)) && !echo)
+      return this.whole(ip, p); // another protocol, or an ICMPv6 message that is not a flow: no state
     if (p.tcpFlags & W.TCP_RST) return this.drop(L.R_NO_MAPPING); // a stray reset opens nothing
-    if (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && p.proto !== L.PROTO_ICMPV6) return this.pass(ip);
+    if (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && p.proto !== L.PROTO_ICMPV6) return this.whole(ip, p);
     // The flow's LAN end: the inside one (from the WAN, the destination).
     const lanFirst = !fromWan;
     const state =
@@ -182,9 +208,34 @@ export class SlowPath6 {
       this.reason = L.R_TABLE_FULL;
       return this.reply(vnet, n, ingress.iface, L.R_TABLE_FULL);
     }
+    if (p.fragment) return this.whole(ip, p); // the core forwards no fragment: as it is
     const v = this.core.processPacket(vnet, n, this.stats, fromWan ? L.IN_WAN : L.IN_INSIDE);
     if (v === L.V_FORWARD) return A_FORWARD;
     return this.drop(this.core.lastReason());
+  }
+
+  // Forwarded as it is; a first fragment opens its datagram's gate (see FRAGMENT_GATES).
+  private whole(ip: number, p: Packet6): number {
+    if (p.fragment?.first) {
+      this.gates.delete(p.fragment.id); // to the end: the map is in order of age
+      this.gates.set(p.fragment.id, Date.now() + FRAGMENT_GATE_MS);
+      this.closeGates(Date.now());
+    }
+    return this.pass(ip);
+  }
+
+  private gateOpen(id: string): boolean {
+    const now = Date.now();
+    this.closeGates(now);
+    return (this.gates.get(id) ?? 0) > now;
+  }
+
+  // The expired gates, and the oldest past FRAGMENT_GATES.
+  private closeGates(now: number): void {
+    for (const [k, closes] of this.gates) {
+      if (closes > now && this.gates.size <= FRAGMENT_GATES) break; // oldest first: the rest are younger
+      this.gates.delete(k);
+    }
   }
 
   private log(d: Decision, p: Packet6, via: string): void {

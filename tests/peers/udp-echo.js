@@ -1,4 +1,4 @@
-// UDP peer. Server: node udp-echo.js server PORT — answers each datagram with "seen A:P <payload>".
+// UDP peer. Server: node udp-echo.js server PORT [6] — answers each datagram with "seen A:P <payload>".
 // Client: node udp-echo.js client HOST PORT MESSAGE [[LOCALADDR:]LOCALPORT] — prints the answer, or fails after 3 s.
 // Send: node udp-echo.js send HOST PORT MESSAGE [[LOCALADDR:]LOCALPORT] — sends one datagram, waits for nothing.
 // A MESSAGE of the form "bytes:N" sends N bytes of a pattern that never repeats within 64 KiB (so
@@ -7,14 +7,16 @@
 // hears ICMP errors: prints "refused" when a port unreachable comes back, else the answer.
 const dgram = require("node:dgram");
 const [mode, a, b, c, d] = process.argv.slice(2);
+// IPv6 by the address (a client's HOST), or "6" after a server's PORT
+const family = (host) => (host.includes(":") ? { type: "udp6", ipv6Only: true } : "udp4");
 if (mode === "server") {
-  const s = dgram.createSocket("udp4");
+  const s = dgram.createSocket(b === "6" ? { type: "udp6", ipv6Only: true } : "udp4");
   s.on("message", (msg, r) =>
     s.send(Buffer.concat([Buffer.from(`seen ${r.address}:${r.port} `), msg]), r.port, r.address),
   );
   s.bind(Number(a), () => process.stdout.write(`listening ${a}\n`));
 } else {
-  const s = dgram.createSocket("udp4");
+  const s = dgram.createSocket(family(a));
   const timer = setTimeout(() => {
     process.stderr.write("no answer\n");
     process.exit(1);
