@@ -95,6 +95,14 @@ export function makePair(o: { ipv6?: boolean } = {}): Pair {
     plug(ns.gw1, "eth0", ns.wansw, "p-gw1");
     plug(ns.gw2, "eth0", ns.wansw, "p-gw2");
     run("ip", "link", "add", "sync0", "netns", ns.gw1, "type", "veth", "peer", "name", "sync0", "netns", ns.gw2);
+    const v6 = [
+      [ns.lan, "lan0", "2001:db8:1::10/64"],
+      [ns.wan, "wan0", "2001:db8:ff::254/64"],
+      [ns.gw1, "eth1", "2001:db8:1::2/64"],
+      [ns.gw1, "eth0", "2001:db8:ff::11/64"],
+      [ns.gw2, "eth1", "2001:db8:1::3/64"],
+      [ns.gw2, "eth0", "2001:db8:ff::12/64"],
+    ];
     for (const [n, dev, addr] of [
       [ns.lan, "lan0", "192.168.0.10/24"],
       [ns.wan, "wan0", "10.0.0.254/24"],
@@ -104,8 +112,9 @@ export function makePair(o: { ipv6?: boolean } = {}): Pair {
       [ns.gw2, "eth1", "192.168.0.3/24"],
       [ns.gw2, "eth0", "10.0.0.12/24"],
       [ns.gw2, "sync0", "10.9.0.2/29"],
+      ...(o.ipv6 ? v6 : []),
     ]) {
-      run("ip", "-n", n, "addr", "add", addr, "dev", dev);
+      run("ip", "-n", n, "addr", "add", addr, "dev", dev, ...(addr.includes(":") ? ["nodad"] : []));
     }
     for (const n of [ns.gw1, ns.gw2]) {
       run("ip", "-n", n, "link", "set", "sync0", "up");
@@ -113,15 +122,6 @@ export function makePair(o: { ipv6?: boolean } = {}): Pair {
     }
     run("ip", "-n", ns.lan, "route", "add", "default", "via", "192.168.0.1");
     if (o.ipv6) {
-      for (const [n, dev, addr] of [
-        [ns.lan, "lan0", "2001:db8:1::10/64"],
-        [ns.wan, "wan0", "2001:db8:ff::254/64"],
-        [ns.gw1, "eth1", "2001:db8:1::2/64"],
-        [ns.gw1, "eth0", "2001:db8:ff::11/64"],
-        [ns.gw2, "eth1", "2001:db8:1::3/64"],
-        [ns.gw2, "eth0", "2001:db8:ff::12/64"],
-      ])
-        run("ip", "-n", n, "addr", "add", addr, "dev", dev, "nodad");
       for (const n of [ns.gw1, ns.gw2]) run("ip", "-n", n, "-6", "route", "add", "default", "via", "2001:db8:ff::254");
       run("ip", "-n", ns.lan, "-6", "route", "add", "default", "via", "2001:db8:1::1");
       run("ip", "-n", ns.wan, "-6", "route", "add", "2001:db8:1::/64", "via", "2001:db8:ff::1");

@@ -24,15 +24,6 @@ import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
 
-// IPv6 UDP peers: an echo server on the LAN host (node -e UDP6_ECHO PORT), and one datagram from
-// a fixed port (node -e UDP6_SEND HOST PORT MESSAGE LOCALPORT).
-const UDP6_ECHO = `const s = require("node:dgram").createSocket({ type: "udp6", ipv6Only: true });
-s.on("message", (m, r) => s.send(m, r.port, r.address));
-s.bind(Number(process.argv[1]), () => process.stdout.write("listening\\n"));`;
-const UDP6_SEND = `const [host, port, msg, local] = process.argv.slice(1);
-const s = require("node:dgram").createSocket({ type: "udp6", ipv6Only: true });
-s.bind(Number(local), () => s.send(msg, Number(port), host, () => s.close()));`;
-
 // The LAN host's own receive counters, to prove nothing arrived.
 const RECEIVED = [
   "Icmp.InEchos",
@@ -285,9 +276,9 @@ send(IP(dst="192.168.0.2")/TCP(sport=RandShort(), dport=(1, 1000), flags="S"), v
   });
 
   await t.test("IPv6: the same host, the same abuse, routed instead of translated", async (t) => {
-    await waitListening(topo.spawn(topo.lan, [NODE, "-e", UDP6_ECHO, "9998"]));
+    await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "9998", "6"]));
     // a real IPv6 flow first (LAN6:40000 -> WAN6:9999), so that forgeries have one to abuse
-    topo.exec(topo.lan, [NODE, "-e", UDP6_SEND, WAN6, "9999", "real6", "40000"]);
+    topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "send", WAN6, "9999", "real6", "40000"]);
     await new Promise((r) => setTimeout(r, 300));
     t.same(received6.lines(), [`from ${LAN6}:40000 real6`], "the WAN host sees the LAN host's own address");
     const d0 = drops();

@@ -5,9 +5,8 @@
 // Reading walks the table once; a caller that polls (the status page) may take a read up to
 // `maxAgeMs` old, so that several of them cost one walk.
 import type { ConnTable } from "../table/conntrack";
-import type { HostCounters, HostRecord } from "../table/host-totals";
-import { OTHER6 } from "../table/flows6";
-import { MAX_HOSTS } from "../shm/memory-map";
+import { type HostCounters, type HostRecord, addFlow } from "../table/host-totals";
+import { OTHER6, hostKey6 } from "../table/flows6";
 import { formatAddr } from "../net/addr";
 
 export const HOST_SORTS = ["bytes", "flows", "rate"] as const;
@@ -63,12 +62,7 @@ export class HostAccounting {
     for (const f of this.table.flows()) {
       // a live flow of a host past MAX_HOSTS is counted in "other" (addr 0)
       const h = byAddr.get(f.lanAddr) ?? byAddr.get(0);
-      if (!h) continue;
-      h.bytesOut += f.bytesOut;
-      h.bytesIn += f.bytesIn;
-      h.pktsOut += f.pktsOut;
-      h.pktsIn += f.pktsIn;
-      h.flows += 1;
+      if (h) addFlow(h, f);
     }
     const rows: HostRow[] = [];
     const row = (host: string, h: HostCounters & { live: number }): void => {
@@ -91,13 +85,9 @@ export class HostAccounting {
     const byAddr6 = new Map<string, HostCounters & { live: number }>();
     for (const [addr, c] of v6.ended) byAddr6.set(addr, { ...c, live: 0 });
     for (const f of v6.flows()) {
-      const key = byAddr6.has(f.lanAddr) || byAddr6.size < MAX_HOSTS ? f.lanAddr : OTHER6;
+      const key = hostKey6(byAddr6, f.lanAddr);
       const h = byAddr6.get(key) ?? { flows: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0, live: 0 };
-      h.bytesOut += f.bytesOut;
-      h.bytesIn += f.bytesIn;
-      h.pktsOut += f.pktsOut;
-      h.pktsIn += f.pktsIn;
-      h.flows += 1;
+      addFlow(h, f);
       h.live += 1;
       byAddr6.set(key, h);
     }

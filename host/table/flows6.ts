@@ -4,16 +4,19 @@
 // the cores find by one key whichever way a packet goes. It shares the IPv4 table's lock, clock
 // and timeouts (conntrack.ts).
 import * as L from "../../assembly/layout";
-import type { MemoryMap } from "../shm/memory-map";
+import { type MemoryMap, MAX_HOSTS } from "../shm/memory-map";
 import { homeSlot } from "../core-ts/home-slot";
 import { hash6 } from "../core-ts/table6";
 import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
-import type { HostCounters } from "./host-totals";
-import { MAX_HOSTS } from "../shm/memory-map";
+import { type HostCounters, addFlow } from "./host-totals";
 
-// The key of the IPv6 addresses past MAX_HOSTS in `ended`, summed.
+// The key of the IPv6 addresses past MAX_HOSTS, summed.
 export const OTHER6 = "other";
+
+// Where an IPv6 address's totals go in `byAddr`: its own key while there is room, else OTHER6.
+export const hostKey6 = (byAddr: Map<string, unknown>, addr: string): string =>
+  byAddr.has(addr) || byAddr.size < MAX_HOSTS ? addr : OTHER6;
 
 export interface Flow6 {
   index: number;
@@ -289,13 +292,9 @@ export class Flows6 {
   }
 
   private foldEnded(f: Flow6): void {
-    const key = this.ended.has(f.lanAddr) || this.ended.size < MAX_HOSTS ? f.lanAddr : OTHER6;
+    const key = hostKey6(this.ended, f.lanAddr);
     const c = this.ended.get(key) ?? { flows: 0, bytesOut: 0, bytesIn: 0, pktsOut: 0, pktsIn: 0 };
-    c.flows++;
-    c.bytesOut += f.bytesOut;
-    c.bytesIn += f.bytesIn;
-    c.pktsOut += f.pktsOut;
-    c.pktsIn += f.pktsIn;
+    addFlow(c, f);
     this.ended.set(key, c);
   }
 

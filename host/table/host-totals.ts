@@ -28,6 +28,15 @@ export interface HostCounters {
   pktsOut: number;
   pktsIn: number;
 }
+// A flow's counters added to a host's (a flow more).
+export function addFlow(h: HostCounters, f: Omit<HostCounters, "flows">): void {
+  h.flows += 1;
+  h.bytesOut += f.bytesOut;
+  h.bytesIn += f.bytesIn;
+  h.pktsOut += f.pktsOut;
+  h.pktsIn += f.pktsIn;
+}
+
 export interface HostRecord extends HostCounters {
   addr: number;
   live: number;

@@ -217,9 +217,10 @@ export class SlowPath6 {
   // Forwarded as it is; a first fragment opens its datagram's gate (see FRAGMENT_GATES).
   private whole(ip: number, p: Packet6): number {
     if (p.fragment?.first) {
+      const now = Date.now();
       this.gates.delete(p.fragment.id); // to the end: the map is in order of age
-      this.gates.set(p.fragment.id, Date.now() + FRAGMENT_GATE_MS);
-      this.closeGates(Date.now());
+      this.gates.set(p.fragment.id, now + FRAGMENT_GATE_MS);
+      this.closeGates(now);
     }
     return this.pass(ip);
   }
