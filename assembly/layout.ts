@@ -186,6 +186,20 @@ export const H_WAN = 256;
 export const H_MAP = 512;
 export const H_REMOTE = 768; // (lan addr:port, remote addr): address-dependent filtering
 export const H_FLOW6 = 1024; // IPv6 flows: (proto, lan addr:port, remote addr:port)
+// The host's filtering indexes of IPv6 flows hash with hash6 too, their domain added to the protocol.
+export const H6_REMOTE = 256; // (proto, lan addr:port, remote addr): address-dependent filtering
+export const H6_ENDPOINT = 512; // (proto, lan addr:port): endpoint-independent filtering
+
+// ---- IPv6 LAN endpoints (24 bytes a slot): how many flows each LAN address:port has -------------------
+// Endpoint-independent filtering lets a WAN host in to an endpoint that has any flow. Many flows
+// share an endpoint (a peer-to-peer node talks to thousands from one port), so it is counted in
+// one slot of its own, not indexed once per flow. Written and read by the host, under the lock.
+export const EP6_LAN_ADDR = 0; // 16 bytes
+export const EP6_LAN_PORT = 16; // u16
+export const EP6_PROTO = 18; // u8; 0 empty, EP6_TOMBSTONE deleted
+export const EP6_FLOWS = 20; // u32
+export const EP6_SIZE = 24;
+export const EP6_TOMBSTONE = 255;
 
 // ---- Port table: 3 protocols x 65536 ports x 12 bytes ----------------------------------------------
 export const P_LAN_ADDR = 0; // u32 owner of the mapping

@@ -276,3 +276,41 @@ t.test("the IPv6 table: full, freed, swept", async (t) => {
   s.table.now += 2;
   t.ok(v6.create(L.PROTO_UDP, parseAddr6(LAN), 2000, parseAddr6(R), 53, 0) >= 0, "then it is used again");
 });
+
+t.test("the IPv6 table's filtering questions follow flows as they come and go", async (t) => {
+  const s = coreSetup(64); // 32 IPv6 flows
+  const v6 = s.table.v6;
+  s.table.now = 1;
+  const lan = parseAddr6(LAN),
+    r = parseAddr6(R),
+    other = parseAddr6(OTHER);
+  t.notOk(v6.hasEndpoint(L.PROTO_UDP, lan, 5000), "no flow: the endpoint is unknown");
+  // a peer-to-peer endpoint: one LAN port, many remotes
+  const flows = [];
+  for (let p = 0; p < 20; p++) flows.push(v6.create(L.PROTO_UDP, lan, 5000, r, 6000 + p, 0));
+  flows.push(v6.create(L.PROTO_UDP, lan, 5001, other, 53, 0));
+  t.ok(v6.hasEndpoint(L.PROTO_UDP, lan, 5000), "the endpoint has flows");
+  t.notOk(v6.hasEndpoint(L.PROTO_TCP, lan, 5000), "of its protocol only");
+  t.ok(v6.hasFlowTo(L.PROTO_UDP, lan, 5000, r), "it has a flow to R (any port)");
+  t.notOk(v6.hasFlowTo(L.PROTO_UDP, lan, 5000, other), "none to another host");
+  t.ok(v6.hasFlowTo(L.PROTO_UDP, lan, 5001, other), "the other endpoint's remote");
+  for (const i of flows.slice(0, 19)) v6.remove(i, "flush");
+  t.ok(v6.hasEndpoint(L.PROTO_UDP, lan, 5000) && v6.hasFlowTo(L.PROTO_UDP, lan, 5000, r), "one flow left: still known");
+  v6.remove(flows[19], "flush");
+  t.notOk(v6.hasEndpoint(L.PROTO_UDP, lan, 5000), "its last flow gone: the endpoint is forgotten");
+  t.notOk(v6.hasFlowTo(L.PROTO_UDP, lan, 5000, r), "and so is the remote");
+  t.ok(v6.hasEndpoint(L.PROTO_UDP, lan, 5001), "the other endpoint is untouched");
+  // churn: endpoints made and forgotten many times over stay findable (tombstones reused)
+  for (let round = 0; round < 50; round++) {
+    s.table.now += 3; // freed entries rest 2 s before reuse
+    const made = [];
+    for (let p = 0; p < 30; p++) made.push(v6.create(L.PROTO_TCP, lan, 10000 + round * 30 + p, r, 443, 0));
+    if (made.some((i) => i < 0) || !made.every((_, p) => v6.hasEndpoint(L.PROTO_TCP, lan, 10000 + round * 30 + p))) {
+      t.fail(`round ${round}: an endpoint was lost`);
+      return;
+    }
+    for (const i of made) v6.remove(i, "flush");
+  }
+  t.notOk(v6.hasEndpoint(L.PROTO_TCP, lan, 10000 + 49 * 30), "after 50 rounds of churn nothing is left over");
+  t.ok(v6.hasEndpoint(L.PROTO_UDP, lan, 5001), "and the long-lived endpoint is still found");
+});

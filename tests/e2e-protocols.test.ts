@@ -14,10 +14,13 @@ import {
   until,
   outcome,
   scapy,
+  LAN6,
+  WAN6,
 } from "../harness/topology";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
+const WAN6_ALT = "2001:db8:ff::3"; // the STUN server's second address
 
 const hops = (out: string): string[] =>
   out
@@ -168,11 +171,14 @@ t.test("TCP simultaneous open through the gateway (RFC 5382 REQ-2)", async (t) =
   );
 });
 
+// IPv6 is routed, not translated, but its filtering is the same option (RFC 6092 REC-11, 17, 33):
+// the same STUN client measures it through the same gateway.
 t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port preservation", async (t) => {
-  const topo = makeTopology("nat");
+  const topo = makeTopology("nat", { ipv6: true });
   t.teardown(() => topo.destroy());
   const state = join(topo.dir, "state");
   topo.exec(topo.wan, ["ip", "addr", "add", "10.0.0.3/24", "dev", "wan0"]);
+  topo.exec(topo.wan, ["ip", "addr", "add", `${WAN6_ALT}/64`, "dev", "wan0", "nodad"]);
   topo.spawn(topo.wan, [
     "turnserver",
     "-n",
@@ -181,10 +187,12 @@ t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port p
     "--no-cli",
     "--listening-ip=10.0.0.2",
     "--listening-ip=10.0.0.3",
+    `--listening-ip=${WAN6}`,
+    `--listening-ip=${WAN6_ALT}`,
     "--log-file=stdout",
   ]);
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
-  await until(() => topo.exec(topo.wan, ["ss", "-Hlun", "sport = :3478"]).split("\n").filter(Boolean).length >= 2); // both STUN addresses
+  await until(() => topo.exec(topo.wan, ["ss", "-Hlun", "sport = :3478"]).split("\n").filter(Boolean).length >= 4); // every STUN address
   for (const filtering of ["address-dependent", "endpoint-independent"]) {
     const g = await startGateway(topo, ["--config", writeConfig(topo), "--filtering", filtering], state);
     try {
@@ -202,6 +210,15 @@ t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port p
         `${filtering}: natdiscovery finds the configured filtering`,
       );
       t.match(out, /successful hairpinning/, `${filtering}: natdiscovery finds hairpinning`);
+      const out6 = topo.exec(topo.lan, ["turnutils_natdiscovery", "-m", "-f", WAN6], { timeout: 60_000 });
+      t.match(out6, new RegExp(`UDP reflexive addr: ${LAN6}:`), `${filtering}: IPv6 is not translated`);
+      t.match(
+        out6,
+        filtering === "address-dependent"
+          ? /NAT with Address Dependent Filtering!/
+          : /NAT with Endpoint Independent Filtering!/,
+        `${filtering}: natdiscovery finds the same filtering over IPv6`,
+      );
       t.match(
         topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", "10.0.0.2", "5353", "hi", "45002"]),
         /^seen 10\.0\.0\.1:45002 hi/,

@@ -102,7 +102,7 @@ export const OPTIONS: Record<string, OptionSpec> = {
     type: "string",
     arg: "address-dependent|endpoint-independent",
     default: "address-dependent",
-    help: "who may send in to a mapped public port",
+    help: "who may send in to a mapped public port (IPv6: to a LAN address:port with a flow)",
   },
   "spoof-check": {
     type: "string",

@@ -10,6 +10,7 @@
 //   port table       3 protocols * 65536 * P_SIZE           conntrack.ts
 //   IPv6 entries     maxFlows6 * F6_SIZE                    host/table/flows6.ts (writes), cores (read)
 //   IPv6 index       index6Slots * 4 bytes                  flows6.ts (writes), cores (read)
+//   IPv6 filtering   index6Slots * (4 + EP6_SIZE) bytes     flows6.ts
 //   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
 //   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
 //   network view     NETWORK_AREA_SIZE                      host/net/network-view.ts
@@ -63,6 +64,8 @@ export interface MemoryMap {
   index6Slots: number;
   entries6: number;
   index6: number;
+  remote6Index: number; // (lan end, remote address) -> IPv6 entry: address-dependent filtering
+  endpoints6: number; // LAN endpoints and their flow counts: endpoint-independent filtering
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   alg: number; // application helper state (host/table/alg-state.ts)
   network: number; // the network view (host/net/network-view.ts)
@@ -88,7 +91,7 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
       `--max-conns ${maxConns} with ${workers} workers needs ${m.pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`,
     );
   const spare = L.MEMORY_MAX_PAGES * L.WASM_PAGE - m.end - 256;
-  const perFlow6 = L.F6_SIZE + 1.4 * 4;
+  const perFlow6 = L.F6_SIZE + 1.4 * (4 + 4 + L.EP6_SIZE);
   m = layout(workers, maxConns, Math.min(wanted, 16 + Math.floor(spare / perFlow6)));
   return m;
 }
@@ -104,11 +107,13 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
   const mapIndex = wanIndex + indexSlots * 4;
   const remoteIndex = mapIndex + indexSlots * 4;
   const ports = remoteIndex + indexSlots * 4;
-  // an 80-byte IPv6 entry with its index slot: 85.6 bytes
+  // an 80-byte IPv6 entry with its index slot: 85.6 bytes; with the filtering indexes' 39.2, 124.8
   const index6Slots = Math.ceil(maxFlows6 * 1.4);
   const entries6 = align(ports + 3 * 65536 * L.P_SIZE, 64);
   const index6 = align(entries6 + maxFlows6 * L.F6_SIZE, 64);
-  const policy = align(index6 + index6Slots * 4, 64);
+  const remote6Index = align(index6 + index6Slots * 4, 64);
+  const endpoints6 = align(remote6Index + index6Slots * 4, 64);
+  const policy = align(endpoints6 + index6Slots * L.EP6_SIZE, 64);
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
   const hosts = align(network + NETWORK_AREA_SIZE, 64);
@@ -130,6 +135,8 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
     index6Slots,
     entries6,
     index6,
+    remote6Index,
+    endpoints6,
     policy,
     alg,
     network,

@@ -10,6 +10,7 @@ import { hash6 } from "../core-ts/table6";
 import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { type HostCounters, addFlow } from "./host-totals";
+import { Endpoints6 } from "./endpoints6";
 
 // The key of the IPv6 addresses past MAX_HOSTS, summed.
 export const OTHER6 = "other";
@@ -66,6 +67,7 @@ export class Flows6 {
   private readonly i32: Int32Array;
   private readonly t: number;
   private readonly map: MemoryMap;
+  private readonly endpoints: Endpoints6;
 
   constructor(private readonly table: TableShared) {
     this.dv = table.dv;
@@ -73,6 +75,9 @@ export class Flows6 {
     this.i32 = table.i32;
     this.t = table.t;
     this.map = table.map;
+    this.endpoints = new Endpoints6(this.u8, this.dv, this.map.endpoints6, this.map.index6Slots, () =>
+      this.u32(L.T_SEED),
+    );
   }
 
   private u32(off: number): number {
@@ -136,19 +141,88 @@ export class Flows6 {
 
   // The entry of a flow by its key, or -1 (the same walk as the cores').
   private findLocked(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
-    const base = this.map.index6 >> 2;
-    let i = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), this.slots());
-    for (let n = 0; n < this.slots(); n++) {
-      const slot = Atomics.load(this.i32, base + i);
-      if (slot === L.IDX_EMPTY) return -1;
-      if (slot !== L.IDX_TOMBSTONE && this.sameKey(slot - 1, proto, lan, lanPort, remote, remotePort)) return slot - 1;
-      i = i + 1 === this.slots() ? 0 : i + 1;
+    return this.probe(this.map.index6, this.flowHash(proto, lan, lanPort, remote, remotePort), (i) =>
+      this.sameKey(i, proto, lan, lanPort, remote, remotePort),
+    );
+  }
+
+  private flowHash(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
+    return hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED));
+  }
+  private remoteHash(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array): number {
+    return hash6(L.H6_REMOTE + proto, lan, 0, lanPort, remote, 0, 0, this.u32(L.T_SEED));
+  }
+
+  // ---- the indexes of entries (u32 slots of entry + 1, as layout.ts's IDX_*) ----
+  // Walks the probe chain of hash `h` in the index at `base`; the first entry `match` takes, or -1.
+  private probe(base: number, h: number, match: (i: number) => boolean): number {
+    const n = this.slots();
+    let s = homeSlot(h, n);
+    for (let k = 0; k < n; k++) {
+      const v = Atomics.load(this.i32, (base >> 2) + s);
+      if (v === L.IDX_EMPTY) return -1;
+      if (v !== L.IDX_TOMBSTONE && match(v - 1)) return v - 1;
+      s = s + 1 === n ? 0 : s + 1;
     }
     return -1;
   }
 
+  private indexInsert(base: number, h: number, i: number): void {
+    const n = this.slots();
+    for (let s = homeSlot(h, n); ; s = s + 1 === n ? 0 : s + 1) {
+      const v = Atomics.load(this.i32, (base >> 2) + s);
+      if (v === L.IDX_EMPTY || v === L.IDX_TOMBSTONE) {
+        Atomics.store(this.i32, (base >> 2) + s, i + 1);
+        return;
+      }
+    }
+  }
+
+  private indexRemove(base: number, h: number, i: number): void {
+    const n = this.slots();
+    let s = homeSlot(h, n);
+    for (let k = 0; k < n; k++) {
+      const v = Atomics.load(this.i32, (base >> 2) + s);
+      if (v === L.IDX_EMPTY) return;
+      if (v === i + 1) {
+        Atomics.store(this.i32, (base >> 2) + s, L.IDX_TOMBSTONE);
+        // a tombstone before an empty slot ends no probe chain: clear it and those before it
+        if (Atomics.load(this.i32, (base >> 2) + (s + 1 === n ? 0 : s + 1)) === L.IDX_EMPTY) {
+          let j = s;
+          while (Atomics.load(this.i32, (base >> 2) + j) === L.IDX_TOMBSTONE) {
+            Atomics.store(this.i32, (base >> 2) + j, L.IDX_EMPTY);
+            j = j === 0 ? n - 1 : j - 1;
+          }
+        }
+        return;
+      }
+      s = s + 1 === n ? 0 : s + 1;
+    }
+  }
+
   find(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
     return this.table.locked(() => this.findLocked(proto, lan, lanPort, remote, remotePort));
+  }
+
+  // Has lan:lanPort a flow to remote (any port)? Address-dependent filtering asks this.
+  hasFlowTo(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array): boolean {
+    const h = this.remoteHash(proto, lan, lanPort, remote);
+    return this.table.locked(
+      () => this.probe(this.map.remote6Index, h, (i) => this.isFlowTo(i, proto, lan, lanPort, remote)) >= 0,
+    );
+  }
+
+  private isFlowTo(i: number, proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array): boolean {
+    const e = this.entry(i);
+    if (this.u8[e + L.F6_PROTO] !== proto || this.dv.getUint16(e + L.F6_LAN_PORT, true) !== lanPort) return false;
+    for (let k = 0; k < 16; k++)
+      if (this.u8[e + L.F6_LAN_ADDR + k] !== lan[k] || this.u8[e + L.F6_REMOTE_ADDR + k] !== remote[k]) return false;
+    return true;
+  }
+
+  // Has lan:lanPort a flow to anyone? Endpoint-independent filtering asks this.
+  hasEndpoint(proto: number, lan: Uint8Array, lanPort: number): boolean {
+    return this.table.locked(() => this.endpoints.has(proto, lan, lanPort));
   }
 
   // The entry the next flow goes into, or -1: a never-used one, then the oldest freed one once
@@ -198,16 +272,9 @@ export class Flows6 {
         this.dv.setFloat64(e + at, 0, true);
       Atomics.store(this.u8, e + L.F6_PROTO, proto); // a protocol makes the entry live
       // the index slot last: lock-free readers see only complete entries
-      const base = this.map.index6 >> 2;
-      let s = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), this.slots());
-      for (;;) {
-        const v = Atomics.load(this.i32, base + s);
-        if (v === L.IDX_EMPTY || v === L.IDX_TOMBSTONE) {
-          Atomics.store(this.i32, base + s, i + 1);
-          break;
-        }
-        s = s + 1 === this.slots() ? 0 : s + 1;
-      }
+      this.indexInsert(this.map.index6, this.flowHash(proto, lan, lanPort, remote, remotePort), i);
+      this.indexInsert(this.map.remote6Index, this.remoteHash(proto, lan, lanPort, remote), i);
+      this.endpoints.add(proto, lan, lanPort);
       this.setU32(L.T6_LIVE, this.live + 1);
       this.event(EV_NEW, i, "");
       return i;
@@ -261,26 +328,9 @@ export class Flows6 {
     const remote = this.u8.slice(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16);
     const lanPort = this.dv.getUint16(e + L.F6_LAN_PORT, true);
     const remotePort = this.dv.getUint16(e + L.F6_REMOTE_PORT, true);
-    const base = this.map.index6 >> 2;
-    const n = this.slots();
-    let s = homeSlot(hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED)), n);
-    for (let k = 0; k < n; k++) {
-      const v = Atomics.load(this.i32, base + s);
-      if (v === L.IDX_EMPTY) break;
-      if (v === i + 1) {
-        Atomics.store(this.i32, base + s, L.IDX_TOMBSTONE);
-        // a tombstone before an empty slot ends no probe chain: clear it and those before it
-        if (Atomics.load(this.i32, base + (s + 1 === n ? 0 : s + 1)) === L.IDX_EMPTY) {
-          let j = s;
-          while (Atomics.load(this.i32, base + j) === L.IDX_TOMBSTONE) {
-            Atomics.store(this.i32, base + j, L.IDX_EMPTY);
-            j = j === 0 ? n - 1 : j - 1;
-          }
-        }
-        break;
-      }
-      s = s + 1 === n ? 0 : s + 1;
-    }
+    this.indexRemove(this.map.index6, this.flowHash(proto, lan, lanPort, remote, remotePort), i);
+    this.indexRemove(this.map.remote6Index, this.remoteHash(proto, lan, lanPort, remote), i);
+    this.endpoints.release(proto, lan, lanPort);
     Atomics.store(this.u8, e + L.F6_PROTO, 0); // free: from here on F6_REMOTE_ADDR holds F6_NEXT_FREE
     this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now), true);
     this.dv.setUint32(e + L.F6_NEXT_FREE, 0, true);

@@ -68,7 +68,7 @@ export class SlowPath {
     this.dv = new DataView(memory.buffer);
     this.alg = new AlgState(table, table.map.alg);
     this.ftp = new FtpHelper(core, table, this.alg, memory, network.publicAddr);
-    this.v6 = new SlowPath6(core, table.v6, this.u8, this.dv, shared, stats);
+    this.v6 = new SlowPath6(core, table.v6, this.u8, this.dv, shared, stats, options.filtering);
     this.network = network;
   }
 

@@ -1,7 +1,7 @@
 // The IPv6 slow path: a packet the fast path knew no flow for. IPv6 is routed, not translated:
 // the decision is whether a flow may begin, by RFC 6092's simple security unless a forward rule
-// says otherwise — outbound from the LAN's prefixes allowed, inbound only for known flows (and
-// IPsec, REC-21-23); a forward rule with an IPv6 address (or none) decides first. A flow it
+// says otherwise — outbound from the LAN's prefixes allowed, inbound only for known flows, for a
+// LAN endpoint as --filtering allows (REC-11) and IPsec (REC-21-23); a forward rule with an IPv6 address (or none) decides first. A flow it
 // lets through gets an entry (host/table/flows6.ts); the core then forwards the packet, and
 // every later one, without coming here.
 import * as L from "../../assembly/layout";
@@ -13,6 +13,7 @@ import type { SharedPolicy } from "../policy/shared-policy";
 import type { NetworkView, IngressView } from "../net/network-view";
 import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
 import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
+import type { Filtering } from "./slow-path";
 
 // Inbound IPsec passes by default (RFC 6092 REC-21, REC-22: ESP and AH; REC-23: IKE on UDP 500,
 // and 4500 for IKE and ESP behind a NAT, RFC 3948).
@@ -108,6 +109,7 @@ export class SlowPath6 {
     private readonly dv: DataView,
     private readonly shared: SharedPolicy,
     private readonly stats: number,
+    private readonly filtering: Filtering,
   ) {}
 
   set network(v: NetworkView) {
@@ -184,7 +186,8 @@ export class SlowPath6 {
       !fromWan ||
       p.proto === W.NH_ESP ||
       p.proto === W.NH_AH ||
-      (p.proto === L.PROTO_UDP && IKE_PORTS.has(p.dport));
+      (p.proto === L.PROTO_UDP && IKE_PORTS.has(p.dport)) ||
+      this.filterLetsIn(p);
     if (!allowed) return this.drop(L.R_NO_MAPPING);
     const echo = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST;
     if ((fastReason === L.R_UNSUPPORTED || (p.fragment && p.proto === L.PROTO_ICMPV6)) && !echo)
@@ -212,6 +215,16 @@ export class SlowPath6 {
     const v = this.core.processPacket(vnet, n, this.stats, fromWan ? L.IN_WAN : L.IN_INSIDE);
     if (v === L.V_FORWARD) return A_FORWARD;
     return this.drop(this.core.lastReason());
+  }
+
+  // A WAN host's packet to a LAN endpoint with no flow of its own (RFC 6092 REC-11, 17, 33; the
+  // same --filtering as IPv4's mapped ports): endpoint-independent lets in anyone once the LAN
+  // end has a flow; address-dependent only a host it has a flow to, from any port.
+  private filterLetsIn(p: Packet6): boolean {
+    if (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP) return false;
+    return this.filtering === "endpoint-independent"
+      ? this.flows.hasEndpoint(p.proto, p.dst, p.dport)
+      : this.flows.hasFlowTo(p.proto, p.dst, p.dport, p.src);
   }
 
   // Forwarded as it is; a first fragment opens its datagram's gate (see FRAGMENT_GATES).
