@@ -3,6 +3,7 @@ import { createCore, createMemory, type Core, type CoreKind } from "../host/core
 import { memoryMap, type MemoryMap, slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
+import { parseAddr6 } from "../host/net/addr6";
 import * as L from "../assembly/layout";
 
 export interface CoreSetup {
@@ -45,6 +46,23 @@ export interface FlowSpec {
   wan: string;
   wanPort: number;
   fixed?: boolean;
+}
+
+// An IPv6 flow (routed: no public end).
+export interface FlowSpec6 {
+  proto: number;
+  lan: string;
+  lanPort: number;
+  remote: string;
+  remotePort: number;
+}
+
+export function addFlows6(s: CoreSetup, flows: FlowSpec6[]): void {
+  for (const f of flows) {
+    const state = f.proto === L.PROTO_TCP ? L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED : 0;
+    if (s.table.v6.create(f.proto, parseAddr6(f.lan), f.lanPort, parseAddr6(f.remote), f.remotePort, state) < 0)
+      throw new Error(`could not place flow ${JSON.stringify(f)}`);
+  }
 }
 
 export function addFlows(s: CoreSetup, flows: FlowSpec[]): void {

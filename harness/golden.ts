@@ -3,7 +3,7 @@
 // must be; a case the core does not forward must leave the packet as it was. Shared by the
 // tests and `ipmasq selftest`, so a board checks exactly what CI checks.
 import golden from "./golden.json";
-import { coreSetup, addFlows, setMssClamp, ingressOf, type FlowSpec } from "./core-setup";
+import { coreSetup, addFlows, addFlows6, setMssClamp, ingressOf, type FlowSpec, type FlowSpec6 } from "./core-setup";
 import type { CoreKind } from "../host/core/core";
 import * as L from "../assembly/layout";
 
@@ -19,6 +19,7 @@ export interface GoldenResult {
 export function runGolden(kind: CoreKind): GoldenResult[] {
   const s = coreSetup();
   addFlows(s, golden.flows as FlowSpec[]);
+  addFlows6(s, golden.flows6 as FlowSpec6[]);
   return golden.cases.map((c) => {
     setMssClamp(s, c.mssClamp);
     const input = Buffer.from(c.input, "hex");
