@@ -14,6 +14,7 @@ import { parseConfig, readRuleText } from "../config/config-file";
 import { ConfigError } from "../policy/ipchains";
 import { lintPolicy } from "../policy/lint";
 import { listInterfaces, type Iface } from "../kernel/interfaces";
+import { ipv6Enabled } from "../kernel/wiring";
 import { request, follow, NotRunning } from "../control/client";
 import { HOST_SORTS, type HostRow } from "../observe/host-accounting";
 import { formatColumns } from "../table/listing";
@@ -224,7 +225,7 @@ function check(file: string, json: boolean): number {
     } catch {
       /* no iproute2 here: the interface check is skipped */
     }
-    const warnings = [...c.warnings, ...lintPolicy(c.policy, here)];
+    const warnings = [...c.warnings, ...lintPolicy(c.policy, here, here !== undefined && ipv6Enabled())];
     const rules = Object.values(c.policy.chains).reduce((n, ch) => n + ch.rules.length, 0);
     if (json) {
       process.stdout.write(
@@ -484,6 +485,9 @@ function formatStatus(s: GatewayStatus): string {
     `uptime ${s.uptimeSeconds}s, ${s.core} core, ${w.length} worker(s), TUN ${s.tun} (${s.offloads.join(",")})`,
     s.waiting ? `WAN: waiting (${s.waiting})` : `WAN ${s.wan}, masquerading as ${s.publicAddress}`,
     `ingress: ${s.devices.map((d) => `${d.iface} via ${d.device}`).join(", ")}`,
+    s.ipv6Missing
+      ? `IPv6: ${s.ipv6Missing}`
+      : `IPv6 prefixes: ${s.prefixes6.map((p) => `${p.iface} ${p.prefix}`).join(", ") || "none (IPv6 is off)"}`,
     ...holdLine(s.receiveHolds),
     `connections ${s.connections} of ${s.maxConns} (${((100 * s.connections) / s.maxConns).toFixed(1)}%), refused for a full table ${s.tableFullDrops}`,
     `IPv6 flows ${s.flows6} of ${s.maxFlows6} (routed), refused for a full table ${s.table6FullDrops}`,

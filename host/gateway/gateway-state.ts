@@ -7,13 +7,14 @@ import type { SharedPolicy } from "../policy/shared-policy";
 import { type ConnTable, DEFAULT_TIMEOUTS, type Timeouts } from "../table/conntrack";
 import type { AlgState } from "../table/alg-state";
 import type { Wiring } from "../kernel/wiring";
-import type { NetworkFollower, PublicChange } from "../kernel/follow-network";
+import type { NetworkFollower, PublicChange, PrefixChange } from "../kernel/follow-network";
 import type { PortMappingServer } from "../portmap/port-mapping-server";
 import { type MappingChange, mappingWhy } from "../portmap/mapping-change";
 import { HostAccounting } from "../observe/host-accounting";
 import { EventFeed } from "../observe/event-feed";
 import type { PortForward } from "../policy/rules";
 import { formatAddr } from "../net/addr";
+import { type Prefix6, parseAddr6, parsePrefix6, inPrefix6 } from "../net/addr6";
 import type { EventLog } from "../observe/event-log";
 import type { RunOptions } from "./run-options";
 import type { Role } from "../sync/sync-wire";
@@ -60,6 +61,7 @@ export class GatewayState {
     this.role = options.sync ? "backup" : "master"; // a pair member forwards when keepalived says so
     follower.setStandby(this.role !== "master");
     follower.onPublicChange((c) => this.publicChanged(c));
+    follower.onPrefixChange((c) => this.prefixChanged(c));
   }
 
   // `ipmasq role ROLE` (keepalived's notify scripts): the workers' view says whether to forward.
@@ -164,6 +166,31 @@ export class GatewayState {
     this.log(
       `the WAN address of ${wan} changed from ${formatAddr(old)} to ${formatAddr(now)}: ${forgotten} mapping${forgotten === 1 ? "" : "s"} of the old address forgotten${moved.length ? `, ${moved.length} port forward${moved.length === 1 ? "" : "s"} moved to the new one` : ""}`,
     );
+  }
+
+  // The LAN's IPv6 prefixes changed (a new delegation, docs/ipv6.md): the flows of a prefix that
+  // left every LAN interface end (the workers refuse its addresses as spoofed already). Rules
+  // keep their addresses as written: a rule naming the old prefix is logged, not rewritten.
+  private prefixChanged({ gone, added }: PrefixChange): void {
+    for (const p of added) this.log(`IPv6: ${p.iface} has the prefix ${p.prefix}`);
+    const still = this.follower.lanPrefixes6.map((p) => p.prefix);
+    const left = gone.filter((p) => !still.includes(p.prefix));
+    if (!left.length) return;
+    const prefixes = left.map((p) => parsePrefix6(p.prefix));
+    const within = (text: string): boolean => prefixes.some((p) => inPrefix6(parseAddr6(text), p));
+    const ended = this.table.v6.removeWhere((f) => within(f.lanAddr), "prefix-change");
+    this.log(
+      `IPv6: the prefix ${left.map((p) => `${p.prefix} left ${p.iface}`).join(", ")}: ${ended} flow${ended === 1 ? "" : "s"} of it ended; its addresses are not forwarded from now on`,
+    );
+    const overlaps = (m?: Prefix6): boolean =>
+      m !== undefined &&
+      prefixes.some((p) => inPrefix6(Uint8Array.from(m.bytes), p) || inPrefix6(Uint8Array.from(p.bytes), m));
+    for (const chain of Object.values(this.policy.chains))
+      for (const r of chain.rules)
+        if (overlaps(r.src?.prefix6) || overlaps(r.dst?.prefix6))
+          this.log(
+            `IPv6: the rule "${r.text}" (chain ${chain.name}) names the prefix that left: it is kept as written and matches nothing of the new prefix; write it for the new one`,
+          );
   }
 
   // After a mapping change (it may come from inside a reconcile, when the WAN address moved):

@@ -16,6 +16,10 @@
 //   device made again     -> its rules reattach by name; receive offload is set again
 //   default route moves   -> the new interface is the WAN (unless --wan pins it)
 //
+// IPv6 is routed: the LAN interfaces' prefixes (delegated by the ISP, docs/ipv6.md) are followed
+// the same way. A prefix that leaves every LAN interface is reported (onPrefixChange) once the
+// workers' view no longer has it: its flows end, and its addresses are spoofed from then on.
+//
 // The follower computes its rules from what it is given (the policy, the ports mapped for LAN
 // applications, whether an HA backup stands by), set by its owner; it reports a new public
 // address as an event (onPublicChange) and calls nothing back.
@@ -27,6 +31,7 @@ import type { SharedBlob } from "../shm/shared-blob";
 import type { NetworkView } from "../net/network-view";
 import { type Policy, masqSources } from "../policy/rules";
 import { formatAddr } from "../net/addr";
+import { parsePrefix6, formatPrefix6 } from "../net/addr6";
 import { offloadSettings } from "./receive-offload";
 import { ReceiveHold, type HoldStatus } from "./receive-hold";
 import { steerQueues, type RemoteEnd } from "../tun/steering";
@@ -41,6 +46,16 @@ export interface FollowOptions {
   groBusyPps: number; // while an interface receives this many packets a second (0: always)
   natRanges: string[];
   publicAddr?: number; // --public: masquerade as this address, while it is on the WAN interface
+}
+
+// The LAN interfaces' global IPv6 prefixes changed: those that left and those that came.
+export interface PrefixChange {
+  gone: LanPrefix6[];
+  added: LanPrefix6[];
+}
+export interface LanPrefix6 {
+  iface: string;
+  prefix: string; // RFC 5952 text with its length, e.g. 2001:db8:1::/64
 }
 
 // The public address changed on `wan`: from `old` (0: none before) to `now`.
@@ -69,6 +84,8 @@ export class NetworkFollower {
   private mappedPorts: MappedPort[] = []; // public ports mapped outside the NAT ranges: steered in like port forwards
   private standby = false; // an HA backup: the workers read and drop everything (docs/ha.md)
   private readonly publicListeners: Array<(c: PublicChange) => void> = [];
+  lanPrefixes6: LanPrefix6[] = []; // as of the last reconcile
+  private readonly prefixListeners: Array<(c: PrefixChange) => void> = [];
 
   constructor(
     private readonly o: FollowOptions,
@@ -84,6 +101,11 @@ export class NetworkFollower {
   // (publicAddr is the new one).
   onPublicChange(listener: (c: PublicChange) => void): void {
     this.publicListeners.push(listener);
+  }
+
+  // Called when the LAN's IPv6 prefixes change, once the workers use the new ones.
+  onPrefixChange(listener: (c: PrefixChange) => void): void {
+    this.prefixListeners.push(listener);
   }
 
   private get started(): boolean {
@@ -206,6 +228,7 @@ export class NetworkFollower {
       for (const l of this.publicListeners) l(change);
       this.syncRules(); // port forwards moved to the new address
     }
+    this.followPrefixes(served);
     // IPv6 forwarding on once every interface's IPv6 goes through its device (the filter)
     if (!this.forwarding6) {
       this.forwarding6 = true;
@@ -237,6 +260,24 @@ export class NetworkFollower {
       }
     }
     this.steer();
+  }
+
+  // Every interface but the WAN is a LAN for IPv6 (routed: no MASQ rule names it).
+  private followPrefixes(served: Iface[]): void {
+    const seen = new Map<string, LanPrefix6>(); // two addresses of one prefix: one prefix
+    for (const i of served)
+      if (i.name !== this.wan)
+        for (const a of i.addrs6) {
+          const prefix = formatPrefix6(parsePrefix6(`${a.addr}/${a.bits}`));
+          seen.set(`${i.name} ${prefix}`, { iface: i.name, prefix });
+        }
+    const now = [...seen.values()];
+    const has = (list: LanPrefix6[], p: LanPrefix6): boolean =>
+      list.some((q) => q.iface === p.iface && q.prefix === p.prefix);
+    const gone = this.lanPrefixes6.filter((p) => !has(now, p));
+    const added = now.filter((p) => !has(this.lanPrefixes6, p));
+    this.lanPrefixes6 = now;
+    if (gone.length || added.length) for (const l of this.prefixListeners) l({ gone, added });
   }
 
   // The rules for the devices, the WAN and its address, the policy and the mapped ports.

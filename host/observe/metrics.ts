@@ -124,6 +124,12 @@ export function metricsText(g: GatewayState): string {
     "1 while an interface is busy and holds bursts open (--gro-busy), by interface.",
     s.receiveHolds.map((h) => [`{iface="${h.iface}"}`, h.holding ? 1 : 0]),
   );
+  metric(
+    "ipmasq_lan_prefix6",
+    "gauge",
+    "1 for each global IPv6 prefix a LAN interface has (delegated by the ISP, followed as it changes).",
+    s.prefixes6.map((p) => [`{iface="${p.iface}",prefix="${p.prefix}"}`, 1]),
+  );
   metric("ipmasq_uptime_seconds", "gauge", "Seconds since the gateway started.", [["", s.uptimeSeconds]]);
   const hosts = boundedHosts(g.hosts.rows("bytes"));
   metric(

@@ -5,6 +5,8 @@ import type { GatewayState } from "../gateway/gateway-state";
 import { statsAddress } from "../shm/memory-map";
 import { REASON_NAMES } from "./reasons";
 import type { HoldStatus } from "../kernel/receive-hold";
+import type { LanPrefix6 } from "../kernel/follow-network";
+import { ipv6Enabled } from "../kernel/wiring";
 import { formatAddr } from "../net/addr";
 import { workersReading } from "../worker/readiness";
 
@@ -34,6 +36,8 @@ export interface NetworkStatus {
   waiting?: string; // why new connections are refused, while they are
   portMappingRefused: number; // NAT-PMP/PCP requests from outside the masqueraded networks
   receiveHolds: HoldStatus[]; // per tuned interface: holding bursts (busy) or not, its receive rate
+  prefixes6: LanPrefix6[]; // the LAN interfaces' global IPv6 prefixes (routed)
+  ipv6Missing?: string; // what the LAN lacks for IPv6, when it does
 }
 
 // An HA pair member (docs/ha.md): its role, its peer, how current its copy of the peer's table is.
@@ -89,6 +93,13 @@ export function networkStatus(g: GatewayState): NetworkStatus {
     ...(f.waiting ? { waiting: f.waiting } : {}),
     portMappingRefused: g.pcp?.refused ?? 0,
     receiveHolds: f.receiveHolds(),
+    prefixes6: f.lanPrefixes6,
+    ...(ipv6Enabled() && !f.lanPrefixes6.length
+      ? {
+          ipv6Missing:
+            "no LAN interface has a global prefix: LAN hosts have no IPv6 path out (a delegated prefix: docs/ipv6.md)",
+        }
+      : {}),
   };
 }
 

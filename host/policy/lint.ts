@@ -4,8 +4,11 @@
 import { type Policy, type Rule, type AddrMatch, masqSources } from "./rules";
 import { PROTO_ALL } from "../net/protocols";
 import { type Prefix, inPrefix, formatAddr, formatPrefix, maskOf } from "../net/addr";
-import type { Iface } from "../kernel/interfaces";
-import { type Prefix6, inPrefix6 } from "../net/addr6";
+import { type Iface, lanInterfaces } from "../kernel/interfaces";
+import { type Prefix6, inPrefix6, parseAddr6, parsePrefix6 } from "../net/addr6";
+
+const UNIQUE_LOCAL = parsePrefix6("fc00::/7");
+const isUniqueLocal = (a: string): boolean => inPrefix6(parseAddr6(a), UNIQUE_LOCAL);
 
 const TERMINAL = new Set(["ACCEPT", "DENY", "REJECT", "MASQ", "REDIRECT"]);
 
@@ -30,8 +33,9 @@ function shadows(a: Rule, b: Rule): boolean {
   return proto && covers(a.src, b.src) && covers(a.dst, b.dst);
 }
 
-// `interfaces`: this namespace's, when known (check may run elsewhere than the gateway).
-export function lintPolicy(p: Policy, interfaces?: Iface[]): string[] {
+// `interfaces`: this namespace's, when known (check may run elsewhere than the gateway); `ipv6`:
+// whether the kernel here has IPv6 on.
+export function lintPolicy(p: Policy, interfaces?: Iface[], ipv6 = false): string[] {
   const out: string[] = [];
   for (const chain of Object.values(p.chains)) {
     chain.rules.forEach((b, i) => {
@@ -64,6 +68,12 @@ export function lintPolicy(p: Policy, interfaces?: Iface[]): string[] {
       out.push(
         `no interface here has an address in ${nets.map(formatPrefix).join(", ")}: \`run\` on this machine would not find the LAN (pass --lan IF, or check on the gateway)`,
       );
+    if (ipv6)
+      for (const i of lanInterfaces(interfaces, nets, undefined))
+        if (!i.addrs6.some((a) => !isUniqueLocal(a.addr)))
+          out.push(
+            `the LAN interface ${i.name} has no global IPv6 prefix: its hosts get no IPv6 path out (docs/ipv6.md: a prefix delegated by the ISP)`,
+          );
   }
   return out;
 }

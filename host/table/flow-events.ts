@@ -39,7 +39,17 @@ export const EV_NEW = 0,
   EV_DESTROY = 1;
 
 // Why a flow ended (DESTROY), as a table of names: the record holds the index.
-export const END_REASONS = ["", "timeout", "closed", "reset", "flush", "wan-change", "restore", "sync"] as const;
+export const END_REASONS = [
+  "",
+  "timeout",
+  "closed",
+  "reset",
+  "flush",
+  "wan-change",
+  "restore",
+  "sync",
+  "prefix-change",
+] as const;
 export type EndReason = (typeof END_REASONS)[number];
 
 export interface FlowEventRecord {

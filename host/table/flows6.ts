@@ -392,13 +392,19 @@ export class Flows6 {
     return removed;
   }
 
+  // The flows `which` picks, ended for `why`; how many.
+  removeWhere(which: (f: Flow6) => boolean, why: EndReason): number {
+    let removed = 0;
+    for (const f of this.flows())
+      if (which(f)) {
+        this.remove(f.index, why);
+        removed++;
+      }
+    return removed;
+  }
+
   // Every flow forgotten (ipmasq flush).
   flush(): number {
-    let removed = 0;
-    for (const f of this.flows()) {
-      this.remove(f.index, "flush");
-      removed++;
-    }
-    return removed;
+    return this.removeWhere(() => true, "flush");
   }
 }

@@ -24,13 +24,10 @@ import { checkSource, type SpoofCheck } from "./reverse-path";
 import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
 import { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD } from "./actions";
-import { SlowPath6 } from "./slow-path6";
+import { SlowPath6, type Filtering } from "./slow-path6";
+export type { Filtering };
 
 export { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD };
-
-// Filtering of inbound packets to a mapped public port (RFC 4787 REQ-8): endpoint-independent
-// lets anyone in, address-dependent only hosts the LAN end has sent to.
-export type Filtering = "endpoint-independent" | "address-dependent";
 
 // What the slow path is told at start; what changes (addresses, interfaces) comes in the
 // NetworkView.

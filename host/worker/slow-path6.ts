@@ -13,7 +13,11 @@ import type { SharedPolicy } from "../policy/shared-policy";
 import type { NetworkView, IngressView } from "../net/network-view";
 import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
 import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
-import type { Filtering } from "./slow-path";
+
+// Filtering of inbound packets, both families: to a mapped public port (RFC 4787 REQ-8), to a LAN
+// IPv6 address:port with a flow (RFC 6092 REC-11). Endpoint-independent lets anyone in,
+// address-dependent only hosts the LAN end has sent to.
+export type Filtering = "endpoint-independent" | "address-dependent";
 
 // Inbound IPsec passes by default (RFC 6092 REC-21, REC-22: ESP and AH; REC-23: IKE on UDP 500,
 // and 4500 for IKE and ESP behind a NAT, RFC 3948).
