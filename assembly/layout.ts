@@ -49,7 +49,8 @@ export const R_HOST_LIMIT = 20; // a new flow of a LAN host that has --max-conns
 export const R_LINK_SCOPE = 21; // IPv6 link-local or multicast source or destination, ND/RA/RS: never forwarded
 export const R_ROUTING_HEADER_0 = 22; // IPv6 routing header type 0 with segments left (RFC 5095)
 export const R_UNIQUE_LOCAL = 23; // an IPv6 unique local address (fc00::/7) across the WAN (RFC 6092 REC-7)
-export const R_COUNT = 24;
+export const R_NPT = 24; // NPTv6: from the WAN to an inside address, or an address the mapping cannot carry
+export const R_COUNT = 25;
 
 // ---- Ingress: which side of the gateway a batch came in on -----------------------------------------
 // Every ingress interface has its own TUN device (host/kernel/follow-network.ts makes them,
@@ -124,7 +125,21 @@ export const T6_FREE_TAIL = 148;
 export const T6_LIVE = 152; // u32 live IPv6 entries
 export const T6_UNUSED = 156; // u32 entries from this one on were never used
 export const T6_FULL_DROPS = 160; // u32 new IPv6 flows refused because the table was full
-export const T_HEADER_SIZE = 192;
+export const T6_NPT_COUNT = 164; // u32 NPTv6 mappings at T6_NPT (0: none)
+export const T6_NPT = 192; // NPT6_MAX mappings of NPT6_SIZE bytes
+export const T_HEADER_SIZE = 384;
+
+// ---- NPTv6 mapping (RFC 6296: stateless, checksum-neutral), written once at start ------------------
+// An inside prefix and an outside prefix of one length (/1 to /64), with the one's-complement
+// adjustment each way: added to the subnet word (bits 48-63) for /48 and shorter, else to the
+// first interface-identifier word that is not 0xffff (RFC 6296 3.4, 3.5).
+export const NPT6_MAX = 4;
+export const N6_INSIDE = 0; // 16 bytes, the bits past the prefix zero
+export const N6_OUTSIDE = 16; // 16 bytes
+export const N6_BITS = 32; // u8 prefix length
+export const N6_ADJ_OUT = 34; // u16 inside -> outside (a number, not wire order)
+export const N6_ADJ_IN = 36; // u16 outside -> inside
+export const NPT6_SIZE = 40;
 
 // ---- Connection entry (64 bytes: one cache line) -----------------------------------------------------
 // Addresses and ports are stored as numbers (10.0.0.1 = 0x0a000001), not in wire order.

@@ -2,8 +2,11 @@
 // flow is forwarded with its hop limit given back (the kernel takes one on the way into the TUN
 // and one on the way out: the gateway counts as one hop); its ICMPv6 errors pass if they are
 // about a known flow (RFC 4890). Anything else goes to the slow path, which decides by policy.
+// With NPTv6 (npt6.ts) a flow is known by its inside address: a destination from the WAN is
+// mapped in before the lookup, a source leaving by the WAN mapped out after it.
 import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
 import { lookup6, entry6Address } from "./table6";
+import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
 import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
 import { drop, slow, forward } from "./verdict";
@@ -15,7 +18,7 @@ import {
   ICMPV6_ROUTER_SOLICIT, ICMPV6_REDIRECT,
 } from "./wire";
 import {
-  R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE,
+  R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE, R_NPT,
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM, VNET_GSO_NONE,
   VNET_GSO_TCPV6, VNET_GSO_UDP_L4, VNET_GSO_ECN, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, IN_WAN,
   F6_STATE, F6_LAST_SEEN, F6_BYTES_OUT, F6_BYTES_IN, F6_PKTS_OUT, F6_PKTS_IN,
@@ -97,12 +100,22 @@ export function route6(vnet: usize, len: i32, ingress: u32): u32 {
   // between two inside networks, the destination of its replies).
   const src = ip + IPV6_SRC, dst = ip + IPV6_DST;
   let outbound = ingress != IN_WAN;
+  let mappedIn = false;
+  if (npt6Count != 0 && !outbound) {
+    const k = npt6FromWan(dst);
+    if (k == NPT_REFUSED) return drop(R_NPT);
+    mappedIn = k >= 0;
+  }
   let idx = outbound ? lookup6(<u32>proto, src, sport, dst, dport) : lookup6(<u32>proto, dst, dport, src, sport);
   if (idx < 0 && outbound) {
     idx = lookup6(<u32>proto, dst, dport, src, sport);
     outbound = false;
   }
-  if (idx < 0) return slow(R_NO_MAPPING);
+  if (idx < 0) {
+    if (mappedIn) npt6Out(dst); // the slow path sees the packet as it came
+    return slow(R_NO_MAPPING);
+  }
+  if (npt6Count != 0 && ingress != IN_WAN && !npt6Inside(dst) && npt6Out(src) == NPT_REFUSED) return drop(R_NPT);
   const e = entry6Address(<u32>idx);
   const segs = proto == PROTO_ICMPV6 ? 1 : segments(vnet, l4, l4len, proto);
   let bytes = <f64>total;
@@ -129,13 +142,19 @@ function icmp6Error(ip: usize, l4: usize, l4len: i32, ingress: u32): u32 {
   if (eproto != PROTO_TCP && eproto != PROTO_UDP && eproto != PROTO_ICMPV6) return drop(R_NO_MAPPING);
   if (!ports(el4, eproto)) return drop(R_NO_MAPPING); // about an error: never answered (RFC 4443 2.4)
   const esrc = emb + IPV6_SRC, edst = emb + IPV6_DST;
+  const fromWan = ingress == IN_WAN;
+  // NPTv6: from the WAN the error and the packet it quotes carry the LAN end's outside address
+  if (npt6Count != 0 && fromWan && (npt6FromWan(ip + IPV6_DST) == NPT_REFUSED || npt6FromWan(esrc) == NPT_REFUSED))
+    return drop(R_NPT);
   // The error goes back to the embedded packet's sender.
   const back = load<u64>(ip + IPV6_DST) == load<u64>(esrc) && load<u64>(ip + IPV6_DST + 8) == load<u64>(esrc + 8);
   if (!back) return drop(R_NO_MAPPING);
   // From the WAN it is about a packet the LAN end sent; from inside, about one it received.
-  const fromWan = ingress == IN_WAN;
   const idx = fromWan ? lookup6(<u32>eproto, esrc, sport, edst, dport) : lookup6(<u32>eproto, edst, dport, esrc, sport);
   if (idx < 0) return drop(R_NO_MAPPING);
+  // from inside, leaving by the WAN: the LAN end's outside address, in the error and in the quote
+  if (npt6Count != 0 && !fromWan && !npt6Inside(ip + IPV6_DST) && npt6Inside(ip + IPV6_SRC))
+    if (npt6Out(ip + IPV6_SRC) == NPT_REFUSED || npt6Out(edst) == NPT_REFUSED) return drop(R_NPT);
   const bytes = <f64>(IPV6_HEADER + payloadLength(ip));
   count(!fromWan, 1, bytes);
   giveHopBack(ip);

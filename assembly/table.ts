@@ -7,6 +7,7 @@ import {
   E_WAN_ADDR, E_LAN_PORT, E_REMOTE_PORT, E_WAN_PORT, E_PROTO, IDX_EMPTY, IDX_TOMBSTONE, H_LAN, H_WAN,
 } from "./layout";
 import { setTable6 } from "./table6";
+import { setNpt6 } from "./npt6";
 
 let table: usize = 0;
 // The header's layout fields never change after the host made the table: read them once.
@@ -20,6 +21,7 @@ export function setTable(base: usize): void {
   slots = load<u32>(base + T_INDEX_SLOTS);
   seed = load<u32>(base + T_SEED);
   setTable6(base);
+  setNpt6(base);
 }
 export function tableBase(): usize { return table; }
 

@@ -4,6 +4,7 @@ import { memoryMap, type MemoryMap, slotAddress, statsAddress, descAddress } fro
 import { ConnTable, DEFAULT_TIMEOUTS } from "../host/table/conntrack";
 import { parseAddr } from "../host/net/addr";
 import { parseAddr6 } from "../host/net/addr6";
+import type { Npt6 } from "../host/net/npt6";
 import * as L from "../assembly/layout";
 
 export interface CoreSetup {
@@ -17,11 +18,12 @@ export interface CoreSetup {
   desc: number;
 }
 
-export function coreSetup(maxConns = 1024): CoreSetup {
+// `npt6`: NPTv6 mappings (host/net/npt6.ts), as --npt6 gives them.
+export function coreSetup(maxConns = 1024, npt6: Npt6[] = []): CoreSetup {
   const map = memoryMap(1, maxConns);
   const memory = createMemory(map.pages);
   const table = new ConnTable(memory, map);
-  table.init({ seed: 12345, portMin: 1024, portMax: 65535, timeouts: DEFAULT_TIMEOUTS, mssClamp: 0 });
+  table.init({ seed: 12345, portMin: 1024, portMax: 65535, timeouts: DEFAULT_TIMEOUTS, mssClamp: 0, npt6 });
   const cores = { wasm: createCore("wasm", memory), ts: createCore("ts", memory) };
   cores.wasm.setTable(map.tableBase);
   cores.ts.setTable(map.tableBase);

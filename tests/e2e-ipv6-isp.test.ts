@@ -37,7 +37,11 @@ t.test("IPv6 from the ISP: a delegated prefix, followed through a renumbering", 
   await lab.startIsp();
   await waitListening(lab.spawn(lab.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
   await waitListening(lab.spawn(lab.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353", "6"]));
-  const g = await startGateway(lab, ["--config", writeConfig(lab), "--log-events", eventLog, "--metrics", "9100"], state);
+  const g = await startGateway(
+    lab,
+    ["--config", writeConfig(lab), "--log-events", eventLog, "--metrics", "9100"],
+    state,
+  );
   t.teardown(async () => {
     g.proc.kill("SIGTERM");
     await waitExit(g.proc).catch(() => undefined);

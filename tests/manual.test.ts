@@ -13,7 +13,7 @@ import { BUNDLE } from "../harness/ipmasq-cli";
 const ROOT = join(__dirname, "..");
 const page = (name: string): string => readFileSync(join(ROOT, "man", name), "utf8");
 const flags = (roff: string): string[] =>
-  [...new Set([...roff.matchAll(/\\-\\-([a-z](?:[a-z]|\\-)*)/g)].map((m) => m[1].replace(/\\-/g, "-")))].sort();
+  [...new Set([...roff.matchAll(/\\-\\-([a-z](?:[a-z0-9]|\\-)*)/g)].map((m) => m[1].replace(/\\-/g, "-")))].sort();
 
 for (const name of ["ipmasq.8", "ipmasq.conf.5"]) {
   t.test(`${name} renders without a warning`, async (t) => {

@@ -104,6 +104,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
     default: "address-dependent",
     help: "who may send in to a mapped public port (IPv6: to a LAN address:port with a flow)",
   },
+  npt6: {
+    type: "string",
+    arg: "INSIDE/LEN=OUTSIDE/LEN[,...]",
+    help: "translate an inside IPv6 prefix to an outside one and back (NPTv6, RFC 6296: stateless, no port or checksum changed; /1 to /64, up to 4)",
+  },
   "spoof-check": {
     type: "string",
     arg: "off|loose|strict",
@@ -217,6 +222,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "pin",
       "busy-poll",
       "filtering",
+      "npt6",
       "spoof-check",
       "state-dir",
       "metrics",

@@ -15,6 +15,7 @@ import { ConfigError } from "../policy/ipchains";
 import { lintPolicy } from "../policy/lint";
 import { listInterfaces, type Iface } from "../kernel/interfaces";
 import { ipv6Enabled } from "../kernel/wiring";
+import { type Npt6, parseNpt6 } from "../net/npt6";
 import { request, follow, NotRunning } from "../control/client";
 import { HOST_SORTS, type HostRow } from "../observe/host-accounting";
 import { formatColumns } from "../table/listing";
@@ -89,6 +90,16 @@ function oneOf<T extends string>(name: string, v: string, allowed: readonly T[])
       `--${name} must be ${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}, got "${v}"`,
     );
   return v as T;
+}
+
+// --npt6: absent is none; a bad mapping says which and why.
+function npt6(v: string | undefined): Npt6[] {
+  if (v === undefined) return [];
+  try {
+    return parseNpt6(v);
+  } catch (e) {
+    throw new UsageError(`--npt6: ${(e as Error).message}`);
+  }
 }
 
 type Values = Record<string, string | boolean | undefined>;
@@ -188,6 +199,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     handover: v.handover as string | undefined,
     metrics: v.metrics as string | undefined,
     filtering: oneOf("filtering", s("filtering"), ["address-dependent", "endpoint-independent"] as const),
+    npt6: npt6(v.npt6 as string | undefined),
     ftpHelper: onOff("ftp-helper"),
     pcp: onOff("pcp"),
     upnp: onOff("upnp"),

@@ -3,6 +3,7 @@ import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
 import { lookup6, entry6Address } from "./table6";
+import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
 import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
 import { drop, slow, forward } from "./verdict";
@@ -89,12 +90,23 @@ export function route6(vnet: number, len: number, ingress: number): number {
   const src = ip + W.IPV6_SRC,
     dst = ip + W.IPV6_DST;
   let outbound = ingress !== L.IN_WAN;
+  let mappedIn = false;
+  if (npt6Count() !== 0 && !outbound) {
+    const k = npt6FromWan(dst);
+    if (k === NPT_REFUSED) return drop(L.R_NPT);
+    mappedIn = k >= 0;
+  }
   let idx = outbound ? lookup6(proto, src, sport, dst, dport) : lookup6(proto, dst, dport, src, sport);
   if (idx < 0 && outbound) {
     idx = lookup6(proto, dst, dport, src, sport);
     outbound = false;
   }
-  if (idx < 0) return slow(L.R_NO_MAPPING);
+  if (idx < 0) {
+    if (mappedIn) npt6Out(dst);
+    return slow(L.R_NO_MAPPING);
+  }
+  if (npt6Count() !== 0 && ingress !== L.IN_WAN && !npt6Inside(dst) && npt6Out(src) === NPT_REFUSED)
+    return drop(L.R_NPT);
   const e = entry6Address(idx);
   const segs = proto === L.PROTO_ICMPV6 ? 1 : segments(vnet, l4, l4len, proto);
   let bytes = total;
@@ -121,6 +133,13 @@ function icmp6Error(ip: number, l4: number, l4len: number, ingress: number): num
   if (!ports(el4, eproto)) return drop(L.R_NO_MAPPING);
   const esrc = emb + W.IPV6_SRC,
     edst = emb + W.IPV6_DST;
+  const fromWan = ingress === L.IN_WAN;
+  if (
+    npt6Count() !== 0 &&
+    fromWan &&
+    (npt6FromWan(ip + W.IPV6_DST) === NPT_REFUSED || npt6FromWan(esrc) === NPT_REFUSED)
+  )
+    return drop(L.R_NPT);
   const d = ip + W.IPV6_DST;
   const back =
     le32(d) === le32(esrc) &&
@@ -128,9 +147,10 @@ function icmp6Error(ip: number, l4: number, l4len: number, ingress: number): num
     le32(d + 8) === le32(esrc + 8) &&
     le32(d + 12) === le32(esrc + 12);
   if (!back) return drop(L.R_NO_MAPPING);
-  const fromWan = ingress === L.IN_WAN;
   const idx = fromWan ? lookup6(eproto, esrc, sport, edst, dport) : lookup6(eproto, edst, dport, esrc, sport);
   if (idx < 0) return drop(L.R_NO_MAPPING);
+  if (npt6Count() !== 0 && !fromWan && !npt6Inside(ip + W.IPV6_DST) && npt6Inside(ip + W.IPV6_SRC))
+    if (npt6Out(ip + W.IPV6_SRC) === NPT_REFUSED || npt6Out(edst) === NPT_REFUSED) return drop(L.R_NPT);
   count(!fromWan, 1, W.IPV6_HEADER + payloadLength(ip));
   giveHopBack(ip);
   return forward(idx);

@@ -36,6 +36,7 @@ import { ConnTable, LOW_PORT_MIN, LOW_PORT_MAX } from "../table/conntrack";
 import type { WorkerTask } from "../worker/loop";
 import { allReading } from "../worker/readiness";
 import { sharedNetworkView } from "../net/network-view";
+import { formatNpt6 } from "../net/npt6";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, type Prefix } from "../net/addr";
 import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
@@ -154,6 +155,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     portMax: o.portMax,
     timeouts: timeoutsOf(policy),
     mssClamp: o.mssClamp,
+    npt6: o.npt6,
   });
   const shared = new SharedPolicy(memory, map.policy);
   shared.publish(policy);
@@ -438,6 +440,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
     `masquerading ${masqSources(policy).map(formatPrefix).join(", ")} from ${lanNames().join(", ")} as ${g.follower.publicAddr ? formatAddr(g.follower.publicAddr) : "(waiting for the WAN)"}${g.follower.wan ? ` on ${g.follower.wan}` : ""}; ` +
       `${o.workers} worker${o.workers > 1 ? "s" : ""}, ${o.core} core, TUN ${g.follower.deviceNames.join(", ")} (offloads ${g.follower.offloads.join(",")}), table of ${o.maxConns} connections, spoof check ${o.spoofCheck}`,
   );
+  for (const m of o.npt6) log(`NPTv6: ${formatNpt6(m).replace("=", " leaves by the WAN as ")} (and comes back to it)`);
   process.stdout.write("ready\n");
   giveBackMemory(); // what starting needed (parsing, compiling the core) and freed
   notifySystemd();

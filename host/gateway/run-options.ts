@@ -2,6 +2,7 @@
 import type { CoreKind } from "../core/core";
 import type { Filtering } from "../worker/slow-path";
 import type { SpoofCheck } from "../worker/reverse-path";
+import type { Npt6 } from "../net/npt6";
 
 export interface RunOptions {
   config: string;
@@ -21,6 +22,7 @@ export interface RunOptions {
   handover?: string; // snapshot left by the process that handed over to this one
   metrics?: string; // host:port of the Prometheus endpoint (off when absent)
   filtering: Filtering;
+  npt6: Npt6[]; // --npt6: IPv6 prefix translations (RFC 6296)
   ftpHelper: boolean;
   pcp: boolean; // NAT-PMP and PCP server on the LAN interfaces
   upnp: boolean; // UPnP IGD (SSDP, SOAP, GENA) on the LAN interfaces

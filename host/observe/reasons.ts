@@ -24,4 +24,5 @@ export const REASON_NAMES: string[] = [
   "link_scope",
   "routing_header_0",
   "unique_local",
+  "npt",
 ];

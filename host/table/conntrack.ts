@@ -3,6 +3,7 @@
 // sweep and listings) makes its own ConnTable view over the same bytes. Writers take T_LOCK;
 // the fast path (WASM or TS core) only reads, lock-free.
 import * as L from "../../assembly/layout";
+import { type Npt6, writeNpt6 } from "../net/npt6";
 import type { MemoryMap } from "../shm/memory-map";
 import { hash5, homeSlot } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
@@ -96,7 +97,14 @@ export class ConnTable {
   // Fills the header. Only the host calls this, once, on a fresh memory (zero, from createMemory):
   // entries, indexes and host records are written only as they are used, so an idle gateway's
   // memory holds only what its connections use (a 1M-entry table costs nothing until it fills).
-  init(opts: { seed: number; portMin: number; portMax: number; timeouts: Timeouts; mssClamp: number }): void {
+  init(opts: {
+    seed: number;
+    portMin: number;
+    portMax: number;
+    timeouts: Timeouts;
+    mssClamp: number;
+    npt6?: Npt6[];
+  }): void {
     const m = this.map;
     new Uint8Array(this.memory.buffer, this.t, L.T_HEADER_SIZE).fill(0);
     this.setU32(L.T_MAX_CONNS, m.maxConns);
@@ -112,6 +120,7 @@ export class ConnTable {
     this.setU32(L.T_MSS_CLAMP, opts.mssClamp);
     this.setTimeouts(opts.timeouts);
     this.v6.init();
+    writeNpt6(this.dv, new Uint8Array(this.memory.buffer), this.t, opts.npt6 ?? []);
   }
 
   // Entries below this one have been used; the rest are zero.

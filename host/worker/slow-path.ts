@@ -25,6 +25,7 @@ import { parseIpv4, parseL4, isSyn, isQuery, TCP_RST } from "../net/wire";
 
 import { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD } from "./actions";
 import { SlowPath6, type Filtering } from "./slow-path6";
+import { readNpt6 } from "../net/npt6";
 export type { Filtering };
 
 export { A_FORWARD, A_DROP, A_PASS, A_REPLY, A_HELD };
@@ -65,7 +66,16 @@ export class SlowPath {
     this.dv = new DataView(memory.buffer);
     this.alg = new AlgState(table, table.map.alg);
     this.ftp = new FtpHelper(core, table, this.alg, memory, network.publicAddr);
-    this.v6 = new SlowPath6(core, table.v6, this.u8, this.dv, shared, stats, options.filtering);
+    this.v6 = new SlowPath6(
+      core,
+      table.v6,
+      this.u8,
+      this.dv,
+      shared,
+      stats,
+      options.filtering,
+      readNpt6(this.dv, this.u8, table.map.tableBase),
+    );
     this.network = network;
   }
 

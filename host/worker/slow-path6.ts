@@ -13,6 +13,7 @@ import type { SharedPolicy } from "../policy/shared-policy";
 import type { NetworkView, IngressView } from "../net/network-view";
 import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
 import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
+import { type Npt6, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "../net/npt6";
 
 // Filtering of inbound packets, both families: to a mapped public port (RFC 4787 REQ-8), to a LAN
 // IPv6 address:port with a flow (RFC 6092 REC-11). Endpoint-independent lets anyone in,
@@ -50,6 +51,7 @@ interface Packet6 {
   tcpFlags: number;
   length: number; // bytes of the whole packet
   fragment?: { id: string; first: boolean }; // a fragment: its datagram, and whether it is the first
+  npt?: "in" | "out"; // NPTv6 applies: "in" from the WAN (`dst` is already the inside address), "out" leaving
 }
 
 function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 {
@@ -114,6 +116,7 @@ export class SlowPath6 {
     private readonly shared: SharedPolicy,
     private readonly stats: number,
     private readonly filtering: Filtering,
+    private readonly npt: Npt6[],
   ) {}
 
   set network(v: NetworkView) {
@@ -129,10 +132,29 @@ export class SlowPath6 {
   }
 
   // Forwarded as it is, no flow (a fragment, another protocol): the hop limit given back, as the
-  // core does (the kernel takes one on the way in and one on the way out).
-  private pass(ip: number): number {
+  // core does (the kernel takes one on the way in and one on the way out), the prefix translated.
+  private pass(ip: number, p?: Packet6): number {
     if (this.u8[ip + W.IPV6_HOP_LIMIT] !== 255) this.u8[ip + W.IPV6_HOP_LIMIT]++;
+    if (p?.npt === "in") this.u8.set(p.dst, ip + W.IPV6_DST);
+    if (p?.npt === "out") npt6Out(this.npt, this.u8, ip + W.IPV6_SRC);
     return A_FORWARD;
+  }
+
+  // NPTv6 (RFC 6296): the decision is made on the inside address; the packet keeps the address it
+  // came with until it is forwarded (the core maps it again). From the WAN an inside address, or
+  // one no mapping can carry, is refused.
+  private mapPrefix(p: Packet6, fromWan: boolean): boolean {
+    if (!this.npt.length) return true;
+    if (fromWan) {
+      const inside = Uint8Array.from(p.dst);
+      const k = npt6FromWan(this.npt, inside, 0);
+      if (k === NPT_REFUSED) return false;
+      if (k >= 0) {
+        p.dst = inside;
+        p.npt = "in";
+      }
+    } else if (npt6Inside(this.npt, p.src, 0) && !npt6Inside(this.npt, p.dst, 0)) p.npt = "out";
+    return true;
   }
 
   private onLink(a: Uint8Array, iface?: string): boolean {
@@ -148,6 +170,7 @@ export class SlowPath6 {
     const p = parse6(this.u8, this.dv, ip, n - L.VNET_HDR_LEN);
     const fromWan = ingress.wan;
     const wan = this.net.wan;
+    if (!this.mapPrefix(p, fromWan)) return this.drop(L.R_NPT);
 
     // Anti-spoofing both ways (RFC 6092 REC-5, RFC 7084 L-?): from a LAN only its own prefixes;
     // from the WAN never a LAN prefix or the gateway's own address.
@@ -156,7 +179,8 @@ export class SlowPath6 {
       return this.drop(L.R_SPOOFED);
     if (this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
 
-    if (p.fragment && !p.fragment.first) return this.gateOpen(p.fragment.id) ? this.pass(ip) : this.drop(L.R_FRAGMENT);
+    if (p.fragment && !p.fragment.first)
+      return this.gateOpen(p.fragment.id) ? this.pass(ip, p) : this.drop(L.R_FRAGMENT);
     // a first fragment from the WAN of a flow the fast path would have forwarded
     if (p.fragment && fromWan && this.flows.find(p.proto, p.dst, p.dport, p.src, p.sport) >= 0)
       return this.whole(ip, p);
@@ -175,7 +199,8 @@ export class SlowPath6 {
     };
     const d = evaluate(policy, "forward", k);
     const crossesWan = fromWan || !this.onLink(p.dst) || this.onLink(p.dst, wan); // to a LAN: inside
-    if (d.byPolicy && crossesWan && (inPrefix6(p.src, UNIQUE_LOCAL) || inPrefix6(p.dst, UNIQUE_LOCAL)))
+    // (a unique local prefix behind NPTv6 crosses translated)
+    if (d.byPolicy && crossesWan && !p.npt && (inPrefix6(p.src, UNIQUE_LOCAL) || inPrefix6(p.dst, UNIQUE_LOCAL)))
       return this.drop(L.R_UNIQUE_LOCAL);
     if (!d.byPolicy) {
       this.shared.count(d.counter, p.length);
@@ -239,7 +264,7 @@ export class SlowPath6 {
       this.gates.set(p.fragment.id, now + FRAGMENT_GATE_MS);
       this.closeGates(now);
     }
-    return this.pass(ip);
+    return this.pass(ip, p);
   }
 
   private gateOpen(id: string): boolean {
