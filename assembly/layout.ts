@@ -178,6 +178,17 @@ export const F6_PKTS_OUT = 64; // f64
 export const F6_PKTS_IN = 72; // f64
 export const F6_SIZE = 80;
 
+// ---- IPv6 pinholes (24 bytes each): inbound openings a LAN host asked for with PCP -----------------
+// RFC 6887 MAP with an IPv6 internal address: the firewall lets the WAN in to that address:port
+// (nothing is translated) until the lifetime ends. Written by the host's PCP server, read by the
+// slow path, both under the table's lock.
+export const PINHOLES6 = 256;
+export const PH6_ADDR = 0; // 16 bytes
+export const PH6_PORT = 16; // u16
+export const PH6_PROTO = 18; // u8 6 or 17; 0 free
+export const PH6_EXPIRES = 20; // u32 T_NOW when it closes
+export const PH6_SIZE = 24;
+
 // Flags set when the entry is made; the fast path keeps them when it adds TCP bits.
 export const ES_FIXED = 64; // port forward or redirect: fixed ports, no port-table mapping
 export const ES_ALG = 128; // every packet also goes to an application helper (FTP control)

@@ -1,11 +1,25 @@
 // NAT-PMP (Debian's natpmpc) and PCP (a client written from RFC 6887) on the LAN side: inbound
-// mappings with lifetimes, reachable from the WAN, listed, deleted and expiring.
+// mappings with lifetimes, reachable from the WAN, listed, deleted and expiring; over IPv6 PCP
+// opens pinholes in the firewall.
 import t from "tap";
 import { join } from "node:path";
-import { makeTopology, writeConfig, startGateway, waitExit, waitListening, outcome, until } from "../harness/topology";
+import {
+  makeTopology,
+  writeConfig,
+  startGateway,
+  waitExit,
+  waitListening,
+  outcome,
+  until,
+  GW_LAN6,
+  GW_WAN6,
+  LAN6,
+  WAN6,
+} from "../harness/topology";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
 
 const PEERS = join(__dirname, "peers");
+const WAN6_OTHER = "2001:db8:ff::3";
 
 t.test("NAT-PMP and PCP", async (t) => {
   const topo = makeTopology("pcp");
@@ -120,4 +134,91 @@ t.test("NAT-PMP and PCP", async (t) => {
     28,
     "after its 3 s lifetime the PCP mapping lets no new peer in (no answer at all)",
   );
+});
+
+// IPv6: nothing is translated; PCP opens a pinhole in the firewall to the asking address:port
+// (RFC 6887 as a firewall, RFC 6092 REC-48), under the same rules as IPv4.
+t.test("PCP over IPv6: a pinhole to the LAN host's own address", async (t) => {
+  const topo = makeTopology("pcp6", { ipv6: true });
+  t.teardown(() => topo.destroy());
+  const state = join(topo.dir, "state");
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "45030"]));
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "server", "45031", "6"]));
+  const g = await startGateway(topo, ["--config", writeConfig(topo), "--pcp", "on"], state);
+  t.teardown(async () => {
+    g.proc.kill("SIGTERM");
+    await waitExit(g.proc).catch(() => undefined);
+  });
+  const conns = (): Array<{ state: string; lan: string; public: string }> =>
+    JSON.parse(topo.exec(topo.gw, [NODE, BUNDLE, "conns", "--json", "--state-dir", state]));
+  const pcp = (...args: string[]): Record<string, unknown> =>
+    JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), GW_LAN6, ...args]));
+  // a second WAN host, never sent to by the LAN server: with address-dependent filtering the
+  // first one, whose connection the server answered, may come back without the pinhole (as IPv4)
+  topo.exec(topo.wan, ["ip", "addr", "add", `${WAN6_OTHER}/64`, "dev", "wan0", "nodad", "preferred_lft", "0"]); // never a default source
+  const fromWan = (): number =>
+    outcome(() =>
+      topo.exec(topo.wan, [
+        "curl",
+        "-sS",
+        "-6",
+        "--max-time",
+        "2",
+        "--interface",
+        WAN6_OTHER,
+        `http://[${LAN6}]:45030/`,
+      ]),
+    ).code;
+
+  t.equal(fromWan(), 28, "before: the LAN server is closed to the WAN (no answer at all)");
+  t.match(
+    pcp(LAN6, "tcp", "45030", "60"),
+    {
+      result: 0,
+      lifetime: 60,
+      nonceEchoed: true,
+      protocol: 6,
+      internalPort: 45030,
+      externalPort: 45030,
+      externalAddress: LAN6,
+    },
+    "PCP MAP over IPv6: success; the external address and port are the host's own",
+  );
+  await until(() => g.log().includes(`PCP: tcp [${LAN6}]:45030 open to the WAN for 60 s`));
+  t.pass("the log says so");
+  t.match(
+    topo.exec(topo.wan, ["curl", "-sS", "-6", "--max-time", "3", `http://[${LAN6}]:45030/`]),
+    new RegExp(`"from":"${WAN6}"`),
+    "the WAN host reaches the LAN server, which sees it",
+  );
+  t.ok(
+    conns().some((c) => c.state === "MAPPED" && c.lan === `[${LAN6}]:45030`),
+    "the pinhole is listed",
+  );
+  t.match(pcp(LAN6, "udp", "45031", "60"), { result: 0, protocol: 17 }, "a UDP pinhole");
+  t.match(
+    topo.exec(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "client", LAN6, "45031", "in"]),
+    new RegExp(`^seen ${WAN6}:\\d+ in`),
+    "UDP from the WAN reaches it",
+  );
+  t.match(pcp(LAN6, "tcp", "45030", "0"), { result: 0, lifetime: 0 }, "lifetime 0 closes it");
+  t.notOk(
+    conns().some((c) => c.state === "MAPPED" && c.lan === `[${LAN6}]:45030`),
+    "and it is no longer listed",
+  );
+  t.equal(fromWan(), 28, "a new WAN host is refused again");
+  t.equal(
+    pcp("2001:db8:1::99", "tcp", "45030", "60").result,
+    12,
+    "a client address not the sender's: ADDRESS_MISMATCH",
+  );
+  t.equal(pcp(LAN6, "tcp", "45030", "60", "2001:db8:1::99").result, 2, "a mapping for another host: NOT_AUTHORIZED");
+  // from the WAN the server does not answer: the socket hears only the LAN interface
+  const wanAsks = outcome(() =>
+    topo.exec(topo.wan, [NODE, join(PEERS, "pcp-client.js"), GW_WAN6, WAN6, "tcp", "45030", "60"]),
+  );
+  t.same([wanAsks.code, wanAsks.out.trim()], [1, "no answer"], "a PCP request from the WAN gets no answer");
+  t.match(pcp(LAN6, "tcp", "45030", "2"), { result: 0, lifetime: 2 }, "a pinhole of 2 s");
+  await until(() => /PCP: tcp \[2001:db8:1::2\]:45030 closed: its lifetime ended/.test(g.log()), 15_000);
+  t.equal(fromWan(), 28, "after its lifetime the pinhole lets no one in");
 });

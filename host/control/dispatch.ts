@@ -16,7 +16,7 @@ export function controlHandler(g: GatewayState, restart: () => void): Handler {
       case "status":
         return { ok: statusOf(g) };
       case "conns": {
-        const rows = [...flowRows(g.table), ...pinholeRows(g.alg, g.follower.publicAddr)];
+        const rows = [...flowRows(g.table), ...pinholeRows(g.alg, g.follower.publicAddr, g.table)];
         return { ok: { text: `${formatFlows(rows)}\n`, json: rows } };
       }
       case "hosts": {

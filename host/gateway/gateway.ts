@@ -37,6 +37,7 @@ import type { WorkerTask } from "../worker/loop";
 import { allReading } from "../worker/readiness";
 import { sharedNetworkView } from "../net/network-view";
 import { formatNpt6 } from "../net/npt6";
+import { parsePrefix6 } from "../net/addr6";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, type Prefix } from "../net/addr";
 import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
@@ -325,7 +326,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
               web = await startStatusPage(webAt, {
                 status: () => statusOf(g),
                 table,
-                mappings: () => pinholeRows(g.alg, g.follower.publicAddr),
+                mappings: () => pinholeRows(g.alg, g.follower.publicAddr, g.table),
                 hosts: g.hosts,
                 traffic,
               });
@@ -364,6 +365,11 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
                 () => masqSources(g.policy),
                 () => g.follower.publicAddr,
                 (m) => g.mappingChanged(m),
+                {
+                  pinholes: g.table.pinholes6,
+                  lanPrefixes: () => g.follower.lanPrefixes6.map((p) => parsePrefix6(p.prefix)),
+                  onPinhole: log,
+                },
               );
               await g.pcp.listen(lanNames());
             },

@@ -8,10 +8,17 @@
 // (SO_BINDTODEVICE), so a request that came in on any other interface never reaches us, whatever
 // address it was sent to; the source must be in a masqueraded network; a mapping is always for
 // the asking address (PCP's THIRD_PARTY is refused); each host holds at most MAX_PER_HOST.
+//
+// Over IPv6 (PCP only: NAT-PMP is IPv4's) nothing is translated: a MAP opens a pinhole in the
+// firewall to the asking address:port itself (host/table/pinholes6.ts; RFC 6887 as a firewall,
+// RFC 6092 REC-48), under the same rules: a second socket per LAN interface, the source in one of
+// the LAN's IPv6 prefixes, the same quota.
 import { createSocket, type Socket, type RemoteInfo } from "node:dgram";
 import type { MappedBy, MappingChange } from "./mapping-change";
 import type { AlgState } from "../table/alg-state";
 import { parseAddr, type Prefix, inPrefix } from "../net/addr";
+import { parseAddr6, formatAddr6, type Prefix6, inPrefix6 } from "../net/addr6";
+import type { Pinholes6 } from "../table/pinholes6";
 import { bindToDevice } from "../net/bind-device";
 import * as L from "../../assembly/layout";
 
@@ -80,6 +87,11 @@ export class PortMappingServer {
     private readonly lanNets: () => Prefix[],
     private readonly publicAddr: () => number,
     private readonly onMapping: (m: MappingChange) => void = () => {},
+    private readonly ipv6?: {
+      pinholes: Pinholes6;
+      lanPrefixes: () => Prefix6[];
+      onPinhole: (what: string) => void; // a line for the log
+    },
   ) {}
 
   // Opens, renews or (lifetime 0) closes a pinhole, and tells the event feed.
@@ -104,21 +116,32 @@ export class PortMappingServer {
     return Math.floor((Date.now() - this.started) / 1000);
   }
 
-  // One socket per LAN interface, each hearing only what arrived on its device.
+  // One socket per LAN interface and family, each hearing only what arrived on its device. A
+  // kernel without IPv6 gets IPv4's alone.
   async listen(lanIfaces: string[]): Promise<void> {
     for (const iface of lanIfaces) {
-      const sock = createSocket({ type: "udp4", reuseAddr: true });
-      this.socks.push(sock);
-      sock.on("message", (msg, r) => {
-        const reply = this.answer(msg, r);
-        if (reply) sock.send(reply, r.port, r.address);
-      });
+      await this.listenOn(iface, "udp4");
+      if (this.ipv6) await this.listenOn(iface, "udp6").catch(() => undefined);
+    }
+  }
+
+  private async listenOn(iface: string, type: "udp4" | "udp6"): Promise<void> {
+    const sock = createSocket({ type, reuseAddr: true, ...(type === "udp6" ? { ipv6Only: true } : {}) });
+    sock.on("message", (msg, r) => {
+      const reply = this.answer(msg, r);
+      if (reply) sock.send(reply, r.port, r.address);
+    });
+    try {
       await new Promise<void>((resolve, reject) => {
         sock.once("error", reject);
-        sock.bind(PCP_PORT, "0.0.0.0", resolve);
+        sock.bind(PCP_PORT, type === "udp6" ? "::" : "0.0.0.0", resolve);
       });
       bindToDevice(sock, iface);
+    } catch (e) {
+      sock.close();
+      throw e;
     }
+    this.socks.push(sock);
   }
 
   close(): void {
@@ -127,6 +150,7 @@ export class PortMappingServer {
 
   answer(msg: Buffer, r: RemoteInfo): Buffer | undefined {
     if (msg.length < 2) return undefined;
+    if (r.family === "IPv6") return this.answer6(msg, r);
     const src = parseAddr(r.address);
     if (!this.lanNets().some((p) => inPrefix(src, p))) {
       this.refused++;
@@ -178,34 +202,68 @@ export class PortMappingServer {
     return b;
   }
 
-  private pcp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+  // What PCP requests of either family share (RFC 6887 7, 8, 11): an answer when that is all
+  // there is to say (a malformed request, ANNOUNCE, a refusal), else the MAP's fields and its
+  // answer, ready to be filled in. `isClient`: is the header's client address the source's?
+  private pcpRequest(
+    msg: Buffer,
+    isClient: (client: Buffer) => boolean,
+  ): {
+    answer?: Buffer;
+    map?: {
+      out: Buffer;
+      proto: number;
+      internal: number;
+      suggested: number;
+      lifetime: number;
+      refuse: (r: number) => Buffer;
+    };
+  } {
     if (msg.length < PCP_HEADER || msg.length > PCP_MAX || msg.length % 4 !== 0) {
-      return msg.length >= 2 && !(msg[PCP_OPCODE] & PCP_R)
-        ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, PCP_HEADER)
-        : undefined;
+      return {
+        answer:
+          msg.length >= 2 && !(msg[PCP_OPCODE] & PCP_R)
+            ? this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, PCP_HEADER)
+            : undefined,
+      };
     }
-    if (msg[PCP_OPCODE] & PCP_R) return undefined; // a response
+    if (msg[PCP_OPCODE] & PCP_R) return {}; // a response
     const op = msg[PCP_OPCODE] & ~PCP_R;
     const lifetime = Math.min(msg.readUInt32BE(PCP_LIFETIME), MAX_LIFETIME);
-    const client = msg.subarray(PCP_CLIENT, PCP_CLIENT + 16);
-    const v4mapped = client.subarray(0, 12).equals(V4_MAPPED_PREFIX);
-    const src = parseAddr(r.address);
-    if (!v4mapped || client.readUInt32BE(12) !== src) return this.pcpHead(msg, PCP.ADDRESS_MISMATCH, 0, msg.length);
-    if (op === PCP_OP.ANNOUNCE) return this.pcpHead(msg, PCP.SUCCESS, 0, PCP_HEADER);
-    if (op !== PCP_OP.MAP) return this.pcpHead(msg, PCP.UNSUPP_OPCODE, 0, msg.length);
-    if (msg.length < MAP_REQUEST_SIZE) return this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length);
+    if (!isClient(msg.subarray(PCP_CLIENT, PCP_CLIENT + 16)))
+      return { answer: this.pcpHead(msg, PCP.ADDRESS_MISMATCH, 0, msg.length) };
+    if (op === PCP_OP.ANNOUNCE) return { answer: this.pcpHead(msg, PCP.SUCCESS, 0, PCP_HEADER) };
+    if (op !== PCP_OP.MAP) return { answer: this.pcpHead(msg, PCP.UNSUPP_OPCODE, 0, msg.length) };
+    if (msg.length < MAP_REQUEST_SIZE) return { answer: this.pcpHead(msg, PCP.MALFORMED_REQUEST, 0, msg.length) };
     const refusal = this.optionRefusal(msg.subarray(MAP_REQUEST_SIZE));
-    if (refusal !== undefined) return this.pcpHead(msg, refusal, 0, msg.length);
+    if (refusal !== undefined) return { answer: this.pcpHead(msg, refusal, 0, msg.length) };
     const out = this.pcpHead(msg, PCP.SUCCESS, lifetime, MAP_REQUEST_SIZE);
     msg.copy(out, PCP_HEADER, PCP_HEADER, MAP_REQUEST_SIZE); // nonce, protocol, internal port, suggestions: echoed, then filled in
-    const proto = msg[MAP_PROTO],
-      internal = msg.readUInt16BE(MAP_INTERNAL_PORT),
-      suggested = msg.readUInt16BE(MAP_EXTERNAL_PORT);
     const refuse = (result: number): Buffer => {
       out[PCP_RESULT] = result;
       out.writeUInt32BE(0, PCP_LIFETIME);
       return out;
     };
+    return {
+      map: {
+        out,
+        proto: msg[MAP_PROTO],
+        internal: msg.readUInt16BE(MAP_INTERNAL_PORT),
+        suggested: msg.readUInt16BE(MAP_EXTERNAL_PORT),
+        lifetime,
+        refuse,
+      },
+    };
+  }
+
+  private pcp(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+    const src = parseAddr(r.address);
+    const head = this.pcpRequest(
+      msg,
+      (client) => client.subarray(0, 12).equals(V4_MAPPED_PREFIX) && client.readUInt32BE(12) === src,
+    );
+    if (head.answer || !head.map) return head.answer;
+    const { out, proto, internal, suggested, lifetime, refuse } = head.map;
     if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return refuse(PCP.UNSUPP_PROTOCOL);
     if (internal === 0) return refuse(PCP.MALFORMED_REQUEST);
     if (this.overQuota(proto, src, internal, lifetime)) return refuse(PCP.USER_EX_QUOTA);
@@ -214,6 +272,36 @@ export class PortMappingServer {
     out.writeUInt16BE(lifetime === 0 ? suggested : port, MAP_EXTERNAL_PORT);
     V4_MAPPED_PREFIX.copy(out, MAP_EXTERNAL_ADDR);
     out.writeUInt32BE(this.publicAddr(), MAP_EXTERNAL_ADDR + 12);
+    return out;
+  }
+
+  // PCP over IPv6: the header as for IPv4, the client address the source itself; a MAP opens a
+  // pinhole to that address:port (the external port and address are the internal ones).
+  private answer6(msg: Buffer, r: RemoteInfo): Buffer | undefined {
+    const v6 = this.ipv6!;
+    const src = parseAddr6(r.address.replace(/%.*$/, ""));
+    if (!v6.lanPrefixes().some((p) => inPrefix6(src, p))) {
+      this.refused++;
+      return undefined;
+    }
+    if (msg[PCP_VERSION] !== 2) return undefined; // NAT-PMP is IPv4's: nothing to fall back to
+    const head = this.pcpRequest(msg, (client) => client.equals(src));
+    if (head.answer || !head.map) return head.answer;
+    const { out, proto, internal, lifetime, refuse } = head.map;
+    if (proto !== L.PROTO_TCP && proto !== L.PROTO_UDP) return refuse(PCP.UNSUPP_PROTOCOL);
+    if (internal === 0) return refuse(PCP.MALFORMED_REQUEST);
+    const text = formatAddr6(src);
+    const mine = v6.pinholes.list().filter((p) => p.addr === text);
+    if (lifetime > 0 && mine.length >= MAX_PER_HOST && !mine.some((p) => p.proto === proto && p.port === internal))
+      return refuse(PCP.USER_EX_QUOTA);
+    if (!v6.pinholes.open(proto, src, internal, lifetime)) return refuse(PCP.NO_RESOURCES);
+    v6.onPinhole(
+      `PCP: ${proto === L.PROTO_TCP ? "tcp" : "udp"} [${text}]:${internal} ${lifetime ? `open to the WAN for ${lifetime} s` : "closed"}`,
+    );
+    out.writeUInt16BE(internal, MAP_EXTERNAL_PORT);
+    src.forEach((b, i) => {
+      out[MAP_EXTERNAL_ADDR + i] = b;
+    });
     return out;
   }
 

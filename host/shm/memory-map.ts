@@ -11,6 +11,7 @@
 //   IPv6 entries     maxFlows6 * F6_SIZE                    host/table/flows6.ts (writes), cores (read)
 //   IPv6 index       index6Slots * 4 bytes                  flows6.ts (writes), cores (read)
 //   IPv6 filtering   index6Slots * (4 + EP6_SIZE) bytes     flows6.ts
+//   IPv6 pinholes    PINHOLES6 * PH6_SIZE                   host/table/pinholes6.ts
 //   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
 //   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
 //   network view     NETWORK_AREA_SIZE                      host/net/network-view.ts
@@ -66,6 +67,7 @@ export interface MemoryMap {
   index6: number;
   remote6Index: number; // (lan end, remote address) -> IPv6 entry: address-dependent filtering
   endpoints6: number; // LAN endpoints and their flow counts: endpoint-independent filtering
+  pinholes6: number; // inbound openings asked for with PCP (IPv6: no translation)
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
   alg: number; // application helper state (host/table/alg-state.ts)
   network: number; // the network view (host/net/network-view.ts)
@@ -113,7 +115,8 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
   const index6 = align(entries6 + maxFlows6 * L.F6_SIZE, 64);
   const remote6Index = align(index6 + index6Slots * 4, 64);
   const endpoints6 = align(remote6Index + index6Slots * 4, 64);
-  const policy = align(endpoints6 + index6Slots * L.EP6_SIZE, 64);
+  const pinholes6 = align(endpoints6 + index6Slots * L.EP6_SIZE, 64);
+  const policy = align(pinholes6 + L.PINHOLES6 * L.PH6_SIZE, 64);
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
   const hosts = align(network + NETWORK_AREA_SIZE, 64);
@@ -137,6 +140,7 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
     index6,
     remote6Index,
     endpoints6,
+    pinholes6,
     policy,
     alg,
     network,

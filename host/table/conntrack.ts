@@ -4,6 +4,7 @@
 // the fast path (WASM or TS core) only reads, lock-free.
 import * as L from "../../assembly/layout";
 import { type Npt6, writeNpt6 } from "../net/npt6";
+import { Pinholes6 } from "./pinholes6";
 import type { MemoryMap } from "../shm/memory-map";
 import { hash5, homeSlot } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
@@ -71,6 +72,7 @@ export class ConnTable {
   readonly hosts: HostTotals;
   readonly events: FlowEventRing;
   readonly v6: Flows6; // the IPv6 flows: a region of their own, under the same lock and clock
+  readonly pinholes6: Pinholes6; // IPv6 openings asked for with PCP
   quiet = false; // no events (a graceful restart puts flows back; they are not new)
   private readonly exhaustedAt = new Map<number, number>(); // port range (proto, min) -> T_NOW it was found full
 
@@ -85,6 +87,7 @@ export class ConnTable {
     this.hosts = new HostTotals(memory, map.hosts);
     this.events = new FlowEventRing(memory, map.events);
     this.v6 = new Flows6(this);
+    this.pinholes6 = new Pinholes6(this, map.pinholes6);
   }
 
   private u32(off: number): number {

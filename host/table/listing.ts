@@ -109,9 +109,21 @@ export function formatMasqList(rows: FlowJson[]): string {
   ].join("\n")}\n`;
 }
 
-// NAT-PMP / PCP mappings: open to any peer until they expire.
-export function pinholeRows(alg: AlgState, publicAddr: number): FlowJson[] {
-  return alg.pinholes().map((p) => ({
+// NAT-PMP / PCP mappings: open to any peer until they expire; IPv6 pinholes have no public end
+// of their own (the LAN host's address is the one the WAN reaches).
+export function pinholeRows(alg: AlgState, publicAddr: number, table: ConnTable): FlowJson[] {
+  const now = table.now;
+  const v6 = table.pinholes6.list().map((p) => ({
+    proto: protoName(p.proto).toUpperCase(),
+    state: "MAPPED",
+    lan: `[${p.addr}]:${p.port}`,
+    remote: "*",
+    public: "-",
+    expiresIn: Math.max(0, p.expires - now),
+    bytesOut: 0,
+    bytesIn: 0,
+  }));
+  return [...alg.pinholes().map((p) => ({
     proto: protoName(p.proto).toUpperCase(),
     state: "MAPPED",
     lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
@@ -120,5 +132,5 @@ export function pinholeRows(alg: AlgState, publicAddr: number): FlowJson[] {
     expiresIn: p.expiresIn,
     bytesOut: 0,
     bytesIn: 0,
-  }));
+  })), ...v6];
 }

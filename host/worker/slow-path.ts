@@ -75,6 +75,7 @@ export class SlowPath {
       stats,
       options.filtering,
       readNpt6(this.dv, this.u8, table.map.tableBase),
+      table.pinholes6,
     );
     this.network = network;
   }

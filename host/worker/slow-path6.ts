@@ -8,6 +8,7 @@ import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import type { Core } from "../core/core";
 import type { Flows6 } from "../table/flows6";
+import type { Pinholes6 } from "../table/pinholes6";
 import { type Policy, type PacketKey, evaluate, type Decision } from "../policy/rules";
 import type { SharedPolicy } from "../policy/shared-policy";
 import type { NetworkView, IngressView } from "../net/network-view";
@@ -117,6 +118,7 @@ export class SlowPath6 {
     private readonly stats: number,
     private readonly filtering: Filtering,
     private readonly npt: Npt6[],
+    private readonly pinholes: Pinholes6,
   ) {}
 
   set network(v: NetworkView) {
@@ -216,7 +218,8 @@ export class SlowPath6 {
       p.proto === W.NH_ESP ||
       p.proto === W.NH_AH ||
       (p.proto === L.PROTO_UDP && IKE_PORTS.has(p.dport)) ||
-      this.filterLetsIn(p);
+      this.filterLetsIn(p) ||
+      this.pinholeLetsIn(p);
     if (!allowed) return this.drop(L.R_NO_MAPPING);
     const echo = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST;
     if ((fastReason === L.R_UNSUPPORTED || (p.fragment && p.proto === L.PROTO_ICMPV6)) && !echo)
@@ -254,6 +257,11 @@ export class SlowPath6 {
     return this.filtering === "endpoint-independent"
       ? this.flows.hasEndpoint(p.proto, p.dst, p.dport)
       : this.flows.hasFlowTo(p.proto, p.dst, p.dport, p.src);
+  }
+
+  // A port the LAN host opened with PCP (RFC 6887; REC-48): anyone may begin a flow to it.
+  private pinholeLetsIn(p: Packet6): boolean {
+    return (p.proto === L.PROTO_TCP || p.proto === L.PROTO_UDP) && this.pinholes.has(p.proto, p.dst, p.dport);
   }
 
   // Forwarded as it is; a first fragment opens its datagram's gate (see FRAGMENT_GATES).
