@@ -17,6 +17,13 @@ import { PortMappingServer } from "../host/portmap/port-mapping-server";
 import { parseAddr, parsePrefix } from "../host/net/addr";
 import { encode, decode, SyncRefused, KIND_DATA, HEADER, MAC } from "../host/sync/sync-wire";
 import { parseRequest, SoapError } from "../host/portmap/upnp/soap";
+import { SsdpResponder, type Target } from "../host/portmap/upnp/ssdp";
+import { answerLine, type Handler } from "../host/control/server";
+import { pageAnswerer } from "../host/web/status-page";
+import type { GatewayStatus } from "../host/observe/status";
+import { HostAccounting } from "../host/observe/host-accounting";
+import { Throughput } from "../host/observe/throughput";
+import { parsePrefix6 } from "../host/net/addr6";
 
 // ---- the packet cores: WASM and TypeScript agree on every packet --------------------------------
 
@@ -281,6 +288,8 @@ export function portMappingAnswersInBounds(): fc.IPropertyWithHooks<[Uint8Array,
     new AlgState(s.table, s.map.alg),
     () => [parsePrefix("192.168.0.0/24")],
     () => parseAddr("10.0.0.1"),
+    () => {},
+    { pinholes: s.table.pinholes6, lanPrefixes: () => [parsePrefix6("2001:db8:1::/64")], onPinhole: () => {} },
   );
   const valid = fc.oneof(
     fc.uint8Array({ maxLength: 1200 }),
@@ -289,8 +298,9 @@ export function portMappingAnswersInBounds(): fc.IPropertyWithHooks<[Uint8Array,
       .tuple(fc.constantFrom(0, 2), fc.integer({ min: 0, max: 255 }), fc.uint8Array({ maxLength: 1100 }))
       .map(([v, op, rest]) => Uint8Array.from([v, op, ...rest])),
   );
-  return fc.property(valid, fc.constantFrom("192.168.0.2", "192.168.0.77", "10.0.0.2"), (msg, from) => {
-    const r: RemoteInfo = { address: from, family: "IPv4", port: 5350, size: msg.length };
+  const from = fc.constantFrom("192.168.0.2", "192.168.0.77", "10.0.0.2", "2001:db8:1::2", "2001:db8:ff::2");
+  return fc.property(valid, from, (msg, from) => {
+    const r: RemoteInfo = { address: from, family: from.includes(":") ? "IPv6" : "IPv4", port: 5350, size: msg.length };
     const reply = server.answer(Buffer.from(msg), r);
     if (reply !== undefined && (!Buffer.isBuffer(reply) || reply.length > 1100))
       throw new Error(`an answer out of bounds: ${reply?.length} bytes`);
@@ -361,6 +371,115 @@ export function soapRefusedCleanly(): fc.IPropertyWithHooks<[string, string]> {
   });
 }
 
+// ---- SSDP: any datagram from anywhere: a search answered from our targets, or nothing ------------
+
+export function ssdpSearchesInBounds(): fc.IPropertyWithHooks<[string, string]> {
+  const targets: Target[] = ["upnp:rootdevice", "urn:schemas-upnp-org:device:InternetGatewayDevice:1"].map((st) => ({
+    st,
+    usn: `uuid:x::${st}`,
+    location: (a: string) => `http://${a}:5000/`,
+  }));
+  const ssdp = new SsdpResponder(targets, (a) => a.startsWith("192.168.0."), "test");
+  const line = fc.oneof(
+    fc.constantFrom(
+      "M-SEARCH * HTTP/1.1",
+      'MAN: "ssdp:discover"',
+      "MAN: ssdp:discover",
+      "ST: ssdp:all",
+      "ST: upnp:rootdevice",
+      "MX: 3",
+      "MX: -1",
+      "MX: 1e308",
+      "MX: NaN",
+      "HOST: 239.255.255.250:1900",
+      "ST: (.*)+$",
+      "",
+    ),
+    fc.string({ maxLength: 80 }),
+  );
+  const datagram = fc
+    .tuple(fc.array(line, { maxLength: 12 }), fc.constantFrom("\r\n", "\n"))
+    .map(([lines, eol]) => lines.join(eol));
+  return fc.property(datagram, fc.constantFrom("192.168.0.2", "10.0.0.2"), (text, from) => {
+    const r = ssdp.searchOf(Buffer.from(text, "latin1"), from);
+    if (r === undefined) return;
+    if (!from.startsWith("192.168.0.")) throw new Error("answered a search from outside the LAN");
+    if (!r.found.every((t) => targets.includes(t)) || !(r.mx >= 0 && r.mx <= 1))
+      throw new Error(`an answer out of bounds: ${JSON.stringify(r)}`);
+  });
+}
+
+// ---- the control socket: any line gets one answer, never an exception ------------------------------
+
+export function controlLinesAnswered(): fc.IPropertyWithHooks<[string]> {
+  // a handler that, like the real one, trusts the request's shape and throws on a surprise
+  const handler: Handler = (req) => {
+    if (typeof req.cmd !== "string") throw new Error("no cmd");
+    if (req.cmd === "ipchains") return { ok: (req.args as string[]).join(" ") };
+    return { error: `unknown command ${req.cmd}` };
+  };
+  const json = fc.oneof(
+    fc.json(),
+    fc
+      .record({ cmd: fc.oneof(fc.constantFrom("status", "ipchains", "conns"), fc.string()), args: fc.jsonValue() })
+      .map((o) => JSON.stringify(o)),
+    fc.string(),
+  );
+  return fc.property(json, (line) => {
+    const a = answerLine(line, handler);
+    if (typeof a !== "object" || (a.ok === undefined && a.error === undefined && a.stream === undefined))
+      throw new Error(`no answer for ${JSON.stringify(line)}`);
+    JSON.stringify(a);
+  });
+}
+
+// ---- the status page: any request gets a status, never an exception -------------------------------
+
+export function statusPageAnswersEveryRequest(): fc.IPropertyWithHooks<[string, string, string, string]> {
+  const s = coreSetup(1024);
+  const token = Buffer.from("a token of the page, long enough");
+  const answer = pageAnswerer(
+    { host: "192.168.0.1", port: 8080, token },
+    {
+      // the page's own sources; `status` is a fixed object (what it holds is not under test here)
+      status: () => ({ uptimeSeconds: 1 }) as unknown as GatewayStatus,
+      table: s.table,
+      mappings: () => [],
+      hosts: new HostAccounting(s.table),
+      traffic: new Throughput(s.memory, s.map, () => s.table.live),
+    },
+  );
+  const method = fc.oneof(fc.constantFrom("GET", "HEAD", "POST", "OPTIONS", ""), fc.string({ maxLength: 8 }));
+  const url = fc.oneof(
+    fc.constantFrom(
+      "/",
+      "/app.js",
+      "/api/status",
+      "/api/hosts?sort=packets",
+      "/api/hosts?sort=%00",
+      "/api/conns?filter=tcp",
+      "/api/traffic?since=-1e999",
+      "/api/nothing",
+      "http://[::1",
+      "//[",
+      "http://a:99999/",
+      "*",
+      "/%",
+      "/api/conns?filter=%E0%A4%A",
+    ),
+    fc.string({ maxLength: 60 }),
+    fc.webUrl().map((u) => u),
+  );
+  const host = fc.oneof(fc.constantFrom("192.168.0.1:8080", "evil.example:8080", ""), fc.string({ maxLength: 20 }));
+  const auth = fc.oneof(fc.constantFrom(`Bearer ${token}`, "Bearer x", "", "Basic eA=="), fc.string({ maxLength: 40 }));
+  return fc.property(method, url, host, auth, (m, u, h, a) => {
+    const r = answer({ method: m, url: u, headers: { host: h, authorization: a } });
+    if (![200, 400, 401, 404, 405, 421].includes(r.code) || typeof r.body !== "string")
+      throw new Error(`answer ${r.code}`);
+    if (r.code === 200 && r.type === "application/json") JSON.parse(r.body);
+  });
+}
+
 // Every property, by name: what `npm run fuzz` and the tests run.
 /** One property checked with a seed: failed, how many inputs ran, and fast-check's report (shrunk). */
 export type PropertyRun = (seed: number, numRuns: number) => { failed: boolean; numRuns: number; report: string };
@@ -379,4 +498,7 @@ export const PROPERTIES: Record<string, PropertyRun> = {
   "NAT-PMP/PCP answer any datagram in bounds or not at all": run(portMappingAnswersInBounds),
   "the HA sync refuses a signed datagram's bad records cleanly": run(syncRecordsRefusedCleanly),
   "UPnP SOAP: parsed or a SOAP fault": run(soapRefusedCleanly),
+  "SSDP: a search from the LAN answered from our targets, anything else not at all": run(ssdpSearchesInBounds),
+  "the control socket answers any line, never throws": run(controlLinesAnswered),
+  "the status page answers any request with a status, never throws": run(statusPageAnswersEveryRequest),
 };

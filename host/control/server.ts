@@ -19,7 +19,26 @@ export interface Answer {
 }
 
 const STREAM_BACKLOG = 256 * 1024; // bytes a slow reader may have waiting before lines are dropped
+export const MAX_REQUEST = 1 << 20; // a request line: far more than any command needs
 export type Handler = (req: { cmd?: string; args?: unknown }) => Answer;
+
+// One request line's answer: a JSON object goes to the handler; anything else, or a handler that
+// throws, gets an error, never an exception.
+export function answerLine(line: string, handle: Handler): Answer {
+  let req: unknown;
+  try {
+    req = JSON.parse(line);
+  } catch {
+    return { error: "request is not JSON" };
+  }
+  if (typeof req !== "object" || req === null || Array.isArray(req))
+    return { error: 'a request is a JSON object, {"cmd": ...}' };
+  try {
+    return handle(req as { cmd?: string; args?: unknown });
+  } catch (e) {
+    return { error: (e as Error).message };
+  }
+}
 
 export class ControlServer {
   private server?: Server;
@@ -40,25 +59,28 @@ export class ControlServer {
     chmodSync(this.path, 0o600);
   }
 
+  // Lines in, one answer line each. A line longer than MAX_REQUEST ends the connection (what a
+  // client sends is never held beyond that); characters split between reads stay whole.
   private serve(sock: Socket): void {
     let buf = "";
-    sock.on("data", (d) => {
+    sock.setEncoding("utf8");
+    sock.on("data", (d: string) => {
       buf += d;
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        let answer: Answer;
-        try {
-          answer = this.handle(JSON.parse(line));
-        } catch (e) {
-          answer = { error: e instanceof SyntaxError ? "request is not JSON" : (e as Error).message };
-        }
+        const answer = answerLine(line, this.handle);
         if (answer.stream) {
           this.stream(sock, answer.stream);
           return;
         }
         sock.write(`${JSON.stringify(answer)}\n`);
+      }
+      if (buf.length > MAX_REQUEST) {
+        buf = "";
+        sock.end(`${JSON.stringify({ error: `a request line is at most ${MAX_REQUEST} characters` })}\n`);
+        sock.removeAllListeners("data");
       }
     });
     sock.on("error", () => sock.destroy());

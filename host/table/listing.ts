@@ -123,14 +123,17 @@ export function pinholeRows(alg: AlgState, publicAddr: number, table: ConnTable)
     bytesOut: 0,
     bytesIn: 0,
   }));
-  return [...alg.pinholes().map((p) => ({
-    proto: protoName(p.proto).toUpperCase(),
-    state: "MAPPED",
-    lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
-    remote: "*",
-    public: `${formatAddr(publicAddr)}:${p.port}`,
-    expiresIn: p.expiresIn,
-    bytesOut: 0,
-    bytesIn: 0,
-  })), ...v6];
+  return [
+    ...alg.pinholes().map((p) => ({
+      proto: protoName(p.proto).toUpperCase(),
+      state: "MAPPED",
+      lan: `${formatAddr(p.lanAddr)}:${p.lanPort}`,
+      remote: "*",
+      public: `${formatAddr(publicAddr)}:${p.port}`,
+      expiresIn: p.expiresIn,
+      bytesOut: 0,
+      bytesIn: 0,
+    })),
+    ...v6,
+  ];
 }

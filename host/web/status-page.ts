@@ -10,8 +10,10 @@
 //
 // Requests whose Host header is not the address we listen on are refused (a DNS-rebinding page
 // in the operator's browser cannot read it), and the token is compared in constant time.
-import { createServer, type Server, type IncomingMessage, type ServerResponse } from "node:http";
+import { createServer, type Server, type IncomingMessage } from "node:http";
 import { timingSafeEqual, createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { readSecret } from "../state/private-files";
 import { parseListen } from "../observe/metrics";
 import { type HostAccounting, HOST_SORTS, type HostSort } from "../observe/host-accounting";
@@ -58,7 +60,11 @@ export function webListen(spec: string, tokenFile: string | undefined, lanAddrs:
   return { host, port, token };
 }
 
+// The bundle carries the assets as text (build.mjs). Run from the sources (the tests) they are
+// read from beside this file: required, the script would run (it is the browser's).
 function asset(name: "index.html" | "app.js" | "style.css"): string {
+  const beside = join(__dirname, "assets", name);
+  if (existsSync(beside)) return readFileSync(beside, "utf8");
   /* eslint-disable @typescript-eslint/no-require-imports */
   const text =
     name === "index.html"
@@ -97,50 +103,75 @@ export function connRows(table: ConnTable, mappings: FlowJson[], filter: string)
   return { rows, more: false };
 }
 
-export async function startStatusPage(listen: WebListen, src: PageSources): Promise<Server> {
+// What the page answers a request: the whole decision, apart from the socket (the fuzzing
+// properties call it with any method, URL and headers). A request-target that is not a URL (an
+// absolute form cut short, `http://[::1`) is a 400: thrown, it would have ended the process.
+export interface PageRequest {
+  method?: string;
+  url?: string;
+  headers: IncomingMessage["headers"];
+}
+export interface PageAnswer {
+  code: number;
+  type: string;
+  body: string;
+}
+
+export function pageAnswerer(listen: WebListen, src: PageSources): (req: PageRequest) => PageAnswer {
   const hostNames = new Set([
     `${listen.host}:${listen.port}`,
     ...(listen.host.startsWith("127.") ? [`localhost:${listen.port}`] : []),
   ]);
   const digest = listen.token && createHash("sha256").update(listen.token).digest();
-  const authorized = (req: IncomingMessage): boolean => {
+  const authorized = (req: PageRequest): boolean => {
     if (!digest) return true;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? "");
     return m !== null && timingSafeEqual(createHash("sha256").update(m[1]).digest(), digest);
   };
-  const send = (res: ServerResponse, code: number, type: string, body: string): void => {
-    res.writeHead(code, { "content-type": type, ...SECURITY_HEADERS }).end(body);
-  };
-  const json = (res: ServerResponse, v: unknown): void => send(res, 200, "application/json", JSON.stringify(v));
+  const text = (code: number, body: string): PageAnswer => ({ code, type: "text/plain", body });
+  const json = (v: unknown, code = 200): PageAnswer => ({ code, type: "application/json", body: JSON.stringify(v) });
 
-  const server = createServer((req, res) => {
-    if (req.method !== "GET" && req.method !== "HEAD") return send(res, 405, "text/plain", "read-only\n");
-    if (!hostNames.has(req.headers.host ?? "")) return send(res, 421, "text/plain", "wrong Host\n");
-    const url = new URL(req.url ?? "/", "http://page");
+  return (req) => {
+    if (req.method !== "GET" && req.method !== "HEAD") return text(405, "read-only\n");
+    if (!hostNames.has(req.headers.host ?? "")) return text(421, "wrong Host\n");
+    let url: URL;
+    try {
+      url = new URL(req.url ?? "/", "http://page");
+    } catch {
+      return text(400, "not a URL\n");
+    }
     const file = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
     if (file === "index.html" || file === "app.js" || file === "style.css")
-      return send(res, 200, TYPES[file], asset(file));
-    if (!url.pathname.startsWith("/api/")) return send(res, 404, "text/plain", "not here\n");
-    if (!authorized(req)) return send(res, 401, "application/json", JSON.stringify({ error: "token needed" }));
+      return { code: 200, type: TYPES[file], body: asset(file) };
+    if (!url.pathname.startsWith("/api/")) return text(404, "not here\n");
+    if (!authorized(req)) return json({ error: "token needed" }, 401);
     switch (url.pathname) {
       case "/api/status":
-        return json(res, src.status());
+        return json(src.status());
       case "/api/traffic":
-        return json(res, src.traffic.samples(Number(url.searchParams.get("since")) || 0));
+        return json(src.traffic.samples(Number(url.searchParams.get("since")) || 0));
       case "/api/hosts": {
         const sort = (HOST_SORTS as readonly string[]).includes(url.searchParams.get("sort") ?? "")
           ? (url.searchParams.get("sort") as HostSort)
           : "bytes";
-        return json(res, { sort, hosts: src.hosts.rows(sort, MAX_ROWS, 1000), total: src.hosts.count });
+        return json({ sort, hosts: src.hosts.rows(sort, MAX_ROWS, 1000), total: src.hosts.count });
       }
       case "/api/conns":
-        return json(res, {
+        return json({
           ...connRows(src.table, src.mappings(), (url.searchParams.get("filter") ?? "").slice(0, 100)),
           live: src.table.live,
         });
       default:
-        return send(res, 404, "application/json", JSON.stringify({ error: "no such call" }));
+        return json({ error: "no such call" }, 404);
     }
+  };
+}
+
+export async function startStatusPage(listen: WebListen, src: PageSources): Promise<Server> {
+  const answer = pageAnswerer(listen, src);
+  const server = createServer((req, res) => {
+    const a = answer(req);
+    res.writeHead(a.code, { "content-type": a.type, ...SECURITY_HEADERS }).end(a.body);
   });
   server.headersTimeout = 10_000;
   server.requestTimeout = 10_000;

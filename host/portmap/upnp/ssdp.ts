@@ -62,21 +62,29 @@ export class SsdpResponder {
     for (const { sock } of this.socks) sock.close();
   }
 
-  private search(sock: Socket, lan: SsdpLan, msg: Buffer, r: RemoteInfo): void {
-    if (msg.length > MAX_MSEARCH) return;
+  // What a datagram from `from` asks: the targets to answer and how long the answer may wait
+  // (UDA: a random delay up to MX seconds; at most 1 s here, so clients see us quickly), or
+  // undefined for anything that is not a search from the LAN for one of ours.
+  searchOf(msg: Buffer, from: string): { found: Target[]; mx: number } | undefined {
+    if (msg.length > MAX_MSEARCH) return undefined;
     const text = msg.toString("latin1");
-    if (!/^M-SEARCH \* HTTP\/1\.1\r?\n/i.test(text)) return;
-    if (!this.fromLan(r.address)) {
+    if (!/^M-SEARCH \* HTTP\/1\.1\r?\n/i.test(text)) return undefined;
+    if (!this.fromLan(from)) {
       this.refused++;
-      return;
+      return undefined;
     }
     const header = (name: string): string | undefined => new RegExp(`^${name}:[ \\t]*(.*?)\\r?$`, "im").exec(text)?.[1];
-    if (header("MAN")?.replace(/"/g, "") !== "ssdp:discover") return;
+    if (header("MAN")?.replace(/"/g, "") !== "ssdp:discover") return undefined;
     const st = header("ST") ?? "";
     const found = st === "ssdp:all" ? this.targets : this.targets.filter((t) => t.st === st);
-    if (found.length === 0) return;
-    // UDA: answer after a random delay up to MX seconds; at most 1 s here, so clients see us quickly
-    const mx = Math.min(1, Math.max(0, Number(header("MX") ?? 1) || 0));
+    if (found.length === 0) return undefined;
+    return { found, mx: Math.min(1, Math.max(0, Number(header("MX") ?? 1) || 0)) };
+  }
+
+  private search(sock: Socket, lan: SsdpLan, msg: Buffer, r: RemoteInfo): void {
+    const asked = this.searchOf(msg, r.address);
+    if (!asked) return;
+    const { found, mx } = asked;
     setTimeout(
       () => {
         for (const t of found) {
