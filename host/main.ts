@@ -14,11 +14,13 @@ if (!isMainThread) {
   );
   process.exit(1);
 } else {
-  main(process.argv.slice(2), __filename).then(
-    (code) => process.exit(code),
-    (e) => {
-      process.stderr.write(`ipmasq: ${(e as Error).stack ?? e}\n`);
-      process.exit(1);
-    },
-  );
+  // Exit once what was written has left: stdout into a pipe is written asynchronously, and a
+  // large answer (`ipmasq conns --json | jq` at a million rows) would be cut short.
+  const exit = (code: number): void => {
+    process.stdout.write("", () => process.exit(code));
+  };
+  main(process.argv.slice(2), __filename).then(exit, (e) => {
+    process.stderr.write(`ipmasq: ${(e as Error).stack ?? e}\n`);
+    exit(1);
+  });
 }

@@ -18,7 +18,7 @@ import { ipv6Enabled } from "../kernel/wiring";
 import { type Npt6, parseNpt6 } from "../net/npt6";
 import { request, follow, NotRunning } from "../control/client";
 import { HOST_SORTS, type HostRow } from "../observe/host-accounting";
-import { formatColumns } from "../table/listing";
+import { formatColumns, formatFlows, type FlowJson } from "../table/listing";
 import { type EventJson, eventText } from "../observe/event-format";
 import { searchLog } from "../observe/event-search";
 import { parseListen } from "../observe/metrics";
@@ -318,7 +318,15 @@ async function command(name: string, argv: string[], workerFile: string): Promis
       process.stdout.write(v.json ? `${JSON.stringify(s, null, 1)}\n` : formatStatus(s as GatewayStatus));
       return 0;
     }
-    case "conns":
+    case "conns": {
+      // a row a line, as the gateway walks its table (a million rows are never one message)
+      const rows: FlowJson[] = [];
+      await follow(controlSocketPath(stateDirOf(v), v.tun as string), { cmd: "conns" }, (r) =>
+        rows.push(r as FlowJson),
+      );
+      process.stdout.write(v.json ? `${JSON.stringify(rows, null, 1)}\n` : `${formatFlows(rows)}\n`);
+      return 0;
+    }
     case "save":
     case "restart":
     case "set":

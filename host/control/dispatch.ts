@@ -4,7 +4,7 @@ import type { Handler } from "./server";
 import { statusOf } from "../observe/status";
 import { liveChange } from "./live-change";
 import { saveConfig } from "./save-config";
-import { flowRows, formatFlows, pinholeRows } from "../table/listing";
+import { flowRows, pinholeRows } from "../table/listing";
 import { HOST_SORTS, type HostSort } from "../observe/host-accounting";
 import { setting } from "./settings";
 import { parseAddr } from "../net/addr";
@@ -15,10 +15,13 @@ export function controlHandler(g: GatewayState, restart: () => void): Handler {
     switch (req.cmd) {
       case "status":
         return { ok: statusOf(g) };
-      case "conns": {
-        const rows = [...flowRows(g.table), ...pinholeRows(g.alg, g.follower.publicAddr, g.table)];
-        return { ok: { text: `${formatFlows(rows)}\n`, json: rows } };
-      }
+      case "conns":
+        return {
+          rows: (function* () {
+            yield* flowRows(g.table);
+            yield* pinholeRows(g.alg, g.follower.publicAddr, g.table);
+          })(),
+        };
       case "hosts": {
         const sort = (req.args as { sort?: string } | undefined)?.sort ?? "bytes";
         if (!(HOST_SORTS as readonly string[]).includes(sort)) return { error: `sort by ${HOST_SORTS.join(", ")}` };

@@ -2,6 +2,7 @@
 // `ipmasq status` and `ipmasq conns` talk to the running gateway through it. It only carries
 // requests: what each one does is host/control/dispatch.ts's.
 import { createServer, type Server, type Socket } from "node:net";
+import { once } from "node:events";
 import { chmodSync, existsSync, mkdirSync, unlinkSync } from "node:fs";
 import { netnsId } from "../state/instance";
 import { join, dirname } from "node:path";
@@ -11,11 +12,14 @@ export function controlSocketPath(stateDir: string, tun: string): string {
 }
 
 // An answer, or a stream: `stream(send)` starts it and returns how to stop it; send() says false
-// when the line was dropped because the reader is behind.
+// when the line was dropped because the reader is behind. `rows`: a long answer (every
+// connection), a line each, written as the reader takes them (nothing is dropped, and the gateway
+// holds one row at a time, not the whole answer), then the socket is closed.
 export interface Answer {
   ok?: unknown;
   error?: string;
   stream?: (send: (v: unknown) => boolean) => () => void;
+  rows?: Iterable<unknown>;
 }
 
 const STREAM_BACKLOG = 256 * 1024; // bytes a slow reader may have waiting before lines are dropped
@@ -71,6 +75,11 @@ export class ControlServer {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
         const answer = answerLine(line, this.handle);
+        if (answer.rows) {
+          sock.removeAllListeners("data");
+          void this.rows(sock, answer.rows);
+          return;
+        }
         if (answer.stream) {
           this.stream(sock, answer.stream);
           return;
@@ -84,6 +93,18 @@ export class ControlServer {
       }
     });
     sock.on("error", () => sock.destroy());
+  }
+
+  private async rows(sock: Socket, rows: Iterable<unknown>): Promise<void> {
+    try {
+      for (const r of rows) {
+        if (sock.destroyed) return;
+        if (!sock.write(`${JSON.stringify({ ok: r })}\n`)) await once(sock, "drain");
+      }
+      sock.end();
+    } catch {
+      sock.destroy();
+    }
   }
 
   // Lines until the reader goes; a reader that falls behind loses lines and is told how many.

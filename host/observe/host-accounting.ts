@@ -35,10 +35,16 @@ export class HostAccounting {
 
   constructor(private readonly table: ConnTable) {}
 
+  // How long the last read walked the table (ms). It takes no lock: the workers and the table's
+  // writers never wait for it; the main thread does nothing else meanwhile.
+  lastReadMs = 0;
+
   // A fresh read (the rates' sample); rows() reuses one up to maxAgeMs old.
   sample(): HostRow[] {
     const now = Date.now();
+    const t0 = performance.now();
     this.last = { at: now, rows: this.read(now) };
+    this.lastReadMs = performance.now() - t0;
     return this.last.rows;
   }
 

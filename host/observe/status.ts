@@ -78,6 +78,8 @@ export interface GatewayStatus extends NetworkStatus {
   drops: Record<string, number>;
   hostsSeen: number;
   topHosts: unknown[];
+  hostsReadMs: number; // how long the last read of the per-host totals walked the table (no lock held)
+  heapBytes: number; // the main thread's V8 heap in use
   events: EventStatus;
   ha?: HaStatus;
 }
@@ -158,6 +160,8 @@ export function statusOf(g: GatewayState): GatewayStatus {
     drops: drops(g),
     hostsSeen: table.hosts.count,
     topHosts: g.hosts.rows("bytes", 50, 1000), // a read of the last second will do
+    hostsReadMs: Math.round(g.hosts.lastReadMs * 10) / 10,
+    heapBytes: process.memoryUsage().heapUsed,
     events: {
       new: events.counts.NEW,
       destroy: events.counts.DESTROY,
