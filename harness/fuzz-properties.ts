@@ -7,6 +7,9 @@ import { createHmac } from "node:crypto";
 import type { RemoteInfo } from "node:dgram";
 import { coreSetup, addFlows, type FlowSpec } from "./core-setup";
 import { ipv4, tcp, udp, icmp, withPartialChecksum, plainVnet, concat, verifyChecksums } from "./packets";
+import { ipv6, tcp6, udp6, icmp6, ext, NH } from "./packets6";
+import { parseAddr6, formatAddr6 } from "../host/net/addr6";
+import { parseNpt6, npt6Out } from "../host/net/npt6";
 import { slotAddress, statsAddress, descAddress } from "../host/shm/memory-map";
 import * as L from "../assembly/layout";
 import { parseConfig } from "../host/config/config-file";
@@ -157,6 +160,151 @@ export function coresAgree(): fc.IPropertyWithHooks<[PacketSpec]> {
       const bad = verifyChecksums(s.u8.subarray(slots[0], slots[0] + bytes.length));
       if (bad) throw new Error(`a forwarded packet's checksum went wrong: ${bad}`);
     }
+  });
+}
+
+// ---- the packet cores on IPv6: routed, and behind NPTv6 -------------------------------------------
+
+const NPT6 = parseNpt6("fd00:1::/64=2001:db8:2::/64");
+const FLOWS6 = [6, 17, 58].flatMap((proto, p) =>
+  Array.from({ length: 4 }, (_, i) => ({
+    proto,
+    lan: i % 2 ? `fd00:1::${i + 2}` : `2001:db8:1::${i + 2}`, // every other one behind NPTv6
+    lanPort: 30000 + p * 10 + i,
+    remote: `2001:db8:ff::${i + 2}`,
+    remotePort: proto === 58 ? 0 : 443 + i,
+  })),
+);
+const outsideOf = (a: string): string => {
+  const b = parseAddr6(a);
+  npt6Out(NPT6, b, 0);
+  return formatAddr6(b);
+};
+
+const packet6Spec = fc.record({
+  flow: fc.integer({ min: 0, max: FLOWS6.length - 1 }),
+  outbound: fc.boolean(),
+  insideFromWan: fc.integer({ min: 0, max: 9 }).map((n) => n === 0), // from the WAN, a flow behind NPTv6 addressed by its inside address
+  unknownPort: fc.option(fc.integer({ min: 0, max: 65535 }), { freq: 4 }),
+  hop: fc.oneof({ weight: 3, arbitrary: fc.constant(64) }, { weight: 1, arbitrary: fc.integer({ min: 0, max: 255 }) }),
+  ext: fc.oneof(
+    { weight: 3, arbitrary: fc.constant([] as Array<"hop">) },
+    {
+      weight: 1,
+      arbitrary: fc.array(fc.constantFrom("hop", "dest", "routing0", "routing1", "fragment", "fragment-later"), {
+        maxLength: 3,
+      }),
+    },
+  ),
+  tcpFlags: fc.integer({ min: 0, max: 255 }),
+  icmpType: fc.constantFrom(128, 129, 128, 129, 1, 2, 3, 4, 133, 135, 200),
+  icmpError: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
+  payload: fc.uint8Array({ maxLength: 300 }),
+  offload: fc.constantFrom("plain", "partial"),
+  mutations: fc.oneof(
+    { weight: 2, arbitrary: fc.constant([] as Array<{ at: number; value: number }>) },
+    {
+      weight: 1,
+      arbitrary: fc.array(fc.record({ at: fc.nat({ max: 140 }), value: fc.integer({ min: 0, max: 255 }) }), {
+        maxLength: 4,
+      }),
+    },
+  ),
+  cut: fc.option(fc.nat({ max: 400 }), { freq: 5 }),
+});
+type Packet6Spec = typeof packet6Spec extends fc.Arbitrary<infer T> ? T : never;
+
+function buildPacket6(p: Packet6Spec): { bytes: Uint8Array; side: number } {
+  const f = FLOWS6[p.flow];
+  const lanSeen = f.lan.startsWith("fd00:") && !p.insideFromWan ? outsideOf(f.lan) : f.lan;
+  const [src, dst, sport, dport] = p.outbound
+    ? [f.lan, f.remote, p.unknownPort ?? f.lanPort, f.remotePort]
+    : [f.remote, lanSeen, f.remotePort, p.unknownPort ?? f.lanPort];
+  const l4For = (proto: number, s: string, d: string, sp: number, dp: number): Uint8Array =>
+    proto === 6
+      ? tcp6(s, d, sp, dp, p.tcpFlags, p.payload)
+      : proto === 17
+        ? udp6(s, d, sp, dp, p.payload)
+        : icmp6(s, d, p.icmpType, 0, ((p.outbound ? sp : dp) << 16) | 7, p.payload);
+  let upper: Uint8Array;
+  let nh: number;
+  if (p.icmpError) {
+    const inner = p.outbound
+      ? ipv6({ src: f.remote, dst: f.lan, nh: f.proto }, l4For(f.proto, f.remote, f.lan, f.remotePort, sport))
+      : ipv6(
+          { src: lanSeen, dst: f.remote, nh: f.proto, hop: 1 },
+          l4For(f.proto, lanSeen, f.remote, f.lanPort, f.remotePort),
+        );
+    upper = icmp6(src, dst, [1, 2, 3, 4][p.icmpType % 4], 0, 1280, inner.subarray(0, 48 + (p.payload.length % 60)));
+    nh = NH.ICMPV6;
+  } else {
+    upper = l4For(f.proto, src, dst, sport, dport);
+    nh = f.proto;
+  }
+  // each extension header: its bytes (given the header after it) and its own next-header value
+  const EXT: Record<Packet6Spec["ext"][number], [number, (next: number) => Uint8Array]> = {
+    hop: [NH.HOP, (n) => ext(n, [1, 4, 0, 0, 0, 0])],
+    dest: [NH.DEST, (n) => ext(n, [1, 4, 0, 0, 0, 0])],
+    routing0: [NH.ROUTING, (n) => ext(n, [0, 0, 0, 0, 0, 0, ...parseAddr6(f.remote)])],
+    routing1: [NH.ROUTING, (n) => ext(n, [0, 1, 0, 0, 0, 0, ...parseAddr6(f.remote)])],
+    fragment: [NH.FRAGMENT, (n) => Uint8Array.from([n, 0, 0, 1, 0, 0, 0, 9])],
+    "fragment-later": [NH.FRAGMENT, (n) => Uint8Array.from([n, 0, 0, 0x10, 0, 0, 0, 9])],
+  };
+  for (const e of [...p.ext].reverse()) {
+    upper = concat(EXT[e][1](nh), upper);
+    nh = EXT[e][0];
+  }
+  const ip = ipv6({ src, dst, nh, hop: p.hop }, upper);
+  let bytes = concat(plainVnet(), ip);
+  if (p.offload === "partial" && f.proto !== 58 && !p.icmpError && p.ext.length === 0) {
+    // the kernel's NEEDS_CSUM form: the L4 checksum holds the pseudo-header's sum
+    const v = plainVnet();
+    v[L.VN_FLAGS] = L.VNET_F_NEEDS_CSUM;
+    new DataView(v.buffer).setUint16(L.VN_CSUM_START, 40, true);
+    new DataView(v.buffer).setUint16(L.VN_CSUM_OFFSET, f.proto === 6 ? 16 : 6, true);
+    bytes = concat(v, ip);
+  }
+  if (p.mutations.length || p.cut !== null) {
+    bytes = Uint8Array.from(bytes);
+    for (const m of p.mutations) if (m.at < bytes.length) bytes[m.at] = m.value;
+    if (p.cut !== null) bytes = bytes.subarray(0, Math.min(bytes.length, p.cut));
+  }
+  return { bytes, side: p.outbound ? L.IN_INSIDE : L.IN_WAN };
+}
+
+export const verdictMix6: Record<"forward" | "drop" | "slow", number> = { forward: 0, drop: 0, slow: 0 };
+
+// As coresAgree, for IPv6 packets over flows of both kinds (routed, and behind NPTv6).
+export function cores6Agree(): fc.IPropertyWithHooks<[Packet6Spec]> {
+  const s = coreSetup(1024, NPT6);
+  for (const f of FLOWS6)
+    s.table.v6.create(f.proto, parseAddr6(f.lan), f.lanPort, parseAddr6(f.remote), f.remotePort, 0);
+  const dv = new DataView(s.memory.buffer);
+  const slots = [slotAddress(0, 0), slotAddress(0, 1)];
+  const descs = [descAddress(0), descAddress(0) + L.D_SIZE * 4];
+  const stats = [statsAddress(0), slotAddress(0, L.BATCH_MAX - 1)];
+  const counters = (at: number): number[] => Array.from(new Float64Array(s.memory.buffer, at, L.STATS_SLOTS));
+  return fc.property(packet6Spec, (spec) => {
+    const { bytes, side } = buildPacket6(spec);
+    const got = (["wasm", "ts"] as const).map((kind, c) => {
+      s.u8.set(bytes, slots[c]);
+      dv.setUint32(descs[c] + L.D_OFFSET, slots[c], true);
+      dv.setUint32(descs[c] + L.D_LENGTH, bytes.length, true);
+      const before = counters(stats[c]);
+      s.cores[kind].processBatch(descs[c], 1, stats[c], side);
+      const after = counters(stats[c]);
+      return {
+        verdict: dv.getUint32(descs[c] + L.D_VERDICT, true),
+        reason: dv.getUint32(descs[c] + L.D_REASON, true),
+        out: Buffer.from(s.u8.subarray(slots[c], slots[c] + bytes.length)).toString("hex"),
+        counted: after.map((x, i) => x - before[i]).join(","),
+      };
+    });
+    verdictMix6[(["forward", "drop", "slow"] as const)[got[0].verdict]]++;
+    if (JSON.stringify(got[0]) !== JSON.stringify(got[1]))
+      throw new Error(
+        `the cores disagree: wasm ${JSON.stringify(got[0]).slice(0, 300)} ts ${JSON.stringify(got[1]).slice(0, 300)}`,
+      );
   });
 }
 
@@ -493,6 +641,7 @@ const run =
 
 export const PROPERTIES: Record<string, PropertyRun> = {
   "the packet cores agree (WASM and TS), checksums stay right": run(coresAgree),
+  "the packet cores agree on IPv6, routed and behind NPTv6": run(cores6Agree),
   "a rule file is applied or refused with file:line:column": run(ruleFileErrorsArePositioned),
   "a saved rule set reads back as the same policy": run(ruleFileRoundTrip),
   "NAT-PMP/PCP answer any datagram in bounds or not at all": run(portMappingAnswersInBounds),

@@ -2,10 +2,13 @@
 // fixed seed and a bounded count, so that a run is repeatable; `npm run fuzz` runs the same
 // properties long with random seeds. fast-check shrinks a failure to its smallest input.
 import t from "tap";
-import { PROPERTIES, verdictMix } from "../harness/fuzz-properties";
+import { PROPERTIES, verdictMix, verdictMix6 } from "../harness/fuzz-properties";
 
 const SEED = 20261205;
-const RUNS: Record<string, number> = { "the packet cores agree (WASM and TS), checksums stay right": 3000 };
+const RUNS: Record<string, number> = {
+  "the packet cores agree (WASM and TS), checksums stay right": 3000,
+  "the packet cores agree on IPv6, routed and behind NPTv6": 3000,
+};
 
 for (const [name, property] of Object.entries(PROPERTIES)) {
   t.test(name, async (t) => {
@@ -16,6 +19,11 @@ for (const [name, property] of Object.entries(PROPERTIES)) {
 }
 
 t.test("the packets generated reach every path of the cores", async (t) => {
-  const all = verdictMix.forward + verdictMix.drop + verdictMix.slow;
-  for (const [verdict, n] of Object.entries(verdictMix)) t.ok(n >= all * 0.05, `${verdict}: ${n} of ${all}`);
+  for (const [family, mix] of [
+    ["IPv4", verdictMix],
+    ["IPv6", verdictMix6],
+  ] as const) {
+    const all = mix.forward + mix.drop + mix.slow;
+    for (const [verdict, n] of Object.entries(mix)) t.ok(n >= all * 0.05, `${family} ${verdict}: ${n} of ${all}`);
+  }
 });
