@@ -55,6 +55,7 @@ export interface SoakResult {
   samples: Sample[];
   fillSeconds: number;
   restarts: number;
+  restartSeconds: number[]; // from `ipmasq restart` to the new process answering status
   readsFailed: number;
   readsFailedRestarting: number;
   conns: Array<{ minute: number; rows: number; ms: number }>;
@@ -104,7 +105,13 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       hostsReadMs: number;
       heapBytes: number;
       events: { lost: number };
-    } => JSON.parse(ipmasq("status", "--json"));
+    } => {
+      // the main thread may be walking a million flows (a sweep, a `conns`): ask again
+      for (let n = 0; ; n++) {
+        const r = outcome(() => ipmasq("status", "--json"));
+        if (r.code === 0 || n === 5) return JSON.parse(r.out);
+      }
+    };
 
     // `ipmasq events` followed throughout (started again after a restart): the events it printed,
     // and those it was told it missed for reading too slowly
@@ -200,17 +207,21 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     const samples: Sample[] = [];
     const conns: SoakResult["conns"] = [];
     let restarts = 0;
+    const restartSeconds: number[] = [];
     for (let minute = 1; minute <= o.minutes; minute++) {
       await sleep(Math.max(0, t0 + fillSeconds * 1000 + minute * 60_000 - Date.now()));
       if (o.restartEvery && minute % o.restartEvery === 0 && minute < o.minutes) {
         const before = status().pid;
+        const began = Date.now();
         restarting = true;
         ipmasq("restart");
         await until(() => outcome(() => ipmasq("status", "--json")).code === 0 && status().pid !== before, 120_000);
+        const took = (Date.now() - began) / 1000;
         await sleep(3000); // the page and the metrics of the new process listening
         restarting = false;
         restarts++;
-        say(`minute ${minute}: restarted (${before} -> ${status().pid})`);
+        say(`minute ${minute}: restarted (${before} -> ${status().pid}) in ${took.toFixed(1)} s`);
+        restartSeconds.push(took);
       }
       if (minute % 5 === 0 || minute === o.minutes) {
         const t = Date.now();
@@ -243,7 +254,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     process.kill(pid, "SIGTERM");
     await until(() => outcome(() => readFileSync(`/proc/${pid}/status`, "utf8")).code !== 0, 60_000);
     if (g.proc.exitCode === null) g.proc.kill("SIGKILL");
-    return { samples, fillSeconds, restarts, readsFailed, readsFailedRestarting, conns };
+    return { samples, fillSeconds, restarts, restartSeconds, readsFailed, readsFailedRestarting, conns };
   } finally {
     for (const c of children) c.kill("SIGKILL");
     topo.destroy();
@@ -286,6 +297,34 @@ function charts(samples: Sample[]): string {
   return parts.join("\n");
 }
 
+// soak.md and soak.svg from a run's results.
+export function writeResults(o: SoakOptions, r: SoakResult): string[] {
+  const dir = join(__dirname, "results");
+  const first = r.samples[0],
+    last = r.samples[r.samples.length - 1];
+  const rows = r.samples.map(
+    (s) =>
+      `| ${s.minute} | ${s.rssMb} | ${s.anonMb} | ${s.heapMb} | ${s.fds} | ${s.threads} | ${s.connections} | ${s.eventsSeen} | ${s.eventsDropped} | ${s.eventsLost} | ${s.probeMs} | ${s.probeMaxMs} | ${s.hostsReadMs} |`,
+  );
+  writeFileSync(
+    join(dir, "soak.md"),
+    [
+      `soak: ${o.minutes} min at ${o.flows} flows from ${HOSTS} LAN hosts (filled in ${r.fillSeconds.toFixed(0)} s), a graceful restart every ${o.restartEvery} min (${r.restarts}, each ${r.restartSeconds.map((x) => `${x.toFixed(1)} s`).join(", ")} to the new process answering), reads failed ${r.readsFailed} times (and ${r.readsFailedRestarting} during restarts)`,
+      "",
+      "| minute | RSS MB | anon MB | heap MB | fds | threads | flows | events seen | told dropped | ring lost | ping ms | ping max ms | hosts read ms |",
+      "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+      ...rows,
+      "",
+      `first → last minute: RSS ${first.rssMb} → ${last.rssMb} MB, anonymous ${first.anonMb} → ${last.anonMb} MB, descriptors ${first.fds} → ${last.fds}, threads ${first.threads} → ${last.threads}`,
+      "",
+      `\`conns\` (every row, JSON): ${r.conns.map((c) => `${c.rows} rows in ${c.ms} ms`).join(", ") || "not read"}`,
+      "",
+    ].join("\n"),
+  );
+  writeFileSync(join(dir, "soak.svg"), charts(r.samples));
+  return [join(dir, "soak.md"), join(dir, "soak.svg")];
+}
+
 if (require.main === module) {
   const arg = (name: string, dflt: number): number => {
     const i = process.argv.indexOf(name);
@@ -296,30 +335,5 @@ if (require.main === module) {
     flows: arg("--flows", 1_000_000),
     restartEvery: arg("--restart-every", 10),
   };
-  void runSoak(o).then((r) => {
-    const dir = join(__dirname, "results");
-    const first = r.samples[0],
-      last = r.samples[r.samples.length - 1];
-    const rows = r.samples.map(
-      (s) =>
-        `| ${s.minute} | ${s.rssMb} | ${s.anonMb} | ${s.heapMb} | ${s.fds} | ${s.threads} | ${s.connections} | ${s.eventsSeen} | ${s.eventsDropped} | ${s.eventsLost} | ${s.probeMs} | ${s.probeMaxMs} | ${s.hostsReadMs} |`,
-    );
-    writeFileSync(
-      join(dir, "soak.md"),
-      [
-        `soak: ${o.minutes} min at ${o.flows} flows from ${HOSTS} LAN hosts (filled in ${r.fillSeconds.toFixed(0)} s), a graceful restart every ${o.restartEvery} min (${r.restarts}), reads failed ${r.readsFailed} times (and ${r.readsFailedRestarting} during restarts)`,
-        "",
-        "| minute | RSS MB | anon MB | heap MB | fds | threads | flows | events seen | told dropped | ring lost | ping ms | ping max ms | hosts read ms |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        ...rows,
-        "",
-        `first → last minute: RSS ${first.rssMb} → ${last.rssMb} MB, anonymous ${first.anonMb} → ${last.anonMb} MB, descriptors ${first.fds} → ${last.fds}, threads ${first.threads} → ${last.threads}`,
-        "",
-        `\`conns\` (every row, JSON): ${r.conns.map((c) => `${c.rows} rows in ${c.ms} ms`).join(", ")}`,
-        "",
-      ].join("\n"),
-    );
-    writeFileSync(join(dir, "soak.svg"), charts(r.samples));
-    process.stdout.write(`\nwrote ${join(dir, "soak.md")}, ${join(dir, "soak.svg")}\n`);
-  });
+  void runSoak(o).then((r) => process.stdout.write(`\nwrote ${writeResults(o, r).join(", ")}\n`));
 }
