@@ -176,7 +176,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     children.push(churn, tcp);
 
     // readers, the whole time
-    // (a read during a graceful restart may find nobody listening: #29's gap, counted apart)
+    // (a read during a graceful restart may find nobody listening: the restart's gap, counted apart)
     let readsFailed = 0,
       readsFailedRestarting = 0,
       restarting = false;
