@@ -366,8 +366,8 @@ sendp(e/IPv6(src="${WAN6}", dst="${LAN6}")/UDP(sport=RandShort(), dport=(20000, 
       .map((l) => l.split(/\s+/)[4]);
     t.same(
       listeners.sort(),
-      ["0.0.0.0%eth1:5351", "127.0.0.1:9100"],
-      "NAT-PMP/PCP on the LAN device only, metrics on loopback, nothing else",
+      ["0.0.0.0%eth1:5351", "127.0.0.1:9100", "[::]%eth1:5351"],
+      "NAT-PMP/PCP on the LAN device only (IPv4 and IPv6), metrics on loopback, nothing else",
     );
     t.match(topo.exec(topo.gw, ["ss", "-H", "-xl"]), /control-net[^ ]*\.sock/, "the control socket is a UNIX socket");
     t.match(
