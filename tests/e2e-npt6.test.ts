@@ -162,7 +162,8 @@ t.test("NPTv6: a unique local LAN behind a routed prefix", async (t) => {
     const [summary, firstBad] = topo.exec(topo.wan, ["/usr/bin/python3", "-c", CHECK_PCAP, file]).split("\n");
     const [count, bad, ...addrs] = summary.trim().split(/\s+/);
     if (Number(bad)) t.comment(`${side}: the first wrong one: ${firstBad}`);
-    t.ok(Number(count) > 1000, `${side}: ${count} TCP, UDP and ICMPv6 packets captured`);
+    // (how many ACKs a 20 MB download sends back varies with the hosts' offloads: hundreds, at least)
+    t.ok(Number(count) > 200, `${side}: ${count} TCP, UDP and ICMPv6 packets captured`);
     t.equal(Number(bad), 0, `${side}: every checksum right by scapy's recomputation`);
     if (side === "wan")
       t.notOk(
