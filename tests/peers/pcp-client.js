@@ -16,7 +16,7 @@ function addr16(a) {
     t = tail === undefined ? [] : words(tail);
   const all = [...h, ...Array(8 - h.length - t.length).fill(0), ...t];
   const b = Buffer.alloc(16);
-  all.forEach((w, i) => b.writeUInt16BE(w, 2 * i));
+  for (const [i, w] of all.entries()) b.writeUInt16BE(w, 2 * i);
   return b;
 }
 function text(b) {
