@@ -42,6 +42,19 @@ const FLOWS: FlowSpec[] = [6, 17, 1].flatMap((proto, p) =>
   })),
 );
 
+// Mostly none, else up to 4 bytes of the first `maxAt` set to anything; now and then cut short.
+const mutations = (maxAt: number): fc.Arbitrary<Array<{ at: number; value: number }>> =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constant([] as Array<{ at: number; value: number }>) },
+    {
+      weight: 1,
+      arbitrary: fc.array(fc.record({ at: fc.nat({ max: maxAt }), value: fc.integer({ min: 0, max: 255 }) }), {
+        maxLength: 4,
+      }),
+    },
+  );
+const cutShort = fc.option(fc.nat({ max: 400 }), { freq: 5 });
+
 const packetSpec = fc.record({
   flow: fc.integer({ min: 0, max: FLOWS.length - 1 }),
   outbound: fc.boolean(),
@@ -63,16 +76,8 @@ const packetSpec = fc.record({
   icmpError: fc.boolean(), // an ICMP error embedding the flow's other direction
   payload: fc.uint8Array({ maxLength: 300 }),
   offload: fc.constantFrom("plain", "partial", "gso"),
-  mutations: fc.oneof(
-    { weight: 2, arbitrary: fc.constant([] as Array<{ at: number; value: number }>) },
-    {
-      weight: 1,
-      arbitrary: fc.array(fc.record({ at: fc.nat({ max: 120 }), value: fc.integer({ min: 0, max: 255 }) }), {
-        maxLength: 4,
-      }),
-    },
-  ),
-  cut: fc.option(fc.nat({ max: 400 }), { freq: 5 }),
+  mutations: mutations(120),
+  cut: cutShort,
 });
 type PacketSpec = typeof packetSpec extends fc.Arbitrary<infer T> ? T : never;
 
@@ -125,39 +130,51 @@ function buildPacket(p: PacketSpec): { bytes: Uint8Array; side: number } {
 export const verdictMix: Record<"forward" | "drop" | "slow", number> = { forward: 0, drop: 0, slow: 0 };
 
 // The WASM core and the TS core, each on its own copy of the packet and its own statistics, over
-// one table: the same verdict, drop reason, bytes and counters; a forwarded packet that came with
-// right checksums leaves with right ones.
-export function coresAgree(): fc.IPropertyWithHooks<[PacketSpec]> {
-  const s = coreSetup(1024);
-  addFlows(s, FLOWS);
+// one table: what each did (verdict, drop reason, bytes, counters); throws when they differ. `mix`
+// counts the verdicts. Returns where the WASM core's copy is.
+function bothCores(
+  s: ReturnType<typeof coreSetup>,
+  bytes: Uint8Array,
+  side: number,
+  mix: Record<"forward" | "drop" | "slow", number>,
+): { verdict: number; at: number } {
   const dv = new DataView(s.memory.buffer);
   const slots = [slotAddress(0, 0), slotAddress(0, 1)];
   const descs = [descAddress(0), descAddress(0) + L.D_SIZE * 4];
   const stats = [statsAddress(0), slotAddress(0, L.BATCH_MAX - 1)];
   const counters = (at: number): number[] => Array.from(new Float64Array(s.memory.buffer, at, L.STATS_SLOTS));
+  const got = (["wasm", "ts"] as const).map((kind, c) => {
+    s.u8.set(bytes, slots[c]);
+    dv.setUint32(descs[c] + L.D_OFFSET, slots[c], true);
+    dv.setUint32(descs[c] + L.D_LENGTH, bytes.length, true);
+    const before = counters(stats[c]);
+    s.cores[kind].processBatch(descs[c], 1, stats[c], side);
+    const after = counters(stats[c]);
+    return {
+      verdict: dv.getUint32(descs[c] + L.D_VERDICT, true),
+      reason: dv.getUint32(descs[c] + L.D_REASON, true),
+      out: Buffer.from(s.u8.subarray(slots[c], slots[c] + bytes.length)).toString("hex"),
+      counted: after.map((x, i) => x - before[i]).join(","),
+    };
+  });
+  mix[(["forward", "drop", "slow"] as const)[got[0].verdict]]++;
+  if (JSON.stringify(got[0]) !== JSON.stringify(got[1]))
+    throw new Error(
+      `the cores disagree: wasm ${JSON.stringify(got[0]).slice(0, 300)} ts ${JSON.stringify(got[1]).slice(0, 300)}`,
+    );
+  return { verdict: got[0].verdict, at: slots[0] };
+}
+
+// Both cores agree on every IPv4 packet; a forwarded packet that came with right checksums leaves
+// with right ones.
+export function coresAgree(): fc.IPropertyWithHooks<[PacketSpec]> {
+  const s = coreSetup(1024);
+  addFlows(s, FLOWS);
   return fc.property(packetSpec, (spec) => {
     const { bytes, side } = buildPacket(spec);
-    const got = (["wasm", "ts"] as const).map((kind, c) => {
-      s.u8.set(bytes, slots[c]);
-      dv.setUint32(descs[c] + L.D_OFFSET, slots[c], true);
-      dv.setUint32(descs[c] + L.D_LENGTH, bytes.length, true);
-      const before = counters(stats[c]);
-      s.cores[kind].processBatch(descs[c], 1, stats[c], side);
-      const after = counters(stats[c]);
-      return {
-        verdict: dv.getUint32(descs[c] + L.D_VERDICT, true),
-        reason: dv.getUint32(descs[c] + L.D_REASON, true),
-        out: Buffer.from(s.u8.subarray(slots[c], slots[c] + bytes.length)).toString("hex"),
-        counted: after.map((x, i) => x - before[i]).join(","),
-      };
-    });
-    verdictMix[(["forward", "drop", "slow"] as const)[got[0].verdict]]++;
-    if (JSON.stringify(got[0]) !== JSON.stringify(got[1]))
-      throw new Error(
-        `the cores disagree: wasm ${JSON.stringify(got[0]).slice(0, 300)} ts ${JSON.stringify(got[1]).slice(0, 300)}`,
-      );
-    if (got[0].verdict === L.V_FORWARD && bytes.length > 30 && verifyChecksums(bytes) === "") {
-      const bad = verifyChecksums(s.u8.subarray(slots[0], slots[0] + bytes.length));
+    const got = bothCores(s, bytes, side, verdictMix);
+    if (got.verdict === L.V_FORWARD && bytes.length > 30 && verifyChecksums(bytes) === "") {
+      const bad = verifyChecksums(s.u8.subarray(got.at, got.at + bytes.length));
       if (bad) throw new Error(`a forwarded packet's checksum went wrong: ${bad}`);
     }
   });
@@ -201,16 +218,8 @@ const packet6Spec = fc.record({
   icmpError: fc.integer({ min: 0, max: 3 }).map((n) => n === 0),
   payload: fc.uint8Array({ maxLength: 300 }),
   offload: fc.constantFrom("plain", "partial"),
-  mutations: fc.oneof(
-    { weight: 2, arbitrary: fc.constant([] as Array<{ at: number; value: number }>) },
-    {
-      weight: 1,
-      arbitrary: fc.array(fc.record({ at: fc.nat({ max: 140 }), value: fc.integer({ min: 0, max: 255 }) }), {
-        maxLength: 4,
-      }),
-    },
-  ),
-  cut: fc.option(fc.nat({ max: 400 }), { freq: 5 }),
+  mutations: mutations(140),
+  cut: cutShort,
 });
 type Packet6Spec = typeof packet6Spec extends fc.Arbitrary<infer T> ? T : never;
 
@@ -279,32 +288,9 @@ export function cores6Agree(): fc.IPropertyWithHooks<[Packet6Spec]> {
   const s = coreSetup(1024, NPT6);
   for (const f of FLOWS6)
     s.table.v6.create(f.proto, parseAddr6(f.lan), f.lanPort, parseAddr6(f.remote), f.remotePort, 0);
-  const dv = new DataView(s.memory.buffer);
-  const slots = [slotAddress(0, 0), slotAddress(0, 1)];
-  const descs = [descAddress(0), descAddress(0) + L.D_SIZE * 4];
-  const stats = [statsAddress(0), slotAddress(0, L.BATCH_MAX - 1)];
-  const counters = (at: number): number[] => Array.from(new Float64Array(s.memory.buffer, at, L.STATS_SLOTS));
   return fc.property(packet6Spec, (spec) => {
     const { bytes, side } = buildPacket6(spec);
-    const got = (["wasm", "ts"] as const).map((kind, c) => {
-      s.u8.set(bytes, slots[c]);
-      dv.setUint32(descs[c] + L.D_OFFSET, slots[c], true);
-      dv.setUint32(descs[c] + L.D_LENGTH, bytes.length, true);
-      const before = counters(stats[c]);
-      s.cores[kind].processBatch(descs[c], 1, stats[c], side);
-      const after = counters(stats[c]);
-      return {
-        verdict: dv.getUint32(descs[c] + L.D_VERDICT, true),
-        reason: dv.getUint32(descs[c] + L.D_REASON, true),
-        out: Buffer.from(s.u8.subarray(slots[c], slots[c] + bytes.length)).toString("hex"),
-        counted: after.map((x, i) => x - before[i]).join(","),
-      };
-    });
-    verdictMix6[(["forward", "drop", "slow"] as const)[got[0].verdict]]++;
-    if (JSON.stringify(got[0]) !== JSON.stringify(got[1]))
-      throw new Error(
-        `the cores disagree: wasm ${JSON.stringify(got[0]).slice(0, 300)} ts ${JSON.stringify(got[1]).slice(0, 300)}`,
-      );
+    bothCores(s, bytes, side, verdictMix6);
   });
 }
 
