@@ -5,8 +5,9 @@
 import * as L from "../../assembly/layout";
 import { type Npt6, writeNpt6 } from "../net/npt6";
 import { Pinholes6 } from "./pinholes6";
+import { type SlotIndex, indexProbe, indexInsert, indexRemove } from "./slot-index";
 import type { MemoryMap } from "../shm/memory-map";
-import { hash5, homeSlot } from "../core-ts/table";
+import { hash5 } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
 import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { Flows6 } from "./flows6";
@@ -208,59 +209,18 @@ export class ConnTable {
   private seed(): number {
     return this.u32(L.T_SEED);
   }
-  private next(i: number): number {
-    return i + 1 === this.map.indexSlots ? 0 : i + 1;
+  private index(base: number): SlotIndex {
+    return { i32: this.i32, base, slots: this.map.indexSlots };
   }
-  private prev(i: number): number {
-    return i === 0 ? this.map.indexSlots - 1 : i - 1;
-  }
-
   private indexInsert(base: number, h: number, value: number): void {
-    let i = homeSlot(h, this.map.indexSlots);
-    for (;;) {
-      const at = (base >> 2) + i;
-      const slot = Atomics.load(this.i32, at);
-      if (slot === L.IDX_EMPTY || slot === L.IDX_TOMBSTONE) {
-        Atomics.store(this.i32, at, value);
-        return;
-      }
-      i = this.next(i);
-    }
+    indexInsert(this.index(base), h, value);
   }
-
   private indexRemove(base: number, h: number, value: number): void {
-    let i = homeSlot(h, this.map.indexSlots);
-    for (let n = 0; n < this.map.indexSlots; n++) {
-      const at = (base >> 2) + i;
-      const slot = Atomics.load(this.i32, at);
-      if (slot === L.IDX_EMPTY) return;
-      if (slot === value) {
-        Atomics.store(this.i32, at, L.IDX_TOMBSTONE);
-        // A tombstone followed by an empty slot ends no probe chain: clear it, and those before it.
-        if (Atomics.load(this.i32, (base >> 2) + this.next(i)) === L.IDX_EMPTY) {
-          let j = i;
-          while (Atomics.load(this.i32, (base >> 2) + j) === L.IDX_TOMBSTONE) {
-            Atomics.store(this.i32, (base >> 2) + j, L.IDX_EMPTY);
-            j = this.prev(j);
-          }
-        }
-        return;
-      }
-      i = this.next(i);
-    }
+    indexRemove(this.index(base), h, value);
   }
-
-  // Walks the probe chain of key hash `h` in the index at `base`; returns the first value (slot
-  // content - 1) that `match` accepts, or -1. Readers and writers use the same walk.
+  // The first value (slot content - 1) of hash `h`'s chain that `match` accepts, or -1.
   private probe(base: number, h: number, match: (value: number) => boolean): number {
-    let i = homeSlot(h, this.map.indexSlots);
-    for (let n = 0; n < this.map.indexSlots; n++) {
-      const slot = Atomics.load(this.i32, (base >> 2) + i);
-      if (slot === L.IDX_EMPTY) return -1;
-      if (slot !== L.IDX_TOMBSTONE && match(slot - 1)) return slot - 1;
-      i = this.next(i);
-    }
-    return -1;
+    return indexProbe(this.index(base), h, match);
   }
 
   private flowIs(i: number, proto: number, lanAddr: number, lanPort: number, remoteAddr: number): boolean {

@@ -5,12 +5,12 @@
 // and timeouts (conntrack.ts).
 import * as L from "../../assembly/layout";
 import { type MemoryMap, MAX_HOSTS } from "../shm/memory-map";
-import { homeSlot } from "../core-ts/home-slot";
 import { hash6 } from "../core-ts/table6";
 import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { type HostCounters, addFlow } from "./host-totals";
 import { Endpoints6 } from "./endpoints6";
+import { type SlotIndex, indexProbe, indexInsert, indexRemove } from "./slot-index";
 
 // The key of the IPv6 addresses past MAX_HOSTS, summed.
 export const OTHER6 = "other";
@@ -153,51 +153,13 @@ export class Flows6 {
     return hash6(L.H6_REMOTE + proto, lan, 0, lanPort, remote, 0, 0, this.u32(L.T_SEED));
   }
 
-  // ---- the indexes of entries (u32 slots of entry + 1, as layout.ts's IDX_*) ----
-  // Walks the probe chain of hash `h` in the index at `base`; the first entry `match` takes, or -1.
+  // The table's two indexes of entries (host/table/slot-index.ts): by key, and by LAN end and
+  // remote address.
+  private index(base: number): SlotIndex {
+    return { i32: this.i32, base, slots: this.slots() };
+  }
   private probe(base: number, h: number, match: (i: number) => boolean): number {
-    const n = this.slots();
-    let s = homeSlot(h, n);
-    for (let k = 0; k < n; k++) {
-      const v = Atomics.load(this.i32, (base >> 2) + s);
-      if (v === L.IDX_EMPTY) return -1;
-      if (v !== L.IDX_TOMBSTONE && match(v - 1)) return v - 1;
-      s = s + 1 === n ? 0 : s + 1;
-    }
-    return -1;
-  }
-
-  private indexInsert(base: number, h: number, i: number): void {
-    const n = this.slots();
-    for (let s = homeSlot(h, n); ; s = s + 1 === n ? 0 : s + 1) {
-      const v = Atomics.load(this.i32, (base >> 2) + s);
-      if (v === L.IDX_EMPTY || v === L.IDX_TOMBSTONE) {
-        Atomics.store(this.i32, (base >> 2) + s, i + 1);
-        return;
-      }
-    }
-  }
-
-  private indexRemove(base: number, h: number, i: number): void {
-    const n = this.slots();
-    let s = homeSlot(h, n);
-    for (let k = 0; k < n; k++) {
-      const v = Atomics.load(this.i32, (base >> 2) + s);
-      if (v === L.IDX_EMPTY) return;
-      if (v === i + 1) {
-        Atomics.store(this.i32, (base >> 2) + s, L.IDX_TOMBSTONE);
-        // a tombstone before an empty slot ends no probe chain: clear it and those before it
-        if (Atomics.load(this.i32, (base >> 2) + (s + 1 === n ? 0 : s + 1)) === L.IDX_EMPTY) {
-          let j = s;
-          while (Atomics.load(this.i32, (base >> 2) + j) === L.IDX_TOMBSTONE) {
-            Atomics.store(this.i32, (base >> 2) + j, L.IDX_EMPTY);
-            j = j === 0 ? n - 1 : j - 1;
-          }
-        }
-        return;
-      }
-      s = s + 1 === n ? 0 : s + 1;
-    }
+    return indexProbe(this.index(base), h, match);
   }
 
   find(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
@@ -272,8 +234,8 @@ export class Flows6 {
         this.dv.setFloat64(e + at, 0, true);
       Atomics.store(this.u8, e + L.F6_PROTO, proto); // a protocol makes the entry live
       // the index slot last: lock-free readers see only complete entries
-      this.indexInsert(this.map.index6, this.flowHash(proto, lan, lanPort, remote, remotePort), i);
-      this.indexInsert(this.map.remote6Index, this.remoteHash(proto, lan, lanPort, remote), i);
+      indexInsert(this.index(this.map.index6), this.flowHash(proto, lan, lanPort, remote, remotePort), i + 1);
+      indexInsert(this.index(this.map.remote6Index), this.remoteHash(proto, lan, lanPort, remote), i + 1);
       this.endpoints.add(proto, lan, lanPort);
       this.setU32(L.T6_LIVE, this.live + 1);
       this.event(EV_NEW, i, "");
@@ -328,8 +290,8 @@ export class Flows6 {
     const remote = this.u8.slice(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16);
     const lanPort = this.dv.getUint16(e + L.F6_LAN_PORT, true);
     const remotePort = this.dv.getUint16(e + L.F6_REMOTE_PORT, true);
-    this.indexRemove(this.map.index6, this.flowHash(proto, lan, lanPort, remote, remotePort), i);
-    this.indexRemove(this.map.remote6Index, this.remoteHash(proto, lan, lanPort, remote), i);
+    indexRemove(this.index(this.map.index6), this.flowHash(proto, lan, lanPort, remote, remotePort), i + 1);
+    indexRemove(this.index(this.map.remote6Index), this.remoteHash(proto, lan, lanPort, remote), i + 1);
     this.endpoints.release(proto, lan, lanPort);
     Atomics.store(this.u8, e + L.F6_PROTO, 0); // free: from here on F6_REMOTE_ADDR holds F6_NEXT_FREE
     this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now), true);
