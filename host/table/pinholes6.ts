@@ -75,31 +75,33 @@ export class Pinholes6 {
 
   list(): Pinhole6[] {
     const out: Pinhole6[] = [];
-    for (let k = 0; k < L.PINHOLES6; k++) {
-      const e = this.at(k),
-        proto = this.table.u8[e + L.PH6_PROTO];
-      if (proto === 0) continue;
-      out.push({
-        proto,
-        addr: formatAddr6(this.table.u8.subarray(e + L.PH6_ADDR, e + L.PH6_ADDR + 16)),
-        port: this.table.dv.getUint16(e + L.PH6_PORT, true),
-        expires: this.table.dv.getUint32(e + L.PH6_EXPIRES, true),
-      });
-    }
+    for (let k = 0; k < L.PINHOLES6; k++) if (this.table.u8[this.at(k) + L.PH6_PROTO] !== 0) out.push(this.record(k));
     return out;
   }
 
-  // Closes those past their lifetime; returns them.
+  private record(k: number): Pinhole6 {
+    const e = this.at(k);
+    return {
+      proto: this.table.u8[e + L.PH6_PROTO],
+      addr: formatAddr6(this.table.u8.subarray(e + L.PH6_ADDR, e + L.PH6_ADDR + 16)),
+      port: this.table.dv.getUint16(e + L.PH6_PORT, true),
+      expires: this.table.dv.getUint32(e + L.PH6_EXPIRES, true),
+    };
+  }
+
+  // Closes those past their lifetime, in one pass under the lock (one renewed meanwhile is not
+  // among them); returns them.
   expire(): Pinhole6[] {
     const now = this.table.now;
-    const gone = this.list().filter((p) => p.expires <= now);
-    this.table.locked(() => {
+    return this.table.locked(() => {
+      const gone: Pinhole6[] = [];
       for (let k = 0; k < L.PINHOLES6; k++) {
         const e = this.at(k);
-        if (this.table.u8[e + L.PH6_PROTO] !== 0 && this.table.dv.getUint32(e + L.PH6_EXPIRES, true) <= now)
-          this.table.u8[e + L.PH6_PROTO] = 0;
+        if (this.table.u8[e + L.PH6_PROTO] === 0 || this.table.dv.getUint32(e + L.PH6_EXPIRES, true) > now) continue;
+        gone.push(this.record(k));
+        this.table.u8[e + L.PH6_PROTO] = 0;
       }
+      return gone;
     });
-    return gone;
   }
 }

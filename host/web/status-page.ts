@@ -62,9 +62,9 @@ export function webListen(spec: string, tokenFile: string | undefined, lanAddrs:
 
 // The bundle carries the assets as text (build.mjs). Run from the sources (the tests) they are
 // read from beside this file: required, the script would run (it is the browser's).
+const FROM_SOURCES = existsSync(join(__dirname, "assets"));
 function asset(name: "index.html" | "app.js" | "style.css"): string {
-  const beside = join(__dirname, "assets", name);
-  if (existsSync(beside)) return readFileSync(beside, "utf8");
+  if (FROM_SOURCES) return readFileSync(join(__dirname, "assets", name), "utf8");
   /* eslint-disable @typescript-eslint/no-require-imports */
   const text =
     name === "index.html"
