@@ -55,6 +55,17 @@ const mutations = (maxAt: number): fc.Arbitrary<Array<{ at: number; value: numbe
   );
 const cutShort = fc.option(fc.nat({ max: 400 }), { freq: 5 });
 
+// A packet with a spec's mutations and cut applied (a copy; the packet itself when there are none).
+function damaged(
+  bytes: Uint8Array,
+  p: { mutations: Array<{ at: number; value: number }>; cut: number | null },
+): Uint8Array {
+  if (!p.mutations.length && p.cut === null) return bytes;
+  const b = Uint8Array.from(bytes);
+  for (const m of p.mutations) if (m.at < b.length) b[m.at] = m.value;
+  return p.cut === null ? b : b.subarray(0, Math.min(b.length, p.cut));
+}
+
 const packetSpec = fc.record({
   flow: fc.integer({ min: 0, max: FLOWS.length - 1 }),
   outbound: fc.boolean(),
@@ -114,16 +125,11 @@ function buildPacket(p: PacketSpec): { bytes: Uint8Array; side: number } {
       l4For(f.proto, src, dst, sport, dport),
     );
   }
-  let bytes =
+  const bytes =
     p.offload === "plain" || f.proto === 1 || p.icmpError
       ? concat(plainVnet(), ip)
       : withPartialChecksum(ip, p.offload === "gso" ? (f.proto === 6 ? 1 : 5) : 0, 536);
-  if (p.mutations.length || p.cut !== null) {
-    bytes = Uint8Array.from(bytes);
-    for (const m of p.mutations) if (m.at < bytes.length) bytes[m.at] = m.value;
-    if (p.cut !== null) bytes = bytes.subarray(0, Math.min(bytes.length, p.cut));
-  }
-  return { bytes, side: p.outbound ? L.IN_INSIDE : L.IN_WAN };
+  return { bytes: damaged(bytes, p), side: p.outbound ? L.IN_INSIDE : L.IN_WAN };
 }
 
 // What the packet property's inputs came to (so a run can show that it reached every path).
@@ -273,12 +279,7 @@ function buildPacket6(p: Packet6Spec): { bytes: Uint8Array; side: number } {
     new DataView(v.buffer).setUint16(L.VN_CSUM_OFFSET, f.proto === 6 ? 16 : 6, true);
     bytes = concat(v, ip);
   }
-  if (p.mutations.length || p.cut !== null) {
-    bytes = Uint8Array.from(bytes);
-    for (const m of p.mutations) if (m.at < bytes.length) bytes[m.at] = m.value;
-    if (p.cut !== null) bytes = bytes.subarray(0, Math.min(bytes.length, p.cut));
-  }
-  return { bytes, side: p.outbound ? L.IN_INSIDE : L.IN_WAN };
+  return { bytes: damaged(bytes, p), side: p.outbound ? L.IN_INSIDE : L.IN_WAN };
 }
 
 export const verdictMix6: Record<"forward" | "drop" | "slow", number> = { forward: 0, drop: 0, slow: 0 };
