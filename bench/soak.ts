@@ -117,9 +117,16 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
     // and those it was told it missed for reading too slowly
     let eventsSeen = 0,
       eventsDropped = 0;
-    const follow = (): void => {
+    const follow = (): Promise<void> => {
       const ev = topo.spawn(topo.gw, [NODE, BUNDLE, "events", "--state-dir", state]);
       children.push(ev);
+      // subscribed once it says so on stderr: the fill waits for that, or its first events go unseen
+      const subscribed = new Promise<void>((resolve) => {
+        ev.stderr!.on("data", (d: Buffer) => {
+          if (String(d).includes("following")) resolve();
+        });
+        ev.on("exit", () => resolve());
+      });
       let part = "";
       ev.stdout!.on("data", (d: Buffer) => {
         const lines = (part + d).split("\n");
@@ -133,9 +140,10 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       ev.on("exit", () => {
         if (!stopping) setTimeout(follow, 1000);
       });
+      return subscribed;
     };
     let stopping = false;
-    follow();
+    await follow();
 
     // the fill: every flow once, as fast as the gateway takes them; from the start, every flow
     // refreshed well within the UDP timeout for the rest of the run (and made by it, where the
