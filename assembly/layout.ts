@@ -126,6 +126,8 @@ export const T6_LIVE = 152; // u32 live IPv6 entries
 export const T6_UNUSED = 156; // u32 entries from this one on were never used
 export const T6_FULL_DROPS = 160; // u32 new IPv6 flows refused because the table was full
 export const T6_NPT_COUNT = 164; // u32 NPTv6 mappings at T6_NPT (0: none)
+export const T6_MASQ_ADDR = 168; // 16 bytes: the WAN's IPv6 address NAT66 masquerades as (all zero: none)
+export const T6_WAN_INDEX = 184; // u32 address of NAT66's index (public port, remote end) -> entry + 1
 export const T6_NPT = 192; // NPT6_MAX mappings of NPT6_SIZE bytes
 export const T_HEADER_SIZE = 384;
 
@@ -170,6 +172,7 @@ export const F6_LAN_PORT = 32; // u16 (ICMPv6 echo: the identifier)
 export const F6_REMOTE_PORT = 34; // u16 (ICMPv6 echo: 0)
 export const F6_PROTO = 36; // u8 6, 17 or 58; 0 when free
 export const F6_STATE = 37; // u8 TS_* bits | ES_FIXED (opened by a rule from the WAN side)
+export const F6_WAN_PORT = 38; // u16 NAT66: the public port (ICMPv6 echo: identifier) at T6_MASQ_ADDR; 0: routed
 export const F6_LAST_SEEN = 40; // u32 T_NOW of the last packet; when free: when it was freed
 export const F6_CREATED = 44; // u32
 export const F6_BYTES_OUT = 48; // f64
@@ -215,6 +218,7 @@ export const H_FLOW6 = 1024; // IPv6 flows: (proto, lan addr:port, remote addr:p
 // The host's filtering indexes of IPv6 flows hash with hash6 too, their domain added to the protocol.
 export const H6_REMOTE = 256; // (proto, lan addr:port, remote addr): address-dependent filtering
 export const H6_ENDPOINT = 512; // (proto, lan addr:port): endpoint-independent filtering
+export const H6_WAN = 768; // NAT66 (proto, public port, remote addr:port), read by the cores too
 
 // ---- IPv6 LAN endpoints (24 bytes a slot): how many flows each LAN address:port has -------------------
 // Endpoint-independent filtering lets a WAN host in to an endpoint that has any flow. Many flows
@@ -224,7 +228,8 @@ export const EP6_LAN_ADDR = 0; // 16 bytes
 export const EP6_LAN_PORT = 16; // u16
 export const EP6_PROTO = 18; // u8; 0 empty, EP6_TOMBSTONE deleted
 export const EP6_FLOWS = 20; // u32
-export const EP6_SIZE = 24;
+export const EP6_WAN_PORT = 24; // u16 NAT66: its public port while it has a masqueraded flow (0: none)
+export const EP6_SIZE = 28;
 export const EP6_TOMBSTONE = 255;
 
 // ---- Port table: 3 protocols x 65536 ports x 12 bytes ----------------------------------------------
@@ -234,6 +239,15 @@ export const P_REFS = 6; // u16 flows using this mapping (0: unmapped)
 export const P_FREED_AT = 8; // u32 T_NOW when the last flow ended (the port rests before reuse)
 export const P_SIZE = 12;
 export const PORT_REST_SECONDS = 120;
+export const LOW_PORT_MIN = 600; // LAN ports below 1024 are mapped to these (host only)
+export const LOW_PORT_MAX = 1023;
+
+// ---- NAT66 port table: 3 protocols (TCP, UDP, ICMPv6) x 65536 ports x 8 bytes --------------------------
+// Who holds a public port of the masquerade address: a LAN endpoint's slot (EP6_*), whose
+// EP6_WAN_PORT says the port back (endpoint-independent mapping). Host only, under the lock.
+export const P6_OWNER = 0; // u32 endpoint slot + 1 (0: free)
+export const P6_FREED_AT = 4; // u32 T_NOW when it was let go (the port rests PORT_REST_SECONDS)
+export const P6_SIZE = 8;
 
 // ---- virtio_net_hdr (precedes every packet on an IFF_VNET_HDR TUN) ---------------------------------
 export const VNET_HDR_LEN = 10;

@@ -3,9 +3,12 @@
 // and one on the way out: the gateway counts as one hop); its ICMPv6 errors pass if they are
 // about a known flow (RFC 4890). Anything else goes to the slow path, which decides by policy.
 // With NPTv6 (npt6.ts) a flow is known by its inside address: a destination from the WAN is
-// mapped in before the lookup, a source leaving by the WAN mapped out after it.
+// mapped in before the lookup, a source leaving by the WAN mapped out after it. With NAT66
+// (nat66.ts) a masqueraded flow leaves as the WAN's address and its public port, and what comes
+// back to that address is found by the public port.
 import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
-import { lookup6, entry6Address } from "./table6";
+import { lookup6, lookupWan6, entry6Address } from "./table6";
+import { isMasqAddress, masqAddress, rewriteEnd6, icmp6Checksum, setAddress6 } from "./nat66";
 import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
 import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
@@ -21,7 +24,8 @@ import {
   R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE, R_NPT,
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM, VNET_GSO_NONE,
   VNET_GSO_TCPV6, VNET_GSO_UDP_L4, VNET_GSO_ECN, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, IN_WAN,
-  F6_STATE, F6_LAST_SEEN, F6_BYTES_OUT, F6_BYTES_IN, F6_PKTS_OUT, F6_PKTS_IN,
+  F6_STATE, F6_LAST_SEEN, F6_BYTES_OUT, F6_BYTES_IN, F6_PKTS_OUT, F6_PKTS_IN, F6_LAN_ADDR, F6_LAN_PORT, F6_WAN_PORT,
+  END_SRC, END_DST,
 } from "./layout";
 
 // Offload metadata must describe this packet (as vnetOk for IPv4).
@@ -100,22 +104,38 @@ export function route6(vnet: usize, len: i32, ingress: u32): u32 {
   // between two inside networks, the destination of its replies).
   const src = ip + IPV6_SRC, dst = ip + IPV6_DST;
   let outbound = ingress != IN_WAN;
-  let mappedIn = false;
-  if (npt6Count != 0 && !outbound) {
-    const k = npt6FromWan(dst);
-    if (k == NPT_REFUSED) return drop(R_NPT);
-    mappedIn = k >= 0;
+  const partial = (<u32>load<u8>(vnet + VN_FLAGS) & VNET_F_NEEDS_CSUM) != 0;
+  let idx: i32;
+  if (!outbound && isMasqAddress(dst)) {
+    // NAT66: back to the masquerade address, the flow of its public port; then to its LAN end
+    idx = lookupWan6(<u32>proto, dport, src, sport);
+    if (idx < 0) return slow(R_NO_MAPPING);
+    const e = entry6Address(<u32>idx);
+    rewriteEnd6(ip, l4, l4len, proto, END_DST, e + F6_LAN_ADDR, <u32>load<u16>(e + F6_LAN_PORT), partial);
+  } else {
+    let mappedIn = false;
+    if (npt6Count != 0 && !outbound) {
+      const k = npt6FromWan(dst);
+      if (k == NPT_REFUSED) return drop(R_NPT);
+      mappedIn = k >= 0;
+    }
+    idx = outbound ? lookup6(<u32>proto, src, sport, dst, dport) : lookup6(<u32>proto, dst, dport, src, sport);
+    if (idx < 0 && outbound) {
+      idx = lookup6(<u32>proto, dst, dport, src, sport);
+      outbound = false;
+    }
+    if (idx < 0) {
+      if (mappedIn) npt6Out(dst); // the slow path sees the packet as it came
+      return slow(R_NO_MAPPING);
+    }
+    if (npt6Count != 0 && ingress != IN_WAN && !npt6Inside(dst) && npt6Out(src) == NPT_REFUSED) return drop(R_NPT);
+    const wanPort = <u32>load<u16>(entry6Address(<u32>idx) + F6_WAN_PORT);
+    if (wanPort != 0) {
+      // a masqueraded LAN end is reached only by its public end
+      if (ingress == IN_WAN) return drop(R_NO_MAPPING);
+      if (outbound) rewriteEnd6(ip, l4, l4len, proto, END_SRC, masqAddress(), wanPort, partial);
+    }
   }
-  let idx = outbound ? lookup6(<u32>proto, src, sport, dst, dport) : lookup6(<u32>proto, dst, dport, src, sport);
-  if (idx < 0 && outbound) {
-    idx = lookup6(<u32>proto, dst, dport, src, sport);
-    outbound = false;
-  }
-  if (idx < 0) {
-    if (mappedIn) npt6Out(dst); // the slow path sees the packet as it came
-    return slow(R_NO_MAPPING);
-  }
-  if (npt6Count != 0 && ingress != IN_WAN && !npt6Inside(dst) && npt6Out(src) == NPT_REFUSED) return drop(R_NPT);
   const e = entry6Address(<u32>idx);
   const segs = proto == PROTO_ICMPV6 ? 1 : segments(vnet, l4, l4len, proto);
   let bytes = <f64>total;
@@ -149,9 +169,31 @@ function icmp6Error(ip: usize, l4: usize, l4len: i32, ingress: u32): u32 {
   // The error goes back to the embedded packet's sender.
   const back = load<u64>(ip + IPV6_DST) == load<u64>(esrc) && load<u64>(ip + IPV6_DST + 8) == load<u64>(esrc + 8);
   if (!back) return drop(R_NO_MAPPING);
+  const el4Avail = avail - upperOffset();
+  if (fromWan && isMasqAddress(esrc)) {
+    // NAT66: about a packet a masqueraded flow sent from its public end: the quote and the
+    // error go back to its LAN end
+    const idx = lookupWan6(<u32>eproto, sport, edst, dport);
+    if (idx < 0) return slow(R_NO_MAPPING); // about the gateway's own: the kernel's
+    const e = entry6Address(<u32>idx);
+    rewriteEnd6(emb, el4, el4Avail, eproto, END_SRC, e + F6_LAN_ADDR, <u32>load<u16>(e + F6_LAN_PORT), false);
+    setAddress6(ip, END_DST, e + F6_LAN_ADDR);
+    icmp6Checksum(ip, l4, l4len);
+    count(false, 1, <f64>(IPV6_HEADER + payloadLength(ip)));
+    giveHopBack(ip);
+    return forward(idx);
+  }
   // From the WAN it is about a packet the LAN end sent; from inside, about one it received.
   const idx = fromWan ? lookup6(<u32>eproto, esrc, sport, edst, dport) : lookup6(<u32>eproto, edst, dport, esrc, sport);
   if (idx < 0) return drop(R_NO_MAPPING);
+  const wanPort = <u32>load<u16>(entry6Address(<u32>idx) + F6_WAN_PORT);
+  if (wanPort != 0) {
+    if (fromWan) return drop(R_NO_MAPPING); // a masqueraded LAN end is reached only by its public end
+    // from inside, about a packet a masqueraded flow delivered: it leaves as the public end
+    rewriteEnd6(emb, el4, el4Avail, eproto, END_DST, masqAddress(), wanPort, false);
+    setAddress6(ip, END_SRC, masqAddress());
+    icmp6Checksum(ip, l4, l4len);
+  }
   // from inside, leaving by the WAN: the LAN end's outside address, in the error and in the quote
   if (npt6Count != 0 && !fromWan && !npt6Inside(ip + IPV6_DST) && npt6Inside(ip + IPV6_SRC))
     if (npt6Out(ip + IPV6_SRC) == NPT_REFUSED || npt6Out(edst) == NPT_REFUSED) return drop(R_NPT);

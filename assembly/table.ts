@@ -8,6 +8,7 @@ import {
 } from "./layout";
 import { setTable6 } from "./table6";
 import { setNpt6 } from "./npt6";
+import { setNat66 } from "./nat66";
 
 let table: usize = 0;
 // The header's layout fields never change after the host made the table: read them once.
@@ -22,6 +23,7 @@ export function setTable(base: usize): void {
   seed = load<u32>(base + T_SEED);
   setTable6(base);
   setNpt6(base);
+  setNat66(base);
 }
 export function tableBase(): usize { return table; }
 

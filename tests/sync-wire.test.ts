@@ -70,6 +70,7 @@ const records: SyncRecord[] = [
       lanPort: 40000,
       remote: parseAddr6("2001:db8:ff::2"),
       remotePort: 443,
+      wanPort: 40001, // NAT66
       idle: 3,
       age: 90,
     },

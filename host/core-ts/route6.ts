@@ -2,7 +2,8 @@
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
-import { lookup6, entry6Address } from "./table6";
+import { lookup6, lookupWan6, entry6Address } from "./table6";
+import { isMasqAddress, masqAddress, rewriteEnd6, icmp6Checksum, setAddress6 } from "./nat66";
 import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
 import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
@@ -90,23 +91,37 @@ export function route6(vnet: number, len: number, ingress: number): number {
   const src = ip + W.IPV6_SRC,
     dst = ip + W.IPV6_DST;
   let outbound = ingress !== L.IN_WAN;
-  let mappedIn = false;
-  if (npt6Count() !== 0 && !outbound) {
-    const k = npt6FromWan(dst);
-    if (k === NPT_REFUSED) return drop(L.R_NPT);
-    mappedIn = k >= 0;
+  const partial = (mem.u8[vnet + L.VN_FLAGS] & L.VNET_F_NEEDS_CSUM) !== 0;
+  let idx: number;
+  if (!outbound && isMasqAddress(dst)) {
+    idx = lookupWan6(proto, dport, src, sport);
+    if (idx < 0) return slow(L.R_NO_MAPPING);
+    const e = entry6Address(idx);
+    rewriteEnd6(ip, l4, l4len, proto, L.END_DST, e + L.F6_LAN_ADDR, le16(e + L.F6_LAN_PORT), partial);
+  } else {
+    let mappedIn = false;
+    if (npt6Count() !== 0 && !outbound) {
+      const k = npt6FromWan(dst);
+      if (k === NPT_REFUSED) return drop(L.R_NPT);
+      mappedIn = k >= 0;
+    }
+    idx = outbound ? lookup6(proto, src, sport, dst, dport) : lookup6(proto, dst, dport, src, sport);
+    if (idx < 0 && outbound) {
+      idx = lookup6(proto, dst, dport, src, sport);
+      outbound = false;
+    }
+    if (idx < 0) {
+      if (mappedIn) npt6Out(dst);
+      return slow(L.R_NO_MAPPING);
+    }
+    if (npt6Count() !== 0 && ingress !== L.IN_WAN && !npt6Inside(dst) && npt6Out(src) === NPT_REFUSED)
+      return drop(L.R_NPT);
+    const wanPort = le16(entry6Address(idx) + L.F6_WAN_PORT);
+    if (wanPort !== 0) {
+      if (ingress === L.IN_WAN) return drop(L.R_NO_MAPPING);
+      if (outbound) rewriteEnd6(ip, l4, l4len, proto, L.END_SRC, masqAddress(), wanPort, partial);
+    }
   }
-  let idx = outbound ? lookup6(proto, src, sport, dst, dport) : lookup6(proto, dst, dport, src, sport);
-  if (idx < 0 && outbound) {
-    idx = lookup6(proto, dst, dport, src, sport);
-    outbound = false;
-  }
-  if (idx < 0) {
-    if (mappedIn) npt6Out(dst);
-    return slow(L.R_NO_MAPPING);
-  }
-  if (npt6Count() !== 0 && ingress !== L.IN_WAN && !npt6Inside(dst) && npt6Out(src) === NPT_REFUSED)
-    return drop(L.R_NPT);
   const e = entry6Address(idx);
   const segs = proto === L.PROTO_ICMPV6 ? 1 : segments(vnet, l4, l4len, proto);
   let bytes = total;
@@ -147,8 +162,27 @@ function icmp6Error(ip: number, l4: number, l4len: number, ingress: number): num
     le32(d + 8) === le32(esrc + 8) &&
     le32(d + 12) === le32(esrc + 12);
   if (!back) return drop(L.R_NO_MAPPING);
+  const el4Avail = avail - upperOffset();
+  if (fromWan && isMasqAddress(esrc)) {
+    const idx = lookupWan6(eproto, sport, edst, dport);
+    if (idx < 0) return slow(L.R_NO_MAPPING);
+    const e = entry6Address(idx);
+    rewriteEnd6(emb, el4, el4Avail, eproto, L.END_SRC, e + L.F6_LAN_ADDR, le16(e + L.F6_LAN_PORT), false);
+    setAddress6(ip, L.END_DST, e + L.F6_LAN_ADDR);
+    icmp6Checksum(ip, l4, l4len);
+    count(false, 1, W.IPV6_HEADER + payloadLength(ip));
+    giveHopBack(ip);
+    return forward(idx);
+  }
   const idx = fromWan ? lookup6(eproto, esrc, sport, edst, dport) : lookup6(eproto, edst, dport, esrc, sport);
   if (idx < 0) return drop(L.R_NO_MAPPING);
+  const wanPort = le16(entry6Address(idx) + L.F6_WAN_PORT);
+  if (wanPort !== 0) {
+    if (fromWan) return drop(L.R_NO_MAPPING);
+    rewriteEnd6(emb, el4, el4Avail, eproto, L.END_DST, masqAddress(), wanPort, false);
+    setAddress6(ip, L.END_SRC, masqAddress());
+    icmp6Checksum(ip, l4, l4len);
+  }
   if (npt6Count() !== 0 && !fromWan && !npt6Inside(ip + W.IPV6_DST) && npt6Inside(ip + W.IPV6_SRC))
     if (npt6Out(ip + W.IPV6_SRC) === NPT_REFUSED || npt6Out(edst) === NPT_REFUSED) return drop(L.R_NPT);
   count(!fromWan, 1, W.IPV6_HEADER + payloadLength(ip));

@@ -3,6 +3,7 @@ import { mem, le32 } from "./memory";
 import * as L from "../../assembly/layout";
 import { setTable6 } from "./table6";
 import { setNpt6 } from "./npt6";
+import { setNat66 } from "./nat66";
 import { homeSlot } from "./home-slot";
 
 let table = 0;
@@ -24,6 +25,7 @@ export function setTable(base: number): void {
   seed = le32(base + L.T_SEED) | 0; // int32, unboxed (memory.ts)
   setTable6(base);
   setNpt6(base);
+  setNat66(base);
 }
 export const tableBase = (): number => table;
 

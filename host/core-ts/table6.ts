@@ -5,6 +5,7 @@ import { homeSlot } from "./home-slot";
 
 let entries = 0,
   slot0 = 0,
+  wanSlot0 = 0,
   slots = 0,
   seed = 0;
 let index32 = new Int32Array(0) as Int32Array<ArrayBufferLike>;
@@ -13,6 +14,7 @@ export function setTable6(base: number): void {
   index32 = new Int32Array(mem.u8.buffer);
   entries = le32(base + L.T6_ENTRIES);
   slot0 = le32(base + L.T6_INDEX) >>> 2;
+  wanSlot0 = le32(base + L.T6_WAN_INDEX) >>> 2;
   slots = le32(base + L.T6_INDEX_SLOTS);
   seed = le32(base + L.T_SEED) | 0;
 }
@@ -51,6 +53,25 @@ export function hash6(
   return (h ^ (h >>> 16)) >>> 0;
 }
 
+// NAT66's key (assembly/table6.ts hashWan6): the public port and the far end.
+export function hashWan6(
+  proto: number,
+  wanPort: number,
+  remote: Uint8Array,
+  remoteAt: number,
+  remotePort: number,
+  seed: number,
+): number {
+  let h = ((L.H_FLOW6 + L.H6_WAN + proto) ^ seed) >>> 0;
+  h = mix(h, word(remote, remoteAt), 0x85ebca6b);
+  h = mix(h, word(remote, remoteAt + 4), 0xc2b2ae35);
+  h = mix(h, word(remote, remoteAt + 8), 0x85ebca6b);
+  h = mix(h, word(remote, remoteAt + 12), 0xc2b2ae35);
+  h = mix(h, ((wanPort << 16) | remotePort) >>> 0, 0x85ebca6b);
+  h = Math.imul(h, 0xc2b2ae35) >>> 0;
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
 const same16 = (a: number, b: number): boolean =>
   le32(a) === le32(b) && le32(a + 4) === le32(b + 4) && le32(a + 8) === le32(b + 8) && le32(a + 12) === le32(b + 12);
 
@@ -69,6 +90,27 @@ export function lookup6(proto: number, lan: number, lanPort: number, remote: num
         le16(e + L.F6_REMOTE_PORT) === remotePort &&
         mem.u8[e + L.F6_PROTO] === proto &&
         same16(e + L.F6_LAN_ADDR, lan) &&
+        same16(e + L.F6_REMOTE_ADDR, remote)
+      )
+        return slot - 1;
+    }
+    i = i + 1 === slots ? 0 : i + 1;
+  }
+  return -1;
+}
+
+export function lookupWan6(proto: number, wanPort: number, remote: number, remotePort: number): number {
+  if (slots === 0 || wanSlot0 === 0) return -1;
+  let i = homeSlot(hashWan6(proto, wanPort, mem.u8, remote, remotePort, seed >>> 0), slots);
+  for (let n = 0; n < slots; n++) {
+    const slot = Atomics.load(index32, wanSlot0 + i);
+    if (slot === L.IDX_EMPTY) return -1;
+    if (slot !== L.IDX_TOMBSTONE) {
+      const e = entry6Address(slot - 1);
+      if (
+        le16(e + L.F6_WAN_PORT) === wanPort &&
+        le16(e + L.F6_REMOTE_PORT) === remotePort &&
+        mem.u8[e + L.F6_PROTO] === proto &&
         same16(e + L.F6_REMOTE_ADDR, remote)
       )
         return slot - 1;

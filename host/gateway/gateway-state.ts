@@ -2,19 +2,19 @@
 // that must follow it (the workers' copy, the kernel rules, the table's timeouts), and what
 // happens when the public address changes. The control commands and the graceful restart work
 // on it; host/gateway/gateway.ts builds it.
-import type { Policy } from "../policy/rules";
+import { type Policy, masqSources6 } from "../policy/rules";
 import type { SharedPolicy } from "../policy/shared-policy";
 import { type ConnTable, DEFAULT_TIMEOUTS, type Timeouts } from "../table/conntrack";
 import type { AlgState } from "../table/alg-state";
 import type { Wiring } from "../kernel/wiring";
-import type { NetworkFollower, PublicChange, PrefixChange } from "../kernel/follow-network";
+import type { NetworkFollower, PublicChange, PrefixChange, Masq6Change } from "../kernel/follow-network";
 import type { PortMappingServer } from "../portmap/port-mapping-server";
 import { type MappingChange, mappingWhy } from "../portmap/mapping-change";
 import { HostAccounting } from "../observe/host-accounting";
 import { EventFeed } from "../observe/event-feed";
 import type { PortForward } from "../policy/rules";
 import { formatAddr } from "../net/addr";
-import { type Prefix6, parseAddr6, parsePrefix6, inPrefix6 } from "../net/addr6";
+import { type Prefix6, parseAddr6, parsePrefix6, inPrefix6, formatPrefix6 } from "../net/addr6";
 import type { EventLog } from "../observe/event-log";
 import type { RunOptions } from "./run-options";
 import type { Role } from "../sync/sync-wire";
@@ -29,6 +29,13 @@ export function timeoutsOf(p: Policy): Timeouts {
     tcpTransitory: m?.tcpFin || DEFAULT_TIMEOUTS.tcpTransitory,
     icmp: DEFAULT_TIMEOUTS.icmp,
   };
+}
+
+// NPTv6 and NAT66 both translate IPv6 leaving by the WAN: one of them, or the other.
+export function translations6(o: Pick<RunOptions, "npt6">, policy: Policy): string | undefined {
+  const masq6 = masqSources6(policy);
+  if (!o.npt6.length || !masq6.length) return undefined;
+  return `--npt6 and NAT66 (a MASQ rule with an IPv6 source: ${masq6.map(formatPrefix6).join(", ")}) both translate IPv6 leaving by the WAN: keep one`;
 }
 
 export class GatewayState {
@@ -62,6 +69,7 @@ export class GatewayState {
     follower.setStandby(this.role !== "master");
     follower.onPublicChange((c) => this.publicChanged(c));
     follower.onPrefixChange((c) => this.prefixChanged(c));
+    follower.onMasq6Change((c) => this.masq6Changed(c));
   }
 
   // `ipmasq role ROLE` (keepalived's notify scripts): the workers' view says whether to forward.
@@ -120,6 +128,8 @@ export class GatewayState {
   // Makes `next` the live policy: kernel rules first (they can fail), then timeouts and workers.
   // Returns what went wrong, with the old policy kept, or undefined.
   setPolicy(next: Policy): string | undefined {
+    const why6 = translations6(this.options, next);
+    if (why6) return why6;
     const before = this.policy;
     this.policy = next;
     try {
@@ -173,6 +183,18 @@ export class GatewayState {
   // The LAN's IPv6 prefixes changed (a new delegation, docs/ipv6.md): the flows of a prefix that
   // left every LAN interface end (the workers refuse its addresses as spoofed already). Rules
   // keep their addresses as written: a rule naming the old prefix is logged, not rewritten.
+  // NAT66's address: the workers masquerade as the new one from now; the old one's flows end
+  // (their packets would leave from an address the gateway no longer has).
+  private masq6Changed({ old, now }: Masq6Change): void {
+    this.table.v6.masqAddress = now ? parseAddr6(now) : undefined;
+    if (now) this.log(`IPv6: masquerading (NAT66) as ${now}`);
+    if (!old) return;
+    const ended = this.table.v6.removeWhere((f) => f.wanPort !== 0, "wan-change");
+    this.log(
+      `IPv6: ${now ? `the WAN's address moved from ${old}` : `the WAN lost ${old}`}: ${ended} NAT66 flow${ended === 1 ? "" : "s"} ended`,
+    );
+  }
+
   private prefixChanged({ gone, added }: PrefixChange): void {
     for (const p of added) this.log(`IPv6: ${p.iface} has the prefix ${p.prefix}`);
     const still = this.follower.lanPrefixes6.map((p) => p.prefix);

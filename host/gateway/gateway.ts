@@ -43,7 +43,7 @@ import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
 import { MAPPERS, type MappedBy } from "../portmap/mapping-change";
 import { sweepGone } from "../state/sweep";
-import { GatewayState, timeoutsOf } from "./gateway-state";
+import { GatewayState, timeoutsOf, translations6 } from "./gateway-state";
 import { HANDOVER_LOCK_FD, handOver, readHandover, type Handover } from "./handover";
 import type { RunOptions } from "./run-options";
 import * as L from "../../assembly/layout";
@@ -136,6 +136,8 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
   const policy = startingPolicy(o, handed, journal);
   const lan = requireLan(o, policy);
   // what can be refused is refused before the kernel is touched
+  const why6 = translations6(o, policy);
+  if (why6) throw new Error(why6);
   const webAt = o.web
     ? webListen(
         o.web,

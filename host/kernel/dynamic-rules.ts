@@ -16,6 +16,8 @@ export interface RuleInputs {
   policy: Policy;
   mappedPorts?: Array<{ proto: number; port: number }>; // UPnP mappings outside the NAT ranges
   ipv6?: boolean; // the namespace has IPv6: its rules too
+  masqAddr6?: string; // NAT66's address (the WAN's), or its last one while the WAN has none
+  wanOnLink6?: string[]; // the WAN's on-link IPv6 prefixes (its addresses' prefixes shorter than /128)
 }
 
 export function dynamicRules(x: RuleInputs): string[][] {
@@ -107,6 +109,60 @@ export function dynamicRules(x: RuleInputs): string[][] {
         ]);
       }
     }
+  }
+  // NAT66: what comes back to the WAN's IPv6 address at a NAT port, and its ICMPv6 (echo replies,
+  // errors: those not about a masqueraded flow ipmasq hands back to the kernel). Neighbour
+  // discovery stays the kernel's: it comes from link-local addresses, or from the WAN's on-link
+  // neighbours (an ip rule cannot tell ICMPv6 types apart: their echo replies and errors are the
+  // kernel's too, docs/ipv6.md)
+  if (x.ipv6 && wanDev && x.masqAddr6) {
+    for (const from of ["fe80::/10", ...(x.wanOnLink6 ?? [])])
+      rules.push([
+        "-6",
+        "pref",
+        String(PREF_WAN_FIRST - 1),
+        "iif",
+        wanDev.iface,
+        "from",
+        from,
+        "ipproto",
+        "ipv6-icmp",
+        "lookup",
+        "local",
+      ]);
+    let pref = PREF_WAN_FIRST;
+    for (const range of x.natRanges) {
+      for (const proto of ["tcp", "udp"])
+        rules.push([
+          "-6",
+          "pref",
+          String(pref),
+          "iif",
+          wanDev.iface,
+          "to",
+          x.masqAddr6,
+          "ipproto",
+          proto,
+          "dport",
+          range,
+          "lookup",
+          tableOf(wanDev),
+        ]);
+      pref++;
+    }
+    rules.push([
+      "-6",
+      "pref",
+      String(pref),
+      "iif",
+      wanDev.iface,
+      "to",
+      x.masqAddr6,
+      "ipproto",
+      "ipv6-icmp",
+      "lookup",
+      tableOf(wanDev),
+    ]);
   }
   for (const d of x.devices) rules.push(["pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
   // IPv6 (routed, no NAT ports): everything an interface forwards goes into its device

@@ -19,6 +19,8 @@
 // IPv6 is routed: the LAN interfaces' prefixes (delegated by the ISP, docs/ipv6.md) are followed
 // the same way. A prefix that leaves every LAN interface is reported (onPrefixChange) once the
 // workers' view no longer has it: its flows end, and its addresses are spoofed from then on.
+// With NAT66 (a MASQ rule with an IPv6 source) the WAN's IPv6 address is followed as the IPv4
+// one (onMasq6Change): what comes back to it is steered into the WAN's device.
 //
 // The follower computes its rules from what it is given (the policy, the ports mapped for LAN
 // applications, whether an HA backup stands by), set by its owner; it reports a new public
@@ -29,7 +31,7 @@ import { readNetwork, lanInterfaces, type Iface, type NetState } from "./interfa
 import { openTun, closeTun, setPersist, type Tun } from "../tun/tun";
 import type { SharedBlob } from "../shm/shared-blob";
 import type { NetworkView } from "../net/network-view";
-import { type Policy, masqSources } from "../policy/rules";
+import { type Policy, masqSources, masqSources6 } from "../policy/rules";
 import { formatAddr } from "../net/addr";
 import { parsePrefix6, formatPrefix6 } from "../net/addr6";
 import { offloadSettings } from "./receive-offload";
@@ -53,6 +55,12 @@ export interface PrefixChange {
   gone: LanPrefix6[];
   added: LanPrefix6[];
 }
+// NAT66's address (the WAN's global IPv6 address) changed: "" is none.
+export interface Masq6Change {
+  old: string;
+  now: string;
+}
+
 export interface LanPrefix6 {
   iface: string;
   prefix: string; // RFC 5952 text with its length, e.g. 2001:db8:1::/64
@@ -86,6 +94,10 @@ export class NetworkFollower {
   private readonly publicListeners: Array<(c: PublicChange) => void> = [];
   lanPrefixes6: LanPrefix6[] = []; // as of the last reconcile
   private readonly prefixListeners: Array<(c: PrefixChange) => void> = [];
+  masqAddr6 = ""; // NAT66's address: the WAN's first global IPv6 address, while a MASQ rule has an IPv6 source
+  private lastMasq6 = ""; // kept while the WAN has none, for the rules (as lastPublic)
+  private wanOnLink6: string[] = []; // the WAN's on-link IPv6 prefixes
+  private readonly masq6Listeners: Array<(c: Masq6Change) => void> = [];
 
   constructor(
     private readonly o: FollowOptions,
@@ -106,6 +118,11 @@ export class NetworkFollower {
   // Called when the LAN's IPv6 prefixes change, once the workers use the new ones.
   onPrefixChange(listener: (c: PrefixChange) => void): void {
     this.prefixListeners.push(listener);
+  }
+
+  // Called when NAT66's address changes, once the rules for it are made.
+  onMasq6Change(listener: (c: Masq6Change) => void): void {
+    this.masq6Listeners.push(listener);
   }
 
   private get started(): boolean {
@@ -220,6 +237,18 @@ export class NetworkFollower {
       this.mtu = mtu;
     }
 
+    const masq6 = masqSources6(this.policy).length ? (wanIf?.addrs6[0]?.addr ?? "") : "";
+    if (wanIf)
+      this.wanOnLink6 = [
+        ...new Set(
+          wanIf.addrs6.filter((a) => a.bits < 128).map((a) => formatPrefix6(parsePrefix6(`${a.addr}/${a.bits}`))),
+        ),
+      ];
+    const masq6Change = masq6 !== this.masqAddr6 ? { old: this.masqAddr6, now: masq6 } : undefined;
+    this.masqAddr6 = masq6;
+    if (masq6) this.lastMasq6 = masq6;
+    if (!masqSources6(this.policy).length) this.lastMasq6 = "";
+
     this.syncRules();
     // the workers' view at once: between the rules and the view, a flow could be made for an
     // address whose replies the rules no longer bring to ipmasq (the gateway's stack resets them)
@@ -228,6 +257,7 @@ export class NetworkFollower {
       for (const l of this.publicListeners) l(change);
       this.syncRules(); // port forwards moved to the new address
     }
+    if (masq6Change) for (const l of this.masq6Listeners) l(masq6Change);
     this.followPrefixes(served);
     // IPv6 forwarding on once every interface's IPv6 goes through its device (the filter)
     if (!this.forwarding6) {
@@ -294,6 +324,8 @@ export class NetworkFollower {
         policy: this.policy,
         mappedPorts: this.mappedPorts,
         ipv6: ipv6Enabled(),
+        masqAddr6: this.masqAddr6 || this.lastMasq6,
+        wanOnLink6: this.wanOnLink6,
       }),
     );
   }

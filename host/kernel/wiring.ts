@@ -14,8 +14,10 @@
 //   pref 201     not iif lo: blackhole  — an interface with no device yet forwards nothing
 //
 // IPv6 takes the same way into the same devices (ip -6 rule, the same tables' IPv6 side):
-//   pref 0       lookup local (left in place: IPv6 needs no port rules, there is no NAT)
-//   pref 6       iif <base> lookup main
+//   pref 5, 6    iif <base> lookup local, main
+//   pref 9       iif <wan> from fe80::/10 lookup local    (neighbour discovery stays the kernel's)
+//   pref 10-14   iif <wan> to <NAT66 address> tcp/udp dport <NAT ports>, ipv6-icmp  -> the WAN's device
+//   pref 100     lookup local (moved from pref 0)
 //   pref 200     iif <each> lookup <its table>
 //   pref 201     not iif lo: blackhole
 // and IPv6 forwarding is turned on last, once every packet it would forward meets the filter.
@@ -65,6 +67,7 @@ export interface Journal {
   rules: string[][]; // `ip rule add` arguments, deleted with the same arguments
   dynamic: string[][]; // rules that follow the interfaces, the WAN and the policy
   localMoved: boolean;
+  localMoved6?: boolean;
   receive: Array<[string, ReceiveSetting, string]>; // interface, setting, value before
   devices: IngressDevice[];
 }
@@ -204,7 +207,13 @@ export class Wiring {
     ip("rule", "del", "pref", "0", "lookup", "local");
     this.rule(["pref", String(PREF_UNKNOWN), "not", "iif", "lo", "blackhole"]);
     if (!ipv6Enabled()) return;
+    this.rule(["-6", "pref", String(PREF_FROM_TUN), "iif", p.tun, "lookup", "local"]);
     this.rule(["-6", "pref", String(PREF_FROM_TUN + 1), "iif", p.tun, "lookup", "main"]);
+    // behind NAT66's rules, as IPv4's behind its port rules
+    this.rule(["-6", "pref", String(PREF_LOCAL), "lookup", "local"]);
+    this.journal.localMoved6 = true;
+    this.save();
+    ip("-6", "rule", "del", "pref", "0", "lookup", "local");
     this.rule(["-6", "pref", String(PREF_UNKNOWN), "not", "iif", "lo", "blackhole"]);
   }
 
@@ -333,6 +342,15 @@ export class Wiring {
         ip("rule", "add", "pref", "0", "lookup", "local");
       } catch {
         /* raced */
+      }
+    }
+    if (j.localMoved6) {
+      try {
+        const rules6 = ipJson<Array<{ priority: number; table?: string }>>("-6", "rule", "show");
+        if (!rules6.some((r) => r.priority === 0 && r.table === "local"))
+          ip("-6", "rule", "add", "pref", "0", "lookup", "local");
+      } catch {
+        /* raced, or no IPv6 any more */
       }
     }
     for (const args of [...j.dynamic, ...[...j.rules].reverse()]) {

@@ -197,6 +197,15 @@ export function masqSources(p: Policy): Prefix[] {
   return out;
 }
 
+// The IPv6 networks masqueraded by NAT66: MASQ rules with an IPv6 source.
+export function masqSources6(p: Policy): Prefix6[] {
+  const out: Prefix6[] = [];
+  for (const c of Object.values(p.chains)) {
+    for (const r of c.rules) if (r.target === "MASQ" && r.src?.prefix6 && !r.src.negate) out.push(r.src.prefix6);
+  }
+  return out;
+}
+
 export function findPortForward(p: Policy, proto: number, addr: number, port: number): PortForward | undefined {
   let best: PortForward | undefined;
   for (const f of p.portfw) {

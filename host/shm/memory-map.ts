@@ -11,6 +11,8 @@
 //   IPv6 entries     maxFlows6 * F6_SIZE                    host/table/flows6.ts (writes), cores (read)
 //   IPv6 index       index6Slots * 4 bytes                  flows6.ts (writes), cores (read)
 //   IPv6 filtering   index6Slots * (4 + EP6_SIZE) bytes     flows6.ts
+//   NAT66            index6Slots * 4 bytes                  flows6.ts (writes), cores (read)
+//   NAT66 ports      3 protocols * 65536 * P6_SIZE          flows6.ts
 //   IPv6 pinholes    PINHOLES6 * PH6_SIZE                   host/table/pinholes6.ts
 //   policy           POLICY_AREA_SIZE                       host/policy/shared-policy.ts
 //   helper state     ALG_AREA_SIZE                          host/table/alg-state.ts
@@ -66,6 +68,8 @@ export interface MemoryMap {
   entries6: number;
   index6: number;
   remote6Index: number; // (lan end, remote address) -> IPv6 entry: address-dependent filtering
+  wan6Index: number; // NAT66 (public port, remote end) -> IPv6 entry: what comes back
+  ports6: number; // NAT66's public ports and the LAN endpoints that hold them
   endpoints6: number; // LAN endpoints and their flow counts: endpoint-independent filtering
   pinholes6: number; // inbound openings asked for with PCP (IPv6: no translation)
   policy: number; // the shared policy area (host/policy/shared-policy.ts)
@@ -93,7 +97,7 @@ export function memoryMap(workers: number, maxConns: number): MemoryMap {
       `--max-conns ${maxConns} with ${workers} workers needs ${m.pages} pages of 64 KiB, more than the core's ${L.MEMORY_MAX_PAGES}`,
     );
   const spare = L.MEMORY_MAX_PAGES * L.WASM_PAGE - m.end - 256;
-  const perFlow6 = L.F6_SIZE + 1.4 * (4 + 4 + L.EP6_SIZE);
+  const perFlow6 = L.F6_SIZE + 1.4 * (4 + 4 + 4 + L.EP6_SIZE);
   m = layout(workers, maxConns, Math.min(wanted, 16 + Math.floor(spare / perFlow6)));
   return m;
 }
@@ -109,13 +113,16 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
   const mapIndex = wanIndex + indexSlots * 4;
   const remoteIndex = mapIndex + indexSlots * 4;
   const ports = remoteIndex + indexSlots * 4;
-  // an 80-byte IPv6 entry with its index slot: 85.6 bytes; with the filtering indexes' 39.2, 124.8
+  // an 80-byte IPv6 entry with its index slot: 85.6 bytes; with the filtering indexes' 44.8 and
+  // NAT66's 5.6, 136
   const index6Slots = Math.ceil(maxFlows6 * 1.4);
   const entries6 = align(ports + 3 * 65536 * L.P_SIZE, 64);
   const index6 = align(entries6 + maxFlows6 * L.F6_SIZE, 64);
   const remote6Index = align(index6 + index6Slots * 4, 64);
   const endpoints6 = align(remote6Index + index6Slots * 4, 64);
-  const pinholes6 = align(endpoints6 + index6Slots * L.EP6_SIZE, 64);
+  const wan6Index = align(endpoints6 + index6Slots * L.EP6_SIZE, 64);
+  const ports6 = align(wan6Index + index6Slots * 4, 64);
+  const pinholes6 = align(ports6 + 3 * 65536 * L.P6_SIZE, 64);
   const policy = align(pinholes6 + L.PINHOLES6 * L.PH6_SIZE, 64);
   const alg = policy + POLICY_AREA_SIZE;
   const network = alg + ALG_AREA_SIZE;
@@ -140,6 +147,8 @@ function layout(workers: number, maxConns: number, maxFlows6: number): MemoryMap
     index6,
     remote6Index,
     endpoints6,
+    wan6Index,
+    ports6,
     pinholes6,
     policy,
     alg,

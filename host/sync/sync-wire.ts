@@ -7,7 +7,7 @@
 //                  the epoch, rising) | role u8 | flags u8 (1: part of a full table) | 0 u16 |
 //                  full-from u32 (low 32 bits of the sender whose full table this side holds)
 //   records:       a type byte, then its fields (FLOW 32 B, DELETE 16 B, PINHOLE 16 B,
-//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B, FLOW6 48 B, DELETE6 40 B)
+//                  POLICY 3 B + JSON, SEQ 28 B, EXPECT 20 B, FLOW6 52 B, DELETE6 40 B)
 //   MAC (32 B)
 import { createHmac, timingSafeEqual } from "node:crypto";
 
@@ -37,7 +37,7 @@ export const FLOW_SIZE = 32,
   PINHOLE_SIZE = 16,
   SEQ_SIZE = 28,
   EXPECT_SIZE = 20,
-  FLOW6_SIZE = 48,
+  FLOW6_SIZE = 52,
   DELETE6_SIZE = 40;
 
 // A flow as the peer needs it: its keys, its public port, its TCP state, and how long ago it was
@@ -66,6 +66,7 @@ export interface SyncFlow6 {
   lanPort: number;
   remote: Uint8Array;
   remotePort: number;
+  wanPort: number; // NAT66: its public port (0: routed)
   idle: number;
   age: number;
 }
@@ -215,6 +216,8 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
       b.writeUInt16BE(f.remotePort, at + 38);
       b.writeUInt32BE(Math.min(f.idle, 0xffffffff), at + 40);
       b.writeUInt32BE(Math.min(f.age, 0xffffffff), at + 44);
+      b.writeUInt16BE(f.wanPort, at + 48);
+      b.writeUInt16BE(0, at + 50);
       return at + FLOW6_SIZE;
     }
     case T_DELETE6: {
@@ -384,6 +387,7 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
             remotePort: body.readUInt16BE(at + 38),
             idle: body.readUInt32BE(at + 40),
             age: body.readUInt32BE(at + 44),
+            wanPort: body.readUInt16BE(at + 48),
           },
         });
         at += FLOW6_SIZE;

@@ -275,6 +275,7 @@ export class TableSync {
         lanPort: f.lanPort,
         remote: parseAddr6(f.remoteAddr),
         remotePort: f.remotePort,
+        wanPort: f.wanPort,
         idle: Math.max(0, this.table.now - f.lastSeen),
         age: Math.max(0, this.table.now - f.created),
       },
@@ -434,6 +435,7 @@ export class TableSync {
           f.remote,
           f.remotePort,
           (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+          f.wanPort ? { want: f.wanPort } : undefined,
         );
         if (i < 0) this.counts.conflicts++;
         else this.table.v6.update(i, f.tcpState, f.idle, f.age);

@@ -52,9 +52,9 @@ export interface Timeouts {
 // RFC 4787 REQ-5 (UDP >= 2 min, 5 recommended), RFC 5382 REQ-5 (2 h 4 min, 4 min), RFC 5508 REQ-1 (60 s).
 export const DEFAULT_TIMEOUTS: Timeouts = { udp: 300, tcpEstablished: 7440, tcpTransitory: 240, icmp: 60 };
 
-// Ports for mappings of LAN ports below 1024 (they stay below 1024).
-export const LOW_PORT_MIN = 600;
-export const LOW_PORT_MAX = 1023;
+// Ports for mappings of LAN ports below 1024 (they stay below 1024); NAT66's too (ports6.ts).
+export const LOW_PORT_MIN = L.LOW_PORT_MIN;
+export const LOW_PORT_MAX = L.LOW_PORT_MAX;
 
 const PORT_PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UDP]: 1, [L.PROTO_ICMP]: 2 };
 

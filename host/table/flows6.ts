@@ -1,8 +1,10 @@
 // The IPv6 flow table's writer side: insert, remove, expiry and listing over the region that
 // assembly/layout.ts describes (T6_*, F6_*). IPv6 is routed, not translated: an entry is the
 // state of a flow the policy let through (its LAN end, its far end, TCP facts, counters), which
-// the cores find by one key whichever way a packet goes. It shares the IPv4 table's lock, clock
-// and timeouts (conntrack.ts).
+// the cores find by one key whichever way a packet goes. Under NAT66 a flow also has a public
+// port of the masquerade address (the LAN endpoint's, ports6.ts), and a second key the cores find
+// what comes back by. It shares the IPv4 table's lock, clock, timeouts and NAT port range
+// (conntrack.ts).
 import * as L from "../../assembly/layout";
 import { type MemoryMap, MAX_HOSTS } from "../shm/memory-map";
 import { hash6 } from "../core-ts/table6";
@@ -10,6 +12,8 @@ import { formatAddr6 } from "../net/addr6";
 import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { type HostCounters, addFlow } from "./host-totals";
 import { Endpoints6 } from "./endpoints6";
+import { Ports6 } from "./ports6";
+import { hashWan6 } from "../core-ts/table6";
 import { type SlotIndex, indexProbe, indexInsert, indexRemove } from "./slot-index";
 
 // The key of the IPv6 addresses past MAX_HOSTS, summed.
@@ -26,6 +30,7 @@ export interface Flow6 {
   lanPort: number;
   remoteAddr: string;
   remotePort: number;
+  wanPort: number; // NAT66: its public port at the masquerade address (0: routed)
   tcpState: number;
   fixed: boolean; // opened from the WAN side by a rule
   lastSeen: number;
@@ -47,6 +52,8 @@ export interface TableShared {
   readonly now: number;
   readonly events: FlowEventRing;
   readonly quiet: boolean; // no events (a restart or the HA peer puts flows back)
+  readonly portMin: number; // the NAT port range (ports of 1024 and up)
+  readonly portMax: number;
   locked<T>(fn: () => T): T;
   timeoutOf(proto: number, tcpState: number): number;
 }
@@ -68,6 +75,7 @@ export class Flows6 {
   private readonly t: number;
   private readonly map: MemoryMap;
   private readonly endpoints: Endpoints6;
+  private readonly ports: Ports6;
 
   constructor(private readonly table: TableShared) {
     this.dv = table.dv;
@@ -78,6 +86,7 @@ export class Flows6 {
     this.endpoints = new Endpoints6(this.u8, this.dv, this.map.endpoints6, this.map.index6Slots, () =>
       this.u32(L.T_SEED),
     );
+    this.ports = new Ports6(this.dv, this.map.ports6);
   }
 
   private u32(off: number): number {
@@ -94,6 +103,16 @@ export class Flows6 {
     this.setU32(L.T6_INDEX_SLOTS, m.index6Slots);
     this.setU32(L.T6_ENTRIES, m.entries6);
     this.setU32(L.T6_INDEX, m.index6);
+    this.setU32(L.T6_WAN_INDEX, m.wan6Index);
+  }
+
+  // NAT66's address (16 bytes), or none: off. The flows of an old address are the caller's to end.
+  get masqAddress(): Uint8Array | undefined {
+    const a = this.u8.slice(this.t + L.T6_MASQ_ADDR, this.t + L.T6_MASQ_ADDR + 16);
+    return a.some((b) => b !== 0) ? a : undefined;
+  }
+  set masqAddress(a: Uint8Array | undefined) {
+    this.u8.set(a ?? new Uint8Array(16), this.t + L.T6_MASQ_ADDR);
   }
 
   get max(): number {
@@ -149,6 +168,9 @@ export class Flows6 {
   private flowHash(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
     return hash6(proto, lan, 0, lanPort, remote, 0, remotePort, this.u32(L.T_SEED));
   }
+  private wanHash(proto: number, wanPort: number, remote: Uint8Array, remotePort: number): number {
+    return hashWan6(proto, wanPort, remote, 0, remotePort, this.u32(L.T_SEED));
+  }
   private remoteHash(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array): number {
     return hash6(L.H6_REMOTE + proto, lan, 0, lanPort, remote, 0, 0, this.u32(L.T_SEED));
   }
@@ -182,6 +204,14 @@ export class Flows6 {
     return true;
   }
 
+  // The LAN end that holds public port `wanPort` under NAT66, or undefined.
+  wanOwner(proto: number, wanPort: number): { lan: Uint8Array; lanPort: number } | undefined {
+    return this.table.locked(() => {
+      const slot = this.ports.owner(proto, wanPort);
+      return slot < 0 ? undefined : this.endpoints.endAt(slot);
+    });
+  }
+
   // Has lan:lanPort a flow to anyone? Endpoint-independent filtering asks this.
   hasEndpoint(proto: number, lan: Uint8Array, lanPort: number): boolean {
     return this.table.locked(() => this.endpoints.has(proto, lan, lanPort));
@@ -198,7 +228,9 @@ export class Flows6 {
   }
 
   // Makes the flow lan:lanPort <-> remote:remotePort (or finds it). `state`: TS_* bits | ES_FIXED.
-  // Returns the entry, or -1 when the table is full (counted).
+  // `masq`: NAT66, the flow leaves by the LAN end's public port (made if it has none; `want`
+  // preferred, else the LAN end's own). Returns the entry, or -1 when the table or the port
+  // range is full (counted).
   create(
     proto: number,
     lan: Uint8Array,
@@ -206,13 +238,20 @@ export class Flows6 {
     remote: Uint8Array,
     remotePort: number,
     state: number,
+    masq?: { want?: number },
   ): number {
     return this.table.locked(() => {
       const existing = this.findLocked(proto, lan, lanPort, remote, remotePort);
       if (existing >= 0) return existing;
       const now = this.table.now;
       const i = this.nextFree(now);
-      if (i < 0) {
+      let wanPort = 0;
+      if (masq && i >= 0) {
+        wanPort =
+          this.endpoints.wanPort(proto, lan, lanPort) ||
+          this.ports.choose(proto, lanPort, masq.want ?? lanPort, now, this.table.portMin, this.table.portMax);
+      }
+      if (i < 0 || wanPort < 0) {
         this.setU32(L.T6_FULL_DROPS, this.fullDrops + 1);
         return -1;
       }
@@ -227,6 +266,7 @@ export class Flows6 {
       this.u8.set(remote, e + L.F6_REMOTE_ADDR);
       this.dv.setUint16(e + L.F6_LAN_PORT, lanPort, true);
       this.dv.setUint16(e + L.F6_REMOTE_PORT, remotePort, true);
+      this.dv.setUint16(e + L.F6_WAN_PORT, wanPort, true);
       this.u8[e + L.F6_STATE] = state;
       this.dv.setUint32(e + L.F6_LAST_SEEN, now, true);
       this.dv.setUint32(e + L.F6_CREATED, now, true);
@@ -236,7 +276,14 @@ export class Flows6 {
       // the index slot last: lock-free readers see only complete entries
       indexInsert(this.index(this.map.index6), this.flowHash(proto, lan, lanPort, remote, remotePort), i + 1);
       indexInsert(this.index(this.map.remote6Index), this.remoteHash(proto, lan, lanPort, remote), i + 1);
-      this.endpoints.add(proto, lan, lanPort);
+      const slot = this.endpoints.add(proto, lan, lanPort);
+      if (wanPort) {
+        indexInsert(this.index(this.map.wan6Index), this.wanHash(proto, wanPort, remote, remotePort), i + 1);
+        if (!this.endpoints.wanPortAt(slot)) {
+          this.endpoints.setWanPortAt(slot, wanPort);
+          this.ports.hold(proto, wanPort, slot);
+        }
+      }
       this.setU32(L.T6_LIVE, this.live + 1);
       this.event(EV_NEW, i, "");
       return i;
@@ -290,9 +337,12 @@ export class Flows6 {
     const remote = this.u8.slice(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16);
     const lanPort = this.dv.getUint16(e + L.F6_LAN_PORT, true);
     const remotePort = this.dv.getUint16(e + L.F6_REMOTE_PORT, true);
+    const wanPort = this.dv.getUint16(e + L.F6_WAN_PORT, true);
     indexRemove(this.index(this.map.index6), this.flowHash(proto, lan, lanPort, remote, remotePort), i + 1);
     indexRemove(this.index(this.map.remote6Index), this.remoteHash(proto, lan, lanPort, remote), i + 1);
-    this.endpoints.release(proto, lan, lanPort);
+    if (wanPort) indexRemove(this.index(this.map.wan6Index), this.wanHash(proto, wanPort, remote, remotePort), i + 1);
+    const letGo = this.endpoints.release(proto, lan, lanPort);
+    if (letGo) this.ports.release(proto, letGo, this.table.now);
     Atomics.store(this.u8, e + L.F6_PROTO, 0); // free: from here on F6_REMOTE_ADDR holds F6_NEXT_FREE
     this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now), true);
     this.dv.setUint32(e + L.F6_NEXT_FREE, 0, true);
@@ -321,6 +371,7 @@ export class Flows6 {
       lanPort: dv.getUint16(e + L.F6_LAN_PORT, true),
       remoteAddr: formatAddr6(this.u8.subarray(e + L.F6_REMOTE_ADDR, e + L.F6_REMOTE_ADDR + 16)),
       remotePort: dv.getUint16(e + L.F6_REMOTE_PORT, true),
+      wanPort: dv.getUint16(e + L.F6_WAN_PORT, true),
       tcpState: state & L.TS_MASK,
       fixed: (state & L.ES_FIXED) !== 0,
       lastSeen: dv.getUint32(e + L.F6_LAST_SEEN, true),

@@ -3,6 +3,7 @@ import { protoName } from "../net/protocols";
 import type { Flow, ConnTable } from "./conntrack";
 import type { Flow6 } from "./flows6";
 import { formatAddr } from "../net/addr";
+import { formatAddr6 } from "../net/addr6";
 import type { AlgState } from "./alg-state";
 import * as L from "../../assembly/layout";
 
@@ -41,15 +42,17 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
   };
 }
 
-// An IPv6 flow: routed, so it has no public end of its own ("-"); addresses in brackets.
+// An IPv6 flow: routed, so it has no public end of its own ("-"), but under NAT66 (its
+// masquerade address and port); addresses in brackets.
 export function flow6Json(t: ConnTable, f: Flow6): FlowJson {
+  const masq = f.wanPort ? t.v6.masqAddress : undefined;
   const ep = (a: string, p: number): string => (f.proto === L.PROTO_ICMPV6 ? `[${a}]#${p}` : `[${a}]:${p}`);
   return {
     proto: f.proto === L.PROTO_ICMPV6 ? "ICMPV6" : protoName(f.proto).toUpperCase(),
     state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
     lan: ep(f.lanAddr, f.lanPort),
     remote: f.proto === L.PROTO_ICMPV6 ? f.remoteAddr : ep(f.remoteAddr, f.remotePort),
-    public: "-",
+    public: masq ? ep(formatAddr6(masq), f.wanPort) : "-",
     expiresIn: Math.max(
       0,
       t.timeoutOf(f.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : f.proto, f.tcpState) - (t.now - f.lastSeen),

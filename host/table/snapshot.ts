@@ -153,6 +153,7 @@ function restore6(t: ConnTable, flows: Flow6Record[]): number {
       parseAddr6(f.remoteAddr),
       f.remotePort,
       (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+      f.wanPort ? { want: f.wanPort } : undefined,
     );
     if (i < 0) {
       lost++;

@@ -1,15 +1,17 @@
 // The IPv6 slow path: a packet the fast path knew no flow for. IPv6 is routed, not translated:
 // the decision is whether a flow may begin, by RFC 6092's simple security unless a forward rule
 // says otherwise — outbound from the LAN's prefixes allowed, inbound only for known flows, for a
-// LAN endpoint as --filtering allows (REC-11) and IPsec (REC-21-23); a forward rule with an IPv6 address (or none) decides first. A flow it
-// lets through gets an entry (host/table/flows6.ts); the core then forwards the packet, and
-// every later one, without coming here.
+// LAN endpoint as --filtering allows (REC-11) and IPsec (REC-21-23); a forward rule with an IPv6
+// address (or none) decides first. A flow it lets through gets an entry (host/table/flows6.ts);
+// the core then forwards the packet, and every later one, without coming here. A MASQ rule with
+// an IPv6 source is NAT66: its networks' flows leave as the WAN's address and a public port, and
+// are reached from the WAN only there, as --filtering allows.
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import type { Core } from "../core/core";
 import type { Flows6 } from "../table/flows6";
 import type { Pinholes6 } from "../table/pinholes6";
-import { type Policy, type PacketKey, evaluate, type Decision } from "../policy/rules";
+import { type Policy, type PacketKey, evaluate, type Decision, masqSources6 } from "../policy/rules";
 import type { SharedPolicy } from "../policy/shared-policy";
 import type { NetworkView, IngressView } from "../net/network-view";
 import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
@@ -53,6 +55,7 @@ interface Packet6 {
   length: number; // bytes of the whole packet
   fragment?: { id: string; first: boolean }; // a fragment: its datagram, and whether it is the first
   npt?: "in" | "out"; // NPTv6 applies: "in" from the WAN (`dst` is already the inside address), "out" leaving
+  masqIn?: number; // NAT66, from the WAN to this public port: `dst` and `dport` are already its LAN end's
 }
 
 function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 {
@@ -166,6 +169,22 @@ export class SlowPath6 {
     return this.own.some((o) => o.every((b, i) => b === a[i]));
   }
 
+  // NAT66, from the WAN to the masquerade address: a TCP or UDP port (or echo reply identifier)
+  // a LAN end holds is that end's (the decision is made on it, as for a LAN address); anything
+  // else is the gateway's own (its ICMPv6), delivered by the kernel; a port nobody holds, nobody's.
+  private masqIn(p: Packet6): "mapped" | "unmapped" | "own" | "none" {
+    const masq = this.flows.masqAddress;
+    if (!masq || !masq.every((b, i) => b === p.dst[i])) return "none";
+    const echoReply = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REPLY;
+    if (p.fragment || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && !echoReply)) return "own";
+    const owner = this.flows.wanOwner(p.proto, p.dport);
+    if (!owner) return p.proto === L.PROTO_ICMPV6 ? "own" : "unmapped";
+    p.masqIn = p.dport;
+    p.dst = owner.lan;
+    p.dport = owner.lanPort;
+    return "mapped";
+  }
+
   handle(vnet: number, n: number, fastReason: number, ingress: IngressView, policy: Policy): number {
     this.length = n;
     const ip = vnet + L.VNET_HDR_LEN;
@@ -179,7 +198,13 @@ export class SlowPath6 {
     if (this.isOwn(p.src)) return this.drop(L.R_MARTIAN);
     if (fromWan ? this.onLink(p.src) && !this.onLink(p.src, wan) : !this.onLink(p.src, ingress.iface))
       return this.drop(L.R_SPOOFED);
-    if (this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
+    const masqIn = fromWan ? this.masqIn(p) : "none";
+    if (masqIn === "none" && this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
+    if (masqIn === "own") return this.pass(ip);
+    if (masqIn === "unmapped") return this.drop(L.R_NO_MAPPING);
+    // a masqueraded LAN end is reached from the WAN only by its public end
+    const masq6 = masqSources6(policy);
+    if (fromWan && masqIn === "none" && masq6.some((m) => inPrefix6(p.dst, m))) return this.drop(L.R_NO_MAPPING);
 
     if (p.fragment && !p.fragment.first)
       return this.gateOpen(p.fragment.id) ? this.pass(ip, p) : this.drop(L.R_FRAGMENT);
@@ -202,7 +227,13 @@ export class SlowPath6 {
     const d = evaluate(policy, "forward", k);
     const crossesWan = fromWan || !this.onLink(p.dst) || this.onLink(p.dst, wan); // to a LAN: inside
     // (a unique local prefix behind NPTv6 crosses translated)
-    if (d.byPolicy && crossesWan && !p.npt && (inPrefix6(p.src, UNIQUE_LOCAL) || inPrefix6(p.dst, UNIQUE_LOCAL)))
+    if (
+      d.byPolicy &&
+      crossesWan &&
+      !p.npt &&
+      p.masqIn === undefined &&
+      (inPrefix6(p.src, UNIQUE_LOCAL) || inPrefix6(p.dst, UNIQUE_LOCAL))
+    )
       return this.drop(L.R_UNIQUE_LOCAL);
     if (!d.byPolicy) {
       this.shared.count(d.counter, p.length);
@@ -221,6 +252,9 @@ export class SlowPath6 {
       this.filterLetsIn(p) ||
       this.pinholeLetsIn(p);
     if (!allowed) return this.drop(L.R_NO_MAPPING);
+    // NAT66: leaving by the WAN under a MASQ rule with an IPv6 source (or coming back to one)
+    const masq = p.masqIn !== undefined || (!fromWan && d.verdict === "MASQ" && crossesWan);
+    if (masq && !this.flows.masqAddress) return this.drop(L.R_NO_WAN);
     const echo = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REQUEST;
     if ((fastReason === L.R_UNSUPPORTED || (p.fragment && p.proto === L.PROTO_ICMPV6)) && !echo)
       return this.whole(ip, p); // another protocol, or an ICMPv6 message that is not a flow: no state
@@ -237,8 +271,10 @@ export class SlowPath6 {
             : L.TS_SYN_IN
           : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED; // picked up mid-stream (a restart)
     const e = lanFirst
-      ? this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, state)
-      : this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state | L.ES_FIXED);
+      ? this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, state, masq ? {} : undefined)
+      : masq
+        ? this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state, { want: p.masqIn })
+        : this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state | L.ES_FIXED);
     if (e < 0) {
       this.reason = L.R_TABLE_FULL;
       return this.reply(vnet, n, ingress.iface, L.R_TABLE_FULL);

@@ -1,0 +1,228 @@
+// NAT66 end to end (-j MASQ with an IPv6 source): a line that gives the gateway one IPv6 address
+// and no prefix, a LAN numbered from a unique local prefix (fd00:1::/64) behind it. The WAN sees
+// the LAN host as the gateway's own address (curl byte-exact, UDP with its port kept, ping beyond
+// the WAN link, a Packet Too Big from beyond it translated back, its quote too); the STUN
+// client finds endpoint-independent mapping and the filtering --filtering says; the LAN's own
+// address is not reachable from the WAN, nor is a public port nobody holds; the gateway itself
+// still answers at its address. Every TCP, UDP and ICMPv6 checksum captured on both sides is
+// right (scapy recomputes them) and no inside address shows on the WAN. Then the WAN's address
+// changes: the old address's flows end, new ones leave from the new address.
+import t from "tap";
+import { join } from "node:path";
+import {
+  makeTopology,
+  writeConfig,
+  startGateway,
+  waitExit,
+  waitListening,
+  outcome,
+  scapy,
+  until,
+  sleep,
+  SEED_CONFIG,
+  GW_LAN6,
+  GW_WAN6,
+  LAN6,
+  WAN6,
+  FAR6,
+} from "../harness/topology";
+import { NODE, ipmasqCli } from "../harness/ipmasq-cli";
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { sha256Of } = require("./peers/data.js");
+
+const PEERS = join(__dirname, "peers");
+const INSIDE = "fd00:1::2",
+  GW_INSIDE = "fd00:1::1",
+  WAN6_ALT = "2001:db8:ff::3", // the STUN server's second address
+  GW_WAN6_NEW = "2001:db8:ff::9", // the gateway's address after the ISP changed it
+  ROUTER_FAR = "2001:db8:f0::1"; // the WAN router's address on the far link (not on the WAN link)
+
+// Every TCP, UDP and ICMPv6 checksum in a capture, recomputed by scapy; the sources seen.
+const CHECK_PCAP = `
+import sys
+from scapy.all import rdpcap, raw, IPv6, TCP, UDP
+from scapy.layers.inet6 import _ICMPv6
+bad, n, addrs, first = 0, 0, set(), ""
+for p in rdpcap(sys.argv[1]):
+    if IPv6 not in p: continue
+    ip = p[IPv6]
+    addrs.add(ip.src)
+    for layer in (TCP, UDP, _ICMPv6):
+        if layer in ip and not ip.haslayer("IPerror6"):
+            l = ip[layer]
+            got = l.chksum
+            del l.chksum
+            again = IPv6(raw(ip))[layer].chksum
+            n += 1
+            if got != again:
+                bad += 1
+                if bad == 1: first = p.summary() + " len %d" % len(p)
+            break
+print(n, bad, " ".join(sorted(addrs)))
+print(first)
+`;
+
+t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
+  const topo = makeTopology("nat66", { ipv6: true, far: true, farMtu: 1400 });
+  t.teardown(() => topo.destroy());
+  topo.exec(topo.lan, ["ip", "-6", "addr", "del", `${LAN6}/64`, "dev", "lan0"]);
+  topo.exec(topo.lan, ["ip", "-6", "addr", "add", `${INSIDE}/64`, "dev", "lan0", "nodad"]);
+  topo.exec(topo.lan, ["ip", "-6", "route", "replace", "default", "via", GW_INSIDE]);
+  topo.exec(topo.gw, ["ip", "-6", "addr", "del", `${GW_LAN6}/64`, "dev", "eth1"]);
+  topo.exec(topo.gw, ["ip", "-6", "addr", "add", `${GW_INSIDE}/64`, "dev", "eth1", "nodad"]);
+  // a neighbour on the WAN link that routes the inside prefix at the gateway anyway
+  topo.exec(topo.wan, ["ip", "-6", "route", "add", "fd00:1::/64", "via", GW_WAN6]);
+  topo.exec(topo.wan, ["ip", "-6", "addr", "add", `${WAN6_ALT}/64`, "dev", "wan0", "nodad"]);
+  for (const dev of ["eth0", "eth1"]) topo.exec(topo.gw, ["ethtool", "-K", dev, "tx", "off"]);
+
+  const state = join(topo.dir, "state");
+  const config = writeConfig(topo, `${SEED_CONFIG}ipchains -A forward -s fd00:1::/64 -j MASQ\n`);
+  const ipmasq = ipmasqCli(topo.exec, topo.gw, state);
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "http-server.js"), "8080"]));
+  await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353", "6"]));
+  topo.spawn(topo.wan, [
+    "turnserver",
+    "-n",
+    "--stun-only",
+    "--no-auth",
+    "--no-cli",
+    `--listening-ip=${WAN6}`,
+    `--listening-ip=${WAN6_ALT}`,
+    "--log-file=stdout",
+  ]);
+  await until(() => topo.exec(topo.wan, ["ss", "-Hlun", "sport = :3478"]).split("\n").filter(Boolean).length >= 2);
+  const captures = { wan: join(topo.dir, "wan.pcap"), lan: join(topo.dir, "lan.pcap") };
+  topo.exec(topo.wan, ["ethtool", "-K", "wan0", "gro", "off"]);
+  topo.exec(topo.lan, ["ethtool", "-K", "lan0", "gro", "off"]);
+  const dumps = [
+    topo.spawn(topo.wan, ["tcpdump", "-n", "-U", "-s", "0", "-Q", "in", "-i", "wan0", "-w", captures.wan, "ip6"]),
+    topo.spawn(topo.lan, ["tcpdump", "-n", "-U", "-s", "0", "-Q", "in", "-i", "lan0", "-w", captures.lan, "ip6"]),
+  ];
+  let said = "";
+  for (const d of dumps) d.stderr!.on("data", (x) => (said += x));
+  await until(() => (said.match(/listening on/g) ?? []).length === 2);
+
+  for (const filtering of ["address-dependent", "endpoint-independent"]) {
+    const g = await startGateway(topo, ["--config", config, "--filtering", filtering], state);
+    try {
+      const stun = topo.exec(topo.lan, ["turnutils_natdiscovery", "-m", "-f", WAN6], { timeout: 60_000 });
+      t.match(stun, new RegExp(`UDP reflexive addr: ${GW_WAN6}:`), `${filtering}: STUN sees the gateway's address`);
+      t.match(stun, /NAT with Endpoint Independent Mapping!/, `${filtering}: endpoint-independent mapping`);
+      t.match(
+        stun,
+        filtering === "address-dependent"
+          ? /NAT with Address Dependent Filtering!/
+          : /NAT with Endpoint Independent Filtering!/,
+        `${filtering}: the filtering asked for`,
+      );
+    } finally {
+      g.proc.kill("SIGTERM");
+      await waitExit(g.proc);
+    }
+  }
+
+  // (the WAN host's second address could answer the rest from the other: with address-dependent
+  // filtering, rightly dropped)
+  topo.exec(topo.wan, ["ip", "-6", "addr", "del", `${WAN6_ALT}/64`, "dev", "wan0"]);
+  const g = await startGateway(topo, ["--config", config], state);
+  t.teardown(async () => {
+    g.proc.kill("SIGTERM");
+    await waitExit(g.proc).catch(() => undefined);
+  });
+  await until(() => g.log().includes(`masquerading (NAT66) as ${GW_WAN6}`));
+  t.pass(`the log says NAT66 masquerades as ${GW_WAN6}`);
+
+  const n = 20_000_000;
+  const got = topo.exec(topo.lan, [
+    "sh",
+    "-c",
+    `curl -sS -6 -D - -o /tmp/ipmasq-nat66-$$ 'http://[${WAN6}]:8080/bytes?n=${n}&seed=6' && sha256sum /tmp/ipmasq-nat66-$$; rm -f /tmp/ipmasq-nat66-$$`,
+  ]);
+  t.match(got, new RegExp(`x-seen-from: ${GW_WAN6}\\s`, "i"), `the WAN server sees the LAN host as ${GW_WAN6}`);
+  t.match(got, new RegExp(`^${sha256Of(n, 6)} `, "m"), "20 MB arrive byte-exact");
+  t.match(
+    topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5353", "hi", "45000"]),
+    new RegExp(`^seen ${GW_WAN6}:45000 hi`),
+    "UDP: the gateway's address, the port kept",
+  );
+  // (ICMPv6 from the WAN link's own neighbours stays the kernel's: neighbour discovery is among it)
+  t.match(
+    topo.exec(topo.lan, ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", FAR6]),
+    /2 received/,
+    "ping -6 beyond the WAN link",
+  );
+  const lanSees = topo.spawn(topo.lan, ["tcpdump", "-n", "-l", "-c", "1", "-i", "lan0", "icmp6 and ip6[40] == 2"]);
+  let ptb = "";
+  lanSees.stdout!.on("data", (d) => (ptb += d));
+  lanSees.stderr!.on("data", (d) => (ptb += d));
+  await until(() => ptb.includes("listening on"));
+  scapy(
+    topo,
+    topo.wan,
+    `send(IPv6(src="${ROUTER_FAR}", dst="${GW_WAN6}")/ICMPv6PacketTooBig(mtu=1280)/IPv6(src="${GW_WAN6}", dst="${WAN6}")/UDP(sport=45000, dport=5353)/(b"x" * 1300), verbose=0)`,
+  );
+  await until(() => ptb.includes("packet too big"));
+  t.match(
+    ptb,
+    new RegExp(`${ROUTER_FAR} > ${INSIDE}: ICMP6, packet too big, mtu 1280`),
+    "a Packet Too Big from beyond the WAN link about the UDP flow reaches the LAN host",
+  );
+  const conns = ipmasq("conns");
+  t.match(conns, `[${INSIDE}]:`, "ipmasq conns: the LAN end");
+  t.match(conns, `[${GW_WAN6}]:`, "and its public end");
+
+  // from the WAN: the gateway itself still answers; the LAN host's own address, and a public port
+  // nobody holds, do not
+  t.match(topo.exec(topo.wan, ["ping", "-6", "-c", "1", "-W", "2", GW_WAN6]), /1 received/, "the gateway answers ping");
+  await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "8081"]));
+  const curl = (addr: string, port: number): number =>
+    outcome(() =>
+      topo.exec(topo.wan, ["curl", "-sS", "-6", "-o", "/dev/null", "--max-time", "2", `http://[${addr}]:${port}/`]),
+    ).code;
+  t.equal(curl(INSIDE, 8081), 28, "the LAN host's own address from the WAN: nothing (curl times out)");
+  t.equal(curl(GW_WAN6, 40123), 28, "a public port nobody holds: nothing, not even a reset");
+  const drops0 = (JSON.parse(ipmasq("status", "--json")) as { drops: Record<string, number> }).drops.no_mapping ?? 0;
+  scapy(
+    topo,
+    topo.wan,
+    `send(IPv6(src="${WAN6}", dst="${INSIDE}")/UDP(sport=53, dport=45000)/b"x", count=3, verbose=0)`,
+  );
+  await until(
+    () =>
+      ((JSON.parse(ipmasq("status", "--json")) as { drops: Record<string, number> }).drops.no_mapping ?? 0) >=
+      drops0 + 3,
+  );
+  t.pass("a datagram straight to the LAN end of a live mapping: dropped and counted (no_mapping)");
+
+  await sleep(300);
+  for (const d of dumps) d.kill("SIGINT");
+  await sleep(300);
+  for (const [side, file] of Object.entries(captures)) {
+    const [summary, firstBad] = topo.exec(topo.wan, ["/usr/bin/python3", "-c", CHECK_PCAP, file]).split("\n");
+    const [count, bad, ...addrs] = summary.trim().split(/\s+/);
+    if (Number(bad)) t.comment(`${side}: the first wrong one: ${firstBad}`);
+    t.ok(Number(count) > 200, `${side}: ${count} TCP, UDP and ICMPv6 packets captured`);
+    t.equal(Number(bad), 0, `${side}: every checksum right by scapy's recomputation`);
+    if (side === "wan")
+      t.notOk(
+        addrs.some((a) => a.startsWith("fd00:")),
+        "no packet on the WAN comes from an inside address",
+      );
+  }
+
+  // the ISP changes the address: the old one's flows end, new ones leave from the new one
+  topo.exec(topo.gw, ["ip", "-6", "addr", "add", `${GW_WAN6_NEW}/64`, "dev", "eth0", "nodad"]);
+  topo.exec(topo.gw, ["ip", "-6", "addr", "del", `${GW_WAN6}/64`, "dev", "eth0"]);
+  await until(() => g.log().includes(`the WAN's address moved from ${GW_WAN6}`));
+  t.match(
+    g.log(),
+    new RegExp(`the WAN's address moved from ${GW_WAN6}: \\d+ NAT66 flows? ended`),
+    "the old address's flows end",
+  );
+  t.notMatch(ipmasq("conns"), `[${GW_WAN6}]:`, "none is left");
+  t.match(
+    topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5353", "again", "45001"]),
+    new RegExp(`^seen ${GW_WAN6_NEW}:45001 again`),
+    `a new flow leaves from ${GW_WAN6_NEW}`,
+  );
+});
