@@ -210,6 +210,38 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
       );
   }
 
+  // a graceful restart carries the NAT66 flows with their public ports: a paced download goes on
+  const dn = 6_000_000;
+  const dl = topo.spawn(topo.lan, [
+    "sh",
+    "-c",
+    `curl -sS -6 'http://[${WAN6}]:8080/bytes?n=${dn}&seed=9&rate=1000000' | sha256sum | cut -d' ' -f1`,
+  ]);
+  let sum = "";
+  dl.stdout!.on("data", (d) => (sum += d));
+  const flowOf = (): string | undefined =>
+    ipmasq("conns")
+      .split("\n")
+      .find((l) => l.includes(`[${WAN6}]:8080`) && l.includes("ESTABLISHED"));
+  await until(() => flowOf() !== undefined);
+  const before = flowOf()!.split(/\s+/)[4]; // its public end
+  const pid = JSON.parse(ipmasq("status", "--json")).pid;
+  ipmasq("restart");
+  await until(() => {
+    const r = outcome(() => ipmasq("status", "--json"));
+    return r.code === 0 && JSON.parse(r.out).pid !== pid;
+  }, 20_000);
+  await until(() => /took over/.test(g.log()));
+  t.equal(flowOf()?.split(/\s+/)[4], before, `the download's flow taken over with its public end (${before})`);
+  topo.exec(topo.wan, ["curl", "-sS", "http://127.0.0.1:8080/rate?r=0"]);
+  await until(() => sum.trim() !== "", 30_000);
+  t.equal(sum.trim(), sha256Of(dn, 9), "6 MB across the restart, byte-exact");
+  t.match(
+    topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5353", "hi", "45000"]),
+    new RegExp(`^seen ${GW_WAN6}:45000 hi`),
+    "the UDP flow's mapping too",
+  );
+
   // the ISP changes the address: the old one's flows end, new ones leave from the new one
   topo.exec(topo.gw, ["ip", "-6", "addr", "add", `${GW_WAN6_NEW}/64`, "dev", "eth0", "nodad"]);
   topo.exec(topo.gw, ["ip", "-6", "addr", "del", `${GW_WAN6}/64`, "dev", "eth0"]);
