@@ -169,6 +169,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
     help: "the interface of the sync link (default: the one the peer is routed through)",
   },
   json: { type: "boolean", help: "answer in JSON" },
+  prefix: {
+    type: "string",
+    arg: "PREFIX",
+    help: "map-e: the end-user IPv6 prefix (the delegated one, or the WAN's /64)",
+  },
   sort: { type: "string", arg: "bytes|flows|rate", default: "bytes", help: "order of the hosts" },
   "search-log": { type: "string", arg: "FILE", help: "search an event log instead of following the gateway" },
   "public-port": { type: "string", arg: "P", help: "with --search-log: the public port asked about" },
@@ -319,6 +324,12 @@ export const COMMANDS: Record<string, CommandSpec> = {
     options: ["init", "root", "config"],
   },
   uninstall: { args: "[--root DIR]", summary: "remove what install wrote", positionals: [0, 0], options: ["root"] },
+  "map-e": {
+    args: "RULE6,RULE4,EA_BITS[,OFFSET],BR[,legacy][,psid=PSID/LEN] --prefix PREFIX [--json]",
+    summary: "MAP-E (RFC 7597): the IPv4 address, PSID, port set and CE address a rule gives a prefix",
+    positionals: [1, 1],
+    options: ["prefix", "json"],
+  },
   selftest: {
     args: "[--count N]",
     summary: "the core tests on this machine (golden vectors, WASM vs TS, koffi)",

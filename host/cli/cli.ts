@@ -32,6 +32,8 @@ import { SPOOF_CHECKS } from "../worker/reverse-path";
 import { NATIVE_DIR_ENV } from "../tun/embedded-addon";
 import { parseAddr } from "../net/addr";
 import { DEFAULT_SYNC_PORT } from "../sync/table-sync";
+import { parseMapRule, mapCalc, formatMapResult, mapResultJson, type MapResult } from "../net/map-e";
+import { parsePrefix6 } from "../net/addr6";
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -304,6 +306,8 @@ async function command(name: string, argv: string[], workerFile: string): Promis
     }
     case "check":
       return check(positionals[0] ?? (v.config as string), v.json === true);
+    case "map-e":
+      return mapE(positionals[0], v.prefix as string | undefined, v.json === true);
     case "status": {
       const path = controlSocketPath(stateDirOf(v), v.tun as string);
       let s: unknown;
@@ -452,6 +456,20 @@ async function events(v: Values): Promise<number> {
       );
     else process.stdout.write(`${v.json ? JSON.stringify(e) : eventText(e)}\n`);
   });
+  return 0;
+}
+
+// `ipmasq map-e RULE --prefix P`: a MAP-E CE's values (RFC 7597), computed here, nothing applied.
+function mapE(ruleText: string, prefix: string | undefined, json: boolean): number {
+  if (!prefix) throw new UsageError("map-e needs --prefix END_USER_PREFIX (the delegated prefix, or the WAN's /64)");
+  let r: MapResult;
+  try {
+    if (!prefix.includes("/")) throw new Error(`--prefix ${prefix} needs its length`);
+    r = mapCalc(parseMapRule(ruleText), parsePrefix6(prefix));
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  process.stdout.write(json ? `${JSON.stringify(mapResultJson(r), null, 1)}\n` : `${formatMapResult(r)}\n`);
   return 0;
 }
 
