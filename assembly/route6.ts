@@ -133,7 +133,11 @@ export function route6(vnet: usize, len: i32, ingress: u32): u32 {
     if (wanPort != 0) {
       // a masqueraded LAN end is reached only by its public end
       if (ingress == IN_WAN) return drop(R_NO_MAPPING);
-      if (outbound) rewriteEnd6(ip, l4, l4len, proto, END_SRC, masqAddress(), wanPort, partial);
+      if (outbound) {
+        rewriteEnd6(ip, l4, l4len, proto, END_SRC, masqAddress(), wanPort, partial);
+        // hairpin (RFC 4787 REQ-9): to a public port of ours, so it comes back in
+        if (proto != PROTO_ICMPV6 && isMasqAddress(dst)) hairpin6(ip, l4, l4len, proto, wanPort, dport, partial);
+      }
     }
   }
   const e = entry6Address(<u32>idx);
@@ -147,6 +151,18 @@ export function route6(vnet: usize, len: i32, ingress: u32): u32 {
   count(outbound, segs, bytes);
   giveHopBack(ip);
   return forward(idx);
+}
+
+// The second half of a hairpinned packet, now from our public end: to the LAN end of the public
+// port it was sent to (whose flow counts it in).
+function hairpin6(ip: usize, l4: usize, l4len: i32, proto: i32, sport: u32, dport: u32, partial: bool): void {
+  const idx = lookupWan6(<u32>proto, dport, ip + IPV6_SRC, sport);
+  if (idx < 0) return;
+  const e = entry6Address(<u32>idx);
+  rewriteEnd6(ip, l4, l4len, proto, END_DST, e + F6_LAN_ADDR, <u32>load<u16>(e + F6_LAN_PORT), partial);
+  if (proto == PROTO_TCP) trackTcp(e + F6_STATE, <u32>load<u8>(l4 + TCP_FLAGS), false);
+  touch(e + F6_LAST_SEEN);
+  account(e, F6_BYTES_IN, F6_PKTS_IN, 1, <f64>(IPV6_HEADER + payloadLength(ip)));
 }
 
 // An ICMPv6 error passes when it is about a known flow: the packet embedded in it is one the

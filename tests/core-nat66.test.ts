@@ -7,7 +7,7 @@
 import t from "tap";
 import { coreSetup } from "../harness/core-setup";
 import { concat, plainVnet } from "../harness/packets";
-import { ipv6, tcp6, udp6, icmp6, NH } from "../harness/packets6";
+import { ipv6, tcp6, icmp6, NH } from "../harness/packets6";
 import { parseAddr6, formatAddr6 } from "../host/net/addr6";
 import * as L from "../assembly/layout";
 
@@ -166,6 +166,25 @@ for (const kind of ["wasm", "ts"] as const) {
     );
     t.ok(l4ChecksumOk(r.out), "ICMPv6 checksum right");
     t.ok(l4ChecksumOk(r.out.subarray(48)), "and the quote's");
+
+    // hairpin: LAN2 reaches LAN's public port P; the slow path made both flows, as it does
+    const hairClient = v6.create(L.PROTO_TCP, parseAddr6(LAN2), 41000, parseAddr6(MASQ), P, L.TS_SYN_OUT, {});
+    const PA = v6.flow(hairClient).wanPort;
+    v6.create(L.PROTO_TCP, parseAddr6(LAN), 40000, parseAddr6(MASQ), PA, L.TS_SYN_IN, { want: P });
+    r = run(ipv6({ src: LAN2, dst: MASQ, nh: NH.TCP }, tcp6(LAN2, MASQ, 41000, P, 0x02, data)), L.IN_INSIDE);
+    t.same(
+      [r.v, addrs(r.out), ports(r.out)],
+      [L.V_FORWARD, [MASQ, LAN], [PA, 40000]],
+      "hairpin: to the LAN end holding the port, from the public end",
+    );
+    t.ok(l4ChecksumOk(r.out), "checksum right");
+    r = run(ipv6({ src: LAN, dst: MASQ, nh: NH.TCP }, tcp6(LAN, MASQ, 40000, PA, 0x12, data)), L.IN_INSIDE);
+    t.same(
+      [r.v, addrs(r.out), ports(r.out)],
+      [L.V_FORWARD, [MASQ, LAN2], [P, 41000]],
+      "and its answer back the same way",
+    );
+    t.ok(l4ChecksumOk(r.out), "checksum right");
 
     v6.masqAddress = undefined;
     r = run(ipv6({ src: R, dst: MASQ, nh: NH.TCP }, tcp6(R, MASQ, 443, P, 0x10, data)), L.IN_WAN);

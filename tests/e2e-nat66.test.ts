@@ -2,7 +2,7 @@
 // and no prefix, a LAN numbered from a unique local prefix (fd00:1::/64) behind it. The WAN sees
 // the LAN host as the gateway's own address (curl byte-exact, UDP with its port kept, ping beyond
 // the WAN link, a Packet Too Big from beyond it translated back, its quote too); the STUN
-// client finds endpoint-independent mapping and the filtering --filtering says; the LAN's own
+// client finds endpoint-independent mapping, the filtering --filtering says and hairpinning; the LAN's own
 // address is not reachable from the WAN, nor is a public port nobody holds; the gateway itself
 // still answers at its address. Every TCP, UDP and ICMPv6 checksum captured on both sides is
 // right (scapy recomputes them) and no inside address shows on the WAN. Then the WAN's address
@@ -105,7 +105,7 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
   for (const filtering of ["address-dependent", "endpoint-independent"]) {
     const g = await startGateway(topo, ["--config", config, "--filtering", filtering], state);
     try {
-      const stun = topo.exec(topo.lan, ["turnutils_natdiscovery", "-m", "-f", WAN6], { timeout: 60_000 });
+      const stun = topo.exec(topo.lan, ["turnutils_natdiscovery", "-m", "-f", "-H", WAN6], { timeout: 60_000 });
       t.match(stun, new RegExp(`UDP reflexive addr: ${GW_WAN6}:`), `${filtering}: STUN sees the gateway's address`);
       t.match(stun, /NAT with Endpoint Independent Mapping!/, `${filtering}: endpoint-independent mapping`);
       t.match(
@@ -115,6 +115,7 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
           : /NAT with Endpoint Independent Filtering!/,
         `${filtering}: the filtering asked for`,
       );
+      t.match(stun, /successful hairpinning/, `${filtering}: hairpinning`);
     } finally {
       g.proc.kill("SIGTERM");
       await waitExit(g.proc);

@@ -119,7 +119,10 @@ export function route6(vnet: number, len: number, ingress: number): number {
     const wanPort = le16(entry6Address(idx) + L.F6_WAN_PORT);
     if (wanPort !== 0) {
       if (ingress === L.IN_WAN) return drop(L.R_NO_MAPPING);
-      if (outbound) rewriteEnd6(ip, l4, l4len, proto, L.END_SRC, masqAddress(), wanPort, partial);
+      if (outbound) {
+        rewriteEnd6(ip, l4, l4len, proto, L.END_SRC, masqAddress(), wanPort, partial);
+        if (proto !== L.PROTO_ICMPV6 && isMasqAddress(dst)) hairpin6(ip, l4, l4len, proto, wanPort, dport, partial);
+      }
     }
   }
   const e = entry6Address(idx);
@@ -133,6 +136,24 @@ export function route6(vnet: number, len: number, ingress: number): number {
   count(outbound, segs, bytes);
   giveHopBack(ip);
   return forward(idx);
+}
+
+function hairpin6(
+  ip: number,
+  l4: number,
+  l4len: number,
+  proto: number,
+  sport: number,
+  dport: number,
+  partial: boolean,
+): void {
+  const idx = lookupWan6(proto, dport, ip + W.IPV6_SRC, sport);
+  if (idx < 0) return;
+  const e = entry6Address(idx);
+  rewriteEnd6(ip, l4, l4len, proto, L.END_DST, e + L.F6_LAN_ADDR, le16(e + L.F6_LAN_PORT), partial);
+  if (proto === L.PROTO_TCP) trackTcp(e + L.F6_STATE, mem.u8[l4 + W.TCP_FLAGS], false);
+  touch(e + L.F6_LAST_SEEN);
+  account(e, L.F6_BYTES_IN, L.F6_PKTS_IN, 1, W.IPV6_HEADER + payloadLength(ip));
 }
 
 function icmp6Error(ip: number, l4: number, l4len: number, ingress: number): number {

@@ -132,22 +132,24 @@ export function dynamicRules(x: RuleInputs): string[][] {
       ]);
     let pref = PREF_WAN_FIRST;
     for (const range of x.natRanges) {
+      // (from inside: hairpinned flows)
       for (const proto of ["tcp", "udp"])
-        rules.push([
-          "-6",
-          "pref",
-          String(pref),
-          "iif",
-          wanDev.iface,
-          "to",
-          x.masqAddr6,
-          "ipproto",
-          proto,
-          "dport",
-          range,
-          "lookup",
-          tableOf(wanDev),
-        ]);
+        for (const d of x.devices)
+          rules.push([
+            "-6",
+            "pref",
+            String(pref),
+            "iif",
+            d.iface,
+            "to",
+            x.masqAddr6,
+            "ipproto",
+            proto,
+            "dport",
+            range,
+            "lookup",
+            tableOf(d),
+          ]);
       pref++;
     }
     rules.push([

@@ -169,12 +169,44 @@ export class SlowPath6 {
     return this.own.some((o) => o.every((b, i) => b === a[i]));
   }
 
+  private isMasq(a: Uint8Array): boolean {
+    return this.flows.masqAddress?.every((b, i) => b === a[i]) ?? false;
+  }
+
+  // NAT66, from a LAN host to a public port of the masquerade address (RFC 4787 REQ-9): the host
+  // is masqueraded first, so the LAN end that holds the port answers through the gateway and sees
+  // the public address; the core then chains the two flows. Nobody's port: closed.
+  private hairpin(vnet: number, n: number, p: Packet6, iface: string): number {
+    const owner = this.flows.wanOwner(p.proto, p.dport);
+    if (!owner || p.tcpFlags & W.TCP_RST) return this.drop(L.R_NO_MAPPING);
+    const syn = (p.tcpFlags & (W.TCP_SYN | W.TCP_ACK)) === W.TCP_SYN;
+    const midStream = L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED;
+    const tcp = (state: number): number => (p.proto !== L.PROTO_TCP ? 0 : syn ? state : midStream);
+    const client = this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, tcp(L.TS_SYN_OUT), {});
+    const server =
+      client < 0
+        ? -1
+        : this.flows.create(
+            p.proto,
+            owner.lan,
+            owner.lanPort,
+            p.dst,
+            this.flows.flow(client).wanPort,
+            tcp(L.TS_SYN_IN),
+            {
+              want: p.dport,
+            },
+          );
+    if (server < 0) return this.reply(vnet, n, iface, L.R_TABLE_FULL);
+    const v = this.core.processPacket(vnet, n, this.stats, L.IN_INSIDE);
+    return v === L.V_FORWARD ? A_FORWARD : this.drop(this.core.lastReason());
+  }
+
   // NAT66, from the WAN to the masquerade address: a TCP or UDP port (or echo reply identifier)
   // a LAN end holds is that end's (the decision is made on it, as for a LAN address); anything
   // else is the gateway's own (its ICMPv6), delivered by the kernel; a port nobody holds, nobody's.
   private masqIn(p: Packet6): "mapped" | "unmapped" | "own" | "none" {
-    const masq = this.flows.masqAddress;
-    if (!masq || !masq.every((b, i) => b === p.dst[i])) return "none";
+    if (!this.isMasq(p.dst)) return "none";
     const echoReply = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REPLY;
     if (p.fragment || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && !echoReply)) return "own";
     const owner = this.flows.wanOwner(p.proto, p.dport);
@@ -198,6 +230,8 @@ export class SlowPath6 {
     if (this.isOwn(p.src)) return this.drop(L.R_MARTIAN);
     if (fromWan ? this.onLink(p.src) && !this.onLink(p.src, wan) : !this.onLink(p.src, ingress.iface))
       return this.drop(L.R_SPOOFED);
+    if (!fromWan && this.isMasq(p.dst) && (p.proto === L.PROTO_TCP || p.proto === L.PROTO_UDP) && !p.fragment)
+      return this.hairpin(vnet, n, p, ingress.iface);
     const masqIn = fromWan ? this.masqIn(p) : "none";
     if (masqIn === "none" && this.isOwn(p.dst)) return this.pass(ip); // for the gateway itself (the kernel delivers it)
     if (masqIn === "own") return this.pass(ip);
