@@ -143,6 +143,9 @@ export function pageAnswerer(listen: WebListen, src: PageSources): (req: PageReq
     const file = url.pathname === "/" ? "index.html" : url.pathname.slice(1);
     if (file === "index.html" || file === "app.js" || file === "style.css")
       return { code: 200, type: TYPES[file], body: asset(file) };
+    // the page has no icon; a browser asks for one anyway, at a time of its choosing, and a 404
+    // would be an error in its console
+    if (file === "favicon.ico") return text(204, "");
     if (!url.pathname.startsWith("/api/")) return text(404, "not here\n");
     if (!authorized(req)) return json({ error: "token needed" }, 401);
     switch (url.pathname) {
