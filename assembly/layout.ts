@@ -190,7 +190,8 @@ export const PH6_ADDR = 0; // 16 bytes
 export const PH6_PORT = 16; // u16
 export const PH6_PROTO = 18; // u8 6 or 17; 0 free
 export const PH6_EXPIRES = 20; // u32 T_NOW when it closes
-export const PH6_SIZE = 24;
+export const PH6_WAN_PORT = 24; // u16 under NAT66: the public port it holds (0: a pinhole, nothing translated)
+export const PH6_SIZE = 28;
 
 // Flags set when the entry is made; the fast path keeps them when it adds TCP bits.
 export const ES_FIXED = 64; // port forward or redirect: fixed ports, no port-table mapping

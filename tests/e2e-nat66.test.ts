@@ -34,6 +34,8 @@ const PEERS = join(__dirname, "peers");
 const INSIDE = "fd00:1::2",
   GW_INSIDE = "fd00:1::1",
   WAN6_ALT = "2001:db8:ff::3", // the STUN server's second address
+  WAN6_OTHER = "2001:db8:ff::7", // WAN hosts the LAN never sent to
+  WAN6_THIRD = "2001:db8:ff::8",
   GW_WAN6_NEW = "2001:db8:ff::9", // the gateway's address after the ISP changed it
   ROUTER_FAR = "2001:db8:f0::1"; // the WAN router's address on the far link (not on the WAN link)
 
@@ -125,7 +127,7 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
   // (the WAN host's second address could answer the rest from the other: with address-dependent
   // filtering, rightly dropped)
   topo.exec(topo.wan, ["ip", "-6", "addr", "del", `${WAN6_ALT}/64`, "dev", "wan0"]);
-  const g = await startGateway(topo, ["--config", config], state);
+  const g = await startGateway(topo, ["--config", config, "--pcp", "on"], state);
   t.teardown(async () => {
     g.proc.kill("SIGTERM");
     await waitExit(g.proc).catch(() => undefined);
@@ -176,9 +178,20 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
   // nobody holds, do not
   t.match(topo.exec(topo.wan, ["ping", "-6", "-c", "1", "-W", "2", GW_WAN6]), /1 received/, "the gateway answers ping");
   await waitListening(topo.spawn(topo.lan, [NODE, join(PEERS, "http-server.js"), "8081"]));
-  const curl = (addr: string, port: number): number =>
+  const curl = (addr: string, port: number, from = WAN6): number =>
     outcome(() =>
-      topo.exec(topo.wan, ["curl", "-sS", "-6", "-o", "/dev/null", "--max-time", "2", `http://[${addr}]:${port}/`]),
+      topo.exec(topo.wan, [
+        "curl",
+        "-sS",
+        "-6",
+        "-o",
+        "/dev/null",
+        "--max-time",
+        "2",
+        "--interface",
+        from,
+        `http://[${addr}]:${port}/`,
+      ]),
     ).code;
   t.equal(curl(INSIDE, 8081), 28, "the LAN host's own address from the WAN: nothing (curl times out)");
   t.equal(curl(GW_WAN6, 40123), 28, "a public port nobody holds: nothing, not even a reset");
@@ -194,6 +207,26 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
       drops0 + 3,
   );
   t.pass("a datagram straight to the LAN end of a live mapping: dropped and counted (no_mapping)");
+
+  // PCP under NAT66: a mapping at the masquerade address, reachable from the WAN, then deleted
+  // (from a WAN address the LAN server never answered: address-dependent filtering would let
+  // the first one back in by the flow it had)
+  for (const a of [WAN6_OTHER, WAN6_THIRD])
+    topo.exec(topo.wan, ["ip", "-6", "addr", "add", `${a}/64`, "dev", "wan0", "nodad", "preferred_lft", "0"]);
+  const pcp = (...args: string[]): { result: number; externalAddress: string; externalPort: number } =>
+    JSON.parse(topo.exec(topo.lan, [NODE, join(PEERS, "pcp-client.js"), GW_INSIDE, INSIDE, ...args]));
+  const m = pcp("tcp", "8081", "60");
+  t.match(m, { result: 0, externalAddress: GW_WAN6 }, `PCP MAP: the masquerade address, public port ${m.externalPort}`);
+  await until(() => g.log().includes(`PCP: tcp [${INSIDE}]:8081 mapped at [${GW_WAN6}]:${m.externalPort} for 60 s`));
+  t.equal(curl(GW_WAN6, m.externalPort, WAN6_OTHER), 0, "the WAN reaches the LAN server at that public port");
+  t.ok(
+    (JSON.parse(ipmasq("conns", "--json")) as Array<{ state: string; public: string }>).some(
+      (c) => c.state === "MAPPED" && c.public === `[${GW_WAN6}]:${m.externalPort}`,
+    ),
+    "conns lists the mapping with its public end",
+  );
+  t.match(pcp("tcp", "8081", "0"), { result: 0 }, "deleted");
+  t.equal(curl(GW_WAN6, m.externalPort, WAN6_THIRD), 28, "and closed again to a host that had no flow");
 
   await sleep(300);
   for (const d of dumps) d.kill("SIGINT");

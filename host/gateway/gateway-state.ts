@@ -98,8 +98,10 @@ export class GatewayState {
 
   // Pinholes past their lifetime are closed, each with an UPDATE event.
   expireMappings(): void {
-    for (const p of this.table.pinholes6.expire())
+    for (const p of this.table.pinholes6.expire()) {
+      if (p.wanPort) this.table.v6.releaseMapping(p.proto, parseAddr6(p.addr), p.port); // NAT66's public port
       this.log(`PCP: ${p.proto === 6 ? "tcp" : "udp"} [${p.addr}]:${p.port} closed: its lifetime ended`);
+    }
     const before = this.alg.pinholes();
     this.alg.expire();
     const left = new Set(this.alg.pinholes().map((p) => `${p.proto}:${p.port}`));

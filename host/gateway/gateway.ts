@@ -10,7 +10,7 @@ import { readFileSync, unlinkSync } from "node:fs";
 import { randomInt } from "node:crypto";
 import Piscina from "piscina";
 import { loadConfig } from "../config/config-file";
-import { type Policy, masqSources } from "../policy/rules";
+import { type Policy, masqSources, masqSources6 } from "../policy/rules";
 import { SharedPolicy } from "../policy/shared-policy";
 import { readNetwork, lanInterfaces, type Iface } from "../kernel/interfaces";
 import { Wiring, stateFile } from "../kernel/wiring";
@@ -37,7 +37,7 @@ import type { WorkerTask } from "../worker/loop";
 import { allReading } from "../worker/readiness";
 import { sharedNetworkView } from "../net/network-view";
 import { formatNpt6 } from "../net/npt6";
-import { parsePrefix6 } from "../net/addr6";
+import { parsePrefix6, inPrefix6 } from "../net/addr6";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, type Prefix } from "../net/addr";
 import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
@@ -377,6 +377,12 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
                   pinholes: g.table.pinholes6,
                   lanPrefixes: () => g.follower.lanPrefixes6.map((p) => parsePrefix6(p.prefix)),
                   onPinhole: log,
+                  nat66: {
+                    masqueraded: (a) => masqSources6(g.policy).some((p) => inPrefix6(a, p)),
+                    address: () => g.table.v6.masqAddress,
+                    hold: (proto, lan, lanPort, want) => g.table.v6.holdMapping(proto, lan, lanPort, want),
+                    release: (proto, lan, lanPort) => g.table.v6.releaseMapping(proto, lan, lanPort),
+                  },
                 },
               );
               await g.pcp.listen(lanNames());

@@ -36,12 +36,22 @@ const PCP = {
   UNSUPP_OPCODE: 4,
   UNSUPP_OPTION: 5,
   MALFORMED_OPTION: 6,
+  NETWORK_FAILURE: 7,
   NO_RESOURCES: 8,
   UNSUPP_PROTOCOL: 9,
   USER_EX_QUOTA: 10,
   ADDRESS_MISMATCH: 12,
 };
 const PCP_OPTION_THIRD_PARTY = 1;
+
+// What the PCP server needs of NAT66 (host/table/flows6.ts): whose address it masquerades, as
+// what, and public ports held for mappings.
+export interface Nat66Mappings {
+  masqueraded(a: Uint8Array): boolean;
+  address(): Uint8Array | undefined;
+  hold(proto: number, lan: Uint8Array, lanPort: number, want: number): number;
+  release(proto: number, lan: Uint8Array, lanPort: number): void;
+}
 
 // NAT-PMP messages (RFC 6886 3.2-3.5)
 const PMP_VERSION = 0; // 0
@@ -91,6 +101,7 @@ export class PortMappingServer {
       pinholes: Pinholes6;
       lanPrefixes: () => Prefix6[];
       onPinhole: (what: string) => void; // a line for the log
+      nat66?: Nat66Mappings; // a host in a network NAT66 masquerades gets a mapping, not a pinhole
     },
   ) {}
 
@@ -276,7 +287,9 @@ export class PortMappingServer {
   }
 
   // PCP over IPv6: the header as for IPv4, the client address the source itself; a MAP opens a
-  // pinhole to that address:port (the external port and address are the internal ones).
+  // pinhole to that address:port (the external port and address are the internal ones), or under
+  // NAT66 a mapping: a public port of the masquerade address held for it, the pinhole letting
+  // anyone in through it.
   private answer6(msg: Buffer, r: RemoteInfo): Buffer | undefined {
     const v6 = this.ipv6!;
     const src = parseAddr6(r.address.replace(/%.*$/, ""));
@@ -294,12 +307,55 @@ export class PortMappingServer {
     const mine = v6.pinholes.list().filter((p) => p.addr === text);
     if (lifetime > 0 && mine.length >= MAX_PER_HOST && !mine.some((p) => p.proto === proto && p.port === internal))
       return refuse(PCP.USER_EX_QUOTA);
+    const nat = v6.nat66?.masqueraded(src) ? v6.nat66 : undefined;
+    if (nat) return this.map66(nat, head.map, src);
     if (!v6.pinholes.open(proto, src, internal, lifetime)) return refuse(PCP.NO_RESOURCES);
     v6.onPinhole(
       `PCP: ${proto === L.PROTO_TCP ? "tcp" : "udp"} [${text}]:${internal} ${lifetime ? `open to the WAN for ${lifetime} s` : "closed"}`,
     );
     out.writeUInt16BE(internal, MAP_EXTERNAL_PORT);
     src.forEach((b, i) => {
+      out[MAP_EXTERNAL_ADDR + i] = b;
+    });
+    return out;
+  }
+
+  // A PCP MAP of a host NAT66 masquerades: its public port (the one it already has, the one it
+  // suggests, or another) at the masquerade address, held while the mapping lives.
+  private map66(
+    nat: Nat66Mappings,
+    m: {
+      out: Buffer;
+      proto: number;
+      internal: number;
+      suggested: number;
+      lifetime: number;
+      refuse: (r: number) => Buffer;
+    },
+    src: Uint8Array,
+  ): Buffer {
+    const v6 = this.ipv6!;
+    const { out, proto, internal, suggested, lifetime, refuse } = m;
+    const masq = nat.address();
+    if (!masq) return refuse(PCP.NETWORK_FAILURE);
+    const had = v6.pinholes.get(proto, src, internal);
+    const name = `PCP: ${proto === L.PROTO_TCP ? "tcp" : "udp"} [${formatAddr6(src)}]:${internal}`;
+    if (lifetime === 0) {
+      v6.pinholes.open(proto, src, internal, 0);
+      if (had?.wanPort) nat.release(proto, src, internal);
+      v6.onPinhole(`${name} closed`);
+      out.writeUInt16BE(suggested, MAP_EXTERNAL_PORT);
+    } else {
+      const port = had?.wanPort || nat.hold(proto, src, internal, suggested || internal);
+      if (port < 0) return refuse(PCP.NO_RESOURCES);
+      if (!v6.pinholes.open(proto, src, internal, lifetime, port)) {
+        if (!had?.wanPort) nat.release(proto, src, internal);
+        return refuse(PCP.NO_RESOURCES);
+      }
+      v6.onPinhole(`${name} mapped at [${formatAddr6(masq)}]:${port} for ${lifetime} s`);
+      out.writeUInt16BE(port, MAP_EXTERNAL_PORT);
+    }
+    masq.forEach((b, i) => {
       out[MAP_EXTERNAL_ADDR + i] = b;
     });
     return out;

@@ -204,6 +204,31 @@ export class Flows6 {
     return true;
   }
 
+  // Holds a public port for lan:lanPort with no flow (a PCP mapping under NAT66), as a flow holds
+  // it: the endpoint's port if it has one, else `want` or another. Returns it, or -1 (none free).
+  holdMapping(proto: number, lan: Uint8Array, lanPort: number, want: number): number {
+    return this.table.locked(() => {
+      const now = this.table.now;
+      const have = this.endpoints.wanPort(proto, lan, lanPort);
+      const port = have || this.ports.choose(proto, lanPort, want, now, this.table.portMin, this.table.portMax);
+      if (port < 0) return -1;
+      const slot = this.endpoints.add(proto, lan, lanPort);
+      if (!have) {
+        this.endpoints.setWanPortAt(slot, port);
+        this.ports.hold(proto, port, slot);
+      }
+      return port;
+    });
+  }
+
+  // Lets go of a hold made by holdMapping (the port goes with the endpoint's last flow or hold).
+  releaseMapping(proto: number, lan: Uint8Array, lanPort: number): void {
+    this.table.locked(() => {
+      const letGo = this.endpoints.release(proto, lan, lanPort);
+      if (letGo) this.ports.release(proto, letGo, this.table.now);
+    });
+  }
+
   // The LAN end that holds public port `wanPort` under NAT66, or undefined.
   wanOwner(proto: number, wanPort: number): { lan: Uint8Array; lanPort: number } | undefined {
     return this.table.locked(() => {

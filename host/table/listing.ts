@@ -113,15 +113,16 @@ export function formatMasqList(rows: FlowJson[]): string {
 }
 
 // NAT-PMP / PCP mappings: open to any peer until they expire; IPv6 pinholes have no public end
-// of their own (the LAN host's address is the one the WAN reaches).
+// of their own (the LAN host's address is the one the WAN reaches), but under NAT66.
 export function pinholeRows(alg: AlgState, publicAddr: number, table: ConnTable): FlowJson[] {
   const now = table.now;
+  const masq = table.v6.masqAddress;
   const v6 = table.pinholes6.list().map((p) => ({
     proto: protoName(p.proto).toUpperCase(),
     state: "MAPPED",
     lan: `[${p.addr}]:${p.port}`,
     remote: "*",
-    public: "-",
+    public: p.wanPort && masq ? `[${formatAddr6(masq)}]:${p.wanPort}` : "-",
     expiresIn: Math.max(0, p.expires - now),
     bytesOut: 0,
     bytesIn: 0,
