@@ -227,6 +227,7 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
   );
   t.match(pcp("tcp", "8081", "0"), { result: 0 }, "deleted");
   t.equal(curl(GW_WAN6, m.externalPort, WAN6_THIRD), 28, "and closed again to a host that had no flow");
+  const kept = pcp("tcp", "8081", "120"); // one the restart below carries
 
   await sleep(300);
   for (const d of dumps) d.kill("SIGINT");
@@ -270,6 +271,13 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
   topo.exec(topo.wan, ["curl", "-sS", "http://127.0.0.1:8080/rate?r=0"]);
   await until(() => sum.trim() !== "", 30_000);
   t.equal(sum.trim(), sha256Of(dn, 9), "6 MB across the restart, byte-exact");
+  t.ok(
+    (JSON.parse(ipmasq("conns", "--json")) as Array<{ state: string; public: string }>).some(
+      (c) => c.state === "MAPPED" && c.public === `[${GW_WAN6}]:${kept.externalPort}`,
+    ),
+    "the PCP mapping taken over with its public port",
+  );
+  t.equal(curl(GW_WAN6, kept.externalPort, WAN6_THIRD), 0, "and open to the WAN");
   t.match(
     topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5353", "hi", "45000"]),
     new RegExp(`^seen ${GW_WAN6}:45000 hi`),

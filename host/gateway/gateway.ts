@@ -37,7 +37,7 @@ import type { WorkerTask } from "../worker/loop";
 import { allReading } from "../worker/readiness";
 import { sharedNetworkView } from "../net/network-view";
 import { formatNpt6 } from "../net/npt6";
-import { parsePrefix6, inPrefix6 } from "../net/addr6";
+import { parsePrefix6, inPrefix6, parseAddr6 } from "../net/addr6";
 import { formatAddr, formatPrefix, parseAddr, inPrefix, type Prefix } from "../net/addr";
 import { InstanceLock } from "../state/instance";
 import { Parts } from "./parts";
@@ -237,6 +237,11 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
           });
         }
         if (handed.pinholes?.length) g.mappingsChanged(); // their ip rules
+        for (const p of handed.pinholes6 ?? []) {
+          const addr = parseAddr6(p.addr);
+          const wanPort = p.wanPort ? table.v6.holdMapping(p.proto, addr, p.port, p.wanPort) : 0;
+          table.pinholes6.open(p.proto, addr, p.port, p.expiresIn, Math.max(0, wanPort));
+        }
         log(
           `took over ${handed.flows.length - lost} connections and ${flows6.length - lost6} IPv6 flows from the previous process${lost ? ` (${lost} could not keep their port)` : ""}`,
         );

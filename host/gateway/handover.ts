@@ -14,6 +14,7 @@ import type { InstanceLock } from "../state/instance";
 import { readPrivateFile, writePrivateFile } from "../state/private-files";
 import type { Role } from "../sync/sync-wire";
 import type { Pinhole } from "../table/alg-state";
+import type { Pinhole6 } from "../table/pinholes6";
 
 // hosts: the per-host totals of flows that ended (the live ones travel as flows).
 // pinholes: NAT-PMP, PCP and UPnP mappings, with who made them.
@@ -25,11 +26,14 @@ export interface Handover {
   hosts6?: Array<[string, HostCounters]>; // IPv6 addresses' ended flows
   hostLimit?: number;
   pinholes?: PinholeRecord[];
+  pinholes6?: Pinhole6Record[]; // PCP over IPv6: pinholes, and NAT66 mappings with their public port
   upnpPort?: number;
   role?: Role;
 }
 // A pinhole as its record holds it, but for the slot (the new process finds its own).
 export type PinholeRecord = Omit<Pinhole, "slot">;
+// An IPv6 one with the seconds it has left.
+export type Pinhole6Record = Omit<Pinhole6, "expires"> & { expiresIn: number };
 
 // The process started by a graceful restart finds the instance lock on this descriptor.
 export const HANDOVER_LOCK_FD = 4;
@@ -62,6 +66,10 @@ export async function handOver(
       hostLimit: g.table.hostLimit,
       role: g.role,
       pinholes: g.alg.pinholes().map(({ slot, ...pinhole }): PinholeRecord => pinhole),
+      pinholes6: g.table.pinholes6
+        .list()
+        .map(({ expires, ...p }): Pinhole6Record => ({ ...p, expiresIn: expires - g.table.now }))
+        .filter((p) => p.expiresIn > 0),
       upnpPort,
     } satisfies Handover),
   );
