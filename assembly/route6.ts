@@ -21,7 +21,7 @@ import {
   ICMPV6_ROUTER_SOLICIT, ICMPV6_REDIRECT,
 } from "./wire";
 import {
-  R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE, R_NPT,
+  R_NONE, R_BAD_L4_HEADER, R_BAD_ICMP, R_FRAGMENT, R_BAD_VNET_HDR, R_UNSUPPORTED, R_NO_MAPPING, R_LINK_SCOPE, R_NPT, R_ALG, ES_ALG,
   VNET_HDR_LEN, VN_FLAGS, VN_GSO_TYPE, VN_CSUM_START, VN_CSUM_OFFSET, VNET_F_NEEDS_CSUM, VNET_GSO_NONE,
   VNET_GSO_TCPV6, VNET_GSO_UDP_L4, VNET_GSO_ECN, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, IN_WAN,
   F6_STATE, F6_LAST_SEEN, F6_BYTES_OUT, F6_BYTES_IN, F6_PKTS_OUT, F6_PKTS_IN, F6_LAN_ADDR, F6_LAN_PORT, F6_WAN_PORT,
@@ -150,6 +150,8 @@ export function route6(vnet: usize, len: i32, ingress: u32): u32 {
   else account(e, F6_BYTES_IN, F6_PKTS_IN, segs, bytes);
   count(outbound, segs, bytes);
   giveHopBack(ip);
+  // a NAT66 FTP control connection: its helper reads it, translated, on the slow path
+  if ((<u32>load<u8>(e + F6_STATE) & ES_ALG) != 0) return slow(R_ALG);
   return forward(idx);
 }
 

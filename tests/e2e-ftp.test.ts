@@ -5,44 +5,9 @@ import t from "tap";
 import { join } from "node:path";
 import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
 import { createHash, randomBytes } from "node:crypto";
-import {
-  makeTopology,
-  writeConfig,
-  startGateway,
-  waitExit,
-  until,
-  outcome,
-  type Topology,
-  SEED_CONFIG,
-} from "../harness/topology";
+import { makeTopology, writeConfig, startGateway, waitExit, until, outcome, SEED_CONFIG } from "../harness/topology";
 import { BUNDLE } from "../harness/ipmasq-cli";
-
-// vsftpd needs an empty directory to chroot into; one of the test's own (removed with it)
-function vsftpd(topo: Topology, ns: string, root: string, name: string): void {
-  const empty = join(topo.dir, "vsftpd-empty");
-  mkdirSync(empty, { recursive: true, mode: 0o755 });
-  const conf = join(topo.dir, `${name}.conf`);
-  writeFileSync(
-    conf,
-    [
-      "listen=YES",
-      "listen_ipv6=NO",
-      "anonymous_enable=YES",
-      "local_enable=NO",
-      "write_enable=NO",
-      `anon_root=${root}`,
-      "no_anon_password=YES",
-      "seccomp_sandbox=NO",
-      "background=NO",
-      `secure_chroot_dir=${empty}`,
-      "pasv_enable=YES",
-      "port_enable=YES",
-      "connect_from_port_20=NO",
-      "",
-    ].join("\n"),
-  );
-  topo.spawn(ns, ["vsftpd", conf]);
-}
+import { vsftpd } from "../harness/ftp-server";
 
 const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 

@@ -27,10 +27,14 @@ import {
   FAR6,
 } from "../harness/topology";
 import { NODE, ipmasqCli } from "../harness/ipmasq-cli";
+import { vsftpd } from "../harness/ftp-server";
+import { mkdirSync, writeFileSync, readFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { sha256Of } = require("./peers/data.js");
 
 const PEERS = join(__dirname, "peers");
+const sha = (b: Buffer): string => createHash("sha256").update(b).digest("hex");
 const INSIDE = "fd00:1::2",
   GW_INSIDE = "fd00:1::1",
   WAN6_ALT = "2001:db8:ff::3", // the STUN server's second address
@@ -283,6 +287,23 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
     new RegExp(`^seen ${GW_WAN6}:45000 hi`),
     "the UDP flow's mapping too",
   );
+
+  // FTP: active mode names the LAN host's address in EPRT, which the helper rewrites; passive
+  // (EPSV) names none
+  const root = join(topo.dir, "ftproot");
+  mkdirSync(root, { mode: 0o755 });
+  const file = randomBytes(2 * 1024 * 1024 + 77);
+  writeFileSync(join(root, "file.bin"), file);
+  vsftpd(topo, topo.wan, root, "wan6", true);
+  await until(() => topo.exec(topo.wan, ["ss", "-Hltn", "sport = :21"]).trim() !== "");
+  for (const [mode, args] of [
+    ["active, EPRT", ["--ftp-port", "-"]],
+    ["passive, EPSV", []],
+  ] as const) {
+    const out = join(topo.dir, `ftp-${mode.replace(/\W+/g, "-")}`);
+    topo.exec(topo.lan, ["curl", "-sS", "-6", "--max-time", "20", ...args, "-o", out, `ftp://[${WAN6}]/file.bin`]);
+    t.equal(sha(readFileSync(out)), sha(file), `FTP over NAT66, ${mode}: 2 MB byte-exact`);
+  }
 
   // the ISP changes the address: the old one's flows end, new ones leave from the new one
   topo.exec(topo.gw, ["ip", "-6", "addr", "add", `${GW_WAN6_NEW}/64`, "dev", "eth0", "nodad"]);

@@ -66,6 +66,7 @@ const records: SyncRecord[] = [
       proto: 6,
       tcpState: 7,
       fixed: false,
+      alg: true, // a NAT66 FTP control connection
       lan: parseAddr6("2001:db8:1::2"),
       lanPort: 40000,
       remote: parseAddr6("2001:db8:ff::2"),

@@ -135,6 +135,7 @@ export function route6(vnet: number, len: number, ingress: number): number {
   else account(e, L.F6_BYTES_IN, L.F6_PKTS_IN, segs, bytes);
   count(outbound, segs, bytes);
   giveHopBack(ip);
+  if ((mem.u8[e + L.F6_STATE] & L.ES_ALG) !== 0) return slow(L.R_ALG);
   return forward(idx);
 }
 

@@ -62,6 +62,7 @@ export interface SyncFlow6 {
   proto: number;
   tcpState: number;
   fixed: boolean;
+  alg: boolean; // a NAT66 FTP control connection
   lan: Uint8Array;
   lanPort: number;
   remote: Uint8Array;
@@ -209,7 +210,7 @@ function writeRecord(b: Buffer, at: number, r: SyncRecord): number {
       const f = r.flow6;
       b[at + 1] = f.proto;
       b[at + 2] = f.tcpState;
-      b[at + 3] = f.fixed ? 1 : 0;
+      b[at + 3] = (f.fixed ? 1 : 0) | (f.alg ? 2 : 0);
       b.set(f.lan, at + 4);
       b.set(f.remote, at + 20);
       b.writeUInt16BE(f.lanPort, at + 36);
@@ -381,6 +382,7 @@ export function decode(key: Buffer, b: Buffer): { header: Header; records: SyncR
             proto: body[at + 1],
             tcpState: body[at + 2],
             fixed: (body[at + 3] & 1) !== 0,
+            alg: (body[at + 3] & 2) !== 0,
             lan: Uint8Array.from(body.subarray(at + 4, at + 20)),
             remote: Uint8Array.from(body.subarray(at + 20, at + 36)),
             lanPort: body.readUInt16BE(at + 36),

@@ -271,6 +271,7 @@ export class TableSync {
         proto: f.proto,
         tcpState: f.tcpState,
         fixed: f.fixed,
+        alg: f.alg,
         lan: parseAddr6(f.lanAddr),
         lanPort: f.lanPort,
         remote: parseAddr6(f.remoteAddr),
@@ -434,7 +435,7 @@ export class TableSync {
           f.lanPort,
           f.remote,
           f.remotePort,
-          (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+          (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0) | (f.alg ? L.ES_ALG : 0),
           f.wanPort ? { want: f.wanPort } : undefined,
         );
         if (i < 0) this.counts.conflicts++;

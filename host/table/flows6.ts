@@ -33,6 +33,7 @@ export interface Flow6 {
   wanPort: number; // NAT66: its public port at the masquerade address (0: routed)
   tcpState: number;
   fixed: boolean; // opened from the WAN side by a rule
+  alg: boolean; // a NAT66 FTP control connection: its packets also go to the helper
   lastSeen: number;
   created: number;
   bytesOut: number;
@@ -186,6 +187,21 @@ export class Flows6 {
 
   find(proto: number, lan: Uint8Array, lanPort: number, remote: Uint8Array, remotePort: number): number {
     return this.table.locked(() => this.findLocked(proto, lan, lanPort, remote, remotePort));
+  }
+
+  // The NAT66 flow whose public port is wanPort and far end remote:remotePort, or -1 (the cores'
+  // lookupWan6).
+  findWan(proto: number, wanPort: number, remote: Uint8Array, remotePort: number): number {
+    const h = this.wanHash(proto, wanPort, remote, remotePort);
+    return this.table.locked(() =>
+      this.probe(this.map.wan6Index, h, (i) => {
+        const e = this.entry(i);
+        if (this.u8[e + L.F6_PROTO] !== proto || this.dv.getUint16(e + L.F6_WAN_PORT, true) !== wanPort) return false;
+        if (this.dv.getUint16(e + L.F6_REMOTE_PORT, true) !== remotePort) return false;
+        for (let k = 0; k < 16; k++) if (this.u8[e + L.F6_REMOTE_ADDR + k] !== remote[k]) return false;
+        return true;
+      }),
+    );
   }
 
   // Has lan:lanPort a flow to remote (any port)? Address-dependent filtering asks this.
@@ -399,6 +415,7 @@ export class Flows6 {
       wanPort: dv.getUint16(e + L.F6_WAN_PORT, true),
       tcpState: state & L.TS_MASK,
       fixed: (state & L.ES_FIXED) !== 0,
+      alg: (state & L.ES_ALG) !== 0,
       lastSeen: dv.getUint32(e + L.F6_LAST_SEEN, true),
       created: dv.getUint32(e + L.F6_CREATED, true),
       bytesOut: dv.getFloat64(e + L.F6_BYTES_OUT, true),

@@ -152,7 +152,7 @@ function restore6(t: ConnTable, flows: Flow6Record[]): number {
       f.lanPort,
       parseAddr6(f.remoteAddr),
       f.remotePort,
-      (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0),
+      (f.tcpState & L.TS_MASK) | (f.fixed ? L.ES_FIXED : 0) | (f.alg ? L.ES_ALG : 0),
       f.wanPort ? { want: f.wanPort } : undefined,
     );
     if (i < 0) {

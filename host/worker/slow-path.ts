@@ -9,6 +9,7 @@ import { type Policy, type PacketKey, evaluate, findPortForward, type Decision }
 import type { SharedPolicy } from "../policy/shared-policy";
 import { formatAddr } from "../net/addr";
 import { Reassembler } from "./reassembly";
+import { FtpHelper6 } from "./ftp-helper6";
 import { FtpHelper, FTP_PORT } from "./ftp-helper";
 import { AlgState } from "../table/alg-state";
 import {
@@ -76,6 +77,8 @@ export class SlowPath {
       options.filtering,
       readNpt6(this.dv, this.u8, table.map.tableBase),
       table.pinholes6,
+      options.ftpHelper,
+      new FtpHelper6(core, table.v6, table.pinholes6, this.alg, this.u8, this.dv),
     );
     this.network = network;
   }

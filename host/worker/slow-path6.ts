@@ -17,6 +17,8 @@ import type { NetworkView, IngressView } from "../net/network-view";
 import { parseAddr6, parsePrefix6, inPrefix6, formatAddr6, type Prefix6 } from "../net/addr6";
 import { A_FORWARD, A_DROP, A_REPLY } from "./actions";
 import { type Npt6, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "../net/npt6";
+import { FTP_PORT } from "./ftp-helper";
+import type { FtpHelper6 } from "./ftp-helper6";
 
 // Filtering of inbound packets, both families: to a mapped public port (RFC 4787 REQ-8), to a LAN
 // IPv6 address:port with a flow (RFC 6092 REC-11). Endpoint-independent lets anyone in,
@@ -122,6 +124,8 @@ export class SlowPath6 {
     private readonly filtering: Filtering,
     private readonly npt: Npt6[],
     private readonly pinholes: Pinholes6,
+    private readonly ftpHelper: boolean,
+    private readonly ftp: FtpHelper6,
   ) {}
 
   set network(v: NetworkView) {
@@ -220,6 +224,11 @@ export class SlowPath6 {
   handle(vnet: number, n: number, fastReason: number, ingress: IngressView, policy: Policy): number {
     this.length = n;
     const ip = vnet + L.VNET_HDR_LEN;
+    if (fastReason === L.R_ALG) {
+      // a NAT66 FTP control connection's packet, translated: the helper reads what it names
+      this.length = this.ftp.process(vnet, n);
+      return A_FORWARD;
+    }
     const p = parse6(this.u8, this.dv, ip, n - L.VNET_HDR_LEN);
     const fromWan = ingress.wan;
     const wan = this.net.wan;
@@ -304,8 +313,9 @@ export class SlowPath6 {
             ? L.TS_SYN_OUT
             : L.TS_SYN_IN
           : L.TS_SYN_OUT | L.TS_SYN_IN | L.TS_ESTABLISHED; // picked up mid-stream (a restart)
+    const alg = masq && lanFirst && this.ftpHelper && p.proto === L.PROTO_TCP && p.dport === FTP_PORT ? L.ES_ALG : 0;
     const e = lanFirst
-      ? this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, state, masq ? {} : undefined)
+      ? this.flows.create(p.proto, p.src, p.sport, p.dst, p.dport, state | alg, masq ? {} : undefined)
       : masq
         ? this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state, { want: p.masqIn })
         : this.flows.create(p.proto, p.dst, p.dport, p.src, p.sport, state | L.ES_FIXED);
