@@ -7,6 +7,7 @@
 //    open to any peer until they expire. Each holds its mapping.
 // Every change happens under the table's writer lock.
 import type { ConnTable } from "./conntrack";
+import { SeqRecords, type SeqOffset } from "./seq-records";
 import {
   ALG_SEQ_RECORDS as SEQ_RECORDS,
   ALG_SEQ_SIZE as SEQ_SIZE,
@@ -15,12 +16,6 @@ import {
 } from "../shm/memory-map";
 
 export const EXPECT_SECONDS = 60;
-
-// A sequence record (SEQ_SIZE bytes), found by open addressing on the entry index:
-const SEQ_ENTRY = 0; // i32 @entry: the control connection's entry + 1 (0: free)
-const SEQ_BOUNDARY = 4; // u32 @boundary: first sequence number (original space) after the last rewrite
-const SEQ_BEFORE = 8; // i32 @before: shift of sequence numbers before the boundary
-const SEQ_AFTER = 12; // i32 @after: shift from the boundary on
 
 // An expectation (EXP_SIZE bytes):
 const EXP_PROTO = 0; // u32 @proto: 6 or 17 (0: free slot)
@@ -34,12 +29,6 @@ const EXP_DESCRIPTION = 24; // @description: what a UPnP client called the mappi
 const DESCRIPTION_MAX = 64; // bytes kept (ALG_EXP_SIZE - EXP_DESCRIPTION)
 export const EXP_ONCE = 0; // an expected connection: taken by the first one
 export const EXP_PINHOLE = 1; // a mapping requested by a LAN host: open until its deadline
-
-export interface SeqOffset {
-  boundary: number;
-  before: number;
-  after: number;
-}
 
 // Who may make a pinhole: NAT-PMP, PCP and UPnP clients (host/portmap/).
 export const MAPPERS = ["nat-pmp", "pcp", "upnp"] as const;
@@ -64,62 +53,29 @@ export interface Pinhole {
 export class AlgState {
   private readonly dv: DataView;
   private readonly exp: number;
+  private readonly seq: SeqRecords;
   constructor(
     private readonly table: ConnTable,
     private readonly base: number,
   ) {
     this.dv = table.dv;
     this.exp = base + SEQ_RECORDS * SEQ_SIZE;
+    this.seq = new SeqRecords(this.dv, base);
   }
 
-  private seqAt(entry: number): number {
-    // open addressing by entry index; entries are few (one per FTP control connection)
-    for (let k = 0; k < SEQ_RECORDS; k++) {
-      const at = this.base + ((entry + k) % SEQ_RECORDS) * SEQ_SIZE;
-      const owner = this.dv.getInt32(at + SEQ_ENTRY, true);
-      if (owner === entry + 1 || owner === 0) return at;
-    }
-    return -1;
-  }
-
+  // A control connection's shift (seq-records.ts), by its entry.
   offset(entry: number): SeqOffset {
-    const at = this.seqAt(entry);
-    if (at < 0 || this.dv.getInt32(at + SEQ_ENTRY, true) !== entry + 1) return { boundary: 0, before: 0, after: 0 };
-    return {
-      boundary: this.dv.getUint32(at + SEQ_BOUNDARY, true),
-      before: this.dv.getInt32(at + SEQ_BEFORE, true),
-      after: this.dv.getInt32(at + SEQ_AFTER, true),
-    };
+    return this.seq.offset(entry);
   }
 
   // The LAN side's bytes from `seq` (original space) on are `growth` longer than before.
   shift(entry: number, seq: number, growth: number): void {
-    this.table.locked(() => {
-      const at = this.seqAt(entry);
-      if (at < 0) return;
-      const after = this.dv.getInt32(at + SEQ_ENTRY, true) === entry + 1 ? this.dv.getInt32(at + SEQ_AFTER, true) : 0;
-      this.dv.setInt32(at + SEQ_ENTRY, entry + 1, true);
-      this.dv.setUint32(at + SEQ_BOUNDARY, seq >>> 0, true);
-      this.dv.setInt32(at + SEQ_BEFORE, after, true);
-      this.dv.setInt32(at + SEQ_AFTER, after + growth, true);
-    });
+    this.table.locked(() => this.seq.shift(entry, seq, growth));
   }
 
   // Sets a control connection's shift as its peer gateway had it (HA table sync).
   setOffset(entry: number, o: SeqOffset): void {
-    this.table.locked(() => {
-      const at = this.seqAt(entry);
-      if (at < 0) return;
-      this.dv.setInt32(at + SEQ_ENTRY, entry + 1, true);
-      this.dv.setUint32(at + SEQ_BOUNDARY, o.boundary >>> 0, true);
-      this.dv.setInt32(at + SEQ_BEFORE, o.before, true);
-      this.dv.setInt32(at + SEQ_AFTER, o.after, true);
-    });
-  }
-
-  forget(entry: number): void {
-    const at = this.seqAt(entry);
-    if (at >= 0 && this.dv.getInt32(at + SEQ_ENTRY, true) === entry + 1) this.dv.setInt32(at + SEQ_ENTRY, 0, true);
+    this.table.locked(() => this.seq.set(entry, o));
   }
 
   // Expects a connection from `remote` to public `port`, whose mapping it holds.

@@ -11,6 +11,7 @@ import { hash5 } from "../core-ts/table";
 import { HostTotals } from "./host-totals";
 import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { Flows6 } from "./flows6";
+import { SeqRecords } from "./seq-records";
 
 export interface Flow {
   index: number;
@@ -498,6 +499,7 @@ export class ConnTable {
     );
     const now = this.now;
     if (!f.fixed) this.releasePortLocked(f.proto, f.wanPort);
+    if (f.alg) new SeqRecords(this.dv, this.map.alg).forget(i); // its shift goes with it
     Atomics.store(this.u8, e + L.E_PROTO, 0); // free: from here on E_REMOTE_ADDR is E_NEXT_FREE
     this.dv.setUint32(e + L.E_LAST_SEEN, Math.max(1, now), true);
     this.dv.setUint32(e + L.E_NEXT_FREE, 0, true);

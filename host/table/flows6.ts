@@ -13,6 +13,7 @@ import { type FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } f
 import { type HostCounters, addFlow } from "./host-totals";
 import { Endpoints6 } from "./endpoints6";
 import { Ports6 } from "./ports6";
+import { SeqRecords, SEQ_KEY6 } from "./seq-records";
 import { hashWan6 } from "../core-ts/table6";
 import { type SlotIndex, indexProbe, indexInsert, indexRemove } from "./slot-index";
 
@@ -384,6 +385,7 @@ export class Flows6 {
     if (wanPort) indexRemove(this.index(this.map.wan6Index), this.wanHash(proto, wanPort, remote, remotePort), i + 1);
     const letGo = this.endpoints.release(proto, lan, lanPort);
     if (letGo) this.ports.release(proto, letGo, this.table.now);
+    if (this.u8[e + L.F6_STATE] & L.ES_ALG) new SeqRecords(this.dv, this.map.alg).forget(SEQ_KEY6 + i); // NAT66 FTP
     Atomics.store(this.u8, e + L.F6_PROTO, 0); // free: from here on F6_REMOTE_ADDR holds F6_NEXT_FREE
     this.dv.setUint32(e + L.F6_LAST_SEEN, Math.max(1, this.table.now), true);
     this.dv.setUint32(e + L.F6_NEXT_FREE, 0, true);

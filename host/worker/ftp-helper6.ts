@@ -13,10 +13,9 @@ import type { AlgState } from "../table/alg-state";
 import type { Flows6 } from "../table/flows6";
 import type { Pinholes6 } from "../table/pinholes6";
 import { formatAddr6, parseAddr6 } from "../net/addr6";
+import { SEQ_KEY6 } from "../table/seq-records";
 
 const EXPECT_SECONDS = 60; // as IPv4's expectation
-// IPv6 entries' sequence records, apart from IPv4's (keyed by entry index)
-const SEQ_KEY6 = 1 << 30;
 
 const seqGE = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
 
