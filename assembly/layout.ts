@@ -114,6 +114,9 @@ export const T_HOST_LIMIT = 88; // u32 flows one LAN host may have (0: no limit)
 export const T_HOST_LIMIT_DROPS = 92; // u32 new flows refused for that
 export const T_UNUSED = 96; // u32 entries from this one on were never used (zero): taken before the free list
 export const T_WORKERS_READING = 100; // i32 workers whose loop reads its queues: "ready" waits for all (host/worker/readiness.ts)
+export const T_PSID_BITS = 104; // u32 MAP-E: the PSID's length k; 0: no port set, the ranges above
+export const T_PSID = 108; // u32 MAP-E: the CE's PSID (its ports: host/table/port-space.ts)
+export const T_PSID_OFFSET = 112; // u32 MAP-E: the PSID offset a
 // The IPv6 flow table: a region of its own (entries keyed by 128-bit addresses, one index),
 // with the IPv4 table's lock, clock and timeouts.
 export const T6_MAX_FLOWS = 128; // u32 number of IPv6 entries

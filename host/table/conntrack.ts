@@ -12,6 +12,7 @@ import { HostTotals } from "./host-totals";
 import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { Flows6 } from "./flows6";
 import { SeqRecords } from "./seq-records";
+import { type PortSpace, portRange, psidPorts } from "./port-space";
 
 export interface Flow {
   index: number;
@@ -176,8 +177,23 @@ export class ConnTable {
   get portMax(): number {
     return this.u32(L.T_PORT_MAX);
   }
-  // A port the table hands out to masqueraded flows (the range, or the one for ports below 1024).
+  // A MAP-E CE's port set (RFC 7597 5.1): every public port, of every protocol, is the PSID's,
+  // but for its first block, which the gateway's own sockets use. k = 0: none (the ranges).
+  setPortSet(psid: number, k: number, a: number): void {
+    this.setU32(L.T_PSID, psid);
+    this.setU32(L.T_PSID_OFFSET, a);
+    this.setU32(L.T_PSID_BITS, k);
+  }
+  private portSet(): PortSpace | undefined {
+    const k = this.u32(L.T_PSID_BITS);
+    return k ? psidPorts(this.u32(L.T_PSID), k, this.u32(L.T_PSID_OFFSET), 1) : undefined;
+  }
+
+  // A port the table hands out to masqueraded flows (the range, or the one for ports below 1024;
+  // a MAP-E CE's set).
   isNatPort(port: number): boolean {
+    const set = this.portSet();
+    if (set) return set.has(port);
     return (port >= this.portMin && port <= this.portMax) || (port >= LOW_PORT_MIN && port <= LOW_PORT_MAX);
   }
 
@@ -282,27 +298,26 @@ export class ConnTable {
   // `want` (port preservation, a restored snapshot) is taken if it is in the range and free;
   // with `anywhere` (a mapping asked for by its external port: UPnP) at any port if free.
   private choosePort(proto: number, lanPort: number, now: number, want: number, anywhere = false): number {
-    if (anywhere && want >= 1 && want <= 65535 && this.portFree(proto, want, now)) return want;
-    let min: number, max: number;
-    if (proto === L.PROTO_ICMP) {
-      min = 1;
-      max = 65535;
-    } else if (lanPort < 1024) {
-      min = LOW_PORT_MIN;
-      max = LOW_PORT_MAX;
-    } else {
-      min = this.portMin;
-      max = this.portMax;
-    }
-    if (want >= min && want <= max && this.portFree(proto, want, now)) return want;
+    const set = this.portSet();
+    if (anywhere && !set && want >= 1 && want <= 65535 && this.portFree(proto, want, now)) return want;
+    // a MAP-E CE's set for every protocol (ICMP identifiers too, RFC 7597 5.1); else by protocol
+    // and port: ICMP any identifier, a port below 1024 one below 1024, the rest the NAT range
+    const space =
+      set ??
+      (proto === L.PROTO_ICMP
+        ? portRange(1, 65535)
+        : lanPort < 1024
+          ? portRange(LOW_PORT_MIN, LOW_PORT_MAX)
+          : portRange(this.portMin, this.portMax));
+    if (want >= 1 && space.has(want) && this.portFree(proto, want, now)) return want;
     // An exhausted range is scanned at most once a second: a LAN host spraying new flows at a
     // full table would otherwise cost a walk of the whole range, under the lock, per packet.
-    const key = proto * 65536 + min;
+    const key = proto * 65536 + space.at(0);
     if (this.exhaustedAt.get(key) === now) return -1;
-    const n = max - min + 1;
+    const n = space.count;
     const start = Math.floor(Math.random() * n);
     for (let k = 0; k < n; k++) {
-      const port = min + ((start + k) % n);
+      const port = space.at((start + k) % n);
       if (this.portFree(proto, port, now)) return port;
     }
     this.exhaustedAt.set(key, now);
