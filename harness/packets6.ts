@@ -109,3 +109,24 @@ export function ipv6(o: Ip6Opts, payload: Uint8Array): Uint8Array {
 }
 
 export const NH = { TCP: NH_TCP, UDP: NH_UDP, ICMPV6: NH_ICMPV6, HOP: 0, ROUTING: 43, FRAGMENT: 44, ESP: 50, DEST: 60 };
+
+// One's-complement sum of the bytes as big-endian 16-bit words, folded (not complemented).
+export function sum16(a: Uint8Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i += 2) s += (a[i] << 8) | (a[i + 1] ?? 0);
+  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
+  return s;
+}
+
+// Is the upper layer's checksum of an IPv6 packet with no extension headers right over its
+// pseudo-header (RFC 8200 8.1)?
+export function l4ChecksumOk(p: Uint8Array): boolean {
+  const len = p.length - 40;
+  const b = new Uint8Array(40 + len);
+  b.set(p.subarray(8, 40), 0);
+  b[34] = len >> 8;
+  b[35] = len & 0xff;
+  b[39] = p[6];
+  b.set(p.subarray(40), 40);
+  return sum16(b) === 0xffff;
+}

@@ -7,7 +7,7 @@
 import t from "tap";
 import { coreSetup } from "../harness/core-setup";
 import { concat, plainVnet } from "../harness/packets";
-import { ipv6, tcp6, icmp6, NH } from "../harness/packets6";
+import { ipv6, tcp6, icmp6, NH, l4ChecksumOk } from "../harness/packets6";
 import { parseAddr6, formatAddr6 } from "../host/net/addr6";
 import * as L from "../assembly/layout";
 
@@ -19,22 +19,6 @@ const LAN = "fd00:1::2",
   ROUTER = "2001:db8:f0::1";
 const data = new TextEncoder().encode("through NAT66");
 
-const sum16 = (a: Uint8Array): number => {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 2) s += (a[i] << 8) | (a[i + 1] ?? 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-};
-// the upper layer's checksum over its pseudo-header (RFC 8200 8.1)
-function l4ChecksumOk(p: Uint8Array): boolean {
-  const len = p.length - 40;
-  const pseudo = new Uint8Array(40);
-  pseudo.set(p.subarray(8, 40), 0);
-  pseudo[34] = len >> 8;
-  pseudo[35] = len & 0xff;
-  pseudo[39] = p[6];
-  return sum16(concat(pseudo, p.subarray(40))) === 0xffff;
-}
 const addrs = (p: Uint8Array): [string, string] => [formatAddr6(p.subarray(8, 24)), formatAddr6(p.subarray(24, 40))];
 const ports = (p: Uint8Array, at = 40): [number, number] => [(p[at] << 8) | p[at + 1], (p[at + 2] << 8) | p[at + 3]];
 

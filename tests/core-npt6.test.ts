@@ -6,17 +6,11 @@
 import t from "tap";
 import { coreSetup } from "../harness/core-setup";
 import { concat, plainVnet } from "../harness/packets";
-import { ipv6, tcp6, udp6, icmp6, NH } from "../harness/packets6";
+import { ipv6, tcp6, udp6, icmp6, NH, sum16, l4ChecksumOk } from "../harness/packets6";
 import { parseAddr6, formatAddr6, parsePrefix6 } from "../host/net/addr6";
 import { parseNpt6, makeNpt6, mapAddress, npt6FromWan, npt6Out, NPT_REFUSED } from "../host/net/npt6";
 import * as L from "../assembly/layout";
 
-const sum16 = (a: Uint8Array): number => {
-  let s = 0;
-  for (let i = 0; i < a.length; i += 2) s += (a[i] << 8) | (a[i + 1] ?? 0);
-  while (s > 0xffff) s = (s & 0xffff) + (s >>> 16);
-  return s;
-};
 // a zero sum and 0xffff are the same value in one's complement
 const sameSum = (a: Uint8Array, b: Uint8Array): boolean => sum16(a) % 0xffff === sum16(b) % 0xffff;
 
@@ -89,17 +83,6 @@ const OUT = (() => {
   return formatAddr6(a);
 })();
 const data = new TextEncoder().encode("through a prefix translation");
-
-// A TCP, UDP or ICMPv6 packet's checksum is right over its pseudo-header.
-function l4ChecksumOk(p: Uint8Array): boolean {
-  const len = p.length - 40;
-  const pseudo = new Uint8Array(40);
-  pseudo.set(p.subarray(8, 40), 0);
-  pseudo[34] = len >> 8;
-  pseudo[35] = len & 0xff;
-  pseudo[39] = p[6];
-  return sum16(concat(pseudo, p.subarray(40))) === 0xffff;
-}
 
 for (const kind of ["wasm", "ts"] as const) {
   t.test(`${kind} core`, async (t) => {

@@ -18,6 +18,7 @@ import {
   WAN6,
 } from "../harness/topology";
 import { BUNDLE, NODE } from "../harness/ipmasq-cli";
+import { stunServer } from "../harness/stun-server";
 
 const PEERS = join(__dirname, "peers");
 const WAN6_ALT = "2001:db8:ff::3"; // the STUN server's second address
@@ -179,20 +180,8 @@ t.test("NAT behaviour (RFC 4787 / 5382): mapping, filtering, hairpinning, port p
   const state = join(topo.dir, "state");
   topo.exec(topo.wan, ["ip", "addr", "add", "10.0.0.3/24", "dev", "wan0"]);
   topo.exec(topo.wan, ["ip", "addr", "add", `${WAN6_ALT}/64`, "dev", "wan0", "nodad"]);
-  topo.spawn(topo.wan, [
-    "turnserver",
-    "-n",
-    "--stun-only",
-    "--no-auth",
-    "--no-cli",
-    "--listening-ip=10.0.0.2",
-    "--listening-ip=10.0.0.3",
-    `--listening-ip=${WAN6}`,
-    `--listening-ip=${WAN6_ALT}`,
-    "--log-file=stdout",
-  ]);
+  await stunServer(topo, ["10.0.0.2", "10.0.0.3", WAN6, WAN6_ALT]);
   await waitListening(topo.spawn(topo.wan, [NODE, join(PEERS, "udp-echo.js"), "server", "5353"]));
-  await until(() => topo.exec(topo.wan, ["ss", "-Hlun", "sport = :3478"]).split("\n").filter(Boolean).length >= 4); // every STUN address
   for (const filtering of ["address-dependent", "endpoint-independent"]) {
     const g = await startGateway(topo, ["--config", writeConfig(topo), "--filtering", filtering], state);
     try {

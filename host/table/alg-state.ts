@@ -56,7 +56,7 @@ export class AlgState {
   private readonly seq: SeqRecords;
   constructor(
     private readonly table: ConnTable,
-    private readonly base: number,
+    base: number,
   ) {
     this.dv = table.dv;
     this.exp = base + SEQ_RECORDS * SEQ_SIZE;
