@@ -44,6 +44,16 @@ const PCP = {
 };
 const PCP_OPTION_THIRD_PARTY = 1;
 
+// A PCP MAP request read, with its answer begun (`out`) and a way to refuse it.
+interface MapRequest {
+  out: Buffer;
+  proto: number;
+  internal: number;
+  suggested: number;
+  lifetime: number;
+  refuse: (r: number) => Buffer;
+}
+
 // What the PCP server needs of NAT66 (host/table/flows6.ts): whose address it masquerades, as
 // what, and public ports held for mappings.
 export interface Nat66Mappings {
@@ -221,14 +231,7 @@ export class PortMappingServer {
     isClient: (client: Buffer) => boolean,
   ): {
     answer?: Buffer;
-    map?: {
-      out: Buffer;
-      proto: number;
-      internal: number;
-      suggested: number;
-      lifetime: number;
-      refuse: (r: number) => Buffer;
-    };
+    map?: MapRequest;
   } {
     if (msg.length < PCP_HEADER || msg.length > PCP_MAX || msg.length % 4 !== 0) {
       return {
@@ -322,18 +325,7 @@ export class PortMappingServer {
 
   // A PCP MAP of a host NAT66 masquerades: its public port (the one it already has, the one it
   // suggests, or another) at the masquerade address, held while the mapping lives.
-  private map66(
-    nat: Nat66Mappings,
-    m: {
-      out: Buffer;
-      proto: number;
-      internal: number;
-      suggested: number;
-      lifetime: number;
-      refuse: (r: number) => Buffer;
-    },
-    src: Uint8Array,
-  ): Buffer {
+  private map66(nat: Nat66Mappings, m: MapRequest, src: Uint8Array): Buffer {
     const v6 = this.ipv6!;
     const { out, proto, internal, suggested, lifetime, refuse } = m;
     const masq = nat.address();
