@@ -12,7 +12,7 @@
 // The namespaces: harness/ha-pair.ts.
 import t from "tap";
 import { type ChildProcess, execFileSync } from "node:child_process";
-import { writeFileSync, chmodSync } from "node:fs";
+import { writeFileSync, chmodSync, appendFileSync } from "node:fs";
 import { join } from "node:path";
 import { sleep, until, waitExit, waitListening } from "../harness/topology";
 import { makePair, watch, pairFiles } from "../harness/ha-pair";
@@ -32,6 +32,12 @@ t.test("an HA pair: failover with every connection kept, resync, and a WAN link 
   const p = makePair({ ipv6: true });
   t.teardown(() => p.destroy());
   const { key, config } = pairFiles(p);
+  // NAT66 too: a unique local prefix beside the global one, masqueraded as the WAN's virtual IPv6
+  // address by whichever gateway is master (--public6)
+  appendFileSync(config, "ipchains -A forward -s fd00:1::/64 -j MASQ\n");
+  p.exec(p.ns.lan, ["ip", "-6", "addr", "add", "fd00:1::10/64", "dev", "lan0", "nodad"]);
+  p.exec(p.ns.gw1, ["ip", "-6", "addr", "add", "fd00:1::2/64", "dev", "eth1", "nodad"]);
+  p.exec(p.ns.gw2, ["ip", "-6", "addr", "add", "fd00:1::3/64", "dev", "eth1", "nodad"]);
   const members: Record<"gw1" | "gw2", Member> = {
     gw1: { name: "gw1", state: join(p.dir, "gw1") },
     gw2: { name: "gw2", state: join(p.dir, "gw2") },
@@ -58,6 +64,8 @@ t.test("an HA pair: failover with every connection kept, resync, and a WAN link 
       m.state,
       "--public",
       "10.0.0.1",
+      "--public6",
+      "2001:db8:ff::1",
       "--sync-peer",
       peerOf[m.name],
       "--sync-key",
@@ -221,6 +229,14 @@ vrrp_instance gateway {
   ]);
   const download6 = watch(downloader6);
   const download6Done = new Promise((r) => downloader6.on("exit", r));
+  // and one through NAT66, from the unique local address
+  const downloader66 = p.spawn(p.ns.lan, [
+    "sh",
+    "-c",
+    `curl -sS -6 --interface fd00:1::10 --max-time 120 'http://[2001:db8:ff::254]:8080${path6}&rate=1500000' | sha256sum`,
+  ]);
+  const download66 = watch(downloader66);
+  const download66Done = new Promise((r) => downloader66.on("exit", r));
   await sleep(3000);
   const synced = JSON.parse(cli(gw2, "conns", "--json")) as Array<{
     proto: string;
@@ -247,6 +263,16 @@ vrrp_instance gateway {
     synced.some((f) => f.lan.startsWith("[2001:db8:1::10]:") && f.remote === "[2001:db8:ff::254]:8080"),
     "and the IPv6 download's (FLOW6)",
   );
+  const nat66 = onMaster.find((f) => f.lan.startsWith("[fd00:1::10]:"));
+  t.match(
+    nat66?.public,
+    /^\[2001:db8:ff::1\]:\d+$/,
+    `the master masquerades the NAT66 download as the virtual address (${nat66?.public})`,
+  );
+  t.ok(
+    synced.some((f) => f.lan === nat66?.lan && f.remote === nat66?.remote),
+    "the backup has its flow too (FLOW6, with its public port)",
+  );
   t.equal(JSON.parse(cli(gw2, "status", "--json")).ha.standbyDrops, 0, "nothing reached the backup's data path");
 
   // ---- the master dies ----------------------------------------------------------------------
@@ -265,6 +291,12 @@ vrrp_instance gateway {
     download6.text().split(" ")[0],
     want6,
     `the 20 MB IPv6 download completed byte-exact across the failover${download6.text().startsWith("curl") ? ` (${download6.text().trim()})` : ""}`,
+  );
+  await download66Done;
+  t.equal(
+    download66.text().split(" ")[0],
+    want6,
+    `the 20 MB NAT66 download completed byte-exact across the failover${download66.text().startsWith("curl") ? ` (${download66.text().trim()})` : ""}`,
   );
   await session.until(/\{.*\}/, 60_000);
   const s1 = JSON.parse(/\{.*\}/.exec(session.text())![0]);

@@ -153,6 +153,11 @@ export const OPTIONS: Record<string, OptionSpec> = {
     arg: "ADDR",
     help: "masquerade as ADDR (a VRRP virtual address) while it is on the WAN interface, instead of the interface's first address",
   },
+  public6: {
+    type: "string",
+    arg: "ADDR6",
+    help: "NAT66: masquerade as ADDR6 (a VRRP virtual IPv6 address) while it is on the WAN interface, instead of its first global address",
+  },
   "sync-peer": {
     type: "string",
     arg: "ADDR[:PORT]",
@@ -237,6 +242,7 @@ export const COMMANDS: Record<string, CommandSpec> = {
       "web",
       "web-token",
       "public",
+      "public6",
       "sync-peer",
       "sync-key",
       "sync-dev",

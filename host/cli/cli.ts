@@ -33,7 +33,7 @@ import { NATIVE_DIR_ENV } from "../tun/embedded-addon";
 import { parseAddr } from "../net/addr";
 import { DEFAULT_SYNC_PORT } from "../sync/table-sync";
 import { parseMapRule, mapCalc, formatMapResult, mapResultJson, type MapResult } from "../net/map-e";
-import { parsePrefix6 } from "../net/addr6";
+import { parsePrefix6, parseAddr6, formatAddr6, isAddr6 } from "../net/addr6";
 
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
@@ -92,6 +92,12 @@ function oneOf<T extends string>(name: string, v: string, allowed: readonly T[])
       `--${name} must be ${allowed.slice(0, -1).join(", ")} or ${allowed[allowed.length - 1]}, got "${v}"`,
     );
   return v as T;
+}
+
+// An IPv6 address option, as the kernel writes it (RFC 5952), or a usage error.
+function addr6(name: string, v: string): string {
+  if (!isAddr6(v)) throw new UsageError(`--${name} must be an IPv6 address, got "${v}"`);
+  return formatAddr6(parseAddr6(v));
 }
 
 // --npt6: absent is none; a bad mapping says which and why.
@@ -216,6 +222,7 @@ function runOptions(v: Values, stateDir: string, argv: string[], workerFile: str
     web: v.web as string | undefined,
     webToken: v["web-token"] as string | undefined,
     publicAddr: v.public ? addr("public", s("public")) : undefined,
+    publicAddr6: v.public6 ? addr6("public6", s("public6")) : undefined,
     sync: peer
       ? {
           peer: addr("sync-peer", peer[1]),

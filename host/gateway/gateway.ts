@@ -177,6 +177,7 @@ async function runLocked(o: RunOptions, lock: InstanceLock): Promise<number> {
       groBusyPps: o.groBusyPps,
       natRanges: [`${o.portMin}-${o.portMax}`, `${LOW_PORT_MIN}-${LOW_PORT_MAX}`],
       publicAddr: o.publicAddr,
+      publicAddr6: o.publicAddr6,
     },
     wiring,
     sharedNetworkView(memory, map.network),

@@ -37,5 +37,6 @@ export interface RunOptions {
   web?: string; // [ADDR:]PORT of the status page (off when absent)
   webToken?: string; // file holding the page's token
   publicAddr?: number; // --public: masquerade as this address while it is on the WAN interface
+  publicAddr6?: string; // --public6: NAT66's, the same way (RFC 5952 text)
   sync?: { peer: number; port: number; keyFile: string; dev?: string }; // HA pair: the table sync
 }

@@ -48,6 +48,7 @@ export interface FollowOptions {
   groBusyPps: number; // while an interface receives this many packets a second (0: always)
   natRanges: string[];
   publicAddr?: number; // --public: masquerade as this address, while it is on the WAN interface
+  publicAddr6?: string; // --public6: NAT66's, while it is on the WAN interface (RFC 5952 text)
 }
 
 // The LAN interfaces' global IPv6 prefixes changed: those that left and those that came.
@@ -237,7 +238,15 @@ export class NetworkFollower {
       this.mtu = mtu;
     }
 
-    const masq6 = masqSources6(this.policy).length ? (wanIf?.addrs6[0]?.addr ?? "") : "";
+    // NAT66 as the WAN's first global IPv6 address, or with --public6 that one while it is there
+    const want6 = this.o.publicAddr6;
+    const masq6 = !masqSources6(this.policy).length
+      ? ""
+      : want6 !== undefined
+        ? wanIf?.addrs6.some((a) => a.addr === want6)
+          ? want6
+          : ""
+        : (wanIf?.addrs6[0]?.addr ?? "");
     if (wanIf)
       this.wanOnLink6 = [
         ...new Set(
@@ -324,7 +333,10 @@ export class NetworkFollower {
         policy: this.policy,
         mappedPorts: this.mappedPorts,
         ipv6: ipv6Enabled(),
-        masqAddr6: this.masqAddr6 || this.lastMasq6,
+        // (with --public6 from the start: an HA backup's rules are ready before the address comes,
+        // else the first segments of a taken-over NAT66 connection meet the kernel, which resets it)
+        masqAddr6:
+          this.masqAddr6 || this.lastMasq6 || (masqSources6(this.policy).length ? (this.o.publicAddr6 ?? "") : ""),
         wanOnLink6: this.wanOnLink6,
       }),
     );
