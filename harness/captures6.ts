@@ -8,12 +8,13 @@ import { type Topology, until, sleep } from "./topology";
 const CHECK_PCAP = `
 import sys
 from scapy.all import rdpcap, raw, IPv6, TCP, UDP
-from scapy.layers.inet6 import _ICMPv6
+from scapy.layers.inet6 import _ICMPv6, IPv6ExtHdrFragment
 bad, n, addrs, first = 0, 0, set(), ""
 for p in rdpcap(sys.argv[1]):
     if IPv6 not in p: continue
     ip = p[IPv6]
     addrs.add(ip.src)
+    if IPv6ExtHdrFragment in ip: continue  # a fragment's checksum is the whole datagram's
     for layer in (TCP, UDP, _ICMPv6):
         if layer in ip and not ip.haslayer("IPerror6"):
             l = ip[layer]

@@ -109,6 +109,14 @@ t.test("NAT66: a unique local LAN behind the WAN's one address", async (t) => {
     new RegExp(`^seen ${GW_WAN6}:45000 hi`),
     "UDP: the gateway's address, the port kept",
   );
+  // a datagram bigger than the link, both ways: fragments, translated (the first) and let through
+  // its datagram's gate (the rest)
+  const pattern = Buffer.from(Array.from({ length: 3000 }, (_, i) => (i * 7 + (i >> 8)) & 255));
+  t.equal(
+    topo.exec(topo.lan, [NODE, join(PEERS, "udp-echo.js"), "client", WAN6, "5353", "bytes:3000", "45002"]).trim(),
+    `seen ${GW_WAN6}:45002 3000 bytes sha256 ${sha(pattern)}`,
+    "UDP of 3000 bytes, fragmented both ways: from the gateway's address, back whole",
+  );
   // (ICMPv6 from the WAN link's own neighbours stays the kernel's: neighbour discovery is among it)
   t.match(
     topo.exec(topo.lan, ["ping", "-6", "-c", "2", "-i", "0.2", "-W", "2", FAR6]),

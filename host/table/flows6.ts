@@ -56,6 +56,7 @@ export interface TableShared {
   readonly quiet: boolean; // no events (a restart or the HA peer puts flows back)
   readonly portMin: number; // the NAT port range (ports of 1024 and up)
   readonly portMax: number;
+  isNatPort(port: number): boolean; // one the NAT hands out (the range, or the one below 1024)
   locked<T>(fn: () => T): T;
   timeoutOf(proto: number, tcpState: number): number;
 }
@@ -244,6 +245,11 @@ export class Flows6 {
       const letGo = this.endpoints.release(proto, lan, lanPort);
       if (letGo) this.ports.release(proto, letGo, this.table.now);
     });
+  }
+
+  // Is `port` one NAT66 hands out (the IPv4 NAT's ranges)?
+  isNatPort(port: number): boolean {
+    return this.table.isNatPort(port);
   }
 
   // The LAN end that holds public port `wanPort` under NAT66, or undefined.

@@ -43,6 +43,13 @@ const ICMPV6_CODE_ADMIN_PROHIBITED = 1;
 const UNIQUE_LOCAL = parsePrefix6("fc00::/7");
 const HOP_LIMIT = 64;
 
+// A datagram's gate: when it closes (ms), and under NAT66 the address its later fragments take
+// (at IPV6_SRC leaving, IPV6_DST coming back).
+interface Gate {
+  closes: number;
+  to?: { at: number; addr: Uint8Array };
+}
+
 // What the slow path needs of an IPv6 packet: its addresses, the upper layer after the
 // extension headers, and the ports (ICMPv6 echo: the identifier at the asker's end).
 interface Packet6 {
@@ -109,7 +116,7 @@ function parse6(u8: Uint8Array, dv: DataView, ip: number, len: number): Packet6 
 export class SlowPath6 {
   reason = 0;
   length = 0;
-  private readonly gates = new Map<string, number>(); // datagram -> when its gate closes (ms)
+  private readonly gates = new Map<string, Gate>(); // by datagram
   private lanPrefixes: Array<{ iface: string; prefix: Prefix6 }> = [];
   private own: Uint8Array[] = [];
   private net!: NetworkView;
@@ -212,9 +219,17 @@ export class SlowPath6 {
   private masqIn(p: Packet6): "mapped" | "unmapped" | "own" | "none" {
     if (!this.isMasq(p.dst)) return "none";
     const echoReply = p.proto === L.PROTO_ICMPV6 && p.icmpType === W.ICMPV6_ECHO_REPLY;
-    if (p.fragment || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && !echoReply)) return "own";
+    // (a first fragment of TCP or UDP has its ports: it is decided as the datagram is)
+    if ((p.fragment && !p.fragment.first) || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP && !echoReply))
+      return "own";
+    if (p.fragment && echoReply) return "own";
     const owner = this.flows.wanOwner(p.proto, p.dport);
-    if (!owner) return p.proto === L.PROTO_ICMPV6 ? "own" : "unmapped";
+    // nobody's: ICMPv6 and UDP outside the NAT's ports are the gateway's own (all UDP comes here
+    // for its fragments' sake), the rest is closed
+    if (!owner)
+      return p.proto === L.PROTO_ICMPV6 || (p.proto === L.PROTO_UDP && !this.flows.isNatPort(p.dport))
+        ? "own"
+        : "unmapped";
     p.masqIn = p.dport;
     p.dst = owner.lan;
     p.dport = owner.lanPort;
@@ -239,6 +254,14 @@ export class SlowPath6 {
     if (this.isOwn(p.src)) return this.drop(L.R_MARTIAN);
     if (fromWan ? this.onLink(p.src) && !this.onLink(p.src, wan) : !this.onLink(p.src, ingress.iface))
       return this.drop(L.R_SPOOFED);
+    // a later fragment passes through its datagram's gate (translated as its first was), or is
+    // the gateway's own (the kernel reassembles), or nobody's
+    if (p.fragment && !p.fragment.first) {
+      const g = this.gate(p.fragment.id);
+      if (g?.to) this.u8.set(g.to.addr, ip + g.to.at);
+      if (g) return this.pass(ip, p);
+      return this.isOwn(p.dst) ? this.pass(ip) : this.drop(L.R_FRAGMENT);
+    }
     if (!fromWan && this.isMasq(p.dst) && (p.proto === L.PROTO_TCP || p.proto === L.PROTO_UDP) && !p.fragment)
       return this.hairpin(vnet, n, p, ingress.iface);
     const masqIn = fromWan ? this.masqIn(p) : "none";
@@ -249,11 +272,9 @@ export class SlowPath6 {
     const masq6 = masqSources6(policy);
     if (fromWan && masqIn === "none" && masq6.some((m) => inPrefix6(p.dst, m))) return this.drop(L.R_NO_MAPPING);
 
-    if (p.fragment && !p.fragment.first)
-      return this.gateOpen(p.fragment.id) ? this.pass(ip, p) : this.drop(L.R_FRAGMENT);
     // a first fragment from the WAN of a flow the fast path would have forwarded
     if (p.fragment && fromWan && this.flows.find(p.proto, p.dst, p.dport, p.src, p.sport) >= 0)
-      return this.whole(ip, p);
+      return p.masqIn !== undefined ? this.fragment66(ip, p, "in") : this.whole(ip, p);
     const k: PacketKey = {
       proto: p.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : p.proto,
       src: 0,
@@ -323,7 +344,8 @@ export class SlowPath6 {
       this.reason = L.R_TABLE_FULL;
       return this.reply(vnet, n, ingress.iface, L.R_TABLE_FULL);
     }
-    if (p.fragment) return this.whole(ip, p); // the core forwards no fragment: as it is
+    // the core forwards no fragment: as it is, or under NAT66 translated here
+    if (p.fragment) return masq ? this.fragment66(ip, p, lanFirst ? "out" : "in", e) : this.whole(ip, p);
     const v = this.core.processPacket(vnet, n, this.stats, fromWan ? L.IN_WAN : L.IN_INSIDE);
     if (v === L.V_FORWARD) return A_FORWARD;
     return this.drop(this.core.lastReason());
@@ -345,26 +367,41 @@ export class SlowPath6 {
   }
 
   // Forwarded as it is; a first fragment opens its datagram's gate (see FRAGMENT_GATES).
-  private whole(ip: number, p: Packet6): number {
+  private whole(ip: number, p: Packet6, to?: Gate["to"]): number {
     if (p.fragment?.first) {
       const now = Date.now();
       this.gates.delete(p.fragment.id); // to the end: the map is in order of age
-      this.gates.set(p.fragment.id, now + FRAGMENT_GATE_MS);
+      this.gates.set(p.fragment.id, { closes: now + FRAGMENT_GATE_MS, to });
       this.closeGates(now);
     }
     return this.pass(ip, p);
   }
 
-  private gateOpen(id: string): boolean {
+  // NAT66, a first fragment (RFC 7112: it holds the upper-layer header): its address and port
+  // rewritten as the core would, the checksum (over the whole datagram) by the difference; its
+  // gate gives the later fragments the same address. Leaving (`out`): from the public end of flow
+  // `e`; coming back (`in`): to the LAN end masqIn found.
+  private fragment66(ip: number, p: Packet6, way: "out" | "in", e = -1): number {
+    const masq = this.flows.masqAddress;
+    if (!masq || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP)) return this.drop(L.R_FRAGMENT);
+    const out = way === "out";
+    const addr = out ? masq : p.dst;
+    const port = out ? this.flows.flow(e).wanPort : p.dport;
+    if (!rewriteFirstFragment(this.u8, this.dv, ip, p.upper, p.proto, out, addr, port)) return this.drop(L.R_FRAGMENT);
+    return this.whole(ip, p, { at: out ? W.IPV6_SRC : W.IPV6_DST, addr });
+  }
+
+  private gate(id: string): Gate | undefined {
     const now = Date.now();
     this.closeGates(now);
-    return (this.gates.get(id) ?? 0) > now;
+    const g = this.gates.get(id);
+    return g && g.closes > now ? g : undefined;
   }
 
   // The expired gates, and the oldest past FRAGMENT_GATES.
   private closeGates(now: number): void {
-    for (const [k, closes] of this.gates) {
-      if (closes > now && this.gates.size <= FRAGMENT_GATES) break; // oldest first: the rest are younger
+    for (const [k, g] of this.gates) {
+      if (g.closes > now && this.gates.size <= FRAGMENT_GATES) break; // oldest first: the rest are younger
       this.gates.delete(k);
     }
   }
@@ -406,4 +443,37 @@ export class SlowPath6 {
     this.length = L.VNET_HDR_LEN + W.IPV6_HEADER + plen;
     return A_REPLY;
   }
+}
+
+// Rewrites the source (`src`) or destination address and port of a first fragment whose TCP or
+// UDP header starts `upper` bytes into the packet at `ip`, with the checksum moved by the
+// difference (RFC 1624; its sum covers the whole datagram, which does not change otherwise).
+// False when the header or the checksum is not in this fragment.
+function rewriteFirstFragment(
+  u8: Uint8Array,
+  dv: DataView,
+  ip: number,
+  upper: number,
+  proto: number,
+  src: boolean,
+  addr: Uint8Array,
+  port: number,
+): boolean {
+  const len = W.IPV6_HEADER + dv.getUint16(ip + W.IPV6_PAYLOAD_LENGTH);
+  const l4 = ip + upper;
+  const csAt = l4 + (proto === L.PROTO_TCP ? W.TCP_CHECKSUM : W.UDP_CHECKSUM);
+  if (csAt + 2 > ip + len) return false;
+  const at = ip + (src ? W.IPV6_SRC : W.IPV6_DST);
+  const portAt = l4 + (src ? W.TCP_SRC_PORT : W.TCP_DST_PORT);
+  const old = dv.getUint16(csAt);
+  let sum = ~old & 0xffff;
+  for (let k = 0; k < 16; k += 2) sum += (~dv.getUint16(at + k) & 0xffff) + ((addr[k] << 8) | addr[k + 1]);
+  sum += (~dv.getUint16(portAt) & 0xffff) + port;
+  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
+  let cs = ~sum & 0xffff;
+  if (proto === L.PROTO_UDP && cs === 0) cs = 0xffff; // a computed zero is sent as all ones
+  u8.set(addr, at);
+  dv.setUint16(portAt, port);
+  if (proto !== L.PROTO_UDP || old !== 0) dv.setUint16(csAt, cs);
+  return true;
 }
