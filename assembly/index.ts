@@ -7,3 +7,4 @@ export { setTable, hash5, lookupLan, lookupWan } from "./table";
 export { processPacket, processBatch } from "./batch";
 export { lastReason } from "./verdict";
 export { lookup6 } from "./table6";
+export { rewriteEnd6 } from "./nat66";

@@ -24,6 +24,17 @@ export interface Core {
     partial: boolean,
   ): void;
   rewriteAddr(ip: number, end: number, addr: number): void;
+  // NAT66's: one end of an IPv6 packet, the address the 16 bytes at memory address `addr`
+  rewriteEnd6(
+    ip: number,
+    l4: number,
+    l4Avail: number,
+    proto: number,
+    end: number,
+    addr: number,
+    port: number,
+    partial: boolean,
+  ): void;
   adjustTtl(ip: number, delta: number): void;
   clampMss(l4: number, mss: number, partial: boolean): boolean;
   setTable(base: number): void;
@@ -83,5 +94,16 @@ export function createCore(kind: CoreKind, memory: WebAssembly.Memory, module?: 
     port: number,
     partial: boolean,
   ) => rewriteEnd(ip, l4, av, p, e, a, port, partial ? 1 : 0);
+  const rewriteEnd6 = x.rewriteEnd6;
+  core.rewriteEnd6 = (
+    ip: number,
+    l4: number,
+    av: number,
+    p: number,
+    e: number,
+    a: number,
+    port: number,
+    partial: boolean,
+  ) => rewriteEnd6(ip, l4, av, p, e, a, port, partial ? 1 : 0);
   return core as unknown as Core;
 }

@@ -114,6 +114,10 @@ export class Flows6 {
     const a = this.u8.slice(this.t + L.T6_MASQ_ADDR, this.t + L.T6_MASQ_ADDR + 16);
     return a.some((b) => b !== 0) ? a : undefined;
   }
+  // Where that address lies in the shared memory (what the cores read).
+  get masqAddressAt(): number {
+    return this.t + L.T6_MASQ_ADDR;
+  }
   set masqAddress(a: Uint8Array | undefined) {
     this.u8.set(a ?? new Uint8Array(16), this.t + L.T6_MASQ_ADDR);
   }

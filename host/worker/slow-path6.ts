@@ -269,12 +269,12 @@ export class SlowPath6 {
     if (masqIn === "own") return this.pass(ip);
     if (masqIn === "unmapped") return this.drop(L.R_NO_MAPPING);
     // a masqueraded LAN end is reached from the WAN only by its public end
-    const masq6 = masqSources6(policy);
-    if (fromWan && masqIn === "none" && masq6.some((m) => inPrefix6(p.dst, m))) return this.drop(L.R_NO_MAPPING);
+    if (fromWan && masqIn === "none" && masqSources6(policy).some((m) => inPrefix6(p.dst, m)))
+      return this.drop(L.R_NO_MAPPING);
 
     // a first fragment from the WAN of a flow the fast path would have forwarded
-    if (p.fragment && fromWan && this.flows.find(p.proto, p.dst, p.dport, p.src, p.sport) >= 0)
-      return p.masqIn !== undefined ? this.fragment66(ip, p, "in") : this.whole(ip, p);
+    const known = p.fragment && fromWan ? this.flows.find(p.proto, p.dst, p.dport, p.src, p.sport) : -1;
+    if (known >= 0) return p.masqIn !== undefined ? this.fragment66(ip, p, "in", known) : this.whole(ip, p);
     const k: PacketKey = {
       proto: p.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : p.proto,
       src: 0,
@@ -378,17 +378,27 @@ export class SlowPath6 {
   }
 
   // NAT66, a first fragment (RFC 7112: it holds the upper-layer header): its address and port
-  // rewritten as the core would, the checksum (over the whole datagram) by the difference; its
-  // gate gives the later fragments the same address. Leaving (`out`): from the public end of flow
-  // `e`; coming back (`in`): to the LAN end masqIn found.
-  private fragment66(ip: number, p: Packet6, way: "out" | "in", e = -1): number {
+  // rewritten by the core's own rewrite (the checksum covers the whole datagram, which changes
+  // by the same difference); its gate gives the later fragments the same address. Leaving
+  // (`out`): from the public end of flow `e`; coming back (`in`): to its LAN end.
+  private fragment66(ip: number, p: Packet6, way: "out" | "in", e: number): number {
     const masq = this.flows.masqAddress;
     if (!masq || (p.proto !== L.PROTO_TCP && p.proto !== L.PROTO_UDP)) return this.drop(L.R_FRAGMENT);
+    const checksumAt = p.proto === L.PROTO_TCP ? W.TCP_CHECKSUM : W.UDP_CHECKSUM;
+    if (p.upper + checksumAt + 2 > p.length) return this.drop(L.R_FRAGMENT); // its header cut short
     const out = way === "out";
-    const addr = out ? masq : p.dst;
-    const port = out ? this.flows.flow(e).wanPort : p.dport;
-    if (!rewriteFirstFragment(this.u8, this.dv, ip, p.upper, p.proto, out, addr, port)) return this.drop(L.R_FRAGMENT);
-    return this.whole(ip, p, { at: out ? W.IPV6_SRC : W.IPV6_DST, addr });
+    const f = this.flows.flow(e);
+    this.core.rewriteEnd6(
+      ip,
+      ip + p.upper,
+      p.length - p.upper,
+      p.proto,
+      out ? L.END_SRC : L.END_DST,
+      out ? this.flows.masqAddressAt : this.flows.entry(e) + L.F6_LAN_ADDR,
+      out ? f.wanPort : f.lanPort,
+      false,
+    );
+    return this.whole(ip, p, { at: out ? W.IPV6_SRC : W.IPV6_DST, addr: out ? masq : p.dst });
   }
 
   private gate(id: string): Gate | undefined {
@@ -443,37 +453,4 @@ export class SlowPath6 {
     this.length = L.VNET_HDR_LEN + W.IPV6_HEADER + plen;
     return A_REPLY;
   }
-}
-
-// Rewrites the source (`src`) or destination address and port of a first fragment whose TCP or
-// UDP header starts `upper` bytes into the packet at `ip`, with the checksum moved by the
-// difference (RFC 1624; its sum covers the whole datagram, which does not change otherwise).
-// False when the header or the checksum is not in this fragment.
-function rewriteFirstFragment(
-  u8: Uint8Array,
-  dv: DataView,
-  ip: number,
-  upper: number,
-  proto: number,
-  src: boolean,
-  addr: Uint8Array,
-  port: number,
-): boolean {
-  const len = W.IPV6_HEADER + dv.getUint16(ip + W.IPV6_PAYLOAD_LENGTH);
-  const l4 = ip + upper;
-  const csAt = l4 + (proto === L.PROTO_TCP ? W.TCP_CHECKSUM : W.UDP_CHECKSUM);
-  if (csAt + 2 > ip + len) return false;
-  const at = ip + (src ? W.IPV6_SRC : W.IPV6_DST);
-  const portAt = l4 + (src ? W.TCP_SRC_PORT : W.TCP_DST_PORT);
-  const old = dv.getUint16(csAt);
-  let sum = ~old & 0xffff;
-  for (let k = 0; k < 16; k += 2) sum += (~dv.getUint16(at + k) & 0xffff) + ((addr[k] << 8) | addr[k + 1]);
-  sum += (~dv.getUint16(portAt) & 0xffff) + port;
-  while (sum > 0xffff) sum = (sum & 0xffff) + (sum >>> 16);
-  let cs = ~sum & 0xffff;
-  if (proto === L.PROTO_UDP && cs === 0) cs = 0xffff; // a computed zero is sent as all ones
-  u8.set(addr, at);
-  dv.setUint16(portAt, port);
-  if (proto !== L.PROTO_UDP || old !== 0) dv.setUint16(csAt, cs);
-  return true;
 }
