@@ -9,6 +9,8 @@ import {
   NH_HOP_BY_HOP, NH_ROUTING, NH_FRAGMENT, NH_DEST_OPTIONS, EXT_NEXT_HEADER, EXT_LENGTH,
   ROUTING_TYPE, ROUTING_SEGMENTS_LEFT, EXT_HEADERS_MAX,
 } from "./wire";
+import { sum } from "./checksum";
+import { PROTO_ICMPV6 } from "./layout";
 
 @inline export function payloadLength(ip: usize): i32 { return <i32>bswap<u16>(load<u16>(ip + IPV6_PAYLOAD_LENGTH)); }
 
@@ -77,4 +79,12 @@ export function scope6(ip: usize): u32 {
   if (martianSource(src)) return R_MARTIAN;
   if (onlyLast(dst, 0) || onlyLast(dst, 1)) return R_MARTIAN;
   return R_NONE;
+}
+
+// The sum of an ICMPv6 message of `len` bytes at `icmp` and its pseudo-header (RFC 4443 2.3, RFC
+// 8200 8.1: both addresses, the length, next header 58), in memory order as checksum.ts sums:
+// 0xffff when its checksum is right.
+export function icmp6Sum(ip: usize, icmp: usize, len: i32): u32 {
+  const pseudo = sum(ip + IPV6_SRC, 32, <u32>bswap<u16>(<u16>len) + <u32>bswap<u16>(<u16>PROTO_ICMPV6));
+  return sum(icmp, len, pseudo);
 }

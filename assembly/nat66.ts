@@ -4,7 +4,8 @@
 // NAT66 index (table6.ts lookupWan6) and given its LAN end again. IPv6 has no header checksum: an
 // address is covered only by the transport's pseudo-header, so the transport checksum takes the
 // address's and the port's difference (RFC 1624), as IPv4's rewrite does.
-import { delta32, delta16, applyDelta, applyDeltaToSum, sum } from "./checksum";
+import { delta32, delta16, applyDelta, applyDeltaToSum } from "./checksum";
+import { icmp6Sum } from "./ipv6";
 import { T6_MASQ_ADDR, PROTO_TCP, PROTO_UDP, PROTO_ICMPV6, END_SRC } from "./layout";
 import { IPV6_SRC, IPV6_DST, TCP_SRC_PORT, TCP_DST_PORT, TCP_CHECKSUM, UDP_CHECKSUM, ICMP_ID, ICMP_CHECKSUM } from "./wire";
 
@@ -63,8 +64,7 @@ export function rewriteEnd6(ip: usize, l4: usize, l4Avail: i32, proto: i32, end:
 // quote changed (an error about a masqueraded flow): computed again over the pseudo-header.
 export function icmp6Checksum(ip: usize, icmp: usize, len: i32): void {
   store<u16>(icmp + ICMP_CHECKSUM, 0);
-  const pseudo = sum(ip + IPV6_SRC, 32, <u32>bswap<u16>(<u16>len) + <u32>bswap<u16>(<u16>PROTO_ICMPV6));
-  store<u16>(icmp + ICMP_CHECKSUM, <u16>(~sum(icmp, len, pseudo) & 0xffff));
+  store<u16>(icmp + ICMP_CHECKSUM, <u16>(~icmp6Sum(ip, icmp, len) & 0xffff));
 }
 
 // Copies the 16-byte address at `from` into the packet's source or destination.

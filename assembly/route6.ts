@@ -6,11 +6,10 @@
 // mapped in before the lookup, a source leaving by the WAN mapped out after it. With NAT66
 // (nat66.ts) a masqueraded flow leaves as the WAN's address and its public port, and what comes
 // back to that address is found by the public port.
-import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
+import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength, icmp6Sum } from "./ipv6";
 import { lookup6, lookupWan6, entry6Address } from "./table6";
 import { isMasqAddress, masqAddress, rewriteEnd6, icmp6Checksum, setAddress6 } from "./nat66";
 import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
-import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
 import { drop, slow, forward } from "./verdict";
 import { count } from "./counters";
@@ -49,8 +48,7 @@ function vnetOk6(vnet: usize, l4At: i32, proto: i32): bool {
 // The ICMPv6 checksum covers a pseudo-header (RFC 4443 2.3, RFC 8200 8.1): both addresses, the
 // message's length and next header 58, summed in memory order as checksum.ts does.
 function icmp6ChecksumOk(ip: usize, icmp: usize, len: i32): bool {
-  const pseudo = sum(ip + IPV6_SRC, 32, <u32>bswap<u16>(<u16>len) + <u32>bswap<u16>(<u16>PROTO_ICMPV6));
-  return sum(icmp, len, pseudo) == 0xffff;
+  return icmp6Sum(ip, icmp, len) == 0xffff;
 }
 
 // The hop limit the kernel will take again on the way out (validate6 saw it above 0); 255 stays

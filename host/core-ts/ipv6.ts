@@ -1,7 +1,8 @@
 // IPv6 header: the TypeScript twin of assembly/ipv6.ts.
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
-import { mem, be16, le32 } from "./memory";
+import { mem, be16, le32, bswap16 } from "./memory";
+import { sum } from "./checksum";
 
 export const payloadLength = (ip: number): number => be16(ip + W.IPV6_PAYLOAD_LENGTH);
 
@@ -60,4 +61,11 @@ export function scope6(ip: number): number {
   if (martianSource(src)) return L.R_MARTIAN;
   if (onlyLast(dst, 0) || onlyLast(dst, 1)) return L.R_MARTIAN;
   return L.R_NONE;
+}
+
+// The sum of an ICMPv6 message and its pseudo-header (assembly/ipv6.ts icmp6Sum): 0xffff when its
+// checksum is right.
+export function icmp6Sum(ip: number, icmp: number, len: number): number {
+  const pseudo = sum(ip + W.IPV6_SRC, 32, bswap16(len & 0xffff) + bswap16(L.PROTO_ICMPV6));
+  return sum(icmp, len, pseudo);
 }

@@ -1,5 +1,6 @@
 // NAT66 in the IPv6 fast path: the TypeScript twin of assembly/nat66.ts.
-import { delta32, delta16, applyDelta, applyDeltaToSum, sum } from "./checksum";
+import { delta32, delta16, applyDelta, applyDeltaToSum } from "./checksum";
+import { icmp6Sum } from "./ipv6";
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import { mem, le16, le32, setLe16, setLe32, bswap16 } from "./memory";
@@ -64,8 +65,7 @@ export function rewriteEnd6(
 
 export function icmp6Checksum(ip: number, icmp: number, len: number): void {
   setLe16(icmp + W.ICMP_CHECKSUM, 0);
-  const pseudo = sum(ip + W.IPV6_SRC, 32, bswap16(len & 0xffff) + bswap16(L.PROTO_ICMPV6));
-  setLe16(icmp + W.ICMP_CHECKSUM, ~sum(icmp, len, pseudo) & 0xffff);
+  setLe16(icmp + W.ICMP_CHECKSUM, ~icmp6Sum(ip, icmp, len) & 0xffff);
 }
 
 export function setAddress6(ip: number, end: number, from: number): void {

@@ -1,16 +1,15 @@
 // The IPv6 fast path: the TypeScript twin of assembly/route6.ts, same verdicts, same bytes.
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
-import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength } from "./ipv6";
+import { validate6, walk6, scope6, upperOffset, upperProtocol, payloadLength, icmp6Sum } from "./ipv6";
 import { lookup6, lookupWan6, entry6Address } from "./table6";
 import { isMasqAddress, masqAddress, rewriteEnd6, icmp6Checksum, setAddress6 } from "./nat66";
 import { npt6Count, npt6FromWan, npt6Out, npt6Inside, NPT_REFUSED } from "./npt6";
-import { sum } from "./checksum";
 import { l4HeaderOk, l4HeaderLength } from "./l4";
 import { drop, slow, forward } from "./verdict";
 import { count } from "./counters";
 import { segments, trackTcp, touch, account } from "./flow";
-import { mem, le16, le32, be16, bswap16 } from "./memory";
+import { mem, le16, le32, be16 } from "./memory";
 
 function vnetOk6(vnet: number, l4At: number, proto: number): boolean {
   const u8 = mem.u8;
@@ -33,8 +32,7 @@ function vnetOk6(vnet: number, l4At: number, proto: number): boolean {
 }
 
 function icmp6ChecksumOk(ip: number, icmp: number, len: number): boolean {
-  const pseudo = sum(ip + W.IPV6_SRC, 32, bswap16(len & 0xffff) + bswap16(L.PROTO_ICMPV6));
-  return sum(icmp, len, pseudo) === 0xffff;
+  return icmp6Sum(ip, icmp, len) === 0xffff;
 }
 
 const giveHopBack = (ip: number): void => {

@@ -152,35 +152,23 @@ export function dynamicRules(x: RuleInputs): string[][] {
           ]);
       pref++;
     }
-    rules.push([
-      "-6",
-      "pref",
-      String(pref),
-      "iif",
-      wanDev.iface,
-      "to",
-      x.masqAddr6,
-      "ipproto",
-      "ipv6-icmp",
-      "lookup",
-      tableOf(wanDev),
-    ]);
-    // UDP fragments carry no ports a rule can match (the kernel's rule lookup sees the fragment's
-    // protocol, not its ports): all UDP to the address comes through ipmasq, which translates a
-    // datagram's first fragment and lets the rest through its gate, and hands the gateway's own back
-    rules.push([
-      "-6",
-      "pref",
-      String(pref),
-      "iif",
-      wanDev.iface,
-      "to",
-      x.masqAddr6,
-      "ipproto",
-      "udp",
-      "lookup",
-      tableOf(wanDev),
-    ]);
+    // and all its ICMPv6 and UDP: UDP fragments carry no ports a rule can match (the kernel's rule
+    // lookup sees a fragment's protocol, not its ports), so ipmasq translates a datagram's first
+    // fragment and lets the rest through its gate, and hands the gateway's own back
+    for (const proto of ["ipv6-icmp", "udp"])
+      rules.push([
+        "-6",
+        "pref",
+        String(pref),
+        "iif",
+        wanDev.iface,
+        "to",
+        x.masqAddr6,
+        "ipproto",
+        proto,
+        "lookup",
+        tableOf(wanDev),
+      ]);
   }
   for (const d of x.devices) rules.push(["pref", String(PREF_ALL), "iif", d.iface, "lookup", tableOf(d)]);
   // IPv6 (routed, no NAT ports): everything an interface forwards goes into its device

@@ -230,17 +230,26 @@ export class Flows6 {
   // it: the endpoint's port if it has one, else `want` or another. Returns it, or -1 (none free).
   holdMapping(proto: number, lan: Uint8Array, lanPort: number, want: number): number {
     return this.table.locked(() => {
-      const now = this.table.now;
-      const have = this.endpoints.wanPort(proto, lan, lanPort);
-      const port = have || this.ports.choose(proto, lanPort, want, now, this.table.portMin, this.table.portMax);
-      if (port < 0) return -1;
-      const slot = this.endpoints.add(proto, lan, lanPort);
-      if (!have) {
-        this.endpoints.setWanPortAt(slot, port);
-        this.ports.hold(proto, port, slot);
-      }
+      const port = this.publicPortLocked(proto, lan, lanPort, want);
+      if (port >= 0) this.bindLocked(this.endpoints.add(proto, lan, lanPort), proto, port);
       return port;
     });
+  }
+
+  // NAT66's public port for lan:lanPort: the one the endpoint holds (endpoint-independent
+  // mapping), else `want` if free, else another; -1 when none is free.
+  private publicPortLocked(proto: number, lan: Uint8Array, lanPort: number, want: number): number {
+    return (
+      this.endpoints.wanPort(proto, lan, lanPort) ||
+      this.ports.choose(proto, lanPort, want, this.table.now, this.table.portMin, this.table.portMax)
+    );
+  }
+
+  // The endpoint in `slot` holds public port `port` (if it did not already).
+  private bindLocked(slot: number, proto: number, port: number): void {
+    if (this.endpoints.wanPortAt(slot)) return;
+    this.endpoints.setWanPortAt(slot, port);
+    this.ports.hold(proto, port, slot);
   }
 
   // Lets go of a hold made by holdMapping (the port goes with the endpoint's last flow or hold).
@@ -297,12 +306,7 @@ export class Flows6 {
       if (existing >= 0) return existing;
       const now = this.table.now;
       const i = this.nextFree(now);
-      let wanPort = 0;
-      if (masq && i >= 0) {
-        wanPort =
-          this.endpoints.wanPort(proto, lan, lanPort) ||
-          this.ports.choose(proto, lanPort, masq.want ?? lanPort, now, this.table.portMin, this.table.portMax);
-      }
+      const wanPort = masq && i >= 0 ? this.publicPortLocked(proto, lan, lanPort, masq.want ?? lanPort) : 0;
       if (i < 0 || wanPort < 0) {
         this.setU32(L.T6_FULL_DROPS, this.fullDrops + 1);
         return -1;
@@ -331,10 +335,7 @@ export class Flows6 {
       const slot = this.endpoints.add(proto, lan, lanPort);
       if (wanPort) {
         indexInsert(this.index(this.map.wan6Index), this.wanHash(proto, wanPort, remote, remotePort), i + 1);
-        if (!this.endpoints.wanPortAt(slot)) {
-          this.endpoints.setWanPortAt(slot, wanPort);
-          this.ports.hold(proto, wanPort, slot);
-        }
+        this.bindLocked(slot, proto, wanPort);
       }
       this.setU32(L.T6_LIVE, this.live + 1);
       this.event(EV_NEW, i, "");

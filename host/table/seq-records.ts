@@ -21,6 +21,22 @@ export interface SeqOffset {
   after: number;
 }
 
+// a >= b in sequence space (RFC 1982)
+const seqGE = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
+
+// An outbound (LAN side's) segment's sequence number, moved into the shifted space.
+export const shiftedSeq = (seq: number, o: SeqOffset): number =>
+  (seq + (seqGE(seq, o.boundary) ? o.after : o.before)) >>> 0;
+
+// An inbound segment's acknowledgement, moved back into the LAN side's original space.
+export const originalAck = (ack: number, o: SeqOffset): number =>
+  (ack - (seqGE(ack, (o.boundary + o.after) >>> 0) ? o.after : o.before)) >>> 0;
+
+// Is a rewrite that makes the stream `growth` longer from `end` on already recorded (the same
+// segment sent again)?
+export const alreadyShifted = (o: SeqOffset, end: number, growth: number): boolean =>
+  o.boundary === end && o.after - o.before === growth;
+
 export class SeqRecords {
   constructor(
     private readonly dv: DataView,

@@ -7,6 +7,7 @@
 import * as L from "../../assembly/layout";
 import type { Core } from "../core/core";
 import type { AlgState } from "../table/alg-state";
+import { shiftedSeq, originalAck, alreadyShifted } from "../table/seq-records";
 import type { ConnTable } from "../table/conntrack";
 import { formatAddr } from "../net/addr";
 import {
@@ -23,9 +24,6 @@ import {
 } from "../net/wire";
 
 export const FTP_PORT = 21;
-
-// a >= b in sequence space (RFC 1982)
-const seqGE = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
 
 interface Rewrite {
   text: string;
@@ -99,7 +97,7 @@ export class FtpHelper {
     let length = total;
     if (outbound) {
       const seq = dv.getUint32(l4 + TCP_SEQ);
-      dv.setUint32(l4 + TCP_SEQ, (seq + (seqGE(seq, off.boundary) ? off.after : off.before)) >>> 0);
+      dv.setUint32(l4 + TCP_SEQ, shiftedSeq(seq, off));
       const payloadLen = total - ihl - doff;
       const payload = Buffer.from(u8.subarray(l4 + doff, l4 + doff + payloadLen)).toString("latin1");
       const flow = this.table.flow(entry);
@@ -109,20 +107,15 @@ export class FtpHelper {
         if (port >= 0) {
           const text = rw.render(this.publicAddr, port) + payload.slice(rw.text.length);
           const growth = text.length - payloadLen;
-          if (growth !== 0 && !(off.boundary === (seq + payloadLen) >>> 0 && off.after - off.before === growth)) {
-            this.alg.shift(entry, (seq + payloadLen) >>> 0, growth);
-          }
+          const end = (seq + payloadLen) >>> 0;
+          if (growth !== 0 && !alreadyShifted(off, end, growth)) this.alg.shift(entry, end, growth);
           u8.set(Buffer.from(text, "latin1"), l4 + doff);
           length = total + growth;
           dv.setUint16(ip + IPV4_TOTAL_LENGTH, length);
         }
       }
     } else if (off.boundary !== 0 || off.after !== 0) {
-      const ack = dv.getUint32(l4 + TCP_ACK_SEQ);
-      dv.setUint32(
-        l4 + TCP_ACK_SEQ,
-        (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0,
-      );
+      dv.setUint32(l4 + TCP_ACK_SEQ, originalAck(dv.getUint32(l4 + TCP_ACK_SEQ), off));
     }
     this.reseal(vnet, ip, ihl, length);
     return L.VNET_HDR_LEN + length;

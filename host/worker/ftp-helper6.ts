@@ -9,15 +9,11 @@
 import * as L from "../../assembly/layout";
 import * as W from "../../assembly/wire";
 import type { Core } from "../core/core";
-import type { AlgState } from "../table/alg-state";
+import { type AlgState, EXPECT_SECONDS } from "../table/alg-state";
 import type { Flows6 } from "../table/flows6";
 import type { Pinholes6 } from "../table/pinholes6";
 import { formatAddr6, parseAddr6 } from "../net/addr6";
-import { SEQ_KEY6 } from "../table/seq-records";
-
-const EXPECT_SECONDS = 60; // as IPv4's expectation
-
-const seqGE = (a: number, b: number): boolean => ((a - b) | 0) >= 0;
+import { SEQ_KEY6, shiftedSeq, originalAck, alreadyShifted } from "../table/seq-records";
 
 export class FtpHelper6 {
   constructor(
@@ -54,7 +50,7 @@ export class FtpHelper6 {
     let length = total;
     if (outbound) {
       const seq = dv.getUint32(l4 + W.TCP_SEQ);
-      dv.setUint32(l4 + W.TCP_SEQ, (seq + (seqGE(seq, off.boundary) ? off.after : off.before)) >>> 0);
+      dv.setUint32(l4 + W.TCP_SEQ, shiftedSeq(seq, off));
       const payloadLen = total - W.IPV6_HEADER - doff;
       const payload = Buffer.from(u8.subarray(l4 + doff, l4 + doff + payloadLen)).toString("latin1");
       const m = /^EPRT\s+\|2\|([0-9a-f:.]+)\|(\d+)\|\r?\n/i.exec(payload);
@@ -68,19 +64,15 @@ export class FtpHelper6 {
         if (port >= 0 && this.pinholes.open(L.PROTO_TCP, lan, dataPort, EXPECT_SECONDS, port)) {
           const text = `EPRT |2|${formatAddr6(masq)}|${port}|\r\n${payload.slice(m[0].length)}`;
           const growth = text.length - payloadLen;
-          if (growth !== 0 && !(off.boundary === (seq + payloadLen) >>> 0 && off.after - off.before === growth))
-            this.alg.shift(key, (seq + payloadLen) >>> 0, growth);
+          const end = (seq + payloadLen) >>> 0;
+          if (growth !== 0 && !alreadyShifted(off, end, growth)) this.alg.shift(key, end, growth);
           u8.set(Buffer.from(text, "latin1"), l4 + doff);
           length = total + growth;
           dv.setUint16(ip + W.IPV6_PAYLOAD_LENGTH, length - W.IPV6_HEADER);
         } else if (port >= 0 && !had) this.flows.releaseMapping(L.PROTO_TCP, lan, dataPort);
       }
     } else if (off.boundary !== 0 || off.after !== 0) {
-      const ack = dv.getUint32(l4 + W.TCP_ACK_SEQ);
-      dv.setUint32(
-        l4 + W.TCP_ACK_SEQ,
-        (ack - (seqGE(ack, (off.boundary + off.after) >>> 0) ? off.after : off.before)) >>> 0,
-      );
+      dv.setUint32(l4 + W.TCP_ACK_SEQ, originalAck(dv.getUint32(l4 + W.TCP_ACK_SEQ), off));
     }
     this.reseal(vnet, ip, length);
     return L.VNET_HDR_LEN + length;
