@@ -240,7 +240,8 @@ export class NetworkFollower {
 
     // NAT66 as the WAN's first global IPv6 address, or with --public6 that one while it is there
     const want6 = this.o.publicAddr6;
-    const masq6 = !masqSources6(this.policy).length
+    const nat66 = masqSources6(this.policy).length > 0;
+    const masq6 = !nat66
       ? ""
       : want6 !== undefined
         ? wanIf?.addrs6.some((a) => a.addr === want6)
@@ -256,7 +257,7 @@ export class NetworkFollower {
     const masq6Change = masq6 !== this.masqAddr6 ? { old: this.masqAddr6, now: masq6 } : undefined;
     this.masqAddr6 = masq6;
     if (masq6) this.lastMasq6 = masq6;
-    if (!masqSources6(this.policy).length) this.lastMasq6 = "";
+    if (!nat66) this.lastMasq6 = "";
 
     this.syncRules();
     // the workers' view at once: between the rules and the view, a flow could be made for an

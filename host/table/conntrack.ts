@@ -12,7 +12,7 @@ import { HostTotals } from "./host-totals";
 import { FlowEventRing, EV_NEW, EV_DESTROY, END_REASONS, type EndReason } from "./flow-events";
 import { Flows6 } from "./flows6";
 import { SeqRecords } from "./seq-records";
-import { type PortSpace, portRange, psidPorts } from "./port-space";
+import { type PortSpace, psidPorts, natPorts, PortPicker } from "./port-space";
 
 export interface Flow {
   index: number;
@@ -77,7 +77,7 @@ export class ConnTable {
   readonly v6: Flows6; // the IPv6 flows: a region of their own, under the same lock and clock
   readonly pinholes6: Pinholes6; // IPv6 openings asked for with PCP
   quiet = false; // no events (a graceful restart puts flows back; they are not new)
-  private readonly exhaustedAt = new Map<number, number>(); // port range (proto, min) -> T_NOW it was found full
+  private readonly picker = new PortPicker();
 
   constructor(
     readonly memory: WebAssembly.Memory,
@@ -301,27 +301,9 @@ export class ConnTable {
     const set = this.portSet();
     if (anywhere && !set && want >= 1 && want <= 65535 && this.portFree(proto, want, now)) return want;
     // a MAP-E CE's set for every protocol (ICMP identifiers too, RFC 7597 5.1); else by protocol
-    // and port: ICMP any identifier, a port below 1024 one below 1024, the rest the NAT range
-    const space =
-      set ??
-      (proto === L.PROTO_ICMP
-        ? portRange(1, 65535)
-        : lanPort < 1024
-          ? portRange(LOW_PORT_MIN, LOW_PORT_MAX)
-          : portRange(this.portMin, this.portMax));
-    if (want >= 1 && space.has(want) && this.portFree(proto, want, now)) return want;
-    // An exhausted range is scanned at most once a second: a LAN host spraying new flows at a
-    // full table would otherwise cost a walk of the whole range, under the lock, per packet.
-    const key = proto * 65536 + space.at(0);
-    if (this.exhaustedAt.get(key) === now) return -1;
-    const n = space.count;
-    const start = Math.floor(Math.random() * n);
-    for (let k = 0; k < n; k++) {
-      const port = space.at((start + k) % n);
-      if (this.portFree(proto, port, now)) return port;
-    }
-    this.exhaustedAt.set(key, now);
-    return -1;
+    // and port (port-space.ts natPorts)
+    const space = set ?? natPorts(proto === L.PROTO_ICMP, lanPort, this.portMin, this.portMax);
+    return this.picker.pick(proto, space, want, now, (port) => this.portFree(proto, port, now));
   }
 
   // ---- flows -----------------------------------------------------------------------------------

@@ -4,11 +4,12 @@
 // preservation, RFC 4787 REQ-3's "should"), else a random free one of the range (RFC 6056
 // algorithm 1). Host only, under the table's lock (flows6.ts).
 import * as L from "../../assembly/layout";
+import { natPorts, PortPicker } from "./port-space";
 
 const PROTO_INDEX: Record<number, number> = { [L.PROTO_TCP]: 0, [L.PROTO_UDP]: 1, [L.PROTO_ICMPV6]: 2 };
 
 export class Ports6 {
-  private readonly exhaustedAt = new Map<number, number>(); // range -> when a scan found none free
+  private readonly picker = new PortPicker();
 
   constructor(
     private readonly dv: DataView,
@@ -34,21 +35,8 @@ export class Ports6 {
 
   // A free port for the LAN end's port `lanPort` (`want` first), or -1 when the range has none.
   choose(proto: number, lanPort: number, want: number, now: number, portMin: number, portMax: number): number {
-    const [min, max] =
-      proto === L.PROTO_ICMPV6 ? [1, 65535] : lanPort < 1024 ? [L.LOW_PORT_MIN, L.LOW_PORT_MAX] : [portMin, portMax];
-    if (want >= min && want <= max && this.isFree(proto, want, now)) return want;
-    // a full range is scanned at most once a second (a LAN host spraying new flows at it would
-    // otherwise cost a walk of the range, under the lock, per packet)
-    const key = proto * 65536 + min;
-    if (this.exhaustedAt.get(key) === now) return -1;
-    const n = max - min + 1;
-    const start = Math.floor(Math.random() * n);
-    for (let k = 0; k < n; k++) {
-      const port = min + ((start + k) % n);
-      if (this.isFree(proto, port, now)) return port;
-    }
-    this.exhaustedAt.set(key, now);
-    return -1;
+    const space = natPorts(proto === L.PROTO_ICMPV6, lanPort, portMin, portMax);
+    return this.picker.pick(proto, space, want, now, (port) => this.isFree(proto, port, now));
   }
 
   hold(proto: number, port: number, slot: number): void {
