@@ -44,15 +44,15 @@ export function flowJson(t: ConnTable, f: Flow): FlowJson {
 
 // An IPv6 flow: routed, so it has no public end of its own ("-"), but under NAT66 (its
 // masquerade address and port); addresses in brackets.
-export function flow6Json(t: ConnTable, f: Flow6): FlowJson {
-  const masq = f.wanPort ? t.v6.masqAddress : undefined;
+// `masq`: NAT66's address as text ("" without NAT66), read once for a whole listing.
+export function flow6Json(t: ConnTable, f: Flow6, masq: string): FlowJson {
   const ep = (a: string, p: number): string => (f.proto === L.PROTO_ICMPV6 ? `[${a}]#${p}` : `[${a}]:${p}`);
   return {
     proto: f.proto === L.PROTO_ICMPV6 ? "ICMPV6" : protoName(f.proto).toUpperCase(),
     state: f.proto === L.PROTO_TCP ? tcpStateName(f.tcpState) : "",
     lan: ep(f.lanAddr, f.lanPort),
     remote: f.proto === L.PROTO_ICMPV6 ? f.remoteAddr : ep(f.remoteAddr, f.remotePort),
-    public: masq ? ep(formatAddr6(masq), f.wanPort) : "-",
+    public: masq && f.wanPort ? ep(masq, f.wanPort) : "-",
     expiresIn: Math.max(
       0,
       t.timeoutOf(f.proto === L.PROTO_ICMPV6 ? L.PROTO_ICMP : f.proto, f.tcpState) - (t.now - f.lastSeen),
@@ -65,7 +65,9 @@ export function flow6Json(t: ConnTable, f: Flow6): FlowJson {
 // Every flow of both families, IPv4 first, as rows.
 export function* flowRows(t: ConnTable): Generator<FlowJson> {
   for (const f of t.flows()) yield flowJson(t, f);
-  for (const f of t.v6.flows()) yield flow6Json(t, f);
+  const a = t.v6.masqAddress;
+  const masq = a ? formatAddr6(a) : "";
+  for (const f of t.v6.flows()) yield flow6Json(t, f, masq);
 }
 
 // Rows under a heading, each column as wide as its widest cell.
